@@ -1,0 +1,60 @@
+package supervisor
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// Kind names what happened to a job. Its values are the names a job file uses in
+// [notify] on, so a Kind is also a subscription.
+type Kind string
+
+// The kinds of event. Only start, success, failure and timeout come from a single run;
+// the others belong to the daemon and heartbeats and are accepted in job files already.
+const (
+	KindStart       Kind = "start"
+	KindSuccess     Kind = "success"
+	KindFailure     Kind = "failure"
+	KindTimeout     Kind = "timeout"
+	KindRestartLoop Kind = "restart-loop"
+	KindHeartbeat   Kind = "heartbeat"
+	KindRecovery    Kind = "recovery"
+)
+
+// Kinds lists every Kind in the order they are documented.
+var Kinds = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindHeartbeat, KindRecovery, KindSuccess, KindStart}
+
+// DefaultNotifyOn is what a job notifies about when its file does not say: the events
+// that need a human.
+var DefaultNotifyOn = []Kind{KindFailure, KindTimeout}
+
+// Event is one thing that happened to a job, with everything a message about it says.
+// It is a plain value: formatting it is the notifier's business.
+type Event struct {
+	Kind    Kind
+	Job     string
+	Host    string
+	Command string // the command as the job file gives it, for display
+
+	Start    time.Time     // when the run started
+	Duration time.Duration // how long it ran; zero for KindStart
+
+	// How the run ended. ExitCode is -1 when the process did not exit by itself.
+	ExitCode int
+	Signal   syscall.Signal // the signal that ended the process, or 0
+	Err      error          // why the program could not be started, or nil
+	Timeout  time.Duration  // the limit that a KindTimeout run exceeded
+
+	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
+	// OutputLines counts every line it wrote, so a message can say how many it leaves out.
+	Output      []byte
+	OutputLines int
+	TailLines   int // how many of the last lines a message quotes
+}
+
+// Notifier delivers events to people. Notify returns once the event is delivered or
+// handed to somewhere durable; its error says why neither happened.
+type Notifier interface {
+	Notify(ctx context.Context, ev Event) error
+}
