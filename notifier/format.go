@@ -2,14 +2,342 @@
 // Telegram chat through the Bot API, or to standard error when no bot is configured.
 package notifier
 
-import "github.com/supervise/supervise/supervisor"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
-// HTML renders ev as a Telegram message in HTML parse mode, at most 4096 characters.
-func HTML(ev supervisor.Event) string {
-	panic("not yet written")
+	"github.com/supervise/supervise/supervisor"
+)
+
+// maxMessage is Telegram's limit on a message, in UTF-16 code units. Telegram counts
+// the text left after parsing the HTML, but HTML holds the source to it, which is never
+// shorter, so a message fits however Telegram treats the markup.
+const maxMessage = 4096
+
+// Limits on the parts of a message above the output, so that a runaway command line
+// or error text still leaves room for the output's last line.
+const (
+	maxHeadline = 512
+	maxCommand  = 1024
+)
+
+// timeLayout shows a start time in its own zone, as the host's operator reads it.
+const timeLayout = "2006-01-02 15:04:05 MST"
+
+// Headline says in one line what happened to the job, starting with an emoji, e.g.
+// "❌ backup failed on host01: exit status 3 after 2m13s".
+func Headline(ev supervisor.Event) string {
+	job := oneLine(ev.Job)
+	if job == "" {
+		job = "job"
+	}
+	on := ""
+	if host := oneLine(ev.Host); host != "" {
+		on = " on " + host
+	}
+	var h string
+	switch ev.Kind {
+	case supervisor.KindStart:
+		h = "▶️ " + job + " started" + on
+	case supervisor.KindSuccess:
+		h = "✅ " + job + " succeeded" + on + after(ev.Duration)
+	case supervisor.KindFailure:
+		h = "❌ " + job + " failed" + on + ": " + ending(ev)
+	case supervisor.KindTimeout:
+		h = "⏰ " + job + " timed out" + on + after(ev.Duration)
+		if ev.Timeout > 0 {
+			h += " (timeout " + human(ev.Timeout) + ")"
+		}
+	case supervisor.KindRestartLoop:
+		h = "🔁 " + job + " is crash-looping" + on
+	case supervisor.KindHeartbeat:
+		h = "💔 " + job + " missed its heartbeat" + on
+	case supervisor.KindRecovery:
+		h = "💚 " + job + " recovered" + on
+	default:
+		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
+	}
+	return clip(h, maxHeadline)
 }
 
-// Text renders ev in the same words as HTML, as plain text for a terminal or a log.
+// ending says how a failed run ended.
+func ending(ev supervisor.Event) string {
+	switch {
+	case ev.Err != nil:
+		return "could not start: " + oneLine(ev.Err.Error())
+	case ev.Signal != 0:
+		return "killed by " + signalName(ev.Signal) + after(ev.Duration)
+	case ev.ExitCode >= 0:
+		return "exit status " + strconv.Itoa(ev.ExitCode) + after(ev.Duration)
+	default:
+		return "stopped" + after(ev.Duration)
+	}
+}
+
+func after(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return " after " + human(d)
+}
+
+// signalNames are the signals a shell user knows by name; syscall.Signal.String gives
+// only a description ("killed"). Numbers differ between systems, so the table is built
+// from the constants rather than written as numbers.
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
+}
+
+// signalName gives "SIGKILL (signal 9)", or "signal 42" for a signal without a name.
+func signalName(sig syscall.Signal) string {
+	num := "signal " + strconv.Itoa(int(sig))
+	if name, ok := signalNames[sig]; ok {
+		return name + " (" + num + ")"
+	}
+	return num
+}
+
+// human prints a duration as a person would say it: "450ms", "4.5s", "2m13s", "1h2m",
+// rounding away precision nobody reads in an alert.
+func human(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + human(-d)
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		d = d.Round(time.Second)
+	default:
+		d = d.Round(time.Minute)
+	}
+	h, m, s := int64(d/time.Hour), int64(d/time.Minute%60), int64(d/time.Second%60)
+	var b []byte
+	if h > 0 {
+		b = append(strconv.AppendInt(b, h, 10), 'h')
+	}
+	if m > 0 {
+		b = append(strconv.AppendInt(b, m, 10), 'm')
+	}
+	if s > 0 || h == 0 && m == 0 {
+		b = append(strconv.AppendInt(b, s, 10), 's')
+	}
+	return string(b)
+}
+
+// message is what both renderings say, before markup.
+type message struct {
+	headline string
+	command  string
+	started  string
+	output   bool // whether the event has output to speak of
+	tail
+}
+
+func newMessage(ev supervisor.Event) message {
+	m := message{
+		headline: Headline(ev),
+		command:  clip(clean([]byte(ev.Command)), maxCommand),
+		output:   ev.Kind != supervisor.KindStart || len(ev.Output) > 0,
+		tail:     lastLines(ev),
+	}
+	if !ev.Start.IsZero() {
+		m.started = ev.Start.Format(timeLayout)
+	}
+	return m
+}
+
+// HTML renders ev as a Telegram message in HTML parse mode, at most 4096 characters.
+// The output is cut from the top to fit, because its last lines say what went wrong.
+func HTML(ev supervisor.Event) string {
+	m := newMessage(ev)
+	var b strings.Builder
+	b.WriteString("<b>" + escape(m.headline) + "</b>")
+	if m.command != "" {
+		b.WriteString("\ncommand: <code>" + escape(m.command) + "</code>")
+	}
+	if m.started != "" {
+		b.WriteString("\nstarted " + escape(m.started))
+	}
+	if !m.output {
+		return b.String()
+	}
+	if len(m.lines) == 0 {
+		b.WriteString("\n(no output)")
+		return b.String()
+	}
+	const open, close = "\n<pre>", "</pre>"
+	room := maxMessage - utf16Len(b.String()) - len(open) - len(close)
+	t := fit(m.tail, room)
+	b.WriteString(open)
+	if t.omitted > 0 {
+		b.WriteString(earlier(t.omitted) + "\n")
+	}
+	for i, l := range t.lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(escape(l))
+	}
+	b.WriteString(close)
+	return b.String()
+}
+
+// fit keeps as many of t's last lines as fit in room UTF-16 units once escaped, with
+// the note on lines left out. The last line is always kept, cut from its start if it
+// must be. Each line is measured once, so the cost is linear in the output.
+func fit(t tail, room int) tail {
+	// The note is longest when it counts every line, so reserving that much is safe
+	// whatever the count turns out to be.
+	room -= utf16Len(earlier(t.omitted+len(t.lines))) + 1
+	start := len(t.lines)
+	for start > 0 {
+		n := escapedLen(t.lines[start-1])
+		if start < len(t.lines) {
+			n++ // the newline
+		}
+		if n > room {
+			break
+		}
+		room -= n
+		start--
+	}
+	if start == len(t.lines) {
+		last := len(t.lines) - 1
+		return tail{lines: []string{clipStart(t.lines[last], room)}, omitted: t.omitted + last}
+	}
+	return tail{lines: t.lines[start:], omitted: t.omitted + start}
+}
+
+func earlier(n int) string {
+	if n == 1 {
+		return "… 1 earlier line"
+	}
+	return fmt.Sprintf("… %d earlier lines", n)
+}
+
+// Text renders ev in the same words as HTML, as plain text for a terminal or a log. It
+// quotes the same number of lines but does not cut them, as a terminal has no limit.
 func Text(ev supervisor.Event) string {
-	panic("not yet written")
+	m := newMessage(ev)
+	var b strings.Builder
+	b.WriteString(m.headline)
+	if m.command != "" {
+		b.WriteString("\ncommand: " + m.command)
+	}
+	if m.started != "" {
+		b.WriteString("\nstarted " + m.started)
+	}
+	if !m.output {
+		return b.String()
+	}
+	if len(m.lines) == 0 {
+		b.WriteString("\n(no output)")
+		return b.String()
+	}
+	if m.omitted > 0 {
+		b.WriteString("\n" + earlier(m.omitted))
+	}
+	for _, l := range m.lines {
+		b.WriteString("\n" + l)
+	}
+	return b.String()
+}
+
+// escape makes text safe in Telegram's HTML mode, which needs only these three
+// outside attributes.
+var escape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// escapedLen is the length of escape(s) in UTF-16 code units, without building it.
+func escapedLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeLen(r)
+	}
+	return n
+}
+
+func runeLen(r rune) int {
+	switch r {
+	case '<', '>':
+		return 4
+	case '&':
+		return 5
+	}
+	if w := utf16.RuneLen(r); w > 0 {
+		return w
+	}
+	return 1
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if w := utf16.RuneLen(r); w > 0 {
+			n += w
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// clip cuts s so that escape(s) fits in max units, keeping its start and marking the
+// cut with "…".
+func clip(s string, max int) string {
+	if escapedLen(s) <= max {
+		return s
+	}
+	n := 1 // the "…"
+	for i, r := range s {
+		if n+runeLen(r) > max {
+			return s[:i] + "…"
+		}
+		n += runeLen(r)
+	}
+	return s
+}
+
+// clipStart cuts s so that escape(s) fits in max units, keeping its end, which in a
+// line of output is where the error is.
+func clipStart(s string, max int) string {
+	if escapedLen(s) <= max {
+		return s
+	}
+	n := 1
+	i := len(s)
+	for i > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		if n+runeLen(r) > max {
+			break
+		}
+		n += runeLen(r)
+		i -= size
+	}
+	return "…" + s[i:]
+}
+
+// oneLine makes a field fit in a headline: valid UTF-8, with line breaks and other
+// control characters turned into spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
