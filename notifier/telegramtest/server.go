@@ -1,0 +1,305 @@
+package telegramtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Message is a message the Server accepted, as the client sent it.
+type Message struct {
+	ID                  int64
+	ChatID              int64
+	ThreadID            int64  // message_thread_id, or 0
+	Text                string // as sent, markup included
+	ParseMode           string
+	DisableNotification bool
+	NoLinkPreview       bool // link_preview_options.is_disabled or disable_web_page_preview
+}
+
+// Fault is a scripted answer to one request, in place of the normal one.
+type Fault struct {
+	// Status is the HTTP status and error_code to answer with, such as 429 or 502.
+	Status int
+	// RetryAfter, with status 429, is the number of seconds the answer asks the client
+	// to wait, in its description and in parameters.retry_after.
+	RetryAfter int
+	// Description replaces the description the API gives for Status.
+	Description string
+	// Body, if set, is sent as it is instead of the API's JSON, as a proxy in front of
+	// the API answers (an HTML error page, say).
+	Body string
+	// Stall holds the request without an answer until the client gives up or the
+	// server closes.
+	Stall bool
+}
+
+// Server is a fake Telegram Bot API on a loopback port. It is safe for concurrent use.
+type Server struct {
+	srv   *httptest.Server
+	token string
+	chats map[int64]bool
+
+	closing   chan struct{} // closed by Close, to release stalled requests
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	faults   []Fault
+	requests int
+	messages []Message
+}
+
+// NewServer starts a Server that knows one bot, by its token, and the chats it may
+// send to.
+func NewServer(token string, chats ...int64) *Server {
+	s := &Server{token: token, chats: map[int64]bool{}, closing: make(chan struct{})}
+	for _, id := range chats {
+		s.chats[id] = true
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// URL is the base URL to give a client in place of https://api.telegram.org.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Close releases stalled requests and shuts the server down.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.srv.Close()
+}
+
+// Fail queues faults: each answers one of the next requests, in order, whatever
+// the request is.
+func (s *Server) Fail(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, faults...)
+}
+
+// Requests counts every request the server has received, faults and errors included.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Messages returns the messages the server has accepted, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// response is the envelope of every Bot API answer.
+type response struct {
+	OK          bool            `json:"ok"`
+	Result      any             `json:"result,omitempty"`
+	ErrorCode   int             `json:"error_code,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Parameters  *responseParams `json:"parameters,omitempty"`
+}
+
+type responseParams struct {
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	var fault *Fault
+	if len(s.faults) > 0 {
+		fault = &s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+	if fault != nil {
+		s.fail(w, r, *fault)
+		return
+	}
+
+	// The API's paths are /bot<token>/<method>, with the method name case-insensitive.
+	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
+	token, method, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 {
+		writeError(w, http.StatusNotFound, "Not Found", 0)
+		return
+	}
+	if token != s.token {
+		writeError(w, http.StatusUnauthorized, "Unauthorized", 0)
+		return
+	}
+	switch strings.ToLower(method) {
+	case "sendmessage":
+		s.sendMessage(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "Not Found", 0)
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Stall {
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		// Drop the connection: a stalled server never answers.
+		panic(http.ErrAbortHandler)
+	}
+	if f.Body != "" {
+		w.WriteHeader(f.Status)
+		fmt.Fprint(w, f.Body)
+		return
+	}
+	desc := f.Description
+	if desc == "" {
+		switch {
+		case f.Status == http.StatusTooManyRequests:
+			desc = fmt.Sprintf("Too Many Requests: retry after %d", f.RetryAfter)
+		case f.Status == http.StatusBadRequest:
+			desc = "Bad Request"
+		default:
+			desc = http.StatusText(f.Status)
+		}
+	}
+	writeError(w, f.Status, desc, f.RetryAfter)
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+	m := Message{
+		Text:                p["text"],
+		ParseMode:           p["parse_mode"],
+		DisableNotification: p["disable_notification"] == "true",
+		NoLinkPreview:       p["disable_web_page_preview"] == "true",
+	}
+	if lp := p["link_preview_options"]; lp != "" {
+		var opts struct {
+			IsDisabled bool `json:"is_disabled"`
+		}
+		if err := json.Unmarshal([]byte(lp), &opts); err != nil {
+			writeError(w, http.StatusBadRequest, "Bad Request: can't parse link preview options JSON object", 0)
+			return
+		}
+		m.NoLinkPreview = m.NoLinkPreview || opts.IsDisabled
+	}
+	if p["chat_id"] == "" {
+		writeError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
+		return
+	}
+	// A chat_id that is not a number is a @username, which this fake never knows.
+	m.ChatID, err = strconv.ParseInt(p["chat_id"], 10, 64)
+	if err != nil || !s.chats[m.ChatID] {
+		writeError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
+		return
+	}
+	if t := p["message_thread_id"]; t != "" {
+		if m.ThreadID, err = strconv.ParseInt(t, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, "Bad Request: invalid message thread identifier specified", 0)
+			return
+		}
+	}
+
+	plain := m.Text
+	switch m.ParseMode {
+	case "":
+		err = checkLength(plain)
+	case "HTML", "html":
+		plain, err = parseHTML(m.Text)
+		if err == nil {
+			err = checkLength(plain)
+		}
+	case "Markdown", "MarkdownV2":
+		// This fake does not parse Markdown: it checks only the length.
+		err = checkLength(plain)
+	default:
+		writeError(w, http.StatusBadRequest, "Bad Request: unsupported parse_mode", 0)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+
+	s.mu.Lock()
+	m.ID = int64(len(s.messages) + 1)
+	s.messages = append(s.messages, m)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, response{OK: true, Result: map[string]any{
+		"message_id": m.ID,
+		"date":       time.Now().Unix(),
+		"chat":       map[string]any{"id": m.ChatID, "type": chatType(m.ChatID)},
+		"text":       strings.TrimSpace(plain),
+	}})
+}
+
+// params reads a request's parameters the ways the Bot API accepts them: the query
+// string, a URL-encoded or multipart form, or a JSON object. Values that are not
+// strings come back in their JSON form, so 123 is "123" and true is "true".
+func params(r *http.Request) (map[string]string, error) {
+	p := map[string]string{}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" {
+		var obj map[string]json.RawMessage
+		if err := json.NewDecoder(r.Body).Decode(&obj); err != nil {
+			return nil, fmt.Errorf("can't parse JSON object")
+		}
+		r.Form = r.URL.Query()
+		for k, raw := range obj {
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				p[k] = s
+			} else {
+				p[k] = string(raw)
+			}
+		}
+	} else if ct == "multipart/form-data" {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			return nil, fmt.Errorf("can't parse multipart form")
+		}
+	} else if err := r.ParseForm(); err != nil {
+		return nil, fmt.Errorf("can't parse form")
+	}
+	for k, v := range r.Form {
+		if _, ok := p[k]; !ok && len(v) > 0 {
+			p[k] = v[0]
+		}
+	}
+	return p, nil
+}
+
+// chatType guesses a chat's type from its ID the way Telegram numbers them.
+func chatType(id int64) string {
+	switch {
+	case id > 0:
+		return "private"
+	case id <= -1000000000000:
+		return "supergroup"
+	default:
+		return "group"
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, description string, retryAfter int) {
+	resp := response{ErrorCode: status, Description: description}
+	if retryAfter > 0 {
+		resp.Parameters = &responseParams{RetryAfter: retryAfter}
+	}
+	writeJSON(w, status, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,244 @@
+package telegramtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/notifier/telegramtest"
+)
+
+const token = "123456:TEST-token"
+
+// answer is a Bot API response as a client sees it.
+type answer struct {
+	Status      int
+	OK          bool `json:"ok"`
+	ErrorCode   int  `json:"error_code"`
+	Description string
+	Parameters  struct {
+		RetryAfter int `json:"retry_after"`
+	}
+	Result struct {
+		MessageID int64 `json:"message_id"`
+		Chat      struct{ ID int64 }
+		Text      string
+	}
+}
+
+func postJSON(t *testing.T, url string, body any) answer {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp)
+}
+
+func decode(t *testing.T, resp *http.Response) answer {
+	t.Helper()
+	defer resp.Body.Close()
+	a := answer{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("answer is not JSON: %v", err)
+	}
+	return a
+}
+
+func TestServerSendMessage(t *testing.T) {
+	s := telegramtest.NewServer(token, 42, -1001234567890)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+
+	for _, tt := range []struct {
+		name       string
+		url        string
+		body       map[string]any
+		status     int
+		desc       string
+		retryAfter int
+	}{
+		{"ok", send, map[string]any{"chat_id": 42, "text": "<b>hi</b> &amp; bye", "parse_mode": "HTML"}, 200, "", 0},
+		{"chat as string", send, map[string]any{"chat_id": "-1001234567890", "text": "x"}, 200, "", 0},
+		{"method case", s.URL() + "/bot" + token + "/sendmessage", map[string]any{"chat_id": 42, "text": "x"}, 200, "", 0},
+		{"wrong token", s.URL() + "/bot1:other/sendMessage", map[string]any{"chat_id": 42, "text": "x"}, 401, "Unauthorized", 0},
+		{"unknown method", s.URL() + "/bot" + token + "/sendMessages", map[string]any{"chat_id": 42, "text": "x"}, 404, "Not Found", 0},
+		{"no bot path", s.URL() + "/sendMessage", map[string]any{"chat_id": 42, "text": "x"}, 404, "Not Found", 0},
+		{"unknown chat", send, map[string]any{"chat_id": 7, "text": "x"}, 400, "Bad Request: chat not found", 0},
+		{"username chat", send, map[string]any{"chat_id": "@somebody", "text": "x"}, 400, "Bad Request: chat not found", 0},
+		{"no chat", send, map[string]any{"text": "x"}, 400, "Bad Request: chat_id is empty", 0},
+		{"bad HTML", send, map[string]any{"chat_id": 42, "text": "exit <1>", "parse_mode": "HTML"}, 400,
+			`Bad Request: can't parse entities: Unsupported start tag "1" at byte offset 5`, 0},
+		{"plain text is not parsed", send, map[string]any{"chat_id": 42, "text": "exit <1>"}, 200, "", 0},
+		{"too long", send, map[string]any{"chat_id": 42, "text": strings.Repeat("x", 4097)}, 400, "Bad Request: message is too long", 0},
+		{"too long after parsing", send, map[string]any{"chat_id": 42, "text": "<pre>" + strings.Repeat("😀", 2049) + "</pre>", "parse_mode": "HTML"}, 400, "Bad Request: message is too long", 0},
+		{"empty", send, map[string]any{"chat_id": 42, "text": ""}, 400, "Bad Request: message text is empty", 0},
+		{"bad parse mode", send, map[string]any{"chat_id": 42, "text": "x", "parse_mode": "BBCode"}, 400, "Bad Request: unsupported parse_mode", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := postJSON(t, tt.url, tt.body)
+			if a.Status != tt.status || a.OK != (tt.status == 200) || a.Description != tt.desc {
+				t.Errorf("got %d ok=%v %q, want %d %q", a.Status, a.OK, a.Description, tt.status, tt.desc)
+			}
+			if !a.OK && a.ErrorCode != tt.status {
+				t.Errorf("error_code = %d, want %d", a.ErrorCode, tt.status)
+			}
+		})
+	}
+
+	msgs := s.Messages()
+	if len(msgs) != 4 {
+		t.Fatalf("accepted %d messages, want 4: %+v", len(msgs), msgs)
+	}
+	want := telegramtest.Message{ID: 1, ChatID: 42, Text: "<b>hi</b> &amp; bye", ParseMode: "HTML"}
+	if msgs[0] != want {
+		t.Errorf("first message = %+v, want %+v", msgs[0], want)
+	}
+	if got := s.Requests(); got != 15 {
+		t.Errorf("Requests() = %d, want 15", got)
+	}
+}
+
+func TestServerResultIsTheParsedText(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	a := postJSON(t, s.URL()+"/bot"+token+"/sendMessage",
+		map[string]any{"chat_id": 42, "text": "<b>a &lt; b</b>", "parse_mode": "HTML"})
+	if !a.OK || a.Result.MessageID != 1 || a.Result.Chat.ID != 42 || a.Result.Text != "a < b" {
+		t.Errorf("answer = %+v", a)
+	}
+}
+
+func TestServerForms(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	form := url.Values{
+		"chat_id":                  {"42"},
+		"text":                     {"<i>form</i>"},
+		"parse_mode":               {"HTML"},
+		"disable_notification":     {"true"},
+		"message_thread_id":        {"9"},
+		"disable_web_page_preview": {"true"},
+	}
+	resp, err := http.PostForm(send, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := decode(t, resp); !a.OK {
+		t.Fatalf("form: %+v", a)
+	}
+	if a := postJSON(t, send, map[string]any{
+		"chat_id": 42, "text": "json", "disable_notification": true, "message_thread_id": 9,
+		"link_preview_options": map[string]any{"is_disabled": true},
+	}); !a.OK {
+		t.Fatalf("json: %+v", a)
+	}
+
+	want := []telegramtest.Message{
+		{ID: 1, ChatID: 42, ThreadID: 9, Text: "<i>form</i>", ParseMode: "HTML", DisableNotification: true, NoLinkPreview: true},
+		{ID: 2, ChatID: 42, ThreadID: 9, Text: "json", DisableNotification: true, NoLinkPreview: true},
+	}
+	got := s.Messages()
+	if len(got) != len(want) {
+		t.Fatalf("Messages() = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("message %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestServerFaults(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	body := map[string]any{"chat_id": 42, "text": "x"}
+
+	s.Fail(telegramtest.Fault{Status: 429, RetryAfter: 2}, telegramtest.Fault{Status: 502})
+	a := postJSON(t, send, body)
+	if a.Status != 429 || a.ErrorCode != 429 || a.Description != "Too Many Requests: retry after 2" || a.Parameters.RetryAfter != 2 {
+		t.Errorf("429 fault: %+v", a)
+	}
+	if a := postJSON(t, send, body); a.Status != 502 || a.OK || a.Description != "Bad Gateway" {
+		t.Errorf("502 fault: %+v", a)
+	}
+	if a := postJSON(t, send, body); !a.OK {
+		t.Errorf("after the faults: %+v", a)
+	}
+
+	s.Fail(telegramtest.Fault{Status: 502, Body: "<html>502 Bad Gateway</html>"})
+	resp, err := http.Post(send, "application/json", strings.NewReader(`{"chat_id":42,"text":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || string(b) != "<html>502 Bad Gateway</html>" {
+		t.Errorf("raw body fault: %d %q", resp.StatusCode, b)
+	}
+
+	if got := len(s.Messages()); got != 1 {
+		t.Errorf("accepted %d messages, want 1", got)
+	}
+	if got := s.Requests(); got != 4 {
+		t.Errorf("Requests() = %d, want 4", got)
+	}
+}
+
+func TestServerStallUntilClientGivesUp(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	s.Fail(telegramtest.Fault{Stall: true})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.URL()+"/bot"+token+"/sendMessage",
+		strings.NewReader(`{"chat_id":42,"text":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	_, err := http.DefaultClient.Do(req)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("stalled request: %v, want a deadline error", err)
+	}
+	if len(s.Messages()) != 0 {
+		t.Errorf("a stalled request delivered a message")
+	}
+}
+
+func TestServerStallUntilClose(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	s.Fail(telegramtest.Fault{Stall: true})
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var err error
+	go func() {
+		defer wg.Done()
+		var resp *http.Response
+		resp, err = http.Post(s.URL()+"/bot"+token+"/sendMessage", "application/json",
+			strings.NewReader(`{"chat_id":42,"text":"x"}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for s.Requests() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.Close() // must not wait for the stalled request forever
+	wg.Wait()
+	if err == nil {
+		t.Errorf("a request stalled until Close got an answer")
+	}
+}
