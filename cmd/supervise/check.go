@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// check is `supervise check`: validate job files and folders of them, print every
+// problem, and exit 2 if there was one.
+func check(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		args = []string{"jobs.d"}
+	}
+	status := exitOK
+	for _, path := range args {
+		var (
+			jobs []*supervisor.Job
+			err  error
+		)
+		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+			jobs, err = supervisor.LoadDir(path)
+		} else {
+			var job *supervisor.Job
+			if job, err = supervisor.Load(path); job != nil {
+				jobs = append(jobs, job)
+			}
+		}
+		for _, job := range jobs {
+			fmt.Fprintf(stdout, "%s: ok: job %s runs %s\n", job.File, job.Name, job.Display)
+		}
+		if err != nil {
+			for _, e := range unjoin(err) {
+				fmt.Fprintln(stderr, e)
+			}
+			status = exitUsage
+		}
+	}
+	return status
+}
+
+// unjoin flattens errors.Join trees, so each problem prints on its own line.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
+}
+

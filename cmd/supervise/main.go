@@ -1,0 +1,62 @@
+// Command supervise runs batch jobs and daemons and tells a Telegram chat when a
+// human should look: a job failed, timed out, crash-loops or went silent.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// Exit statuses of supervise's own commands; `supervise run` passes on the job's.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `usage:
+  supervise run JOB.toml               run one job once, in the foreground
+  supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
+  supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
+  supervise version
+
+Run 'supervise run -h' for the flags of run.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program, callable in-process by tests; it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return runJob(ctx, rest, stdout, stderr)
+	case "check":
+		return check(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "supervise", version())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "supervise: unknown command %q\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// version is the module version the binary was built from, or "devel".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

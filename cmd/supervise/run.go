@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/supervisor"
+)
+
+// forwarded are the signals `supervise run` passes on to the job's process group.
+// SIGPIPE is caught only so that a closed stdout does not kill supervise mid-run.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGPIPE}
+
+// runJob is `supervise run`: one job, once, in the foreground, with the job's exit status.
+func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	job, err := parseRun(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise run: %v\n", err)
+		return exitUsage
+	}
+	n, err := notifier.FromEnv(os.Getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise run: %v\n", err)
+		return exitUsage
+	}
+	host, _ := os.Hostname()
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, forwarded...)
+	defer signal.Stop(signals)
+
+	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
+	res := r.Run(ctx, job, signals)
+	if res.Err != nil {
+		fmt.Fprintf(stderr, "supervise run: %v\n", res.Err)
+	}
+	return res.Status()
+}
+
+// parseRun reads the job of `supervise run` from a job file or from the command line.
+// Flags given explicitly override what the file says.
+func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
+	fs := flag.NewFlagSet("supervise run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		name     = fs.String("name", "", "job `name` for messages (default: the file's stem or the program's base name)")
+		timeout  = fs.String("timeout", "", "stop the job after this `duration`, like 30s or 2h, and exit 124")
+		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, success, start (default failure,timeout)")
+		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
+		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
+	)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: supervise run [flags] JOB.toml\n       supervise run [flags] -- CMD ARG...\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	rest := fs.Args()
+	dashed := len(args) > len(rest) && args[len(args)-len(rest)-1] == "--"
+
+	var job *supervisor.Job
+	switch {
+	case len(rest) == 0:
+		fs.Usage()
+		return nil, errors.New("no job given: name a job file, or a command after --")
+	case !dashed && len(rest) == 1 && strings.HasSuffix(rest[0], ".toml"):
+		var err error
+		if job, err = supervisor.Load(rest[0]); err != nil {
+			return nil, err
+		}
+	case !dashed:
+		return nil, fmt.Errorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
+	default:
+		job = supervisor.NewJob(filepath.Base(rest[0]), rest...)
+	}
+
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		var err error
+		switch f.Name {
+		case "name":
+			job.Name = *name
+			err = supervisor.CheckName(*name)
+		case "timeout":
+			job.Timeout, err = supervisor.ParseDuration(*timeout)
+		case "notify-on":
+			job.Notify.On = job.Notify.On[:0]
+			for _, s := range strings.Split(*notifyOn, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				k, kerr := supervisor.ParseKind(s)
+				err = errors.Join(err, kerr)
+				job.Notify.On = append(job.Notify.On, k)
+			}
+		case "tail":
+			job.Notify.Tail = *tail
+			if *tail < 0 {
+				err = errors.New("must not be negative")
+			}
+		case "no-pty":
+			job.PTY = !*noPTY
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, err))
+		}
+	})
+	if dashed && !isSet(fs, "name") {
+		if err := supervisor.CheckName(job.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%w; set one with --name", err))
+		}
+	}
+	return job, errors.Join(errs...)
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

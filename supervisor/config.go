@@ -1,0 +1,381 @@
+package supervisor
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Job files are decoded strictly: every key is looked up in a table of decoders, and
+// each value is decoded on its own, so one file reports all of its problems at once,
+// each with its line. BurntSushi/toml only knows key positions inside its MetaData; a
+// decoder's error comes back as a toml.ParseError that carries the line, which is why
+// every value goes through a toml.Unmarshaler (decodeFunc) rather than a struct field.
+
+// decodeFunc adapts a function to toml.Unmarshaler.
+type decodeFunc func(v any) error
+
+func (f decodeFunc) UnmarshalTOML(v any) error { return f(v) }
+
+// problem is one thing wrong with a job file.
+type problem struct {
+	line int // 0 when the problem has no line, such as a missing key
+	key  string
+	msg  string
+}
+
+// jobDecoder holds the state of decoding one file.
+type jobDecoder struct {
+	file     string
+	md       toml.MetaData
+	problems []problem
+}
+
+// Load reads and validates one job file.
+func Load(path string) (*Job, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates the job file text data, read from path. Every problem is reported,
+// each as "path:LINE: key: what is wrong".
+func Parse(path string, data []byte) (*Job, error) {
+	job := NewJob(NameFromFile(path))
+	job.File = path
+	job.Display = ""
+
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &top)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d := &jobDecoder{file: path, md: md}
+
+	fields := map[string]func(any) error{
+		"name": func(v any) error {
+			s, err := asString(v)
+			if err != nil {
+				return err
+			}
+			job.Name = s
+			return CheckName(s)
+		},
+		"command": func(v any) error {
+			switch c := v.(type) {
+			case string:
+				if strings.TrimSpace(c) == "" {
+					return errors.New("is empty")
+				}
+				job.Command, job.Display = ShellCommand(c), c
+			case []any:
+				argv, err := asStrings(c)
+				if err != nil {
+					return err
+				}
+				if len(argv) == 0 || argv[0] == "" {
+					return errors.New("is empty: give the program and its arguments, like [\"/usr/bin/backup\", \"--full\"]")
+				}
+				job.Command, job.Display = argv, quoteArgs(argv)
+			default:
+				return fmt.Errorf("must be a string (run by /bin/sh -c) or an array of strings (exec'd directly), not %s", typeName(v))
+			}
+			return nil
+		},
+		"dir": func(v any) error {
+			s, err := asString(v)
+			if err != nil {
+				return err
+			}
+			if s == "" {
+				return errors.New("is empty")
+			}
+			// Relative to the job file, so a folder of jobs can be moved as a whole.
+			if !filepath.IsAbs(s) {
+				s = filepath.Join(filepath.Dir(path), s)
+			}
+			job.Dir = s
+			return nil
+		},
+		"env": func(v any) error {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return fmt.Errorf("must be a table of strings, like { PGHOST = \"db\" }, not %s", typeName(v))
+			}
+			job.Env = make(map[string]string, len(m))
+			var errs []error
+			for k, val := range m {
+				s, ok := val.(string)
+				switch {
+				case k == "" || strings.ContainsAny(k, "=\x00"):
+					errs = append(errs, fmt.Errorf("%q is not a valid variable name", k))
+				case !ok:
+					errs = append(errs, fmt.Errorf("%s must be a string, not %s", k, typeName(val)))
+				default:
+					job.Env[k] = s
+				}
+			}
+			return errors.Join(errs...)
+		},
+		"pty": func(v any) error {
+			b, ok := v.(bool)
+			if !ok {
+				return fmt.Errorf("must be true or false, not %s", typeName(v))
+			}
+			job.PTY = b
+			return nil
+		},
+		"timeout":      durationInto(&job.Timeout),
+		"stop_timeout": durationInto(&job.StopTimeout),
+		"stop_signal": func(v any) error {
+			s, err := asString(v)
+			if err != nil {
+				return err
+			}
+			job.StopSignal, err = ParseSignal(s)
+			return err
+		},
+	}
+	notifyFields := map[string]func(any) error{
+		"on": func(v any) error {
+			a, ok := v.([]any)
+			if !ok {
+				return fmt.Errorf("must be an array of event names, like [\"failure\", \"timeout\"], not %s", typeName(v))
+			}
+			names, err := asStrings(a)
+			if err != nil {
+				return err
+			}
+			job.Notify.On = job.Notify.On[:0]
+			for _, n := range names {
+				k, err := ParseKind(n)
+				if err != nil {
+					return err
+				}
+				job.Notify.On = append(job.Notify.On, k)
+			}
+			return nil
+		},
+		"tail": func(v any) error {
+			n, ok := v.(int64)
+			if !ok {
+				return fmt.Errorf("must be a whole number of lines, not %s", typeName(v))
+			}
+			if n < 0 || n > 10000 {
+				return fmt.Errorf("%d is out of range 0..10000", n)
+			}
+			job.Notify.Tail = int(n)
+			return nil
+		},
+	}
+	// Keys of the daemon, schedules and heartbeats are named so that a file written
+	// for them fails clearly here instead of running without them.
+	later := map[string]string{
+		"restart":       "supervise up",
+		"restart_limit": "supervise up",
+		"backoff":       "supervise up",
+		"healthy_after": "supervise up",
+		"schedule":      "schedules",
+		"heartbeat":     "heartbeats",
+	}
+
+	for _, key := range sortedKeys(top) {
+		prim := top[key]
+		switch {
+		case fields[key] != nil:
+			d.decode(prim, fields[key])
+		case key == "notify":
+			d.table(key, prim, notifyFields)
+		case later[key] != "":
+			d.decode(prim, fail(fmt.Sprintf("is not supported yet (it comes with %s)", later[key])))
+		default:
+			d.decode(prim, fail("unknown key"))
+		}
+	}
+	if !md.IsDefined("command") {
+		d.problems = append(d.problems, problem{key: "command", msg: "is required: the program to run, as an array or a shell string"})
+	}
+	for _, k := range md.Undecoded() {
+		d.problems = append(d.problems, problem{key: k.String(), msg: "unknown key"})
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	if !md.IsDefined("name") {
+		if err := CheckName(job.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w; rename the file or set name", path, err)
+		}
+	}
+	return job, nil
+}
+
+// decode runs f on the value of prim and records its error with the key's line.
+func (d *jobDecoder) decode(prim toml.Primitive, f func(any) error) {
+	err := d.md.PrimitiveDecode(prim, decodeFunc(f))
+	if err == nil {
+		return
+	}
+	var perr toml.ParseError
+	if !errors.As(err, &perr) {
+		d.problems = append(d.problems, problem{msg: err.Error()})
+		return
+	}
+	// A decoder may join several errors: report each on its own line.
+	for _, msg := range strings.Split(perr.Message, "\n") {
+		d.problems = append(d.problems, problem{line: perr.Position.Line, key: perr.LastKey, msg: msg})
+	}
+}
+
+// table decodes a [table] key by key with the decoders in fields.
+func (d *jobDecoder) table(key string, prim toml.Primitive, fields map[string]func(any) error) {
+	if d.md.Type(key) != "Hash" {
+		d.decode(prim, fail("must be a table, like ["+key+"]"))
+		return
+	}
+	var sub map[string]toml.Primitive
+	if err := d.md.PrimitiveDecode(prim, &sub); err != nil {
+		d.problems = append(d.problems, problem{key: key, msg: err.Error()})
+		return
+	}
+	for _, k := range sortedKeys(sub) {
+		if f := fields[k]; f != nil {
+			d.decode(sub[k], f)
+		} else {
+			d.decode(sub[k], fail("unknown key"))
+		}
+	}
+}
+
+// err joins the problems found, in the order of their lines.
+func (d *jobDecoder) err() error {
+	slices.SortStableFunc(d.problems, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
+	errs := make([]error, len(d.problems))
+	for i, p := range d.problems {
+		switch {
+		case p.line > 0:
+			errs[i] = fmt.Errorf("%s:%d: %s: %s", d.file, p.line, p.key, p.msg)
+		case p.key != "":
+			errs[i] = fmt.Errorf("%s: %s: %s", d.file, p.key, p.msg)
+		default:
+			errs[i] = fmt.Errorf("%s: %s", d.file, p.msg)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LoadDir reads every *.toml file in dir. It returns the jobs that are valid and an
+// error that lists every problem of the others, so one broken file does not hide the rest.
+func LoadDir(dir string) ([]*Job, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	var (
+		jobs []*Job
+		errs []error
+		seen = map[string]string{}
+	)
+	for _, p := range paths {
+		job, err := Load(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := seen[job.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: name: job %q is already defined in %s", p, job.Name, other))
+			continue
+		}
+		seen[job.Name] = p
+		jobs = append(jobs, job)
+	}
+	return jobs, errors.Join(errs...)
+}
+
+func fail(msg string) func(any) error {
+	return func(any) error { return errors.New(msg) }
+}
+
+func durationInto(dst *time.Duration) func(any) error {
+	return func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			if _, isInt := v.(int64); isInt {
+				return fmt.Errorf("%v has no unit: write a string like \"%vs\" or \"%vm\"", v, v, v)
+			}
+			return fmt.Errorf("must be a duration string like \"30s\", not %s", typeName(v))
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func asString(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("must be a string, not %s", typeName(v))
+	}
+	return s, nil
+}
+
+func asStrings(a []any) ([]string, error) {
+	out := make([]string, len(a))
+	for i, v := range a {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("element %d must be a string, not %s", i+1, typeName(v))
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// typeName names the TOML type of a decoded value for an error message.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	default:
+		return "a date or time"
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

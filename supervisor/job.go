@@ -1,0 +1,157 @@
+package supervisor
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Job is one program and how to run it: what a job file or the flags of
+// `supervise run` describe, validated.
+type Job struct {
+	Name string
+	File string // the job file it came from; empty for a job given on the command line
+
+	// Command is the argv to exec. A command written as a string in the job file is
+	// here as /bin/sh -c STRING, and Display keeps it as written.
+	Command []string
+	Display string
+
+	Dir         string            // working directory; empty means supervise's own
+	Env         map[string]string // added to the inherited environment
+	PTY         bool              // run on a pseudo-terminal rather than pipes
+	Timeout     time.Duration     // stop a run that takes longer; 0 means no limit
+	StopSignal  syscall.Signal    // sent to the process group to stop it
+	StopTimeout time.Duration     // then SIGKILL after this long
+
+	Notify Notify
+}
+
+// Notify says which events of a job reach people, and how much output they quote.
+type Notify struct {
+	On   []Kind
+	Tail int // lines of output quoted in a message
+}
+
+// Wants reports whether events of kind k are to be sent for the job.
+func (n Notify) Wants(k Kind) bool { return slices.Contains(n.On, k) }
+
+// Defaults for the keys a job file may leave out.
+const (
+	DefaultStopSignal  = syscall.SIGTERM
+	DefaultStopTimeout = 10 * time.Second
+	DefaultTail        = 40
+)
+
+// NewJob returns a job with every default set, for a command given as argv.
+func NewJob(name string, argv ...string) *Job {
+	return &Job{
+		Name:        name,
+		Command:     argv,
+		Display:     quoteArgs(argv),
+		PTY:         true,
+		StopSignal:  DefaultStopSignal,
+		StopTimeout: DefaultStopTimeout,
+		Notify:      Notify{On: slices.Clone(DefaultNotifyOn), Tail: DefaultTail},
+	}
+}
+
+// ShellCommand returns the argv that runs line with /bin/sh -c.
+func ShellCommand(line string) []string { return []string{"/bin/sh", "-c", line} }
+
+// Event returns an event of kind k about this job, with what the job itself says
+// filled in; the caller adds how the run went.
+func (j *Job) Event(k Kind, host string) Event {
+	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Timeout: j.Timeout}
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// CheckName reports whether name can name a job: it becomes part of file names
+// under the state directory, so it is kept to letters, digits, '.', '_' and '-'.
+func CheckName(name string) error {
+	if !validName.MatchString(name) || len(name) > 100 {
+		return fmt.Errorf("%q is not a valid job name: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// NameFromFile is the job name a file gives when it does not set one: its stem.
+func NameFromFile(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// signals maps the names a job file may use for stop_signal, without the SIG prefix.
+var signals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+	"KILL": syscall.SIGKILL, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2,
+	"TERM": syscall.SIGTERM, "ALRM": syscall.SIGALRM, "ABRT": syscall.SIGABRT,
+	"WINCH": syscall.SIGWINCH, "CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP,
+	"TSTP": syscall.SIGTSTP, "PIPE": syscall.SIGPIPE, "PWR": syscall.SIGPWR,
+}
+
+// ParseSignal reads a signal name such as "TERM", "SIGTERM" or "term".
+func ParseSignal(name string) (syscall.Signal, error) {
+	n := strings.TrimPrefix(strings.ToUpper(name), "SIG")
+	if s, ok := signals[n]; ok {
+		return s, nil
+	}
+	names := make([]string, 0, len(signals))
+	for k := range signals {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return 0, fmt.Errorf("unknown signal %q (use one of %s)", name, strings.Join(names, ", "))
+}
+
+// ParseKind reads one event name as used in [notify] on and --notify-on.
+func ParseKind(name string) (Kind, error) {
+	if k := Kind(name); slices.Contains(Kinds, k) {
+		return k, nil
+	}
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return "", fmt.Errorf("unknown event %q (use %s)", name, strings.Join(names, ", "))
+}
+
+// ParseDuration reads a duration such as "90s" or "2h". A number without a unit is
+// an error rather than nanoseconds, and so is a duration that is not positive.
+func ParseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, numErr := time.ParseDuration(s + "s"); numErr == nil {
+			return 0, fmt.Errorf("%q has no unit: write it like \"%ss\" or \"%sm\"", s, s, s)
+		}
+		return 0, fmt.Errorf("%q is not a duration: write it like \"30s\", \"5m\" or \"2h\"", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be more than zero", s)
+	}
+	return d, nil
+}
+
+// quoteArgs joins argv for display, quoting what a shell would not read back as one word.
+func quoteArgs(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(a, "'", `'\''`))
+		b.WriteByte('\'')
+	}
+	return b.String()
+}

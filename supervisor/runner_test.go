@@ -1,0 +1,327 @@
+package supervisor_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// recorder is a Notifier that keeps what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	events []supervisor.Event
+}
+
+var _ supervisor.Notifier = (*recorder)(nil)
+
+func (r *recorder) Notify(_ context.Context, ev supervisor.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+	return nil
+}
+
+func (r *recorder) kinds() []supervisor.Kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ks []supervisor.Kind
+	for _, ev := range r.events {
+		ks = append(ks, ev.Kind)
+	}
+	return ks
+}
+
+func run(t *testing.T, job *supervisor.Job, signals <-chan os.Signal) (supervisor.Result, *recorder, string) {
+	t.Helper()
+	return runTo(t, &syncBuffer{}, job, signals)
+}
+
+func runTo(t *testing.T, out *syncBuffer, job *supervisor.Job, signals <-chan os.Signal) (supervisor.Result, *recorder, string) {
+	t.Helper()
+	rec := &recorder{}
+	r := &supervisor.Runner{Host: "testhost", Stdout: out, Notifier: rec}
+	res := r.Run(context.Background(), job, signals)
+	return res, rec, out.String()
+}
+
+// syncBuffer is the job's live output, readable while the job runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor waits until the job has written want, so a test acts once the job is ready.
+func (s *syncBuffer) waitFor(want string) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(s.String(), want) {
+			return
+		}
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, pty := range []bool{true, false} {
+		for _, tc := range []struct {
+			name    string
+			job     *supervisor.Job
+			status  int
+			kind    supervisor.Kind
+			startOK bool
+		}{
+			{"success", childJob(t, "exit 0"), 0, supervisor.KindSuccess, true},
+			{"exit 3", childJob(t, "exit 3"), 3, supervisor.KindFailure, true},
+			{"killed", childJob(t, "kill-self"), 128 + 9, supervisor.KindFailure, true},
+			{"not found", supervisor.NewJob("nf", "/nonexistent/program"), 127, supervisor.KindFailure, false},
+			{"not in PATH", supervisor.NewJob("nf", "no-such-program-supervise"), 127, supervisor.KindFailure, false},
+			{"not executable", supervisor.NewJob("nx", "/etc/hostname"), 126, supervisor.KindFailure, false},
+		} {
+			t.Run(tc.name+"/pty="+strconv.FormatBool(pty), func(t *testing.T) {
+				tc.job.PTY = pty
+				res, rec, _ := run(t, tc.job, nil)
+				if got := res.Status(); got != tc.status {
+					t.Errorf("Status() = %d, want %d (result %+v)", got, tc.status, res)
+				}
+				if got := res.Kind(); got != tc.kind {
+					t.Errorf("Kind() = %s, want %s", got, tc.kind)
+				}
+				if (res.Err == nil) != tc.startOK {
+					t.Errorf("Err = %v, want start ok %v", res.Err, tc.startOK)
+				}
+				wantEvents := []supervisor.Kind{}
+				if tc.kind == supervisor.KindFailure {
+					wantEvents = []supervisor.Kind{supervisor.KindFailure}
+				}
+				if got := rec.kinds(); !equalKinds(got, wantEvents) {
+					t.Errorf("events = %v, want %v", got, wantEvents)
+				}
+			})
+		}
+	}
+}
+
+func TestStartFailureSaysWhy(t *testing.T) {
+	res, rec, _ := run(t, supervisor.NewJob("nf", "/nonexistent/program"), nil)
+	if !errors.Is(res.Err, os.ErrNotExist) || !strings.Contains(res.Err.Error(), "/nonexistent/program") {
+		t.Fatalf("Err = %v, want the OS's not-exist error naming the program", res.Err)
+	}
+	if len(rec.events) != 1 || rec.events[0].Err == nil {
+		t.Fatalf("events = %+v, want one failure carrying the error", rec.events)
+	}
+}
+
+func TestTerminal(t *testing.T) {
+	for _, tc := range []struct {
+		pty  bool
+		want string
+	}{
+		{true, "stdin=false stdout=true stderr=true"},
+		{false, "stdin=false stdout=false stderr=false"},
+	} {
+		job := childJob(t, "isatty")
+		job.PTY = tc.pty
+		_, _, out := run(t, job, nil)
+		if strings.TrimSpace(out) != tc.want {
+			t.Errorf("pty=%v: child printed %q, want %q", tc.pty, out, tc.want)
+		}
+	}
+}
+
+func TestPTYKeepsNewlines(t *testing.T) {
+	_, _, out := run(t, childJob(t, "exit 0"), nil)
+	if out != "about to exit 0\n" {
+		t.Errorf("output = %q, want the program's own bytes without \\r", out)
+	}
+}
+
+func TestEnvAndDir(t *testing.T) {
+	dir := t.TempDir()
+	job := childJob(t, "env")
+	job.Env["EXTRA"] = "hello"
+	job.Dir = dir
+	_, _, out := run(t, job, nil)
+	want := "job=testjob extra=hello pwd=" + dir
+	if strings.TrimSpace(out) != want {
+		t.Errorf("child printed %q, want %q", out, want)
+	}
+}
+
+// Output written just before exit must all arrive, through a pty as through a pipe.
+func TestNoOutputLostAtExit(t *testing.T) {
+	const size = 4 << 20
+	for _, pty := range []bool{true, false} {
+		job := childJob(t, "burst "+strconv.Itoa(size))
+		job.PTY = pty
+		res, rec, out := run(t, job, nil)
+		wantLen := size/100*100 + len("LAST LINE\n")
+		if len(out) != wantLen || !strings.HasSuffix(out, "x\nLAST LINE\n") {
+			t.Errorf("pty=%v: got %d bytes ending %q, want %d ending with LAST LINE", pty, len(out), tail(out), wantLen)
+		}
+		if !bytes.HasSuffix(res.Output, []byte("x\nLAST LINE\n")) || len(res.Output) != supervisor.DefaultTailSize {
+			t.Errorf("pty=%v: Result.Output has %d bytes ending %q", pty, len(res.Output), tail(string(res.Output)))
+		}
+		if want := size/100 + 1; res.OutputLines != want {
+			t.Errorf("pty=%v: OutputLines = %d, want %d", pty, res.OutputLines, want)
+		}
+		if len(rec.events) != 1 || !bytes.HasSuffix(rec.events[0].Output, []byte("LAST LINE\n")) {
+			t.Errorf("pty=%v: the failure event does not carry the last line", pty)
+		}
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 40 {
+		return s[len(s)-40:]
+	}
+	return s
+}
+
+// A timed-out run stops the whole group: a grandchild that ignores SIGTERM is killed.
+func TestTimeoutKillsGrandchild(t *testing.T) {
+	for _, pty := range []bool{true, false} {
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		job := childJob(t, "grandchild "+pidFile)
+		job.PTY = pty
+		job.Timeout = 500 * time.Millisecond
+		job.StopTimeout = 300 * time.Millisecond
+		res, rec, out := run(t, job, nil)
+		if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
+			t.Errorf("pty=%v: status %d kind %s, want 124 timeout", pty, res.Status(), res.Kind())
+		}
+		if got := rec.kinds(); !equalKinds(got, []supervisor.Kind{supervisor.KindTimeout}) {
+			t.Errorf("pty=%v: events %v, want one timeout", pty, got)
+		}
+		if !strings.Contains(out, "started grandchild") {
+			t.Errorf("pty=%v: output %q", pty, out)
+		}
+		assertGone(t, pidFile)
+	}
+}
+
+// When the main process exits, what it left in its group is stopped too.
+func TestLeftoverGroupStopped(t *testing.T) {
+	for _, pty := range []bool{true, false} {
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		job := childJob(t, "grandchild "+pidFile+" exit")
+		job.PTY = pty
+		job.StopTimeout = 300 * time.Millisecond
+		res, _, _ := run(t, job, nil)
+		if res.Status() != 0 {
+			t.Errorf("pty=%v: status %d, want the main process's 0", pty, res.Status())
+		}
+		assertGone(t, pidFile)
+	}
+}
+
+// assertGone checks that the process whose pid is in file has ended: it no longer
+// exists or is a zombie waiting for whoever adopted it.
+func assertGone(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile("/proc/" + string(b) + "/stat")
+	if err != nil {
+		return
+	}
+	if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] != "Z" {
+		t.Errorf("grandchild %s still running: %s", b, stat)
+	}
+}
+
+func TestSignalsForwarded(t *testing.T) {
+	for _, pty := range []bool{true, false} {
+		job := childJob(t, "trap")
+		job.PTY = pty
+		signals := make(chan os.Signal, 2)
+		out := &syncBuffer{}
+		go func() {
+			out.waitFor("ready")
+			signals <- syscall.SIGUSR1
+			out.waitFor("got user defined signal 1")
+			signals <- syscall.SIGTERM
+		}()
+		res, _, _ := runTo(t, out, job, signals)
+		if res.Status() != 0 || !strings.Contains(out.String(), "got user defined signal 1\ngot terminated\n") {
+			t.Errorf("pty=%v: status %d output %q; want 0 after USR1 and TERM", pty, res.Status(), out)
+		}
+	}
+}
+
+// SIGTERM to a job that ignores it ends in SIGKILL after stop_timeout.
+func TestStopEscalates(t *testing.T) {
+	job := childJob(t, "ignore-term")
+	job.StopTimeout = 200 * time.Millisecond
+	signals := make(chan os.Signal, 1)
+	out := &syncBuffer{}
+	go func() {
+		out.waitFor("ignoring")
+		signals <- syscall.SIGTERM
+	}()
+	res, _, _ := runTo(t, out, job, signals)
+	if res.Signal != syscall.SIGKILL || res.Status() != 137 {
+		t.Errorf("signal %v status %d, want SIGKILL and 137", res.Signal, res.Status())
+	}
+}
+
+func TestContextCancelStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	r := &supervisor.Runner{}
+	res := r.Run(ctx, childJob(t, "sleep"), nil)
+	if res.Signal != syscall.SIGTERM {
+		t.Errorf("signal %v, want the stop_signal SIGTERM", res.Signal)
+	}
+}
+
+func TestNotifyOn(t *testing.T) {
+	job := childJob(t, "exit 0")
+	job.Notify.On = []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}
+	res, rec, _ := run(t, job, nil)
+	// The start event is sent without holding up the job, so it may arrive second.
+	got := rec.kinds()
+	slices.Sort(got)
+	if !equalKinds(got, []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}) {
+		t.Fatalf("events %v, want start and success", got)
+	}
+	ev := rec.events[slices.IndexFunc(rec.events, func(e supervisor.Event) bool { return e.Kind == supervisor.KindSuccess })]
+	if ev.Job != "testjob" || ev.Host != "testhost" || ev.ExitCode != 0 || ev.Duration != res.Duration ||
+		string(ev.Output) != "about to exit 0\n" || ev.OutputLines != 1 || ev.TailLines != supervisor.DefaultTail {
+		t.Errorf("success event = %+v", ev)
+	}
+}
+
+func equalKinds(a, b []supervisor.Kind) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
