@@ -204,7 +204,7 @@ func TestTimeoutKillsGrandchild(t *testing.T) {
 		pidFile := filepath.Join(t.TempDir(), "pid")
 		job := childJob(t, "grandchild "+pidFile)
 		job.PTY = pty
-		job.Timeout = 500 * time.Millisecond
+		job.Timeout = 2 * time.Second // long enough for a -race child to start its grandchild
 		job.StopTimeout = 300 * time.Millisecond
 		res, rec, out := run(t, job, nil)
 		if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
