@@ -1,10 +1,13 @@
 package supervisor
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,9 +99,32 @@ func (p *process) signal(sig syscall.Signal) error {
 	return err
 }
 
-// groupAlive reports whether any process is left in the job's process group.
+// groupAlive reports whether any process is left running in the job's process group.
+// A zombie does not count: once its parent died it waits for init to reap it, which
+// some container inits do late or never.
 func (p *process) groupAlive() bool {
-	return !errors.Is(syscall.Kill(-p.pgid, 0), syscall.ESRCH)
+	if errors.Is(syscall.Kill(-p.pgid, 0), syscall.ESRCH) {
+		return false
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range procs {
+		if c := e.Name()[0]; c < '0' || c > '9' {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(p.pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 // drain waits up to grace for the rest of the output, then stops reading. A process
