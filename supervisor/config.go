@@ -208,9 +208,8 @@ func Parse(path string, data []byte) (*Job, error) {
 	if !md.IsDefined("command") {
 		d.problems = append(d.problems, problem{key: "command", msg: "is required: the program to run, as an array or a shell string"})
 	}
-	for _, k := range md.Undecoded() {
-		d.problems = append(d.problems, problem{key: k.String(), msg: "unknown key"})
-	}
+	// Every key went through a decoder above; what is left undecoded lies under a key
+	// whose decoder failed, and has been reported with it.
 	if err := d.err(); err != nil {
 		return nil, err
 	}

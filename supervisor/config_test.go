@@ -1,0 +1,167 @@
+package supervisor_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+func TestParseFullJob(t *testing.T) {
+	const file = `
+name = "nightly-backup"
+command = ["/usr/local/bin/backup.sh", "--full"]
+dir = "/srv"
+env = { PGHOST = "db", EMPTY = "" }
+pty = false
+timeout = "2h"
+stop_signal = "INT"
+stop_timeout = "30s"
+
+[notify]
+on = ["failure", "success"]
+tail = 10
+`
+	got, err := supervisor.Parse("jobs.d/backup.toml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &supervisor.Job{
+		Name:        "nightly-backup",
+		File:        "jobs.d/backup.toml",
+		Command:     []string{"/usr/local/bin/backup.sh", "--full"},
+		Display:     "/usr/local/bin/backup.sh --full",
+		Dir:         "/srv",
+		Env:         map[string]string{"PGHOST": "db", "EMPTY": ""},
+		PTY:         false,
+		Timeout:     2 * time.Hour,
+		StopSignal:  syscall.SIGINT,
+		StopTimeout: 30 * time.Second,
+		Notify:      supervisor.Notify{On: []supervisor.Kind{"failure", "success"}, Tail: 10},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	got, err := supervisor.Parse("jobs.d/report.toml", []byte(`command = "pg_dump db | gzip > /tmp/db.gz"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := supervisor.NewJob("report", "/bin/sh", "-c", "pg_dump db | gzip > /tmp/db.gz")
+	want.File, want.Display = "jobs.d/report.toml", "pg_dump db | gzip > /tmp/db.gz"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseRelativeDir(t *testing.T) {
+	got, err := supervisor.Parse("jobs.d/x.toml", []byte("command = [\"true\"]\ndir = \"data\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dir != filepath.Join("jobs.d", "data") {
+		t.Errorf("Dir = %q, want it relative to the job file", got.Dir)
+	}
+}
+
+// Every problem of a file is reported at once, each with the file, line and key.
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		want       []string // one line each, in order
+	}{
+		{"all at once", `command = []
+timeout = 5
+stop_signal = "TREM"
+Timeout = "5m"
+pty = "yes"
+
+[notify]
+on = ["failure", "sucess"]
+tail = "40"
+colour = true
+`, []string{
+			`x.toml:1: command: is empty`,
+			`x.toml:2: timeout: 5 has no unit`,
+			`x.toml:3: stop_signal: unknown signal "TREM"`,
+			`x.toml:4: Timeout: unknown key`,
+			`x.toml:5: pty: must be true or false, not a string`,
+			`x.toml:8: notify.on: unknown event "sucess"`,
+			`x.toml:9: notify.tail: must be a whole number of lines, not a string`,
+			`x.toml:10: notify.colour: unknown key`,
+		}},
+		{"missing command", `timeout = "5m"`, []string{`x.toml: command: is required`}},
+		{"syntax", "command = [\"a\"\ntimeout = ", []string{`x.toml:2: `}},
+		{"bad duration", `command = "true"
+timeout = "5 minutes"
+stop_timeout = "-1s"`, []string{
+			`x.toml:2: timeout: "5 minutes" is not a duration`,
+			`x.toml:3: stop_timeout: "-1s" must be more than zero`,
+		}},
+		{"string duration without unit", "command = \"true\"\ntimeout = \"30\"", []string{`x.toml:2: timeout: "30" has no unit`}},
+		{"command types", "command = [\"a\", 1]", []string{`x.toml:1: command: element 2 must be a string, not an integer`}},
+		{"command table", "command = { a = 1 }", []string{`x.toml:1: command: must be a string (run by /bin/sh -c) or an array of strings`}},
+		{"blank command", "command = \"  \"", []string{`x.toml:1: command: is empty`}},
+		{"env", "command = \"true\"\nenv = { A = 1 }", []string{`x.toml:2: env: A must be a string, not an integer`}},
+		{"notify not a table", "command = \"true\"\nnotify = \"failure\"", []string{`x.toml:2: notify: must be a table`}},
+		{"later keys", "command = \"true\"\nrestart = \"always\"\n[heartbeat]\nevery = \"5m\"", []string{
+			`x.toml:2: restart: is not supported yet`,
+			`x.toml:3: heartbeat: is not supported yet`,
+		}},
+		{"bad name", "name = \"../etc\"\ncommand = \"true\"", []string{`x.toml:1: name: "../etc" is not a valid job name`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := supervisor.Parse("x.toml", []byte(tc.file))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(lines), len(tc.want), err)
+			}
+			for i, want := range tc.want {
+				if !strings.HasPrefix(lines[i], want) {
+					t.Errorf("problem %d = %q, want prefix %q", i+1, lines[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestBadFileName(t *testing.T) {
+	_, err := supervisor.Parse("jobs.d/my job.toml", []byte(`command = "true"`))
+	if err == nil || !strings.Contains(err.Error(), "set name") {
+		t.Errorf("err = %v, want advice to set name", err)
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.toml", `command = "true"`)
+	write("b.toml", `command = 1`)
+	write("c.toml", "name = \"a\"\ncommand = \"true\"")
+	write("notes.txt", "not a job")
+	jobs, err := supervisor.LoadDir(dir)
+	if len(jobs) != 1 || jobs[0].Name != "a" {
+		t.Errorf("jobs = %v, want only a", jobs)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "b.toml:1: command:") || !strings.Contains(msg, `c.toml: name: job "a" is already defined`) {
+		t.Errorf("err = %v, want b's problem and c's duplicate name", err)
+	}
+	if _, err := supervisor.LoadDir(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Errorf("missing dir: err = %v", err)
+	}
+}
