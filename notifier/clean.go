@@ -88,7 +88,7 @@ func clean(b []byte) string {
 		}
 		r, size := utf8.DecodeRune(b[i:])
 		i += size
-		if r != utf8.RuneError && unicode.IsControl(r) {
+		if r != '\t' && unicode.IsControl(r) {
 			continue
 		}
 		if cr {

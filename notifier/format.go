@@ -180,8 +180,8 @@ func HTML(ev supervisor.Event) string {
 		b.WriteString("\n(no output)")
 		return b.String()
 	}
-	const open, close = "\n<pre>", "</pre>"
-	room := maxMessage - utf16Len(b.String()) - len(open) - len(close)
+	const open, end = "\n<pre>", "</pre>"
+	room := maxMessage - utf16Len(b.String()) - len(open) - len(end)
 	t := fit(m.tail, room)
 	b.WriteString(open)
 	if t.omitted > 0 {
@@ -193,7 +193,7 @@ func HTML(ev supervisor.Event) string {
 		}
 		b.WriteString(escape(l))
 	}
-	b.WriteString(close)
+	b.WriteString(end)
 	return b.String()
 }
 
