@@ -11,58 +11,57 @@ import (
 
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
-	"github.com/supervise/supervise/supervisor"
 )
 
 const (
-	token  = "123456789:AAE-not-a-real-token_0123456789abcdef"
-	chat   = 42
-	chatID = "42"
+	tgToken  = "123456789:AAE-not-a-real-token_0123456789abcdef"
+	tgChat   = 42
+	tgChatID = "42"
 )
 
-// newTelegram returns a Telegram client of a fresh fake API, with short waits.
-func newTelegram(t *testing.T) (*notifier.Telegram, *telegramtest.Server) {
+// newTestTelegram returns a Telegram client of a fresh fake API, with short waits.
+func newTestTelegram(t *testing.T) (*notifier.Telegram, *telegramtest.Server) {
 	t.Helper()
-	srv := telegramtest.NewServer(token, chat)
+	srv := telegramtest.NewServer(tgToken, tgChat)
 	t.Cleanup(srv.Close)
-	tg := notifier.NewTelegram(token, chatID)
+	tg := notifier.NewTelegram(tgToken, tgChatID)
 	tg.APIURL = srv.URL()
 	tg.Backoff = 10 * time.Millisecond
 	tg.MaxWait = 5 * time.Second
 	return tg, srv
 }
 
-// noToken fails the test if err would show the token however it is printed.
-func noToken(t *testing.T, err error) {
+// assertNoToken fails the test if err would show the token however it is printed.
+func assertNoToken(t *testing.T, err error) {
 	t.Helper()
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		if s := fmt.Sprintf(format, err); strings.Contains(s, token) {
+		if s := fmt.Sprintf(format, err); strings.Contains(s, tgToken) {
 			t.Errorf("error printed with %s shows the token: %s", format, s)
 		}
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if s := fmt.Sprintf("%v %#v", e, e); strings.Contains(s, token) {
+		if s := fmt.Sprintf("%v %#v", e, e); strings.Contains(s, tgToken) {
 			t.Errorf("error unwraps to one that shows the token: %s", s)
 		}
 	}
 }
 
 func TestSendDelivers(t *testing.T) {
-	tg, srv := newTelegram(t)
-	if err := tg.Send(context.Background(), chatID, "<b>backup</b> failed: exit status 1"); err != nil {
+	tg, srv := newTestTelegram(t)
+	if err := tg.Send(context.Background(), tgChatID, "<b>backup</b> failed: exit status 1"); err != nil {
 		t.Fatal(err)
 	}
-	want := telegramtest.Message{ID: 1, ChatID: chat, Text: "<b>backup</b> failed: exit status 1", ParseMode: "HTML", NoLinkPreview: true}
+	want := telegramtest.Message{ID: 1, ChatID: tgChat, Text: "<b>backup</b> failed: exit status 1", ParseMode: "HTML", NoLinkPreview: true}
 	if got := srv.Messages(); len(got) != 1 || got[0] != want {
 		t.Errorf("Messages() = %+v, want [%+v]", got, want)
 	}
 }
 
 func TestSendWaitsRetryAfter(t *testing.T) {
-	tg, srv := newTelegram(t)
+	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 1})
 	start := time.Now()
-	if err := tg.Send(context.Background(), chatID, "x"); err != nil {
+	if err := tg.Send(context.Background(), tgChatID, "x"); err != nil {
 		t.Fatal(err)
 	}
 	if elapsed := time.Since(start); elapsed < time.Second {
@@ -77,10 +76,10 @@ func TestSendWaitsRetryAfter(t *testing.T) {
 }
 
 func TestSendRetriesServerErrors(t *testing.T) {
-	tg, srv := newTelegram(t)
+	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Status: 502},
 		telegramtest.Fault{Status: 502, Body: "<html><body>502 Bad Gateway</body></html>"})
-	if err := tg.Send(context.Background(), chatID, "x"); err != nil {
+	if err := tg.Send(context.Background(), tgChatID, "x"); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.Requests(); got != 3 {
@@ -100,14 +99,14 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 		code   int
 		errMsg string
 	}{
-		{"wrong token", "1:wrong", chatID, "x", 401, "telegram: sendMessage: 401 Unauthorized"},
-		{"unknown chat", token, "7", "x", 400, "telegram: sendMessage: 400 Bad Request: chat not found"},
-		{"invalid HTML", token, chatID, "exit <1>", 400,
+		{"wrong token", "1:wrong", tgChatID, "x", 401, "telegram: sendMessage: 401 Unauthorized"},
+		{"unknown chat", tgToken, "7", "x", 400, "telegram: sendMessage: 400 Bad Request: chat not found"},
+		{"invalid HTML", tgToken, tgChatID, "exit <1>", 400,
 			`telegram: sendMessage: 400 Bad Request: can't parse entities: Unsupported start tag "1" at byte offset 5`},
-		{"too long", token, chatID, strings.Repeat("x", 4097), 400, "telegram: sendMessage: 400 Bad Request: message is too long"},
+		{"too long", tgToken, tgChatID, strings.Repeat("x", 4097), 400, "telegram: sendMessage: 400 Bad Request: message is too long"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tg, srv := newTelegram(t)
+			tg, srv := newTestTelegram(t)
 			tg = notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
 			err := tg.Send(context.Background(), tt.chat, tt.text)
@@ -124,17 +123,17 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 			if got := srv.Requests(); got != 1 {
 				t.Errorf("%d requests, want exactly 1", got)
 			}
-			noToken(t, err)
+			assertNoToken(t, err)
 		})
 	}
 }
 
 func TestSendGivesUpOnStall(t *testing.T) {
-	tg, srv := newTelegram(t)
+	tg, srv := newTestTelegram(t)
 	tg.MaxWait = 300 * time.Millisecond
 	srv.Fail(telegramtest.Fault{Stall: true})
 	start := time.Now()
-	err := tg.Send(context.Background(), chatID, "x")
+	err := tg.Send(context.Background(), tgChatID, "x")
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("gave up after %s, want about MaxWait (300ms)", elapsed)
 	}
@@ -147,15 +146,15 @@ func TestSendGivesUpOnStall(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(err), "bot<redacted>/sendMessage") {
 		t.Errorf("error does not name the redacted URL: %v", err)
 	}
-	noToken(t, err)
+	assertNoToken(t, err)
 }
 
 func TestSendGivesUpWhenRetryAfterIsTooLong(t *testing.T) {
-	tg, srv := newTelegram(t)
+	tg, srv := newTestTelegram(t)
 	tg.MaxWait = time.Second
 	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 30})
 	start := time.Now()
-	err := tg.Send(context.Background(), chatID, "x")
+	err := tg.Send(context.Background(), tgChatID, "x")
 	if elapsed := time.Since(start); elapsed > 900*time.Millisecond {
 		t.Errorf("waited %s for a retry past MaxWait", elapsed)
 	}
@@ -172,19 +171,19 @@ func TestSendGivesUpWhenRetryAfterIsTooLong(t *testing.T) {
 }
 
 func TestSendRespectsContext(t *testing.T) {
-	tg, srv := newTelegram(t)
+	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Stall: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := tg.Send(ctx, chatID, "x")
+	err := tg.Send(ctx, tgChatID, "x")
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Errorf("Send returned %s after its context ended", elapsed)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Send = %v, want a deadline error", err)
 	}
-	noToken(t, err)
+	assertNoToken(t, err)
 }
 
 func TestSendConnectionRefused(t *testing.T) {
@@ -196,35 +195,35 @@ func TestSendConnectionRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 
-	tg := notifier.NewTelegram(token, chatID)
+	tg := notifier.NewTelegram(tgToken, tgChatID)
 	tg.APIURL = "http://" + addr
 	tg.Backoff = 10 * time.Millisecond
 	tg.MaxWait = 200 * time.Millisecond
-	err = tg.Send(context.Background(), chatID, "x")
+	err = tg.Send(context.Background(), tgChatID, "x")
 	if err == nil {
 		t.Fatal("Send to a closed port succeeded")
 	}
 	if !strings.Contains(err.Error(), "gave up after") {
 		t.Errorf("Send = %v, want it to say it gave up after retries", err)
 	}
-	noToken(t, err)
+	assertNoToken(t, err)
 }
 
 func TestSendBadAPIURL(t *testing.T) {
-	tg := notifier.NewTelegram(token, chatID)
+	tg := notifier.NewTelegram(tgToken, tgChatID)
 	tg.APIURL = "http://[::1"
-	err := tg.Send(context.Background(), chatID, "x")
+	err := tg.Send(context.Background(), tgChatID, "x")
 	if !errors.Is(err, notifier.ErrPermanent) {
 		t.Errorf("Send with a malformed URL = %v, want a permanent error", err)
 	}
-	noToken(t, err)
+	assertNoToken(t, err)
 }
 
 func TestTelegramPrintsNoToken(t *testing.T) {
-	tg := notifier.NewTelegram(token, chatID)
+	tg := notifier.NewTelegram(tgToken, tgChatID)
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		for _, v := range []any{tg, *tg} {
-			if s := fmt.Sprintf(format, v); strings.Contains(s, token) {
+			if s := fmt.Sprintf(format, v); strings.Contains(s, tgToken) {
 				t.Errorf("%s of %T shows the token: %s", format, v, s)
 			}
 		}
@@ -232,24 +231,12 @@ func TestTelegramPrintsNoToken(t *testing.T) {
 }
 
 func TestNotifySendsHTML(t *testing.T) {
-	tg, srv := newTelegram(t)
-	ev := supervisor.Event{
-		Kind:        supervisor.KindFailure,
-		Job:         "backup",
-		Host:        "db1",
-		Command:     "pg_dump db | gzip > /tmp/db.gz",
-		Start:       time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC),
-		Duration:    2 * time.Minute,
-		ExitCode:    1,
-		Output:      []byte("pg_dump: error: connection to server failed: <no route> & more\n"),
-		OutputLines: 1,
-		TailLines:   40,
-	}
-	if err := tg.Notify(context.Background(), ev); err != nil {
+	tg, srv := newTestTelegram(t)
+	if err := tg.Notify(context.Background(), backupFailed); err != nil {
 		t.Fatal(err)
 	}
 	msgs := srv.Messages()
-	if len(msgs) != 1 || msgs[0].Text != notifier.HTML(ev) || msgs[0].ChatID != chat {
-		t.Errorf("Messages() = %+v, want the event's HTML in chat %d", msgs, chat)
+	if len(msgs) != 1 || msgs[0].Text != notifier.HTML(backupFailed) || msgs[0].ChatID != tgChat {
+		t.Errorf("Messages() = %+v, want the event's HTML in chat %d", msgs, tgChat)
 	}
 }
