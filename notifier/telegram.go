@@ -42,6 +42,7 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error says what Telegram said, as "telegram: sendMessage: 400 Bad Request: chat not found".
 func (e *APIError) Error() string {
 	return fmt.Sprintf("telegram: %s: %d %s", e.Method, e.Code, e.Description)
 }

@@ -25,7 +25,8 @@ type Message struct {
 
 // Fault is a scripted answer to one request, in place of the normal one.
 type Fault struct {
-	// Status is the HTTP status and error_code to answer with, such as 429 or 502.
+	// Status is the HTTP status and error_code to answer with, such as 429 or 502;
+	// zero means 500.
 	Status int
 	// RetryAfter, with status 429, is the number of seconds the answer asks the client
 	// to wait, in its description and in parameters.retry_after.
@@ -151,6 +152,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
 		}
 		// Drop the connection: a stalled server never answers.
 		panic(http.ErrAbortHandler)
+	}
+	if f.Status == 0 {
+		f.Status = http.StatusInternalServerError
 	}
 	if f.Body != "" {
 		w.WriteHeader(f.Status)
