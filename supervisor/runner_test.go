@@ -96,7 +96,7 @@ func TestExitStatus(t *testing.T) {
 			{"killed", childJob(t, "kill-self"), 128 + 9, supervisor.KindFailure, true},
 			{"not found", supervisor.NewJob("nf", "/nonexistent/program"), 127, supervisor.KindFailure, false},
 			{"not in PATH", supervisor.NewJob("nf", "no-such-program-supervise"), 127, supervisor.KindFailure, false},
-			{"not executable", supervisor.NewJob("nx", "/etc/hostname"), 126, supervisor.KindFailure, false},
+			{"not executable", supervisor.NewJob("nx", notExecutable(t)), 126, supervisor.KindFailure, false},
 		} {
 			t.Run(tc.name+"/pty="+strconv.FormatBool(pty), func(t *testing.T) {
 				tc.job.PTY = pty
@@ -120,6 +120,15 @@ func TestExitStatus(t *testing.T) {
 			})
 		}
 	}
+}
+
+// notExecutable returns a file that exists but has no execute bit.
+func notExecutable(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "data.txt")
+	if err := os.WriteFile(path, []byte("echo hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestStartFailureSaysWhy(t *testing.T) {

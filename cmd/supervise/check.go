@@ -53,4 +53,3 @@ func unjoin(err error) []error {
 	}
 	return out
 }
-
