@@ -230,8 +230,9 @@ func earlier(n int) string {
 	return fmt.Sprintf("… %d earlier lines", n)
 }
 
-// Text renders ev in the same words as HTML, as plain text for a terminal or a log. It
-// quotes the same number of lines but does not cut them, as a terminal has no limit.
+// Text renders ev in the same words as HTML, as plain text for a terminal or a log,
+// with the output's lines behind a "| " bar. It quotes the same number of lines but
+// does not cut them, as a terminal has no limit.
 func Text(ev supervisor.Event) string {
 	m := newMessage(ev)
 	var b strings.Builder
@@ -249,11 +250,13 @@ func Text(ev supervisor.Event) string {
 		b.WriteString("\n(no output)")
 		return b.String()
 	}
+	// A bar sets the quoted output apart from the job's own output above it on a
+	// terminal, as the <pre> block does on Telegram.
 	if m.omitted > 0 {
-		b.WriteString("\n" + earlier(m.omitted))
+		b.WriteString("\n| " + earlier(m.omitted))
 	}
 	for _, l := range m.lines {
-		b.WriteString("\n" + l)
+		b.WriteString("\n| " + l)
 	}
 	return b.String()
 }

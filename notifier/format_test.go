@@ -107,7 +107,7 @@ func TestHTMLAndText(t *testing.T) {
 			wantText: "❌ backup failed on host01: exit status 3 after 2m13s\n" +
 				"command: /usr/local/bin/backup.sh --full\n" +
 				"started 2026-11-27 03:00:00 KST\n" +
-				"dumping db\nerror: disk <full> & sad",
+				"| dumping db\n| error: disk <full> & sad",
 		},
 		{
 			name: "lines left out",
@@ -123,7 +123,7 @@ func TestHTMLAndText(t *testing.T) {
 			wantText: "❌ backup failed on host01: exit status 3 after 2m13s\n" +
 				"command: /usr/local/bin/backup.sh --full\n" +
 				"started 2026-11-27 03:00:00 KST\n" +
-				"… 3 earlier lines\nd\ne",
+				"| … 3 earlier lines\n| d\n| e",
 		},
 		{
 			name: "no output",
@@ -163,7 +163,7 @@ func TestHTMLAndText(t *testing.T) {
 				"<pre>x</pre>",
 			wantText: "❌ <b>a&b</b> failed on h<1>: exit status 3 after 2m13s\n" +
 				`command: pg_dump db | gzip > "/tmp/db.gz" && echo <ok>` + "\n" +
-				"x",
+				"| x",
 		},
 	}
 	for _, tt := range tests {
@@ -269,7 +269,7 @@ var earlierRE = regexp.MustCompile(`^… (\d+) earlier lines?$`)
 func TestTextQuotesWholeTail(t *testing.T) {
 	ev := failure("first\n" + strings.Repeat("y", 20000) + "\n")
 	got := notifier.Text(ev)
-	if !strings.HasSuffix(got, "\nfirst\n"+strings.Repeat("y", 20000)) {
+	if !strings.HasSuffix(got, "\n| first\n| "+strings.Repeat("y", 20000)) {
 		t.Errorf("Text() ends %q, want the whole last line", got[len(got)-50:])
 	}
 }
@@ -299,7 +299,7 @@ func FuzzHTML(f *testing.F) {
 
 		// Text quotes the last line whole, so it says what HTML must end with.
 		text := notifier.Text(ev)
-		want := escape(text[strings.LastIndexByte(text, '\n')+1:])
+		want := escape(strings.TrimPrefix(text[strings.LastIndexByte(text, '\n')+1:], "| "))
 		pre, ok := strings.CutSuffix(got, "</pre>")
 		if !ok {
 			t.Fatalf("HTML() does not end with </pre>: %q", got)
