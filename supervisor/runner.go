@@ -91,14 +91,14 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	p, err := startProcess(job, jobEnv(job), r.Stdout, tail)
 	if err != nil {
 		res.Err = fmt.Errorf("start %s: %w", job.Display, err)
-		r.notify(ctx, job, res)
+		r.notify(context.WithoutCancel(ctx), job, res)
 		return res
 	}
 	if job.Notify.Wants(KindStart) {
 		ev := job.Event(KindStart, r.Host)
 		ev.Start = res.Start
 		// The job does not wait for the chat to hear it started.
-		notified.Go(func() { r.send(ctx, ev) })
+		notified.Go(func() { r.send(context.WithoutCancel(ctx), ev) })
 	}
 
 	waited := make(chan *os.ProcessState, 1)
@@ -170,7 +170,26 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	}
 	p.drain(drainGrace)
 	res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
-	r.notify(ctx, job, res)
+
+	// The run is over but its alert is not: it is sent even when the run was stopped,
+	// and only a further SIGINT or SIGTERM, from someone waiting at a terminal, cuts
+	// the delivery short (the notifier then says where the message went instead).
+	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+					cancel()
+					return
+				}
+			case <-nctx.Done():
+				return
+			}
+		}
+	}()
+	r.notify(nctx, job, res)
 	return res
 }
 
@@ -207,8 +226,7 @@ func (r *Runner) send(ctx context.Context, ev Event) {
 	if r.Notifier == nil {
 		return
 	}
-	// A run stopped by a signal still reports how it ended.
-	if err := r.Notifier.Notify(context.WithoutCancel(ctx), ev); err != nil && r.Stderr != nil {
+	if err := r.Notifier.Notify(ctx, ev); err != nil && r.Stderr != nil {
 		fmt.Fprintf(r.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
 	}
 }

@@ -17,9 +17,8 @@ import (
 )
 
 // forwarded are the signals `supervise run` passes on to the job's process group.
-// SIGPIPE is caught only so that a closed stdout does not kill supervise mid-run.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGPIPE}
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
 // runJob is `supervise run`: one job, once, in the foreground, with the job's exit status.
 func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,6 +40,12 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, forwarded...)
 	defer signal.Stop(signals)
+	// A reader of supervise's stdout that goes away (`supervise run ... | head`) must
+	// not end the run: the job goes on, and its output is still kept for messages.
+	// Catching SIGPIPE, rather than ignoring it, leaves the job's own SIGPIPE alone.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 
 	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
 	res := r.Run(ctx, job, signals)

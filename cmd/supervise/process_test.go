@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/notifier/telegramtest"
+)
+
+// Tests here run supervise as a process of its own, for what only a real process
+// shows: signals sent to it, and its stdout going away.
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SUPERVISE_TEST_AS_MAIN") != "" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// command returns supervise, as a process to start, with args.
+func command(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SUPERVISE_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	return cmd
+}
+
+// When whoever reads supervise's output goes away, the job runs on to the end.
+func TestRunOutlivesClosedStdout(t *testing.T) {
+	noTelegram(t)
+	cmd := command(t, "run", "--notify-on", "success,failure", "--name", "chatty", "--",
+		"sh", "-c", `i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done; echo finished`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := bufio.NewReader(out).ReadString('\n')
+	out.Close() // as `| head -1` does
+	err = cmd.Wait()
+	if first != "line 0\n" || err != nil || !strings.Contains(stderr.String(), "chatty succeeded") ||
+		!strings.Contains(stderr.String(), "| finished") {
+		t.Errorf("first line %q, exit %v, stderr:\n%s\nwant the job to finish and succeed", first, err, stderr.String())
+	}
+}
+
+// With Telegram stalled, a second SIGTERM ends the wait for delivery at once; the
+// alert goes to stderr and supervise exits with the job's status.
+func TestSecondSignalCutsDeliveryShort(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	srv.Fail(telegramtest.Fault{Stall: true})
+	cmd := command(t, "run", "--name", "stuck", "--", "sh", "-c", "echo ready; sleep 30")
+	cmd.Env = append(cmd.Env, "SUPERVISE_TELEGRAM_TOKEN="+tgToken, fmt.Sprint("SUPERVISE_TELEGRAM_CHAT_ID=", tgChat),
+		"SUPERVISE_TELEGRAM_API_URL="+srv.URL(), "SUPERVISE_TELEGRAM_TOKEN_FILE=")
+	out, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	if line, _ := r.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("first line %q", line)
+	}
+	go io.Copy(io.Discard, r)
+	cmd.Process.Signal(syscall.SIGTERM)
+	for srv.Requests() == 0 { // the job has ended and the alert is on its way
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("supervise took %v to exit after the second SIGTERM", waited)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit %v, want the job's 143 (killed by SIGTERM)", err)
+	}
+	if s := stderr.String(); !strings.Contains(s, "stuck failed") || !strings.Contains(s, "not delivered") || strings.Contains(s, tgToken) {
+		t.Errorf("stderr should carry the undelivered alert without the token:\n%s", s)
+	}
+}
