@@ -165,3 +165,15 @@ func TestLoadDir(t *testing.T) {
 		t.Errorf("missing dir: err = %v", err)
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	for name, valid := range map[string]bool{
+		"backup": true, "db-backup.v2": true, "A_1": true, "9lives": true,
+		"": false, ".hidden": false, "-flag": false, "_x": false, "a b": false, "a/b": false,
+		"../etc": false, "ünïcode": false, strings.Repeat("a", 101): false,
+	} {
+		if err := supervisor.CheckName(name); (err == nil) != valid {
+			t.Errorf("CheckName(%q) = %v, want valid %v", name, err, valid)
+		}
+	}
+}

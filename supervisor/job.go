@@ -3,7 +3,6 @@ package supervisor
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -69,12 +68,14 @@ func (j *Job) Event(k Kind, host string) Event {
 	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Timeout: j.Timeout}
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
 // CheckName reports whether name can name a job: it becomes part of file names
 // under the state directory, so it is kept to letters, digits, '.', '_' and '-'.
 func CheckName(name string) error {
-	if !validName.MatchString(name) || len(name) > 100 {
+	valid := name != "" && len(name) <= 100 && name[0] != '.' && name[0] != '-' && name[0] != '_'
+	for _, c := range name {
+		valid = valid && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-')
+	}
+	if !valid {
 		return fmt.Errorf("%q is not a valid job name: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 	}
 	return nil
