@@ -60,17 +60,18 @@ func child(args []string) {
 		signal.Ignore(syscall.SIGTERM, syscall.SIGHUP)
 		fmt.Println("ignoring")
 		time.Sleep(time.Hour)
-	case "grandchild": // grandchild FILE [exit]: start an ignore-term grandchild, write its pid to FILE; then sleep or exit
+	case "grandchild": // grandchild FILE exit|stay same|own-group: start a grandchild deaf to SIGTERM, in this process group or its own, write its pid to FILE; then exit or stay
 		gc := exec.Command(os.Args[0])
 		gc.Env = append(os.Environ(), "SUPERVISE_TEST_CHILD=ignore-term")
 		gc.Stdout = os.Stdout
+		gc.SysProcAttr = &syscall.SysProcAttr{Setpgid: args[3] == "own-group"}
 		if err := gc.Start(); err != nil {
 			panic(err)
 		}
 		os.WriteFile(args[1], []byte(strconv.Itoa(gc.Process.Pid)), 0o644)
 		time.Sleep(100 * time.Millisecond) // let it install its signal handling
 		fmt.Println("started grandchild")
-		if len(args) > 2 {
+		if args[2] == "exit" {
 			os.Exit(0)
 		}
 		time.Sleep(time.Hour)

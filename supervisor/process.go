@@ -3,9 +3,11 @@ package supervisor
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,12 +17,14 @@ import (
 	"github.com/creack/pty"
 )
 
-// process is one started job: its main process, its process group, and the reader of
-// its output. The group is what gets signalled, so a stop reaches every process the
-// job started that stayed in its group.
+// process is one started job: its main process, the session it leads, and the reader
+// of its output. Every job starts a session of its own, so its session id is its main
+// process's pid, and everything it starts stays in that session, even a process that
+// moves to a process group of its own, unless it starts a session itself (setsid),
+// which is how a program says it means to leave a daemon behind.
 type process struct {
 	cmd  *exec.Cmd
-	pgid int
+	sid  int           // session id, process group id and pid of the main process
 	out  *os.File      // pty master or the read end of the output pipe
 	tty  *os.File      // pty master when on a pty, for resizing; nil on pipes
 	done chan struct{} // closed when out is read to the end
@@ -28,9 +32,18 @@ type process struct {
 
 // startProcess starts job with its output going to tail and, live, to w (if not nil).
 func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, error) {
-	cmd := exec.Command(job.Command[0], job.Command[1:]...)
-	cmd.Dir = job.Dir
-	cmd.Env = env
+	if job.Dir != "" {
+		if fi, err := os.Stat(job.Dir); err != nil {
+			return nil, fmt.Errorf("dir: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("dir: %s is not a directory", job.Dir)
+		}
+	}
+	path, err := findProgram(job.Command[0], env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: job.Command, Dir: job.Dir, Env: env}
 	// A batch job reads nothing: with /dev/null it sees end of input at once instead
 	// of waiting forever on a terminal nobody types into.
 	devnull, err := os.Open(os.DevNull)
@@ -48,8 +61,9 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 			return nil, err
 		}
 		p.out, p.tty, child = master, master, slave
-		// Its own session with the pty as controlling terminal (fd 1: stdin is
-		// /dev/null). Setsid makes it a process group leader too; Setpgid would fail.
+		// The pty becomes the session's controlling terminal through fd 1, as stdin is
+		// /dev/null. Setsid makes the job a process group leader too; adding Setpgid
+		// would fail.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
 	} else {
 		r, wr, err := os.Pipe()
@@ -57,7 +71,7 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 			return nil, err
 		}
 		p.out, child = r, wr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 	cmd.Stdout, cmd.Stderr = child, child
 	err = cmd.Start()
@@ -66,9 +80,33 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 		p.out.Close()
 		return nil, err
 	}
-	p.pgid = cmd.Process.Pid
+	p.sid = cmd.Process.Pid
 	go p.copyOutput(w, tail)
 	return p, nil
+}
+
+// findProgram finds name as exec.LookPath does, but in the PATH of the job's
+// environment, which a job file may set, rather than in supervise's own.
+func findProgram(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v // the last one wins, as the job's own env is added last
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		file := filepath.Join(dir, name)
+		if fi, err := os.Stat(file); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return file, nil
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
 // copyOutput reads the job's output until its end: EOF on a pipe, EIO on a pty once
@@ -123,41 +161,88 @@ func readSpinning(fd int, buf []byte) (int, error) {
 	}
 }
 
-// signal sends sig to the job's whole process group.
+// signal sends sig to the job's process group and to any process of its session
+// that moved to a group of its own.
 func (p *process) signal(sig syscall.Signal) error {
-	err := syscall.Kill(-p.pgid, sig)
+	err := syscall.Kill(-p.sid, sig)
 	if errors.Is(err, syscall.ESRCH) {
-		return nil
+		err = nil
+	}
+	for _, m := range p.members() {
+		if m.pgid != p.sid {
+			_ = syscall.Kill(m.pid, sig)
+		}
 	}
 	return err
 }
 
-// groupAlive reports whether any process is left running in the job's process group.
-// A zombie does not count: once its parent died it waits for init to reap it, which
-// some container inits do late or never.
-func (p *process) groupAlive() bool {
-	if errors.Is(syscall.Kill(-p.pgid, 0), syscall.ESRCH) {
-		return false
+// alive reports whether any process of the job's session is still running. Listing
+// the session means reading all of /proc, milliseconds, so the common case is answered
+// first: a process group that is empty while nobody holds the job's output open has
+// nothing left to find but a process that both left the group and closed its output.
+func (p *process) alive() bool {
+	if errors.Is(syscall.Kill(-p.sid, 0), syscall.ESRCH) {
+		select {
+		case <-p.done:
+			return false
+		default:
+		}
 	}
+	return len(p.members()) > 0
+}
+
+// settle gives the output up to grace to reach its end once the main process has
+// exited, which takes microseconds unless some other process holds it open.
+func (p *process) settle(grace time.Duration) {
+	if !errors.Is(syscall.Kill(-p.sid, 0), syscall.ESRCH) {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+	}
+}
+
+// pids lists the running processes of the job's session, for a message.
+func (p *process) pids() []int {
+	var pids []int
+	for _, m := range p.members() {
+		pids = append(pids, m.pid)
+	}
+	return pids
+}
+
+type member struct{ pid, pgid int }
+
+// members lists the running processes of the job's session. A zombie does not count:
+// once its parent died it waits for init to reap it, which some container inits do
+// late or never.
+func (p *process) members() []member {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return true
+		return nil
 	}
+	var ms []member
 	for _, e := range procs {
 		if c := e.Name()[0]; c < '0' || c > '9' {
 			continue
 		}
 		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
+			continue // gone since the listing
+		}
+		// pid (comm) state ppid pgrp session ...; comm may hold spaces and parentheses.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 4 || f[0] == "Z" || f[3] != strconv.Itoa(p.sid) {
 			continue
 		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(p.pgid) {
-			return true
-		}
+		pid, _ := strconv.Atoi(e.Name())
+		pgid, _ := strconv.Atoi(f[2])
+		ms = append(ms, member{pid, pgid})
 	}
-	return false
+	return ms
 }
 
 // drain waits up to grace for the rest of the output, then stops reading. A process

@@ -77,44 +77,79 @@ type Runner struct {
 	Notifier Notifier
 }
 
-// Run starts job and waits until it and its process group are gone. Signals received
-// on signals are passed to the job's process group; SIGINT and SIGTERM also start the
-// stop escalation (SIGKILL after the job's stop_timeout), and so does cancelling ctx,
-// which sends the job's stop_signal. Run returns once any notification is delivered
-// or has given up.
+// Run starts job and waits until it and every process of its session are gone.
+// Signals received on signals are passed to the job's processes; SIGINT and SIGTERM
+// also start the stop escalation (SIGKILL after the job's stop_timeout), and so does
+// cancelling ctx, which sends the job's stop_signal. Run returns once the notifications
+// the job asks for are delivered or have given up.
 func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Result {
-	var notified sync.WaitGroup
-	defer notified.Wait()
+	// A stopped run is still reported, so deliveries do not end with ctx. Once the job
+	// is gone, a further SIGINT or SIGTERM, from someone waiting at a terminal, cuts a
+	// slow delivery short; the notifier then says where the message went instead.
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var started sync.WaitGroup
 	tail := NewTail(DefaultTailSize)
 	res := Result{Start: time.Now(), ExitCode: -1}
 
 	p, err := startProcess(job, jobEnv(job), r.Stdout, tail)
 	if err != nil {
 		res.Err = fmt.Errorf("start %s: %w", job.Display, err)
-		r.notify(context.WithoutCancel(ctx), job, res)
-		return res
-	}
-	if job.Notify.Wants(KindStart) {
-		ev := job.Event(KindStart, r.Host)
-		ev.Start = res.Start
-		// The job does not wait for the chat to hear it started.
-		notified.Go(func() { r.send(context.WithoutCancel(ctx), ev) })
+	} else {
+		if job.Notify.Wants(KindStart) {
+			ev := job.Event(KindStart, r.Host)
+			ev.Start = res.Start
+			// The job does not wait for the chat to hear it started.
+			started.Go(func() { r.send(dctx, ev) })
+		}
+		r.watch(ctx, job, p, signals, &res)
+		p.drain(drainGrace)
+		res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
 	}
 
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+					cancel()
+					return
+				}
+			case <-dctx.Done():
+				return
+			}
+		}
+	}()
+	started.Wait() // the chat hears of the start before the end
+	r.notify(dctx, job, res)
+	return res
+}
+
+// watch handles the job's timeout, stops and signals until its main process has
+// exited and no process of its session is left, and records how the main process
+// ended in res. What the main process leaves running is stopped too, so a run never
+// leaves processes behind, as systemd does for a service's control group.
+func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, res *Result) {
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
 		_ = p.cmd.Wait() // the status is in ProcessState; Wait's error says no more
 		waited <- p.cmd.ProcessState
 	}()
 
-	var timeout, kill <-chan time.Time
+	var timeout, kill, check, giveUp <-chan time.Time
+	var giveUpTimer *time.Timer
+	defer func() {
+		if giveUpTimer != nil {
+			giveUpTimer.Stop()
+		}
+	}()
+	exited := false
 	if job.Timeout > 0 {
 		t := time.NewTimer(job.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
-	done := ctx.Done()
-	// stop signals the group and arms the SIGKILL that follows stop_timeout later.
+	// stop signals the job and arms the SIGKILL that follows stop_timeout later.
 	var killTimer *time.Timer
 	stop := func(sig syscall.Signal) {
 		_ = p.signal(sig)
@@ -128,11 +163,42 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 			killTimer.Stop()
 		}
 	}()
+	// The processes left after the main one are not supervise's children, so nothing
+	// tells when they are gone: they are looked for on a timer that backs off, and
+	// only while a stop is under way.
+	var checkTimer *time.Timer
+	checkEvery := 5 * time.Millisecond
+	defer func() {
+		if checkTimer != nil {
+			checkTimer.Stop()
+		}
+	}()
 
-	var state *os.ProcessState
-	for state == nil {
+	done := ctx.Done()
+	for {
 		select {
-		case state = <-waited:
+		case state := <-waited:
+			exited = true
+			res.Duration = time.Since(res.Start)
+			if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				res.Signal = ws.Signal()
+			} else {
+				res.ExitCode = state.ExitCode()
+			}
+			p.settle(50 * time.Millisecond)
+			if !p.alive() {
+				return
+			}
+			timeout, done = nil, nil
+			stop(job.StopSignal)
+			checkTimer = time.NewTimer(checkEvery)
+			check = checkTimer.C
+		case <-check:
+			if !p.alive() {
+				return
+			}
+			checkEvery = min(2*checkEvery, 100*time.Millisecond)
+			checkTimer.Reset(checkEvery)
 		case <-timeout:
 			res.TimedOut = true
 			stop(job.StopSignal)
@@ -153,58 +219,18 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 		case <-kill:
 			_ = p.signal(syscall.SIGKILL)
 			kill = nil
-		}
-	}
-	res.Duration = time.Since(res.Start)
-	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.Signal = ws.Signal()
-	} else {
-		res.ExitCode = state.ExitCode()
-	}
-
-	// What the main process left in its group is stopped too, so a run never leaves
-	// processes behind (as systemd does for a service's control group).
-	if p.groupAlive() {
-		stop(job.StopSignal)
-		r.awaitGroup(p, kill)
-	}
-	p.drain(drainGrace)
-	res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
-
-	// The run is over but its alert is not: it is sent even when the run was stopped,
-	// and only a further SIGINT or SIGTERM, from someone waiting at a terminal, cuts
-	// the delivery short (the notifier then says where the message went instead).
-	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	go func() {
-		for {
-			select {
-			case sig := <-signals:
-				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
-					cancel()
-					return
-				}
-			case <-nctx.Done():
-				return
+			giveUpTimer = time.NewTimer(max(job.StopTimeout, time.Second))
+			giveUp = giveUpTimer.C
+		case <-giveUp:
+			// SIGKILL cannot be refused, but it can be delayed (a process stuck in the
+			// kernel) or not allowed (a setuid program that changed its user).
+			if r.Stderr != nil {
+				fmt.Fprintf(r.Stderr, "supervise: %s: processes %v still running after SIGKILL; giving up on them\n", job.Name, p.pids())
 			}
-		}
-	}()
-	r.notify(nctx, job, res)
-	return res
-}
-
-// awaitGroup waits until the job's process group is empty, sending SIGKILL when kill
-// fires. The processes left are not our children, so nothing signals their exit:
-// this checks on a short timer, only while a stop is under way.
-func (r *Runner) awaitGroup(p *process, kill <-chan time.Time) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for p.groupAlive() {
-		select {
-		case <-kill:
-			_ = p.signal(syscall.SIGKILL)
-			kill = nil
-		case <-tick.C:
+			if !exited {
+				res.Duration, res.Signal = time.Since(res.Start), syscall.SIGKILL
+			}
+			return
 		}
 	}
 }

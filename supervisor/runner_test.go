@@ -207,40 +207,68 @@ func tail(s string) string {
 	return s
 }
 
-// A timed-out run stops the whole group: a grandchild that ignores SIGTERM is killed.
+// A timed-out run stops the whole session: a grandchild that ignores SIGTERM is
+// killed, also when it moved to a process group of its own.
 func TestTimeoutKillsGrandchild(t *testing.T) {
 	for _, pty := range []bool{true, false} {
-		pidFile := filepath.Join(t.TempDir(), "pid")
-		job := childJob(t, "grandchild "+pidFile)
-		job.PTY = pty
-		job.Timeout = 2 * time.Second // long enough for a -race child to start its grandchild
-		job.StopTimeout = 300 * time.Millisecond
-		res, rec, out := run(t, job, nil)
-		if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
-			t.Errorf("pty=%v: status %d kind %s, want 124 timeout", pty, res.Status(), res.Kind())
+		for _, group := range []string{"same", "own-group"} {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			job := childJob(t, "grandchild "+pidFile+" stay "+group)
+			job.PTY = pty
+			job.Timeout = 2 * time.Second // long enough for a -race child to start its grandchild
+			job.StopTimeout = 300 * time.Millisecond
+			res, rec, out := run(t, job, nil)
+			if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
+				t.Errorf("pty=%v %s: status %d kind %s, want 124 timeout", pty, group, res.Status(), res.Kind())
+			}
+			if got := rec.kinds(); !equalKinds(got, []supervisor.Kind{supervisor.KindTimeout}) {
+				t.Errorf("pty=%v %s: events %v, want one timeout", pty, group, got)
+			}
+			if !strings.Contains(out, "started grandchild") {
+				t.Errorf("pty=%v %s: output %q", pty, group, out)
+			}
+			assertGone(t, pidFile)
 		}
-		if got := rec.kinds(); !equalKinds(got, []supervisor.Kind{supervisor.KindTimeout}) {
-			t.Errorf("pty=%v: events %v, want one timeout", pty, got)
-		}
-		if !strings.Contains(out, "started grandchild") {
-			t.Errorf("pty=%v: output %q", pty, out)
-		}
-		assertGone(t, pidFile)
 	}
 }
 
-// When the main process exits, what it left in its group is stopped too.
-func TestLeftoverGroupStopped(t *testing.T) {
+// When the main process exits, what it left in its session is stopped too.
+func TestLeftoversStopped(t *testing.T) {
 	for _, pty := range []bool{true, false} {
-		pidFile := filepath.Join(t.TempDir(), "pid")
-		job := childJob(t, "grandchild "+pidFile+" exit")
-		job.PTY = pty
-		job.StopTimeout = 300 * time.Millisecond
-		res, _, _ := run(t, job, nil)
-		if res.Status() != 0 {
-			t.Errorf("pty=%v: status %d, want the main process's 0", pty, res.Status())
+		for _, group := range []string{"same", "own-group"} {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			job := childJob(t, "grandchild "+pidFile+" exit "+group)
+			job.PTY = pty
+			job.StopTimeout = 300 * time.Millisecond
+			res, _, _ := run(t, job, nil)
+			if res.Status() != 0 {
+				t.Errorf("pty=%v %s: status %d, want the main process's 0", pty, group, res.Status())
+			}
+			assertGone(t, pidFile)
 		}
-		assertGone(t, pidFile)
+	}
+}
+
+// A program is looked up in the PATH the job's env gives.
+func TestJobPATH(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mytool"), []byte("#!/bin/sh\necho mytool ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	job := supervisor.NewJob("tool", "mytool")
+	job.Env = map[string]string{"PATH": dir + ":/usr/bin:/bin"}
+	res, _, out := run(t, job, nil)
+	if res.Status() != 0 || out != "mytool ran\n" {
+		t.Errorf("status %d err %v output %q", res.Status(), res.Err, out)
+	}
+}
+
+func TestBadDir(t *testing.T) {
+	job := supervisor.NewJob("x", "true")
+	job.Dir = filepath.Join(t.TempDir(), "missing")
+	res, _, _ := run(t, job, nil)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "dir: ") || !strings.Contains(res.Err.Error(), "missing") {
+		t.Errorf("Err = %v, want it to blame the dir", res.Err)
 	}
 }
 
