@@ -149,7 +149,7 @@ func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
 	err := f.tg.Notify(ctx, ev)
 	if err != nil {
 		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(ev))
+		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(f.tg.redactEvent(ev)))
 	}
 	return err
 }

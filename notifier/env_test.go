@@ -146,7 +146,7 @@ func TestFromEnvErrors(t *testing.T) {
 }
 
 func TestFromEnvTokenFileErrorHidesContents(t *testing.T) {
-	// An unreadable file's error names the file; a bad tgToken in it is not quoted.
+	// A file holding a malformed token: the error names the variable, not the token.
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte("bot"+tgToken), 0o600); err != nil {
 		t.Fatal(err)

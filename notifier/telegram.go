@@ -95,7 +95,20 @@ func (t Telegram) GoString() string { return t.String() }
 
 // Notify sends ev, rendered as HTML, to the default chat.
 func (t *Telegram) Notify(ctx context.Context, ev supervisor.Event) error {
-	return t.Send(ctx, t.ChatID, HTML(ev))
+	return t.Send(ctx, t.ChatID, HTML(t.redactEvent(ev)))
+}
+
+// redactEvent takes the token out of what a job wrote or runs: a job that prints its
+// environment, or a traceback that shows it, must not post the password to a chat.
+func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
+	if t.token == "" {
+		return ev
+	}
+	if bytes.Contains(ev.Output, []byte(t.token)) {
+		ev.Output = []byte(t.hide(string(ev.Output)))
+	}
+	ev.Command = t.hide(ev.Command)
+	return ev
 }
 
 // Send sends html, in Telegram's HTML parse mode and without link previews, to chatID.

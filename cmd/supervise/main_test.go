@@ -234,7 +234,7 @@ func TestRunTelegramRefusesWithoutLeakingToken(t *testing.T) {
 		{"bad token", func(t *testing.T, _ *telegramtest.Server) {
 			t.Setenv("SUPERVISE_TELEGRAM_TOKEN", "999:wrong_token_also_secret")
 		}, "Unauthorized"},
-		{"server down", func(t *testing.T, srv *telegramtest.Server) {
+		{"bot blocked", func(t *testing.T, srv *telegramtest.Server) {
 			srv.Fail(telegramtest.Fault{Status: 403, Description: "Forbidden: bot was blocked by the user"})
 		}, "Forbidden"},
 	} {
@@ -283,5 +283,34 @@ func TestShippedJobsAreValid(t *testing.T) {
 	status, _, stderr := supervise(t, "check", "../../jobs.d", "../../examples")
 	if status != 0 {
 		t.Errorf("status %d:\n%s", status, stderr)
+	}
+}
+
+// No job inherits the token, and a job that prints it anyway does not post it.
+func TestTokenNotInJobOrMessage(t *testing.T) {
+	srv := telegram(t)
+	status, stdout, stderr := supervise(t, "run", "--name", "leaky", "--", "sh", "-c", "env; exit 1")
+	if status != 1 || strings.Contains(stdout, tgToken) || strings.Contains(stdout, "SUPERVISE_TELEGRAM_TOKEN=") {
+		t.Errorf("status %d; the job's environment shows the token:\n%s", status, stdout)
+	}
+	if !strings.Contains(stdout, "SUPERVISE_JOB=leaky") {
+		t.Errorf("the job's environment lacks SUPERVISE_JOB:\n%s", stdout)
+	}
+
+	file := writeFile(t, t.TempDir(), "token", tgToken+"\n")
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", "")
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN_FILE", file)
+	supervise(t, "run", "--name", "printer", "--", "sh", "-c", `echo "token is $(cat $SUPERVISE_TELEGRAM_TOKEN_FILE)"; exit 1`)
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("got %d messages, want 2; stderr %s", len(msgs), stderr)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Text, tgToken) || strings.Contains(m.Text, "AAH-secret") {
+			t.Errorf("message shows the token:\n%s", m.Text)
+		}
+	}
+	if !strings.Contains(msgs[1].Text, "token is &lt;redacted&gt;") {
+		t.Errorf("message does not show the redacted line:\n%s", msgs[1].Text)
 	}
 }

@@ -35,6 +35,9 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
 	}
+	// The token is read; no job inherits it, so none can print it. A job that runs
+	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept.
+	os.Unsetenv(notifier.EnvToken)
 	host, _ := os.Hostname()
 
 	signals := make(chan os.Signal, 4)
