@@ -80,7 +80,7 @@ func Parse(path string, data []byte) (*Job, error) {
 				if strings.TrimSpace(c) == "" {
 					return errors.New("is empty")
 				}
-				job.Command, job.Display = ShellCommand(c), c
+				job.Command, job.Display = ShellCommand(c), oneLine(c)
 			case []any:
 				argv, err := asStrings(c)
 				if err != nil {
@@ -174,8 +174,8 @@ func Parse(path string, data []byte) (*Job, error) {
 			if !ok {
 				return fmt.Errorf("must be a whole number of lines, not %s", typeName(v))
 			}
-			if n < 0 || n > 10000 {
-				return fmt.Errorf("%d is out of range 0..10000", n)
+			if n < 1 || n > MaxTail {
+				return fmt.Errorf("%d is out of range 1..%d", n, MaxTail)
 			}
 			job.Notify.Tail = int(n)
 			return nil
@@ -200,9 +200,9 @@ func Parse(path string, data []byte) (*Job, error) {
 		case key == "notify":
 			d.table(key, prim, notifyFields)
 		case later[key] != "":
-			d.decode(prim, fail(fmt.Sprintf("is not supported yet (it comes with %s)", later[key])))
+			d.reject(key, prim, fmt.Sprintf("is not supported yet (it comes with %s)", later[key]))
 		default:
-			d.decode(prim, fail("unknown key"))
+			d.reject(key, prim, "unknown key")
 		}
 	}
 	if !md.IsDefined("command") {
@@ -240,22 +240,56 @@ func (d *jobDecoder) decode(prim toml.Primitive, f func(any) error) {
 
 // table decodes a [table] key by key with the decoders in fields.
 func (d *jobDecoder) table(key string, prim toml.Primitive, fields map[string]func(any) error) {
-	if d.md.Type(key) != "Hash" {
-		d.decode(prim, fail("must be a table, like ["+key+"]"))
-		return
-	}
-	var sub map[string]toml.Primitive
-	if err := d.md.PrimitiveDecode(prim, &sub); err != nil {
-		d.problems = append(d.problems, problem{key: key, msg: err.Error()})
+	sub, ok := d.subkeys(prim)
+	if !ok {
+		d.reject(key, prim, "must be a table, like ["+key+"]")
 		return
 	}
 	for _, k := range sortedKeys(sub) {
 		if f := fields[k]; f != nil {
 			d.decode(sub[k], f)
 		} else {
-			d.decode(sub[k], fail("unknown key"))
+			d.reject(key+"."+k, sub[k], "unknown key")
 		}
 	}
+}
+
+// reject records that key is wrong as a whole, on its line. A table made by dotted
+// keys (notify.on = …) has no line of its own: its first key's line stands for it.
+func (d *jobDecoder) reject(key string, prim toml.Primitive, msg string) {
+	line := d.line(prim)
+	if sub, ok := d.subkeys(prim); ok && line == 0 {
+		for _, p := range sub {
+			if l := d.line(p); l > 0 && (line == 0 || l < line) {
+				line = l
+			}
+		}
+	}
+	d.problems = append(d.problems, problem{line: line, key: key, msg: msg})
+}
+
+// subkeys returns the keys of prim when it is a table. (Decoding a value that is not
+// a table into a map is no error in BurntSushi/toml, so the type is checked first.)
+func (d *jobDecoder) subkeys(prim toml.Primitive) (map[string]toml.Primitive, bool) {
+	var v any
+	if d.md.PrimitiveDecode(prim, &v) != nil {
+		return nil, false
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, false
+	}
+	var sub map[string]toml.Primitive
+	return sub, d.md.PrimitiveDecode(prim, &sub) == nil
+}
+
+// line is the line prim's key is on, or 0. The decoder knows it but only tells it in
+// the toml.ParseError of a failed decode, so this makes one fail.
+func (d *jobDecoder) line(prim toml.Primitive) int {
+	var perr toml.ParseError
+	if errors.As(d.md.PrimitiveDecode(prim, decodeFunc(func(any) error { return errors.New("") })), &perr) {
+		return perr.Position.Line
+	}
+	return 0
 }
 
 // err joins the problems found, in the order of their lines.
@@ -377,4 +411,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// oneLine shows a shell script of several lines on one, for messages and listings.
+func oneLine(script string) string {
+	var lines []string
+	for _, l := range strings.Split(script, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }

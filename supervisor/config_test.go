@@ -61,6 +61,30 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+func TestParseDottedNotify(t *testing.T) {
+	got, err := supervisor.Parse("x.toml", []byte("command = \"true\"\nnotify.on = [\"success\"]\nnotify.tail = 3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (supervisor.Notify{On: []supervisor.Kind{supervisor.KindSuccess}, Tail: 3}); !reflect.DeepEqual(got.Notify, want) {
+		t.Errorf("Notify = %+v, want %+v", got.Notify, want)
+	}
+}
+
+// A shell script of several lines shows on one line, in messages and in listings.
+func TestParseScriptDisplay(t *testing.T) {
+	got, err := supervisor.Parse("x.toml", []byte("command = \"\"\"\necho a\n  if true; then echo b; fi\n\nexit 3\n\"\"\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "echo a; if true; then echo b; fi; exit 3"; got.Display != want {
+		t.Errorf("Display = %q, want %q", got.Display, want)
+	}
+	if got.Command[2] != "echo a\n  if true; then echo b; fi\n\nexit 3\n" {
+		t.Errorf("Command = %q, want the script as written", got.Command)
+	}
+}
+
 func TestParseRelativeDir(t *testing.T) {
 	got, err := supervisor.Parse("jobs.d/x.toml", []byte("command = [\"true\"]\ndir = \"data\""))
 	if err != nil {
@@ -116,6 +140,13 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:3: heartbeat: is not supported yet`,
 		}},
 		{"bad name", "name = \"../etc\"\ncommand = \"true\"", []string{`x.toml:1: name: "../etc" is not a valid job name`}},
+		{"dotted keys", "command = \"true\"\nnotify.colour = 1\nheartbeat.every = \"5m\"\nextra.x = 1", []string{
+			`x.toml:2: notify.colour: unknown key`,
+			`x.toml:3: heartbeat: is not supported yet`,
+			`x.toml:4: extra: unknown key`,
+		}},
+		{"tail range", "command = \"true\"\n[notify]\ntail = 0", []string{`x.toml:3: notify.tail: 0 is out of range 1..10000`}},
+		{"daemon events", "command = \"true\"\n[notify]\non = [\"recovery\"]", []string{`x.toml:3: notify.on: event "recovery" is not supported yet`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := supervisor.Parse("x.toml", []byte(tc.file))

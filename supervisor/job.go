@@ -44,6 +44,7 @@ const (
 	DefaultStopSignal  = syscall.SIGTERM
 	DefaultStopTimeout = 10 * time.Second
 	DefaultTail        = 40
+	MaxTail            = 10000
 )
 
 // NewJob returns a job with every default set, for a command given as argv.
@@ -109,13 +110,21 @@ func ParseSignal(name string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q (use one of %s)", name, strings.Join(names, ", "))
 }
 
-// ParseKind reads one event name as used in [notify] on and --notify-on.
+// runKinds are the events a single run produces; the daemon's come with it.
+var runKinds = []Kind{KindFailure, KindTimeout, KindSuccess, KindStart}
+
+// ParseKind reads one event name as used in [notify] on and --notify-on. An event
+// that nothing sends yet is an error, so that no one waits for a message that never comes.
 func ParseKind(name string) (Kind, error) {
-	if k := Kind(name); slices.Contains(Kinds, k) {
+	k := Kind(name)
+	switch {
+	case slices.Contains(runKinds, k):
 		return k, nil
+	case slices.Contains(Kinds, k):
+		return "", fmt.Errorf("event %q is not supported yet (it comes with supervise up)", name)
 	}
-	names := make([]string, len(Kinds))
-	for i, k := range Kinds {
+	names := make([]string, len(runKinds))
+	for i, k := range runKinds {
 		names[i] = string(k)
 	}
 	return "", fmt.Errorf("unknown event %q (use %s)", name, strings.Join(names, ", "))

@@ -132,6 +132,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", "--bogus", "--", "touch", marker}, "flag provided but not defined"},
 		{[]string{"run", "--name", "a b", "--", "touch", marker}, "not a valid job name"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run", bad, "--timeout", "5s"}, "flags go before the job file"},
+		{[]string{"run", "--tail", "0", "--", "touch", marker}, "--tail: 0 is out of range"},
+		{[]string{"run", "--notify-on", "recovery", "--", "touch", marker}, `event "recovery" is not supported yet`},
 		{nil, "usage:"},
 	} {
 		status, _, stderr := supervise(t, tc.args...)

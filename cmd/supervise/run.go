@@ -90,6 +90,8 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 		if job, err = supervisor.Load(rest[0]); err != nil {
 			return nil, err
 		}
+	case !dashed && strings.HasSuffix(rest[0], ".toml"):
+		return nil, fmt.Errorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
 	case !dashed:
 		return nil, fmt.Errorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
 	default:
@@ -117,8 +119,8 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 			}
 		case "tail":
 			job.Notify.Tail = *tail
-			if *tail < 0 {
-				err = errors.New("must not be negative")
+			if *tail < 1 || *tail > supervisor.MaxTail {
+				err = fmt.Errorf("%d is out of range 1..%d", *tail, supervisor.MaxTail)
 			}
 		case "no-pty":
 			job.PTY = !*noPTY
