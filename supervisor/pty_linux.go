@@ -13,8 +13,9 @@ import (
 var defaultSize = &pty.Winsize{Rows: 24, Cols: 80}
 
 // openPTY opens a pseudo-terminal pair ready for a job: the master is non-blocking so
-// reads go through the runtime poller and can be given a deadline, and the slave does
-// not turn "\n" into "\r\n", so logs and messages read like the program wrote them.
+// reads go through the runtime poller and can be given a deadline, and the terminal
+// does no output processing (OPOST off: no "\n" to "\r\n", no tab expansion), so logs
+// and messages hold the bytes the program wrote, and writes take the kernel's fast path.
 func openPTY() (master, slave *os.File, err error) {
 	master, slave, err = pty.Open()
 	if err != nil {
@@ -30,7 +31,7 @@ func openPTY() (master, slave *os.File, err error) {
 		}
 	}
 	if err == nil {
-		err = noCRLF(slave)
+		err = rawOutput(slave)
 	}
 	if err == nil {
 		err = pty.Setsize(slave, stdoutSize())
@@ -43,8 +44,8 @@ func openPTY() (master, slave *os.File, err error) {
 	return master, slave, nil
 }
 
-// noCRLF clears ONLCR on the terminal.
-func noCRLF(tty *os.File) error {
+// rawOutput turns off output processing on the terminal.
+func rawOutput(tty *os.File) error {
 	rc, err := tty.SyscallConn()
 	if err != nil {
 		return err
@@ -55,7 +56,7 @@ func noCRLF(tty *os.File) error {
 		if _, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t))); errno != 0 {
 			return
 		}
-		t.Oflag &^= syscall.ONLCR
+		t.Oflag &^= syscall.OPOST
 		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&t)))
 	})
 	if err != nil {
