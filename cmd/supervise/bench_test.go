@@ -8,32 +8,57 @@ import (
 	"testing"
 )
 
-// Benchmarks of what `supervise run` costs against running the program directly and
-// against script(1), the usual way to give a job a terminal. They run the built
-// binary, as cron would:
+// Benchmarks of what `supervise run` costs against running the program directly,
+// against the least any Go wrapper costs (a program that only execs and waits), and
+// against script(1), the usual way to give a job a terminal. They run built binaries,
+// as cron would; build them static, as a release is:
 //
-//	go test -run '^$' -bench . -benchtime 200x ./cmd/supervise
+//	CGO_ENABLED=0 go test -run '^$' -bench Wrap -benchtime 200x ./cmd/supervise
+//	CGO_ENABLED=0 go test -run '^$' -bench Throughput -benchtime 3x ./cmd/supervise
 //
-// Startup overhead is ns/op of BenchmarkWrap/supervise minus BenchmarkWrap/direct.
-// Throughput is MB/s of BenchmarkThroughput.
+// Startup overhead is ns/op of BenchmarkWrap/supervise minus BenchmarkWrap/direct;
+// throughput is MB/s of BenchmarkThroughput.
 
 func buildSupervise(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "supervise")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
+	return build(b, ".")
+}
+
+// build builds the main package in dir into a temporary file.
+func build(b *testing.B, dir string) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "bin")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }
 
+// buildGoExec builds the least a Go wrapper can be: exec the command and wait.
+func buildGoExec(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	src := "package main\n\nimport (\n\t\"os\"\n\t\"os/exec\"\n)\n\nfunc main() {\n" +
+		"\tcmd := exec.Command(os.Args[1], os.Args[2:]...)\n\tcmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr\n" +
+		"\tif cmd.Run() != nil {\n\t\tos.Exit(1)\n\t}\n}\n"
+	for name, text := range map[string]string{"main.go": src, "go.mod": "module goexec\n\ngo 1.26\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return build(b, dir)
+}
+
 func BenchmarkWrap(b *testing.B) {
-	bin := buildSupervise(b)
+	bin, goexec := buildSupervise(b), buildGoExec(b)
 	for _, tc := range []struct {
 		name string
 		argv []string
 	}{
 		{"direct", []string{"/bin/true"}},
+		{"go-exec", []string{goexec, "/bin/true"}},
 		{"supervise", []string{bin, "run", "--", "/bin/true"}},
 		{"supervise-no-pty", []string{bin, "run", "--no-pty", "--", "/bin/true"}},
 		{"script", []string{"script", "-qec", "/bin/true", "/dev/null"}},
