@@ -49,6 +49,9 @@ func Headline(ev supervisor.Event) string {
 		h = "✅ " + job + " succeeded" + on + after(ev.Duration)
 	case supervisor.KindFailure:
 		h = "❌ " + job + " failed" + on + ": " + ending(ev)
+		if ev.Restarting {
+			h += "; restarting" + in(ev.Retry)
+		}
 	case supervisor.KindTimeout:
 		h = "⏰ " + job + " timed out" + on + after(ev.Duration)
 		if ev.Timeout > 0 {
@@ -56,10 +59,28 @@ func Headline(ev supervisor.Event) string {
 		}
 	case supervisor.KindRestartLoop:
 		h = "🔁 " + job + " is crash-looping" + on
+		if ev.Crashes > 0 {
+			h += ": " + strconv.Itoa(ev.Crashes) + " crashes"
+			if ev.Within > 0 {
+				h += " in " + human(ev.Within)
+			}
+		}
+		if len(ev.Exits) > 0 {
+			h += " (" + oneLine(strings.Join(ev.Exits, ", ")) + ")"
+		}
+		if ev.Retry > 0 {
+			h += "; retrying every " + human(ev.Retry)
+		}
 	case supervisor.KindHeartbeat:
 		h = "💔 " + job + " missed its heartbeat" + on
 	case supervisor.KindRecovery:
 		h = "💚 " + job + " recovered" + on
+		if ev.Down > 0 {
+			h += " after " + human(ev.Down) + " of crashes"
+		}
+		if ev.Crashes > 0 {
+			h += " (" + strconv.Itoa(ev.Crashes) + " in all)"
+		}
 	default:
 		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
 	}
@@ -78,6 +99,13 @@ func ending(ev supervisor.Event) string {
 	default:
 		return "stopped" + after(ev.Duration)
 	}
+}
+
+func in(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return " in " + human(d)
 }
 
 func after(d time.Duration) string {
@@ -152,7 +180,7 @@ func newMessage(ev supervisor.Event) message {
 	m := message{
 		headline: Headline(ev),
 		command:  clip(clean([]byte(ev.Command)), maxCommand),
-		output:   ev.Kind != supervisor.KindStart || len(ev.Output) > 0,
+		output:   ev.Kind != supervisor.KindStart && ev.Kind != supervisor.KindRecovery || len(ev.Output) > 0,
 		tail:     lastLines(ev),
 	}
 	if !ev.Start.IsZero() {

@@ -181,15 +181,42 @@ func Parse(path string, data []byte) (*Job, error) {
 			return nil
 		},
 	}
-	// Keys of the daemon, schedules and heartbeats are named so that a file written
-	// for them fails clearly here instead of running without them.
+	fields["restart"] = func(v any) error {
+		s, err := asString(v)
+		if err != nil {
+			return err
+		}
+		switch r := Restart(s); r {
+		case RestartAlways, RestartOnFailure, RestartNever:
+			job.Restart = r
+			return nil
+		}
+		return fmt.Errorf("%q is not a restart policy (use always, on-failure or never)", s)
+	}
+	fields["healthy_after"] = durationInto(&job.HealthyAfter)
+	tables := map[string]map[string]func(any) error{
+		"notify": notifyFields,
+		"backoff": {
+			"initial": durationInto(&job.Backoff.Initial),
+			"max":     durationInto(&job.Backoff.Max),
+		},
+		"restart_limit": {
+			"burst": func(v any) error {
+				n, ok := v.(int64)
+				if !ok || n < 1 || n > 1000 {
+					return fmt.Errorf("must be a whole number of restarts from 1 to 1000, not %v", v)
+				}
+				job.RestartLimit.Burst = int(n)
+				return nil
+			},
+			"within": durationInto(&job.RestartLimit.Within),
+		},
+	}
+	// Keys of schedules and heartbeats are named so that a file written for them
+	// fails clearly here instead of running without them.
 	later := map[string]string{
-		"restart":       "supervise up",
-		"restart_limit": "supervise up",
-		"backoff":       "supervise up",
-		"healthy_after": "supervise up",
-		"schedule":      "schedules",
-		"heartbeat":     "heartbeats",
+		"schedule":  "schedules",
+		"heartbeat": "heartbeats",
 	}
 
 	for _, key := range sortedKeys(top) {
@@ -197,8 +224,8 @@ func Parse(path string, data []byte) (*Job, error) {
 		switch {
 		case fields[key] != nil:
 			d.decode(prim, fields[key])
-		case key == "notify":
-			d.table(key, prim, notifyFields)
+		case tables[key] != nil:
+			d.table(key, prim, tables[key])
 		case later[key] != "":
 			d.reject(key, prim, fmt.Sprintf("is not supported yet (it comes with %s)", later[key]))
 		default:
@@ -210,6 +237,10 @@ func Parse(path string, data []byte) (*Job, error) {
 	}
 	// Every key went through a decoder above; what is left undecoded lies under a key
 	// whose decoder failed, and has been reported with it.
+	if job.Backoff.Initial > job.Backoff.Max {
+		d.problems = append(d.problems, problem{line: d.line(top["backoff"]), key: "backoff",
+			msg: fmt.Sprintf("initial %s is more than max %s", job.Backoff.Initial, job.Backoff.Max)})
+	}
 	if err := d.err(); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@ pty = false
 timeout = "2h"
 stop_signal = "INT"
 stop_timeout = "30s"
+restart = "on-failure"
+backoff = { initial = "2s", max = "5m" }
+restart_limit = { burst = 3, within = "10m" }
+healthy_after = "1m"
 
 [notify]
 on = ["failure", "success"]
@@ -43,6 +47,11 @@ tail = 10
 		StopSignal:  syscall.SIGINT,
 		StopTimeout: 30 * time.Second,
 		Notify:      supervisor.Notify{On: []supervisor.Kind{"failure", "success"}, Tail: 10},
+
+		Restart:      supervisor.RestartOnFailure,
+		Backoff:      supervisor.Backoff{Initial: 2 * time.Second, Max: 5 * time.Minute},
+		RestartLimit: supervisor.RestartLimit{Burst: 3, Within: 10 * time.Minute},
+		HealthyAfter: time.Minute,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -135,9 +144,16 @@ stop_timeout = "-1s"`, []string{
 		{"blank command", "command = \"  \"", []string{`x.toml:1: command: is empty`}},
 		{"env", "command = \"true\"\nenv = { A = 1 }", []string{`x.toml:2: env: A must be a string, not an integer`}},
 		{"notify not a table", "command = \"true\"\nnotify = \"failure\"", []string{`x.toml:2: notify: must be a table`}},
-		{"later keys", "command = \"true\"\nrestart = \"always\"\n[heartbeat]\nevery = \"5m\"", []string{
-			`x.toml:2: restart: is not supported yet`,
+		{"later keys", "command = \"true\"\nschedule = \"@daily\"\n[heartbeat]\nevery = \"5m\"", []string{
+			`x.toml:2: schedule: is not supported yet`,
 			`x.toml:3: heartbeat: is not supported yet`,
+		}},
+		{"restarts", "command = \"true\"\nrestart = \"sometimes\"\nbackoff = { initial = \"2m\", max = \"1m\" }\nrestart_limit = { burst = 0, within = 60 }\nhealthy_after = \"\"", []string{
+			`x.toml:2: restart: "sometimes" is not a restart policy`,
+			`x.toml:3: backoff: initial 2m0s is more than max 1m0s`,
+			`x.toml:4: restart_limit.burst: must be a whole number of restarts from 1 to 1000, not 0`,
+			`x.toml:4: restart_limit.within: 60 has no unit`,
+			`x.toml:5: healthy_after: "" is not a duration`,
 		}},
 		{"bad name", "name = \"../etc\"\ncommand = \"true\"", []string{`x.toml:1: name: "../etc" is not a valid job name`}},
 		{"dotted keys", "command = \"true\"\nnotify.colour = 1\nheartbeat.every = \"5m\"\nextra.x = 1", []string{
@@ -146,7 +162,7 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:4: extra: unknown key`,
 		}},
 		{"tail range", "command = \"true\"\n[notify]\ntail = 0", []string{`x.toml:3: notify.tail: 0 is out of range 1..10000`}},
-		{"daemon events", "command = \"true\"\n[notify]\non = [\"recovery\"]", []string{`x.toml:3: notify.on: event "recovery" is not supported yet`}},
+		{"heartbeat events", "command = \"true\"\n[notify]\non = [\"heartbeat\"]", []string{`x.toml:3: notify.on: event "heartbeat" is not supported yet`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := supervisor.Parse("x.toml", []byte(tc.file))

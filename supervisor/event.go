@@ -26,8 +26,8 @@ const (
 var Kinds = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindHeartbeat, KindRecovery, KindSuccess, KindStart}
 
 // DefaultNotifyOn is what a job notifies about when its file does not say: the events
-// that need a human.
-var DefaultNotifyOn = []Kind{KindFailure, KindTimeout}
+// that need a human, and the all-clear after a crash loop.
+var DefaultNotifyOn = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindRecovery}
 
 // Event is one thing that happened to a job, with everything a message about it says.
 // It is a plain value: formatting it is the notifier's business.
@@ -45,6 +45,16 @@ type Event struct {
 	Signal   syscall.Signal // the signal that ended the process, or 0
 	Err      error          // why the program could not be started, or nil
 	Timeout  time.Duration  // the limit that a KindTimeout run exceeded
+
+	// What the daemon did about it (supervise up). Restarting says a failed job is
+	// started again after Retry; a restart loop counts Crashes within Within and lists
+	// the last Exits ("exit 1", "SIGKILL"); a recovery says how long the job was Down.
+	Restarting bool
+	Retry      time.Duration
+	Crashes    int
+	Within     time.Duration
+	Exits      []string
+	Down       time.Duration
 
 	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.

@@ -28,6 +28,32 @@ type Job struct {
 	StopTimeout time.Duration     // then SIGKILL after this long
 
 	Notify Notify
+
+	// How `supervise up` keeps the job running; `supervise run` runs it once.
+	Restart      Restart
+	Backoff      Backoff
+	RestartLimit RestartLimit
+	HealthyAfter time.Duration // a run this long resets the backoff and ends a crash loop
+}
+
+// Restart is when `supervise up` starts a job again after it exits.
+type Restart string
+
+// The restart policies.
+const (
+	RestartAlways    Restart = "always"
+	RestartOnFailure Restart = "on-failure"
+	RestartNever     Restart = "never"
+)
+
+// Backoff is the wait before restarting a job that died soon after it started: it
+// starts at Initial and doubles, with jitter, up to Max.
+type Backoff struct{ Initial, Max time.Duration }
+
+// RestartLimit says when quick deaths become a crash loop: more than Burst within Within.
+type RestartLimit struct {
+	Burst  int
+	Within time.Duration
 }
 
 // Notify says which events of a job reach people, and how much output they quote.
@@ -45,6 +71,14 @@ const (
 	DefaultStopTimeout = 10 * time.Second
 	DefaultTail        = 40
 	MaxTail            = 10000
+
+	DefaultHealthyAfter = 30 * time.Second
+)
+
+// Defaults of restarts under `supervise up`.
+var (
+	DefaultBackoff      = Backoff{Initial: time.Second, Max: time.Minute}
+	DefaultRestartLimit = RestartLimit{Burst: 5, Within: time.Minute}
 )
 
 // NewJob returns a job with every default set, for a command given as argv.
@@ -57,6 +91,11 @@ func NewJob(name string, argv ...string) *Job {
 		StopSignal:  DefaultStopSignal,
 		StopTimeout: DefaultStopTimeout,
 		Notify:      Notify{On: slices.Clone(DefaultNotifyOn), Tail: DefaultTail},
+
+		Restart:      RestartAlways,
+		Backoff:      DefaultBackoff,
+		RestartLimit: DefaultRestartLimit,
+		HealthyAfter: DefaultHealthyAfter,
 	}
 }
 
@@ -110,21 +149,21 @@ func ParseSignal(name string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q (use one of %s)", name, strings.Join(names, ", "))
 }
 
-// runKinds are the events a single run produces; the daemon's come with it.
-var runKinds = []Kind{KindFailure, KindTimeout, KindSuccess, KindStart}
+// sentKinds are the events something sends; heartbeats come later.
+var sentKinds = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindRecovery, KindSuccess, KindStart}
 
 // ParseKind reads one event name as used in [notify] on and --notify-on. An event
 // that nothing sends yet is an error, so that no one waits for a message that never comes.
 func ParseKind(name string) (Kind, error) {
 	k := Kind(name)
 	switch {
-	case slices.Contains(runKinds, k):
+	case slices.Contains(sentKinds, k):
 		return k, nil
 	case slices.Contains(Kinds, k):
-		return "", fmt.Errorf("event %q is not supported yet (it comes with supervise up)", name)
+		return "", fmt.Errorf("event %q is not supported yet (it comes with heartbeats)", name)
 	}
-	names := make([]string, len(runKinds))
-	for i, k := range runKinds {
+	names := make([]string, len(sentKinds))
+	for i, k := range sentKinds {
 		names[i] = string(k)
 	}
 	return "", fmt.Errorf("unknown event %q (use %s)", name, strings.Join(names, ", "))

@@ -134,7 +134,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run", bad, "--timeout", "5s"}, "flags go before the job file"},
 		{[]string{"run", "--tail", "0", "--", "touch", marker}, "--tail: 0 is out of range"},
-		{[]string{"run", "--notify-on", "recovery", "--", "touch", marker}, `event "recovery" is not supported yet`},
+		{[]string{"run", "--notify-on", "heartbeat", "--", "touch", marker}, `event "heartbeat" is not supported yet`},
 		{nil, "usage:"},
 	} {
 		status, _, stderr := supervise(t, tc.args...)
