@@ -81,6 +81,8 @@ func Headline(ev supervisor.Event) string {
 		if ev.Crashes > 0 {
 			h += " (" + strconv.Itoa(ev.Crashes) + " in all)"
 		}
+	case supervisor.KindProblem:
+		h = "⚠️ " + job + on + ": " + oneLine(ev.Note)
 	default:
 		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
 	}

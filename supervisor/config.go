@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -340,14 +341,28 @@ func (d *jobDecoder) err() error {
 	return errors.Join(errs...)
 }
 
-// LoadDir reads every *.toml file in dir. It returns the jobs that are valid and an
-// error that lists every problem of the others, so one broken file does not hide the rest.
+// FileError is what is wrong with one job file.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// LoadDir reads every *.toml file in dir. It returns the jobs that are valid and, for
+// the others, an error that joins a *FileError for each, so one broken file neither
+// hides the rest nor stops them.
+//
+// When supervise runs as root, a job file that is not owned by root or that group or
+// others may write is refused, as cron and sshd refuse theirs: whoever can edit a job
+// file can run commands as root.
 func LoadDir(dir string) ([]*Job, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.toml"))
-	if err != nil {
+	if _, err := os.Stat(dir); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dir); err != nil {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
 		return nil, err
 	}
 	var (
@@ -356,19 +371,38 @@ func LoadDir(dir string) ([]*Job, error) {
 		seen = map[string]string{}
 	)
 	for _, p := range paths {
-		job, err := Load(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		job, err := loadChecked(p)
+		if err == nil {
+			if other, dup := seen[job.Name]; dup {
+				err = fmt.Errorf("%s: name: job %q is already defined in %s", p, job.Name, other)
+			}
 		}
-		if other, dup := seen[job.Name]; dup {
-			errs = append(errs, fmt.Errorf("%s: name: job %q is already defined in %s", p, job.Name, other))
+		if err != nil {
+			errs = append(errs, &FileError{Path: p, Err: err})
 			continue
 		}
 		seen[job.Name] = p
 		jobs = append(jobs, job)
 	}
 	return jobs, errors.Join(errs...)
+}
+
+// loadChecked is Load with the checks of ownership that running as root calls for.
+func loadChecked(path string) (*Job, error) {
+	if os.Geteuid() == 0 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case st != nil && st.Uid != 0:
+			return nil, fmt.Errorf("%s: refused: owned by uid %d, and supervise runs as root (chown root %s)", path, st.Uid, path)
+		case fi.Mode().Perm()&0o022 != 0:
+			return nil, fmt.Errorf("%s: refused: group or others may write it (%s), and supervise runs as root (chmod go-w %s)", path, fi.Mode().Perm(), path)
+		}
+	}
+	return Load(path)
 }
 
 func fail(msg string) func(any) error {

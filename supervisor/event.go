@@ -20,6 +20,10 @@ const (
 	KindRestartLoop Kind = "restart-loop"
 	KindHeartbeat   Kind = "heartbeat"
 	KindRecovery    Kind = "recovery"
+
+	// KindProblem is about supervise itself, such as a job file it could not load. It
+	// is always sent: no job can subscribe to it or turn it off.
+	KindProblem Kind = "problem"
 )
 
 // Kinds lists every Kind in the order they are documented.
@@ -55,6 +59,7 @@ type Event struct {
 	Within     time.Duration
 	Exits      []string
 	Down       time.Duration
+	Note       string // for KindProblem: what follows from it
 
 	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.

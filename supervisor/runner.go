@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,25 @@ func (r Result) Status() int {
 		return 128 + int(r.Signal)
 	default:
 		return r.ExitCode
+	}
+}
+
+// Short says in a word or two how the run ended, for a list: "exit 1", "SIGKILL".
+func (r Result) Short() string {
+	switch {
+	case r.TimedOut:
+		return "timeout"
+	case r.Err != nil:
+		return "not started"
+	case r.Signal != 0:
+		for name, sig := range signals {
+			if sig == r.Signal {
+				return "SIG" + name
+			}
+		}
+		return "signal " + strconv.Itoa(int(r.Signal))
+	default:
+		return "exit " + strconv.Itoa(r.ExitCode)
 	}
 }
 

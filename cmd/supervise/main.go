@@ -20,6 +20,7 @@ const (
 const usage = `usage:
   supervise run JOB.toml               run one job once, in the foreground
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
+  supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
   supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
   supervise version
 
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		return runJob(ctx, rest, stdout, stderr)
+	case "up":
+		return up(ctx, rest, stdout, stderr)
 	case "check":
 		return check(rest, stdout, stderr)
 	case "version", "--version":

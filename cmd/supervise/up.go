@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	actor "github.com/oklog/run"
+
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/supervisor"
+)
+
+// up is `supervise up`: keep every job in a folder running until SIGINT or SIGTERM.
+func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("supervise up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
+	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "supervise up: unexpected argument %q; give the folder with --jobs\n", fs.Arg(0))
+		return exitUsage
+	}
+	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(stderr, "supervise up: --jobs %s: not a folder of job files\n", *dir)
+		return exitUsage
+	}
+	n, err := notifier.FromEnv(os.Getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise up: %v\n", err)
+		return exitUsage
+	}
+	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise up: --listen: %v\n", err)
+		return exitUsage
+	}
+	host, _ := os.Hostname()
+	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
+
+	jobs, err := supervisor.LoadDir(*dir)
+	for _, e := range unjoin(err) {
+		var fe *supervisor.FileError
+		if errors.As(e, &fe) {
+			d.Report(ctx, fe.Path, "not loaded; the other jobs run", fe.Err)
+		} else {
+			d.Report(ctx, *dir, "not loaded", e)
+		}
+	}
+	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; listening on %s\n", len(jobs), *dir, ln.Addr())
+
+	var g actor.Group
+	{
+		// SIGINT or SIGTERM stops every job, each with its stop_signal and
+		// stop_timeout; a second one kills what is left at once.
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		stop := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case sig := <-sigs:
+				fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
+				go func() {
+					if sig, ok := <-sigs; ok {
+						fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
+						d.Kill()
+					}
+				}()
+			case <-stop:
+			}
+			return nil
+		}, func(error) {
+			close(stop)
+		})
+		defer signal.Stop(sigs)
+	}
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			d.Run(ctx, jobs)
+			return nil
+		}, func(error) {
+			cancel()
+		})
+	}
+	{
+		// Heartbeat pings and metrics come here; for now it answers 404.
+		srv := &http.Server{Handler: http.NotFoundHandler()}
+		g.Add(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			srv.Close()
+		})
+	}
+	if err := g.Run(); err != nil {
+		fmt.Fprintf(stderr, "supervise up: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

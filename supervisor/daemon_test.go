@@ -1,0 +1,170 @@
+package supervisor_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// upJob is a shell job with restart timings short enough for tests.
+func upJob(name, script string) *supervisor.Job {
+	job := supervisor.NewJob(name, supervisor.ShellCommand(script)...)
+	job.Backoff = supervisor.Backoff{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+	job.RestartLimit = supervisor.RestartLimit{Burst: 3, Within: 10 * time.Second}
+	job.HealthyAfter = 500 * time.Millisecond
+	job.StopTimeout = 2 * time.Second
+	return job
+}
+
+// up runs a daemon with jobs until stop returns, and returns what it notified.
+func up(t *testing.T, stop func(), jobs ...*supervisor.Job) (*recorder, string) {
+	t.Helper()
+	rec := &recorder{}
+	out := &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, jobs)
+		close(done)
+	}()
+	stop()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not stop")
+	}
+	return rec, out.String()
+}
+
+func count(kinds []supervisor.Kind, k supervisor.Kind) int {
+	n := 0
+	for _, x := range kinds {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+// A job that fails at once: one failure message, then one crash-loop message, however
+// often it keeps failing.
+func TestCrashLoopIsOneMessage(t *testing.T) {
+	rec, out := up(t, func() { time.Sleep(3 * time.Second) }, upJob("crasher", "echo about to fail; exit 1"))
+	kinds := rec.kinds()
+	if count(kinds, supervisor.KindFailure) != 1 || count(kinds, supervisor.KindRestartLoop) != 1 || len(kinds) != 2 {
+		t.Fatalf("events %v, want one failure and one restart-loop", kinds)
+	}
+	loop := rec.events[1]
+	if loop.Crashes != 4 || len(loop.Exits) != 4 || loop.Exits[3] != "exit 1" || !strings.Contains(string(loop.Output), "about to fail") {
+		t.Errorf("loop event = crashes %d exits %v output %q", loop.Crashes, loop.Exits, loop.Output)
+	}
+	// Retried at backoff.max (200ms) while looping: about 3s / 200ms more runs.
+	if runs := strings.Count(out, "crasher | about to fail"); runs < 8 {
+		t.Errorf("%d runs in 3s, want it retried while looping", runs)
+	}
+}
+
+// A crash-looping job that then stays up gets one recovery message.
+func TestRecoveryAfterLoop(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	job := upJob("flaky", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 5 ] && exec sleep 100; exit 2`)
+	rec, _ := up(t, func() { time.Sleep(3 * time.Second) }, job)
+	kinds := rec.kinds()
+	want := []supervisor.Kind{supervisor.KindFailure, supervisor.KindRestartLoop, supervisor.KindRecovery}
+	if !equalKinds(kinds, want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	if r := rec.events[2]; r.Crashes != 5 || r.Down <= 0 {
+		t.Errorf("recovery says %d crashes, down %v; want 5 and some time", r.Crashes, r.Down)
+	}
+}
+
+// A job killed after it had been up a while is started again at once.
+func TestRestartAfterSIGKILL(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
+	job.HealthyAfter = 200 * time.Millisecond
+	var first, second int
+	var restartedIn time.Duration
+	rec, _ := up(t, func() {
+		first = waitPID(t, pidFile, 0)
+		time.Sleep(400 * time.Millisecond) // healthy
+		syscall.Kill(first, syscall.SIGKILL)
+		killed := time.Now()
+		second = waitPID(t, pidFile, first)
+		restartedIn = time.Since(killed)
+	}, job)
+	if second == 0 || second == first {
+		t.Fatalf("not restarted: pids %d then %d", first, second)
+	}
+	t.Logf("restarted %v after SIGKILL", restartedIn)
+	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure}) || !rec.events[0].Restarting || rec.events[0].Retry != 0 {
+		t.Errorf("events %+v, want one failure that says it restarts at once", rec.events)
+	}
+	if rec.events[0].Signal != syscall.SIGKILL {
+		t.Errorf("failure says signal %v, want SIGKILL", rec.events[0].Signal)
+	}
+}
+
+// waitPID waits for pidFile to name a process other than not.
+func waitPID(t *testing.T, pidFile string, not int) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile(pidFile)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != not {
+			return pid
+		}
+	}
+	t.Fatalf("%s never named a new process", pidFile)
+	return 0
+}
+
+func TestRestartPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		restart supervisor.Restart
+		script  string
+		runs    int // at least, in the time given
+		most    int
+	}{
+		{supervisor.RestartNever, "echo ran; exit 1", 1, 1},
+		{supervisor.RestartOnFailure, "echo ran; exit 0", 1, 1},
+		{supervisor.RestartOnFailure, "echo ran; exit 1", 3, 1000},
+		{supervisor.RestartAlways, "echo ran; exit 0", 3, 1000},
+	} {
+		job := upJob("p", tc.script)
+		job.Restart = tc.restart
+		_, out := up(t, func() { time.Sleep(time.Second) }, job)
+		if runs := strings.Count(out, "p | ran"); runs < tc.runs || runs > tc.most {
+			t.Errorf("restart=%s, %q: %d runs, want %d to %d", tc.restart, tc.script, runs, tc.runs, tc.most)
+		}
+	}
+}
+
+// Stopping the daemon stops every job, a job that ignores SIGTERM included.
+func TestStopLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	stubborn := upJob("stubborn", "trap '' TERM; echo $$ > "+filepath.Join(dir, "a")+"; while :; do sleep 0.1; done")
+	stubborn.StopTimeout = 300 * time.Millisecond
+	plain := upJob("plain", "echo $$ > "+filepath.Join(dir, "b")+"; exec sleep 100")
+	var pids []int
+	up(t, func() {
+		pids = append(pids, waitPID(t, filepath.Join(dir, "a"), 0), waitPID(t, filepath.Join(dir, "b"), 0))
+	}, stubborn, plain)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if !strings.Contains(string(stat), ") Z ") {
+				t.Errorf("process %d still running after the daemon stopped", pid)
+			}
+		}
+	}
+}

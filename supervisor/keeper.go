@@ -1,0 +1,177 @@
+package supervisor
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"syscall"
+	"time"
+)
+
+// keeper keeps one job running under `supervise up`. It owns the job's runs and its
+// restart state: the backoff, the quick deaths that make a crash loop, and whether the
+// chat has been told. One goroutine runs it; nothing else touches its state.
+type keeper struct {
+	job     *Job
+	runner  *Runner             // without a Notifier: the keeper decides what is said
+	notify  func(Event)         // hands an event to the daemon's notifier
+	signals chan os.Signal      // passed to the running job (a forced stop sends SIGKILL)
+	clock   func() time.Time    // time.Now, or a test's
+}
+
+// keepState is what the keeper remembers between runs.
+type keepState struct {
+	quick    []time.Time // when the job died soon after starting, within the restart_limit window
+	streak   int         // quick deaths in a row, for the backoff
+	looping  bool        // the chat was told the job is crash-looping
+	loopFrom time.Time   // when the first death of the loop happened
+	crashes  int         // deaths since the loop began
+	exits    []string    // the last few ways the job ended, newest last
+}
+
+// maxExits is how many of the last exits a crash-loop message lists.
+const maxExits = 5
+
+// run keeps the job running until ctx is done, or until its restart policy says the
+// job has ended for good.
+func (k *keeper) run(ctx context.Context) {
+	var st keepState
+	for {
+		res, healthy := k.runOnce(ctx, &st)
+		if ctx.Err() != nil {
+			return
+		}
+		delay, again := k.after(res, healthy, &st)
+		if !again {
+			return
+		}
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// runOnce runs the job once. Once it has stayed up for healthy_after, its backoff is
+// reset and, if it was crash-looping, the chat hears that it recovered.
+func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
+	results := make(chan Result, 1)
+	go func() {
+		res := k.runner.Run(ctx, k.job, k.signals)
+		if f, ok := k.runner.Stdout.(interface{ Flush() }); ok {
+			f.Flush()
+		}
+		results <- res
+	}()
+	healthy := time.NewTimer(k.job.HealthyAfter)
+	defer healthy.Stop()
+	for {
+		select {
+		case res := <-results:
+			return res, res.Duration >= k.job.HealthyAfter
+		case <-healthy.C:
+			st.quick, st.streak = nil, 0
+			if st.looping {
+				ev := k.job.Event(KindRecovery, k.runner.Host)
+				ev.Down, ev.Crashes = k.clock().Sub(st.loopFrom)-k.job.HealthyAfter, st.crashes
+				k.send(ev)
+				st.looping, st.crashes = false, 0
+			}
+		}
+	}
+}
+
+// after decides what follows a run that ended: whether to start the job again, after
+// how long, and what to tell the chat.
+func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, bool) {
+	kind := res.Kind()
+	st.exits = append(st.exits, res.Short())
+	if len(st.exits) > maxExits {
+		st.exits = st.exits[1:]
+	}
+	again := k.job.Restart == RestartAlways || k.job.Restart == RestartOnFailure && kind != KindSuccess
+	if !again {
+		k.send(k.event(kind, res))
+		return 0, false
+	}
+
+	// A job that had stayed up is started again at once, as runsv does: the fork and
+	// exec are the only delay. Backoff is for deaths that follow a start closely.
+	if healthy {
+		if kind != KindSuccess {
+			ev := k.event(kind, res)
+			ev.Restarting = true
+			k.send(ev)
+		}
+		return 0, true
+	}
+
+	now := k.clock()
+	cut := 0
+	for cut < len(st.quick) && now.Sub(st.quick[cut]) > k.job.RestartLimit.Within {
+		cut++
+	}
+	st.quick = append(st.quick[cut:], now)
+	st.streak++
+	if st.looping {
+		st.crashes++
+		return k.job.Backoff.Max, true // retried at the slowest pace, never given up
+	}
+	if len(st.quick) > k.job.RestartLimit.Burst {
+		st.looping, st.loopFrom, st.crashes = true, st.quick[0], len(st.quick)
+		ev := k.event(KindRestartLoop, res)
+		ev.Crashes, ev.Within, ev.Retry = len(st.quick), now.Sub(st.quick[0]), k.job.Backoff.Max
+		ev.Exits = append([]string(nil), st.exits...)
+		k.send(ev)
+		return k.job.Backoff.Max, true
+	}
+	delay := k.backoff(st.streak)
+	// Only the first of a run of quick deaths is a message of its own: the next ones
+	// are either nothing or a crash loop, which gets one message.
+	if len(st.quick) == 1 && kind != KindSuccess {
+		ev := k.event(kind, res)
+		ev.Restarting, ev.Retry = true, delay
+		k.send(ev)
+	}
+	return delay, true
+}
+
+// backoff is the wait before the n-th restart in a row of quick deaths: initial,
+// doubling, up to max, each within ±20% so that jobs failing together spread out.
+func (k *keeper) backoff(n int) time.Duration {
+	d := k.job.Backoff.Initial
+	for i := 1; i < n && d < k.job.Backoff.Max; i++ {
+		d *= 2
+	}
+	d = min(d, k.job.Backoff.Max)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// event describes the run res as an event of kind.
+func (k *keeper) event(kind Kind, res Result) Event {
+	ev := k.job.Event(kind, k.runner.Host)
+	ev.Start, ev.Duration = res.Start, res.Duration
+	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
+	ev.Output, ev.OutputLines = res.Output, res.OutputLines
+	return ev
+}
+
+// send passes ev on when the job asks for its kind.
+func (k *keeper) send(ev Event) {
+	if k.job.Notify.Wants(ev.Kind) {
+		k.notify(ev)
+	}
+}
+
+// kill forces the job's processes down now.
+func (k *keeper) kill() {
+	select {
+	case k.signals <- syscall.SIGKILL:
+	default:
+	}
+}

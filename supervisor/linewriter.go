@@ -1,0 +1,66 @@
+package supervisor
+
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// lineWriter interleaves the output of many jobs on one writer line by line, each line
+// behind its job's name ("web | listening on :8080"), as foreman and goreman do.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// maxPartial bounds the unfinished line kept per job: a program that draws a progress
+// bar without newlines is shown in pieces rather than held forever.
+const maxPartial = 4096
+
+// prefixed returns the writer for one job's output.
+func (lw *lineWriter) prefixed(name string) io.Writer {
+	if lw.w == nil {
+		return nil
+	}
+	return &prefixWriter{lw: lw, prefix: []byte(name + " | ")}
+}
+
+type prefixWriter struct {
+	lw      *lineWriter
+	prefix  []byte
+	partial []byte // the start of a line not yet ended; used by one job's reader only
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out []byte
+	for rest := b; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			p.partial = append(p.partial, rest...)
+			if len(p.partial) >= maxPartial {
+				out = append(append(append(out, p.prefix...), p.partial...), '\n')
+				p.partial = p.partial[:0]
+			}
+			break
+		}
+		out = append(append(append(out, p.prefix...), p.partial...), rest[:i+1]...)
+		p.partial = p.partial[:0]
+		rest = rest[i+1:]
+	}
+	if len(out) > 0 {
+		p.lw.mu.Lock()
+		_, err := p.lw.w.Write(out)
+		p.lw.mu.Unlock()
+		if err != nil {
+			return len(b), nil // a closed stdout must not stop the job's capture
+		}
+	}
+	return len(b), nil
+}
+
+// Flush writes out an unfinished last line, as when its job has ended.
+func (p *prefixWriter) Flush() {
+	if len(p.partial) > 0 {
+		p.Write([]byte{'\n'})
+	}
+}
