@@ -13,10 +13,10 @@ import (
 // chat has been told. One goroutine runs it; nothing else touches its state.
 type keeper struct {
 	job     *Job
-	runner  *Runner             // without a Notifier: the keeper decides what is said
-	notify  func(Event)         // hands an event to the daemon's notifier
-	signals chan os.Signal      // passed to the running job (a forced stop sends SIGKILL)
-	clock   func() time.Time    // time.Now, or a test's
+	runner  *Runner          // without a Notifier: the keeper decides what is said
+	notify  func(Event)      // hands an event to the daemon's notifier
+	signals chan os.Signal   // passed to the running job (a forced stop sends SIGKILL)
+	clock   func() time.Time // time.Now, or a test's
 }
 
 // keepState is what the keeper remembers between runs.
