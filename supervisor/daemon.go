@@ -43,7 +43,6 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			runner:  &Runner{Host: d.Host, Stdout: out.prefixed(job.Name), Stderr: d.Stderr},
 			notify:  func(ev Event) { events <- ev },
 			signals: make(chan os.Signal, 1),
-			clock:   time.Now,
 		}
 		d.keepers = append(d.keepers, k)
 		wg.Go(func() { k.run(ctx) })

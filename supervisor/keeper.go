@@ -13,10 +13,9 @@ import (
 // chat has been told. One goroutine runs it; nothing else touches its state.
 type keeper struct {
 	job     *Job
-	runner  *Runner          // without a Notifier: the keeper decides what is said
-	notify  func(Event)      // hands an event to the daemon's notifier
-	signals chan os.Signal   // passed to the running job (a forced stop sends SIGKILL)
-	clock   func() time.Time // time.Now, or a test's
+	runner  *Runner        // without a Notifier: the keeper decides what is said
+	notify  func(Event)    // hands an event to the daemon's notifier
+	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
 }
 
 // keepState is what the keeper remembers between runs.
@@ -78,7 +77,7 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 			st.quick, st.streak = nil, 0
 			if st.looping {
 				ev := k.job.Event(KindRecovery, k.runner.Host)
-				ev.Down, ev.Crashes = k.clock().Sub(st.loopFrom)-k.job.HealthyAfter, st.crashes
+				ev.Down, ev.Crashes = time.Now().Sub(st.loopFrom)-k.job.HealthyAfter, st.crashes
 				k.send(ev)
 				st.looping, st.crashes = false, 0
 			}
@@ -111,7 +110,7 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 		return 0, true
 	}
 
-	now := k.clock()
+	now := time.Now()
 	cut := 0
 	for cut < len(st.quick) && now.Sub(st.quick[cut]) > k.job.RestartLimit.Within {
 		cut++

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,5 +94,65 @@ func TestSecondSignalCutsDeliveryShort(t *testing.T) {
 	}
 	if s := stderr.String(); !strings.Contains(s, "stuck failed") || !strings.Contains(s, "not delivered") || strings.Contains(s, tgToken) {
 		t.Errorf("stderr should carry the undelivered alert without the token:\n%s", s)
+	}
+}
+
+// up runs the jobs of a folder; a broken file is reported and the others run; SIGTERM
+// stops them all and exits 0.
+func TestUp(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo web is up; exec sleep 100"`)
+	writeFile(t, dir, "broken.toml", "command = \"true\"\ntimeout = 5\n")
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	out, _ := cmd.StdoutPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	if line, _ := r.ReadString('\n'); line != "web | web is up\n" {
+		t.Fatalf("first line %q, want web's output behind its name; stderr:\n%s", line, stderr.String())
+	}
+	go io.Copy(io.Discard, r)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v after SIGTERM, want 0", err)
+	}
+	for _, want := range []string{"broken.toml: not loaded; the other jobs run", "broken.toml:2: timeout: 5 has no unit", "1 jobs from"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// As root, a job file others may write is refused, as cron refuses such a crontab.
+func TestUpRefusesWritableJobFileAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies only when supervise runs as root")
+	}
+	noTelegram(t)
+	dir := t.TempDir()
+	path := writeFile(t, dir, "open.toml", `command = "echo should not run"`)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := supervise(t, "check", dir)
+	if status != 2 || strings.Contains(stdout, "ok") || !strings.Contains(stderr, "refused: group or others may write it") {
+		t.Errorf("check: status %d stdout %q stderr %q; want the file refused", status, stdout, stderr)
+	}
+}
+
+func TestUpUsage(t *testing.T) {
+	noTelegram(t)
+	for _, args := range [][]string{
+		{"up", "--jobs", filepath.Join(t.TempDir(), "missing")},
+		{"up", "--jobs", t.TempDir(), "extra"},
+		{"up", "--listen", "not an address", "--jobs", t.TempDir()},
+	} {
+		if status, _, stderr := supervise(t, args...); status != 2 {
+			t.Errorf("%q: status %d, want 2; stderr %s", args, status, stderr)
+		}
 	}
 }
