@@ -43,6 +43,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 
 // unjoin flattens errors.Join trees, so each problem prints on its own line.
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {
 		return []error{err}

@@ -103,7 +103,17 @@ func TestUp(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "web.toml", `command = "echo web is up; exec sleep 100"`)
+	status, _, stderr := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--bogus")
+	if status != 2 {
+		t.Fatalf("status %d, stderr %s", status, stderr)
+	}
+	testUp(t, dir, "1 jobs from")
 	writeFile(t, dir, "broken.toml", "command = \"true\"\ntimeout = 5\n")
+	testUp(t, dir, "broken.toml: not loaded; the other jobs run", "broken.toml:2: timeout: 5 has no unit", "1 jobs from")
+}
+
+// testUp runs up on dir until web's first line, stops it, and checks its stderr.
+func testUp(t *testing.T, dir string, wantStderr ...string) {
 	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
 	out, _ := cmd.StdoutPipe()
 	var stderr syncBuffer
@@ -120,7 +130,7 @@ func TestUp(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit %v after SIGTERM, want 0", err)
 	}
-	for _, want := range []string{"broken.toml: not loaded; the other jobs run", "broken.toml:2: timeout: 5 has no unit", "1 jobs from"} {
+	for _, want := range wantStderr {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}

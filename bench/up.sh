@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Measures `supervise up` with N sleeping jobs: resident memory, CPU used while idle,
+# and the time from a SIGKILL of a job to its replacement's start.
+#   bash bench/up.sh [N] [IDLE_SECONDS]
+set -euo pipefail
+n=${1:-200}
+idle=${2:-30}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+CGO_ENABLED=0 go build -o "$work/supervise" ./cmd/supervise
+mkdir "$work/jobs"
+for i in $(seq "$n"); do
+	printf 'command = ["sleep", "100000"]\n' > "$work/jobs/sleeper$i.toml"
+done
+# One job reports its own pid, so it can be killed and its replacement timed.
+printf 'command = "echo $$ > %s/pid; exec sleep 100000"\nhealthy_after = "1s"\n' "$work" > "$work/jobs/target.toml"
+chmod 644 "$work"/jobs/*.toml
+
+"$work/supervise" up --jobs "$work/jobs" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
+pid=$!
+until [ -s "$work/pid" ]; do sleep 0.1; done
+sleep 3
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
+before=$(cpu)
+sleep "$idle"
+after=$(cpu)
+echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB"
+echo "CPU while idle: $(( (after - before) * 1000 / ticks )) ms in ${idle}s"
+
+# Restart latency: from SIGKILL to the new process writing its pid.
+old=$(cat "$work/pid")
+start=$(date +%s%N)
+kill -KILL "$old"
+while [ "$(cat "$work/pid")" = "$old" ]; do :; done
+end=$(date +%s%N)
+echo "restart after SIGKILL: $(( (end - start) / 1000 )) us"
