@@ -168,3 +168,42 @@ func TestStopLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRestartAfterKill measures the time from a SIGKILL of a job that had been up
+// for a while to its replacement running (as far as its shell writing its pid):
+//
+//	go test -run '^$' -bench RestartAfterKill -benchtime 50x ./supervisor
+func BenchmarkRestartAfterKill(b *testing.B) {
+	pidFile := filepath.Join(b.TempDir(), "pid")
+	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
+	job.HealthyAfter = time.Millisecond
+	d := &supervisor.Daemon{Host: "bench"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, []*supervisor.Job{job})
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	pid := 0
+	readPID := func() int {
+		b, _ := os.ReadFile(pidFile)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	for pid == 0 {
+		pid = readPID()
+		time.Sleep(100 * time.Microsecond)
+	}
+	for b.Loop() {
+		time.Sleep(5 * time.Millisecond) // up longer than healthy_after
+		syscall.Kill(pid, syscall.SIGKILL)
+		for next := readPID(); next == pid || next == 0; next = readPID() {
+			time.Sleep(50 * time.Microsecond)
+		}
+		pid = readPID()
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/creack/pty"
 )
@@ -263,4 +264,85 @@ func (p *process) resize(ws *pty.Winsize) {
 	if p.tty != nil && ws != nil {
 		_ = pty.Setsize(p.tty, ws)
 	}
+}
+
+// exit is how the main process ended.
+type exit struct {
+	code int            // exit status, or -1
+	sig  syscall.Signal // the signal that ended it, or 0
+}
+
+// Linux constants the syscall package does not name.
+const (
+	sysPidfdOpen  = 434 // pidfd_open(2)
+	pidfdNonblock = syscall.O_NONBLOCK
+	pPidfd        = 3 // waitid(2) idtype P_PIDFD
+	cldExited     = 1 // siginfo si_code values
+)
+
+// siginfo is the part of Linux's siginfo_t that waitid fills for a child.
+type siginfo struct {
+	signo, errno, code int32
+	_                  int32
+	pid                int32
+	uid                uint32
+	status             int32
+	_                  [128 - 7*4]byte
+}
+
+// wait waits for the main process to exit and reaps it. It waits on a pidfd through
+// the runtime's poller rather than in a blocking waitid, which would hold an OS thread
+// per job for as long as the job runs: hundreds of threads under `supervise up`.
+func (p *process) wait() (exit, error) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		return p.waitBlocking() // siginfo below has the 64-bit layout
+	}
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(p.cmd.Process.Pid), pidfdNonblock, 0)
+	if errno != 0 {
+		return p.waitBlocking() // a kernel before 5.3
+	}
+	f := os.NewFile(fd, "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return exit{}, err
+	}
+	var (
+		info siginfo
+		werr error
+	)
+	err = rc.Read(func(fd uintptr) bool {
+		info = siginfo{}
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, fd, uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOHANG, 0, 0)
+		if e == syscall.EINTR {
+			return false
+		}
+		if e != 0 {
+			werr = e
+			return true
+		}
+		return info.pid != 0 // 0: still running, wait until the pidfd is readable
+	})
+	// Reaped here: Go's own handle on the process must not wait for it again.
+	_ = p.cmd.Process.Release()
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return exit{}, err
+	}
+	if info.code == cldExited {
+		return exit{code: int(info.status)}, nil
+	}
+	return exit{code: -1, sig: syscall.Signal(info.status)}, nil
+}
+
+// waitBlocking is wait for kernels without pidfds.
+func (p *process) waitBlocking() (exit, error) {
+	_ = p.cmd.Wait() // the status is in ProcessState; Wait's error says no more
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return exit{code: -1, sig: ws.Signal()}, nil
+	}
+	return exit{code: p.cmd.ProcessState.ExitCode()}, nil
 }

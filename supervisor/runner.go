@@ -150,10 +150,16 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 // ended in res. What the main process leaves running is stopped too, so a run never
 // leaves processes behind, as systemd does for a service's control group.
 func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, res *Result) {
-	waited := make(chan *os.ProcessState, 1)
+	waited := make(chan exit, 1)
 	go func() {
-		_ = p.cmd.Wait() // the status is in ProcessState; Wait's error says no more
-		waited <- p.cmd.ProcessState
+		e, err := p.wait()
+		if err != nil {
+			e = exit{code: -1}
+			if r.Stderr != nil {
+				fmt.Fprintf(r.Stderr, "supervise: %s: wait: %v\n", job.Name, err)
+			}
+		}
+		waited <- e
 	}()
 
 	var timeout, kill, check, giveUp <-chan time.Time
@@ -197,14 +203,10 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	done := ctx.Done()
 	for {
 		select {
-		case state := <-waited:
+		case e := <-waited:
 			exited = true
 			res.Duration = time.Since(res.Start)
-			if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				res.Signal = ws.Signal()
-			} else {
-				res.ExitCode = state.ExitCode()
-			}
+			res.ExitCode, res.Signal = e.code, e.sig
 			p.settle(50 * time.Millisecond)
 			if !p.alive() {
 				return
