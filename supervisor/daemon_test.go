@@ -207,3 +207,54 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 		pid = readPID()
 	}
 }
+
+// Reload starts new jobs, stops removed ones, restarts a job whose command changed,
+// leaves alone one whose notification settings changed, and keeps running a job whose
+// file broke.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	pidOf := func(name string) string { return filepath.Join(dir, name) }
+	job := func(name, version string) *supervisor.Job {
+		j := upJob(name, "echo "+name+" "+version+"; echo $$ > "+pidOf(name)+"; exec sleep 100")
+		j.File = filepath.Join("jobs.d", name+".toml")
+		return j
+	}
+	rec := &recorder{}
+	out := &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, []*supervisor.Job{job("same", "v1"), job("changed", "v1"), job("removed", "v1"), job("broken", "v1")})
+		close(done)
+	}()
+	samePID, changedPID, removedPID, brokenPID := waitPID(t, pidOf("same"), 0), waitPID(t, pidOf("changed"), 0), waitPID(t, pidOf("removed"), 0), waitPID(t, pidOf("broken"), 0)
+
+	same := job("same", "v1")
+	same.Notify.On = []supervisor.Kind{supervisor.KindSuccess}
+	d.Reload(ctx, []*supervisor.Job{same, job("changed", "v2"), job("added", "v1")}, []string{filepath.Join("jobs.d", "broken.toml")})
+
+	newChanged := waitPID(t, pidOf("changed"), changedPID)
+	waitPID(t, pidOf("added"), 0)
+	out.waitFor("changed v2")
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(removedPID, 0) == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if syscall.Kill(removedPID, 0) == nil {
+		t.Errorf("the removed job's process %d still runs", removedPID)
+	}
+	if syscall.Kill(changedPID, 0) == nil {
+		t.Errorf("the changed job's old process %d still runs", changedPID)
+	}
+	if syscall.Kill(samePID, 0) != nil || syscall.Kill(brokenPID, 0) != nil || syscall.Kill(newChanged, 0) != nil {
+		t.Errorf("a job that should run on is gone: same %d, broken %d, changed %d", samePID, brokenPID, newChanged)
+	}
+	if n := strings.Count(out.String(), "same v1"); n != 1 {
+		t.Errorf("same started %d times, want once:\n%s", n, out.String())
+	}
+	cancel()
+	<-done
+	if len(rec.events) != 0 {
+		t.Errorf("events %v; stopping jobs for a reload is not a failure", rec.kinds())
+	}
+}

@@ -16,6 +16,32 @@ type keeper struct {
 	runner  *Runner        // without a Notifier: the keeper decides what is said
 	notify  func(Event)    // hands an event to the daemon's notifier
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
+
+	spec     *Job            // the job as the daemon last gave it: the daemon's, not the keeper's
+	updates  chan *Job       // new settings from a reload, taken between runs
+	stop     func()          // stops the keeper and its job
+	replaces <-chan struct{} // the keeper this one replaces, which must be done first
+	done     chan struct{}   // closed when run has returned
+}
+
+// update hands the keeper new settings for the job; the last one given wins. It is
+// called on the daemon's goroutine.
+func (k *keeper) update(job *Job) {
+	k.spec = job
+	select {
+	case <-k.updates:
+	default:
+	}
+	k.updates <- job
+}
+
+// take adopts settings a reload sent, if any.
+func (k *keeper) take() {
+	select {
+	case job := <-k.updates:
+		k.job = job
+	default:
+	}
 }
 
 // keepState is what the keeper remembers between runs.
@@ -34,8 +60,16 @@ const maxExits = 5
 // run keeps the job running until ctx is done, or until its restart policy says the
 // job has ended for good.
 func (k *keeper) run(ctx context.Context) {
+	if k.replaces != nil {
+		select {
+		case <-k.replaces: // the old version of the job has stopped
+		case <-ctx.Done():
+			return
+		}
+	}
 	var st keepState
 	for {
+		k.take()
 		res, healthy := k.runOnce(ctx, &st)
 		if ctx.Err() != nil {
 			return
@@ -60,8 +94,9 @@ func (k *keeper) run(ctx context.Context) {
 // reset and, if it was crash-looping, the chat hears that it recovered.
 func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 	results := make(chan Result, 1)
+	job := k.job
 	go func() {
-		res := k.runner.Run(ctx, k.job, k.signals)
+		res := k.runner.Run(ctx, job, k.signals)
 		if f, ok := k.runner.Stdout.(interface{ Flush() }); ok {
 			f.Flush()
 		}
@@ -72,7 +107,9 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 	for {
 		select {
 		case res := <-results:
-			return res, res.Duration >= k.job.HealthyAfter
+			return res, res.Duration >= job.HealthyAfter
+		case next := <-k.updates:
+			k.job = next // notification settings count at once; the rest from the next run
 		case <-healthy.C:
 			st.quick, st.streak = nil, 0
 			if st.looping {

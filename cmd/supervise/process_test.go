@@ -166,3 +166,36 @@ func TestUpUsage(t *testing.T) {
 		}
 	}
 }
+
+// SIGHUP re-reads the folder: an added job starts, a removed one stops.
+func TestUpReloadsOnSIGHUP(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "first.toml", `command = "echo first is up; exec sleep 100"`)
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitOutput(t, &stdout, "first | first is up")
+	os.Remove(filepath.Join(dir, "first.toml"))
+	writeFile(t, dir, "second.toml", `command = "echo second is up; exec sleep 100"`)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitOutput(t, &stdout, "second | second is up")
+	waitOutput(t, &stderr, "reload: 1 jobs")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v, want 0; stderr:\n%s", err, stderr.String())
+	}
+}
+
+func waitOutput(t *testing.T, b *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.String(), want); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %q in:\n%s", want, b.String())
+		}
+	}
+}

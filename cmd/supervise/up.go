@@ -52,41 +52,50 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	host, _ := os.Hostname()
 	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
 
-	jobs, err := supervisor.LoadDir(*dir)
-	for _, e := range unjoin(err) {
-		var fe *supervisor.FileError
-		if errors.As(e, &fe) {
-			d.Report(ctx, fe.Path, "not loaded; the other jobs run", fe.Err)
-		} else {
-			d.Report(ctx, *dir, "not loaded", e)
-		}
-	}
+	jobs, _ := load(ctx, d, *dir)
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; listening on %s\n", len(jobs), *dir, ln.Addr())
 
 	var g actor.Group
 	{
 		// SIGINT or SIGTERM stops every job, each with its stop_signal and
-		// stop_timeout; a second one kills what is left at once.
+		// stop_timeout; a second one kills what is left at once. SIGHUP reloads.
 		sigs := make(chan os.Signal, 2)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		stop := make(chan struct{})
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		stop, finished := make(chan struct{}), make(chan struct{})
+		defer close(finished)
 		g.Add(func() error {
-			select {
-			case sig := <-sigs:
-				fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
-				go func() {
-					if sig, ok := <-sigs; ok {
-						fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
-						d.Kill()
+			for {
+				select {
+				case sig := <-sigs:
+					if sig == syscall.SIGHUP {
+						jobs, broken := load(ctx, d, *dir)
+						fmt.Fprintf(stderr, "supervise: reload: %d jobs from %s\n", len(jobs), *dir)
+						d.Reload(ctx, jobs, broken)
+						continue
 					}
-				}()
-			case <-stop:
+					fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
+					go func() {
+						for {
+							select {
+							case sig := <-sigs:
+								if sig != syscall.SIGHUP {
+									fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
+									d.Kill()
+								}
+							case <-finished:
+								return
+							}
+						}
+					}()
+					return nil
+				case <-stop:
+					return nil
+				}
 			}
-			return nil
 		}, func(error) {
 			close(stop)
 		})
-		defer signal.Stop(sigs)
 	}
 	{
 		ctx, cancel := context.WithCancel(ctx)
@@ -114,4 +123,21 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// load reads the job folder, reporting each file it cannot load on stderr and to the
+// chat. It returns the jobs loaded and the paths of the files that could not be.
+func load(ctx context.Context, d *supervisor.Daemon, dir string) ([]*supervisor.Job, []string) {
+	jobs, err := supervisor.LoadDir(dir)
+	var broken []string
+	for _, e := range unjoin(err) {
+		var fe *supervisor.FileError
+		if errors.As(e, &fe) {
+			broken = append(broken, fe.Path)
+			d.Report(ctx, fe.Path, "not loaded; the other jobs run", fe.Err)
+		} else {
+			d.Report(ctx, dir, "not loaded", e)
+		}
+	}
+	return jobs, broken
 }
