@@ -201,6 +201,25 @@ func Parse(path string, data []byte) (*Job, error) {
 			"initial": durationInto(&job.Backoff.Initial),
 			"max":     durationInto(&job.Backoff.Max),
 		},
+		"log": {
+			"max_size": func(v any) error {
+				str, ok := v.(string)
+				if !ok {
+					return fmt.Errorf("must be a size string like \"10MB\", not %s", typeName(v))
+				}
+				n, err := ParseSize(str)
+				job.Log.MaxSize = n
+				return err
+			},
+			"keep": func(v any) error {
+				n, ok := v.(int64)
+				if !ok || n < 0 || n > 100 {
+					return fmt.Errorf("must be a whole number of old files from 0 to 100, not %v", v)
+				}
+				job.Log.Keep = int(n)
+				return nil
+			},
+		},
 		"restart_limit": {
 			"burst": func(v any) error {
 				n, ok := v.(int64)

@@ -26,6 +26,7 @@ restart = "on-failure"
 backoff = { initial = "2s", max = "5m" }
 restart_limit = { burst = 3, within = "10m" }
 healthy_after = "1m"
+log = { max_size = "1MB", keep = 2 }
 
 [notify]
 on = ["failure", "success"]
@@ -52,6 +53,7 @@ tail = 10
 		Backoff:      supervisor.Backoff{Initial: 2 * time.Second, Max: 5 * time.Minute},
 		RestartLimit: supervisor.RestartLimit{Burst: 3, Within: 10 * time.Minute},
 		HealthyAfter: time.Minute,
+		Log:          supervisor.Log{MaxSize: 1 << 20, Keep: 2},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -162,6 +164,10 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:4: extra: unknown key`,
 		}},
 		{"tail range", "command = \"true\"\n[notify]\ntail = 0", []string{`x.toml:3: notify.tail: 0 is out of range 1..10000`}},
+		{"log", "command = \"true\"\nlog = { max_size = 10, keep = -1 }", []string{
+			`x.toml:2: log.keep: must be a whole number of old files from 0 to 100, not -1`,
+			`x.toml:2: log.max_size: must be a size string like "10MB", not an integer`,
+		}},
 		{"heartbeat events", "command = \"true\"\n[notify]\non = [\"heartbeat\"]", []string{`x.toml:3: notify.on: event "heartbeat" is not supported yet`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +227,19 @@ func TestCheckName(t *testing.T) {
 	} {
 		if err := supervisor.CheckName(name); (err == nil) != valid {
 			t.Errorf("CheckName(%q) = %v, want valid %v", name, err, valid)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"10MB": 10 << 20, "512KB": 512 << 10, "1GiB": 1 << 30, "100B": 100, "2M": 2 << 20, " 3 MB ": 3 << 20} {
+		if got, err := supervisor.ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes"} {
+		if _, err := supervisor.ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) is no error", in)
 		}
 	}
 }

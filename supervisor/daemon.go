@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ type Daemon struct {
 	Stdout   io.Writer // the jobs' output, each line behind its job's name
 	Stderr   io.Writer // supervise's own complaints
 	Notifier Notifier
+	LogDir   string // where each job's output is logged as JOB.log; empty for no logs
 
 	// DrainTimeout bounds how long pending messages are still sent once the jobs have
 	// stopped; what is left is written to Stderr. Zero means 5 seconds.
@@ -58,10 +60,25 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	// start runs job in a keeper of its own, once the keeper it replaces is done.
 	start := func(job *Job, replaces *keeper) {
 		kctx, cancel := context.WithCancel(ctx)
+		// The job's output goes to up's stdout behind its name, and to its log.
+		var outs []io.Writer
+		screen := out.prefixed(job.Name)
+		if screen != nil {
+			outs = append(outs, screen)
+		}
+		log := &logFile{path: filepath.Join(d.LogDir, job.Name+".log"), max: job.Log.MaxSize, keep: job.Log.Keep, stderr: d.Stderr}
+		if d.LogDir != "" {
+			outs = append(outs, log)
+		}
 		k := &keeper{
-			job:     job,
-			spec:    job,
-			runner:  &Runner{Host: d.Host, Stdout: out.prefixed(job.Name), Stderr: d.Stderr},
+			job:    job,
+			spec:   job,
+			runner: &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr},
+			flush: func() {
+				if screen != nil {
+					screen.Flush()
+				}
+			},
 			notify:  func(ev Event) { events <- ev },
 			signals: make(chan os.Signal, 1),
 			updates: make(chan *Job, 1),
@@ -76,6 +93,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		d.mu.Unlock()
 		wg.Go(func() {
 			defer close(k.done)
+			defer log.Close()
 			k.run(kctx)
 		})
 	}

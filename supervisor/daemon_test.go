@@ -258,3 +258,37 @@ func TestReload(t *testing.T) {
 		t.Errorf("events %v; stopping jobs for a reload is not a failure", rec.kinds())
 	}
 }
+
+// Each job's output goes to STATE/logs/JOB.log, rotated by size.
+func TestLogsRotate(t *testing.T) {
+	logs := t.TempDir()
+	// 20 runs of 100 bytes each, into logs of at most 512 bytes, 2 kept.
+	job := upJob("chatty", `printf '%099d\n' 0; exit 1`)
+	job.RestartLimit.Burst = 1000
+	job.Backoff = supervisor.Backoff{Initial: time.Millisecond, Max: time.Millisecond}
+	job.Log = supervisor.Log{MaxSize: 512, Keep: 2}
+	d := &supervisor.Daemon{Host: "testhost", LogDir: logs}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, []*supervisor.Job{job})
+		close(done)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(logs, "chatty.log.2")); err == nil {
+			break
+		}
+	}
+	cancel()
+	<-done
+	names, _ := filepath.Glob(filepath.Join(logs, "chatty.log*"))
+	if len(names) != 3 {
+		t.Fatalf("log files %v, want chatty.log and 2 old ones", names)
+	}
+	for _, name := range names {
+		b, _ := os.ReadFile(name)
+		if len(b) > 512 || len(b)%100 != 0 || (len(b) > 0 && !strings.HasSuffix(string(b), "0\n")) {
+			t.Errorf("%s holds %d bytes, want whole lines and at most 512", name, len(b))
+		}
+	}
+}

@@ -34,6 +34,14 @@ type Job struct {
 	Backoff      Backoff
 	RestartLimit RestartLimit
 	HealthyAfter time.Duration // a run this long resets the backoff and ends a crash loop
+	Log          Log
+}
+
+// Log is how `supervise up` keeps a job's output in STATE/logs/JOB.log: rotated once
+// it reaches MaxSize bytes, with Keep old files.
+type Log struct {
+	MaxSize int64
+	Keep    int
 }
 
 // Restart is when `supervise up` starts a job again after it exits.
@@ -75,8 +83,9 @@ const (
 	DefaultHealthyAfter = 30 * time.Second
 )
 
-// Defaults of restarts under `supervise up`.
+// Defaults of restarts and logs under `supervise up`.
 var (
+	DefaultLog          = Log{MaxSize: 10 << 20, Keep: 5}
 	DefaultBackoff      = Backoff{Initial: time.Second, Max: time.Minute}
 	DefaultRestartLimit = RestartLimit{Burst: 5, Within: time.Minute}
 )
@@ -96,6 +105,7 @@ func NewJob(name string, argv ...string) *Job {
 		Backoff:      DefaultBackoff,
 		RestartLimit: DefaultRestartLimit,
 		HealthyAfter: DefaultHealthyAfter,
+		Log:          DefaultLog,
 	}
 }
 

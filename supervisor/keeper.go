@@ -15,6 +15,7 @@ type keeper struct {
 	job     *Job
 	runner  *Runner        // without a Notifier: the keeper decides what is said
 	notify  func(Event)    // hands an event to the daemon's notifier
+	flush   func()         // writes out the last unfinished line of a run's output
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
 
 	spec     *Job            // the job as the daemon last gave it: the daemon's, not the keeper's
@@ -97,9 +98,7 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 	job := k.job
 	go func() {
 		res := k.runner.Run(ctx, job, k.signals)
-		if f, ok := k.runner.Stdout.(interface{ Flush() }); ok {
-			f.Flush()
-		}
+		k.flush()
 		results <- res
 	}()
 	healthy := time.NewTimer(k.job.HealthyAfter)

@@ -17,8 +17,8 @@ type lineWriter struct {
 // bar without newlines is shown in pieces rather than held forever.
 const maxPartial = 4096
 
-// prefixed returns the writer for one job's output.
-func (lw *lineWriter) prefixed(name string) io.Writer {
+// prefixed returns the writer for one job's output, or nil when there is no output.
+func (lw *lineWriter) prefixed(name string) *prefixWriter {
 	if lw.w == nil {
 		return nil
 	}

@@ -50,6 +50,7 @@ func supervise(t *testing.T, args ...string) (int, string, string) {
 
 // noTelegram makes sure no bot is configured, so notifications go to stderr.
 func noTelegram(t *testing.T) {
+	t.Setenv("SUPERVISE_STATE_DIR", t.TempDir()) // and no state outside the test
 	for _, k := range []string{"SUPERVISE_TELEGRAM_TOKEN", "SUPERVISE_TELEGRAM_TOKEN_FILE", "SUPERVISE_TELEGRAM_CHAT_ID", "SUPERVISE_TELEGRAM_API_URL"} {
 		t.Setenv(k, "")
 	}

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // command returns supervise, as a process to start, with args.
 func command(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "SUPERVISE_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), "SUPERVISE_TEST_AS_MAIN=1", "GORACE=atexit_sleep_ms=0", "SUPERVISE_STATE_DIR="+t.TempDir())
 	return cmd
 }
 
@@ -107,14 +107,19 @@ func TestUp(t *testing.T) {
 	if status != 2 {
 		t.Fatalf("status %d, stderr %s", status, stderr)
 	}
-	testUp(t, dir, "1 jobs from")
+	state := testUp(t, dir, "1 jobs from")
+	if b, err := os.ReadFile(filepath.Join(state, "logs", "web.log")); err != nil || string(b) != "web is up\n" {
+		t.Errorf("web.log holds %q, %v; want web's output", b, err)
+	}
 	writeFile(t, dir, "broken.toml", "command = \"true\"\ntimeout = 5\n")
 	testUp(t, dir, "broken.toml: not loaded; the other jobs run", "broken.toml:2: timeout: 5 has no unit", "1 jobs from")
 }
 
-// testUp runs up on dir until web's first line, stops it, and checks its stderr.
-func testUp(t *testing.T, dir string, wantStderr ...string) {
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+// testUp runs up on dir until web's first line, stops it, and checks its stderr. It
+// returns the state folder up used.
+func testUp(t *testing.T, dir string, wantStderr ...string) string {
+	state := t.TempDir()
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", state)
 	out, _ := cmd.StdoutPipe()
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -135,6 +140,7 @@ func testUp(t *testing.T, dir string, wantStderr ...string) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
 	}
+	return state
 }
 
 // As root, a job file others may write is refused, as cron refuses such a crontab.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	actor "github.com/oklog/run"
@@ -23,6 +24,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
+	state := fs.String("state", "", "`folder` for logs and state (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,10 +52,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	host, _ := os.Hostname()
-	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
+	logs := filepath.Join(stateDir(*state, os.Getenv), "logs")
+	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, LogDir: logs}
 
 	jobs, _ := load(ctx, d, *dir)
-	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; listening on %s\n", len(jobs), *dir, ln.Addr())
+	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
 
 	var g actor.Group
 	{
