@@ -20,6 +20,7 @@ import (
 type Daemon struct {
 	Host     string
 	Stdout   io.Writer // the jobs' output, each line behind its job's name
+	Color    bool      // colour the names, for a terminal
 	Stderr   io.Writer // supervise's own complaints
 	Notifier Notifier
 	LogDir   string // where each job's output is logged as JOB.log; empty for no logs
@@ -55,7 +56,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	events := make(chan Event, 1024)
 	delivered := make(chan struct{})
 	go d.deliver(ctx, events, delivered)
-	out := &lineWriter{w: d.Stdout}
+	out := &lineWriter{w: d.Stdout, color: d.Color}
 	var wg sync.WaitGroup
 	// start runs job in a keeper of its own, once the keeper it replaces is done.
 	start := func(job *Job, replaces *keeper) {

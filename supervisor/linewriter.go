@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"hash/fnv"
 	"io"
 	"sync"
 )
@@ -9,9 +10,14 @@ import (
 // lineWriter interleaves the output of many jobs on one writer line by line, each line
 // behind its job's name ("web | listening on :8080"), as foreman and goreman do.
 type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	color bool // colour each job's name, for a terminal
 }
+
+// colors are the ANSI foreground colours names are shown in; red is left out, as it
+// reads as an error.
+var colors = []string{"32", "33", "34", "35", "36", "92", "93", "94", "95", "96"}
 
 // maxPartial bounds the unfinished line kept per job: a program that draws a progress
 // bar without newlines is shown in pieces rather than held forever.
@@ -22,7 +28,14 @@ func (lw *lineWriter) prefixed(name string) *prefixWriter {
 	if lw.w == nil {
 		return nil
 	}
-	return &prefixWriter{lw: lw, prefix: []byte(name + " | ")}
+	prefix := name + " | "
+	if lw.color {
+		// A job keeps its colour across reloads and restarts: it follows from its name.
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		prefix = "\x1b[" + colors[h.Sum32()%uint32(len(colors))] + "m" + name + " |\x1b[0m "
+	}
+	return &prefixWriter{lw: lw, prefix: []byte(prefix)}
 }
 
 type prefixWriter struct {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"unsafe"
 
 	actor "github.com/oklog/run"
 
@@ -53,7 +54,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	host, _ := os.Hostname()
 	logs := filepath.Join(stateDir(*state, os.Getenv), "logs")
-	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, LogDir: logs}
+	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, LogDir: logs, Color: isTerminal(stdout)}
 
 	jobs, _ := load(ctx, d, *dir)
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
@@ -143,4 +144,15 @@ func load(ctx context.Context, d *supervisor.Daemon, dir string) ([]*supervisor.
 		}
 	}
 	return jobs, broken
+}
+
+// isTerminal reports whether w is a terminal, where up colours the jobs' names.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return errno == 0 && os.Getenv("NO_COLOR") == ""
 }
