@@ -29,9 +29,28 @@ type Daemon struct {
 	// stopped; what is left is written to Stderr. Zero means 5 seconds.
 	DrainTimeout time.Duration
 
-	reloads chan reload
-	mu      sync.Mutex
-	keepers map[string]*keeper // by job name; written by Run's goroutine only
+	initOnce sync.Once
+	reloads  chan reload
+	stopped  chan struct{} // closed when Run has returned
+
+	mu       sync.Mutex
+	events   chan Event         // to the notifier goroutine; nil once closed
+	keepers  map[string]*keeper // by job name
+	stopping map[string]*keeper // removed by a reload and not yet stopped
+}
+
+// eventQueue is how many events may wait for the notifier before new ones go to
+// stderr instead: enough for every job of a large host to fail at once.
+const eventQueue = 1024
+
+func (d *Daemon) init() {
+	d.initOnce.Do(func() {
+		d.reloads = make(chan reload)
+		d.stopped = make(chan struct{})
+		d.events = make(chan Event, eventQueue)
+		d.keepers = map[string]*keeper{}
+		d.stopping = map[string]*keeper{}
+	})
 }
 
 // reload is a new set of jobs for the daemon. Broken names the job files that could
@@ -45,17 +64,13 @@ type reload struct {
 // Run keeps jobs running until ctx is done, then stops them all at once and waits for
 // them, each with its stop_signal and stop_timeout, and sends what is left to send.
 func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
-	d.mu.Lock()
-	if d.reloads == nil {
-		d.reloads = make(chan reload)
-	}
-	reloads := d.reloads
-	d.keepers = map[string]*keeper{}
-	d.mu.Unlock()
-
-	events := make(chan Event, 1024)
+	d.init()
+	defer close(d.stopped)
+	draining, drain := context.WithCancel(context.Background())
+	defer drain()
 	delivered := make(chan struct{})
-	go d.deliver(ctx, events, delivered)
+	go d.deliver(d.events, draining, delivered)
+
 	out := &lineWriter{w: d.Stdout, color: d.Color}
 	var wg sync.WaitGroup
 	// start runs job in a keeper of its own, once the keeper it replaces is done.
@@ -80,18 +95,21 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 					screen.Flush()
 				}
 			},
-			notify:  func(ev Event) { events <- ev },
+			notify:  d.queue,
 			signals: make(chan os.Signal, 1),
 			updates: make(chan *Job, 1),
 			stop:    cancel,
 			done:    make(chan struct{}),
 		}
+		d.mu.Lock()
+		if old := d.stopping[job.Name]; replaces == nil && old != nil {
+			replaces = old // the same name, removed by an earlier reload and still stopping
+		}
+		d.keepers[job.Name] = k
+		d.mu.Unlock()
 		if replaces != nil {
 			k.replaces = replaces.done
 		}
-		d.mu.Lock()
-		d.keepers[job.Name] = k
-		d.mu.Unlock()
 		wg.Go(func() {
 			defer close(k.done)
 			defer log.Close()
@@ -105,35 +123,52 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			close(events)
+			d.mu.Lock()
+			close(d.events)
+			d.events = nil
+			d.mu.Unlock()
+			drain() // the jobs have stopped: the drain clock starts
 			<-delivered
 			return
-		case r := <-reloads:
+		case r := <-d.reloads:
 			d.apply(r, start)
 			close(r.done)
 		}
 	}
 }
 
+// queue hands ev to the notifier goroutine without waiting: a job is never held up by
+// its messages. Should the queue be full (the chat unreachable for long) or closed,
+// the event is written to stderr instead.
+func (d *Daemon) queue(ev Event) {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.events != nil {
+		select {
+		case d.events <- ev:
+			return
+		default:
+		}
+	}
+	fmt.Fprintf(d.Stderr, "supervise: %s: %s not sent: the notifier is not taking messages\n", ev.Job, ev.Kind)
+}
+
 // Reload replaces the daemon's jobs with jobs: new ones start, those gone stop, and a
 // changed one restarts only if what shapes its process changed (command, env, dir,
 // pty); other settings apply from its next run, and notification settings at once.
 // A job whose file is in broken runs on as it was. Reload returns once the changes are
-// under way, or when ctx is done.
+// under way, or when ctx is done or the daemon has stopped.
 func (d *Daemon) Reload(ctx context.Context, jobs []*Job, broken []string) {
+	d.init()
 	r := reload{jobs: jobs, broken: map[string]bool{}, done: make(chan struct{})}
 	for _, path := range broken {
 		r.broken[path] = true
 	}
-	d.mu.Lock()
-	if d.reloads == nil {
-		d.reloads = make(chan reload)
-	}
-	reloads := d.reloads
-	d.mu.Unlock()
 	select {
-	case reloads <- r:
+	case d.reloads <- r:
 		<-r.done
+	case <-d.stopped:
 	case <-ctx.Done():
 	}
 }
@@ -152,7 +187,16 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 			k.stop()
 			d.mu.Lock()
 			delete(d.keepers, name)
+			d.stopping[name] = k
 			d.mu.Unlock()
+			go func() {
+				<-k.done
+				d.mu.Lock()
+				if d.stopping[name] == k {
+					delete(d.stopping, name)
+				}
+				d.mu.Unlock()
+			}()
 		}
 	}
 	for _, job := range r.jobs {
@@ -176,42 +220,43 @@ func sameProcess(a, b *Job) bool {
 
 // Kill sends SIGKILL to every job at once, for a second request to stop.
 func (d *Daemon) Kill() {
+	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, k := range d.keepers {
 		k.kill()
 	}
+	for _, k := range d.stopping {
+		k.kill()
+	}
 }
 
-// Report tells the chat and Stderr about a problem of supervise itself, such as a
-// job file it could not load: subject is what it is about, note what follows from it,
-// details the whole error.
-func (d *Daemon) Report(ctx context.Context, subject, note string, details error) {
+// Report tells the chat about a problem of supervise itself, such as a job file it
+// could not load: subject is what it is about, note what follows from it, details the
+// whole error. It goes out with the jobs' events, so it never holds anything up.
+func (d *Daemon) Report(subject, note string, details error) {
 	if d.Notifier == nil {
 		fmt.Fprintf(d.Stderr, "supervise: %s: %s:\n%v\n", subject, note, details)
 		return
 	}
 	fmt.Fprintf(d.Stderr, "supervise: %s: %s\n", subject, note)
 	text := details.Error() + "\n"
-	ev := Event{Kind: KindProblem, Job: subject, Host: d.Host, Note: note,
-		Output: []byte(text), OutputLines: strings.Count(text, "\n"), TailLines: DefaultTail}
-	if err := d.Notifier.Notify(ctx, ev); err != nil {
-		fmt.Fprintf(d.Stderr, "supervise: %s: notify: %v\n", subject, err)
-	}
+	d.queue(Event{Kind: KindProblem, Job: subject, Host: d.Host, Note: note,
+		Output: []byte(text), OutputLines: strings.Count(text, "\n"), TailLines: DefaultTail})
 }
 
-// deliver sends events one at a time until events is closed. Sending goes on while
-// the jobs stop; from the moment ctx is done it has DrainTimeout in all, after which
-// the notifier gives up on what is left (and says so on stderr, with the message).
-func (d *Daemon) deliver(ctx context.Context, events <-chan Event, done chan<- struct{}) {
+// deliver sends events one at a time until events is closed. Once draining is done
+// (the jobs have stopped) what is left has DrainTimeout in all; the notifier then gives
+// up on it, and says so on stderr, with the message.
+func (d *Daemon) deliver(events <-chan Event, draining context.Context, done chan<- struct{}) {
 	defer close(done)
-	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sendCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	drain := d.DrainTimeout
-	if drain == 0 {
-		drain = 5 * time.Second
+	timeout := d.DrainTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
 	}
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(drain, cancel) })
+	stop := context.AfterFunc(draining, func() { time.AfterFunc(timeout, cancel) })
 	defer stop()
 	for ev := range events {
 		if d.Notifier == nil {

@@ -86,7 +86,7 @@ const (
 // Defaults of restarts and logs under `supervise up`.
 var (
 	DefaultLog          = Log{MaxSize: 10 << 20, Keep: 5}
-	DefaultBackoff      = Backoff{Initial: time.Second, Max: time.Minute}
+	DefaultBackoff      = Backoff{Initial: 100 * time.Millisecond, Max: time.Minute}
 	DefaultRestartLimit = RestartLimit{Burst: 5, Within: time.Minute}
 )
 

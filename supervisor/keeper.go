@@ -47,8 +47,8 @@ func (k *keeper) take() {
 
 // keepState is what the keeper remembers between runs.
 type keepState struct {
-	quick    []time.Time // when the job died soon after starting, within the restart_limit window
-	streak   int         // quick deaths in a row, for the backoff
+	deaths   []time.Time // when the job ended, within the last restart_limit.within
+	streak   int         // deaths in a row without a healthy run between them, for the backoff
 	looping  bool        // the chat was told the job is crash-looping
 	loopFrom time.Time   // when the first death of the loop happened
 	crashes  int         // deaths since the loop began
@@ -96,12 +96,17 @@ func (k *keeper) run(ctx context.Context) {
 func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 	results := make(chan Result, 1)
 	job := k.job
+	if job.Notify.Wants(KindStart) {
+		ev := job.Event(KindStart, k.runner.Host)
+		ev.Start = time.Now()
+		k.send(ev)
+	}
 	go func() {
 		res := k.runner.Run(ctx, job, k.signals)
 		k.flush()
 		results <- res
 	}()
-	healthy := time.NewTimer(k.job.HealthyAfter)
+	healthy := time.NewTimer(job.HealthyAfter)
 	defer healthy.Stop()
 	for {
 		select {
@@ -110,19 +115,20 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 		case next := <-k.updates:
 			k.job = next // notification settings count at once; the rest from the next run
 		case <-healthy.C:
-			st.quick, st.streak = nil, 0
+			st.streak = 0
 			if st.looping {
 				ev := k.job.Event(KindRecovery, k.runner.Host)
-				ev.Down, ev.Crashes = time.Now().Sub(st.loopFrom)-k.job.HealthyAfter, st.crashes
+				ev.Down, ev.Crashes = time.Since(st.loopFrom)-job.HealthyAfter, st.crashes
 				k.send(ev)
-				st.looping, st.crashes = false, 0
+				st.looping, st.crashes, st.exits = false, 0, nil
 			}
 		}
 	}
 }
 
 // after decides what follows a run that ended: whether to start the job again, after
-// how long, and what to tell the chat.
+// how long, and what to tell the chat. One incident is one message: the first death
+// after a healthy run, or the crash loop that follows it; never one per crash.
 func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, bool) {
 	kind := res.Kind()
 	st.exits = append(st.exits, res.Short())
@@ -130,45 +136,42 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 		st.exits = st.exits[1:]
 	}
 	again := k.job.Restart == RestartAlways || k.job.Restart == RestartOnFailure && kind != KindSuccess
-	if !again {
-		k.send(k.event(kind, res))
-		return 0, false
+	if !again || kind == KindSuccess {
+		k.send(k.event(kind, res)) // the job ended; "success" reaches those who ask for it
 	}
-
-	// A job that had stayed up is started again at once, as runsv does: the fork and
-	// exec are the only delay. Backoff is for deaths that follow a start closely.
-	if healthy {
-		if kind != KindSuccess {
-			ev := k.event(kind, res)
-			ev.Restarting = true
-			k.send(ev)
-		}
-		return 0, true
+	if !again {
+		return 0, false
 	}
 
 	now := time.Now()
 	cut := 0
-	for cut < len(st.quick) && now.Sub(st.quick[cut]) > k.job.RestartLimit.Within {
+	for cut < len(st.deaths) && now.Sub(st.deaths[cut]) > k.job.RestartLimit.Within {
 		cut++
 	}
-	st.quick = append(st.quick[cut:], now)
+	st.deaths = append(st.deaths[cut:], now)
 	st.streak++
 	if st.looping {
 		st.crashes++
 		return k.job.Backoff.Max, true // retried at the slowest pace, never given up
 	}
-	if len(st.quick) > k.job.RestartLimit.Burst {
-		st.looping, st.loopFrom, st.crashes = true, st.quick[0], len(st.quick)
+	// A loop is more than burst deaths within the window, or in a row: deaths spaced
+	// wider than the window by their backoff are a loop all the same.
+	if len(st.deaths) > k.job.RestartLimit.Burst || st.streak > k.job.RestartLimit.Burst {
+		st.looping, st.crashes = true, max(len(st.deaths), st.streak)
+		st.loopFrom = st.deaths[0]
 		ev := k.event(KindRestartLoop, res)
-		ev.Crashes, ev.Within, ev.Retry = len(st.quick), now.Sub(st.quick[0]), k.job.Backoff.Max
+		ev.Crashes, ev.Within, ev.Retry = st.crashes, now.Sub(st.loopFrom), k.job.Backoff.Max
 		ev.Exits = append([]string(nil), st.exits...)
 		k.send(ev)
 		return k.job.Backoff.Max, true
 	}
-	delay := k.backoff(st.streak)
-	// Only the first of a run of quick deaths is a message of its own: the next ones
-	// are either nothing or a crash loop, which gets one message.
-	if len(st.quick) == 1 && kind != KindSuccess {
+	// A job that had stayed up is started again at once, as runsv does: the fork and
+	// exec are the only delay. Backoff is for deaths that follow a start closely.
+	delay := time.Duration(0)
+	if !healthy {
+		delay = k.backoff(st.streak)
+	}
+	if st.streak == 1 && kind != KindSuccess {
 		ev := k.event(kind, res)
 		ev.Restarting, ev.Retry = true, delay
 		k.send(ev)

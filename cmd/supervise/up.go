@@ -56,16 +56,23 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logs := filepath.Join(stateDir(*state, os.Getenv), "logs")
 	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, LogDir: logs, Color: isTerminal(stdout)}
 
-	jobs, _ := load(ctx, d, *dir)
+	// Signals are caught before the jobs are read: a SIGHUP then is a reload, not the
+	// end of up. SIGPIPE is caught so that `supervise up | head` does not end up and
+	// orphan its jobs; the jobs' own SIGPIPE stays as it is.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+
+	jobs, _ := load(d, *dir)
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
 
 	var g actor.Group
 	{
 		// SIGINT or SIGTERM stops every job, each with its stop_signal and
 		// stop_timeout; a second one kills what is left at once. SIGHUP reloads.
-		sigs := make(chan os.Signal, 2)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-		defer signal.Stop(sigs)
 		stop, finished := make(chan struct{}), make(chan struct{})
 		defer close(finished)
 		g.Add(func() error {
@@ -73,7 +80,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				select {
 				case sig := <-sigs:
 					if sig == syscall.SIGHUP {
-						jobs, broken := load(ctx, d, *dir)
+						jobs, broken := load(d, *dir)
 						fmt.Fprintf(stderr, "supervise: reload: %d jobs from %s\n", len(jobs), *dir)
 						d.Reload(ctx, jobs, broken)
 						continue
@@ -131,16 +138,16 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // load reads the job folder, reporting each file it cannot load on stderr and to the
 // chat. It returns the jobs loaded and the paths of the files that could not be.
-func load(ctx context.Context, d *supervisor.Daemon, dir string) ([]*supervisor.Job, []string) {
+func load(d *supervisor.Daemon, dir string) ([]*supervisor.Job, []string) {
 	jobs, err := supervisor.LoadDir(dir)
 	var broken []string
 	for _, e := range unjoin(err) {
 		var fe *supervisor.FileError
 		if errors.As(e, &fe) {
 			broken = append(broken, fe.Path)
-			d.Report(ctx, fe.Path, "not loaded; the other jobs run", fe.Err)
+			d.Report(fe.Path, "not loaded; the other jobs run", fe.Err)
 		} else {
-			d.Report(ctx, dir, "not loaded", e)
+			d.Report(dir, "not loaded", e)
 		}
 	}
 	return jobs, broken
