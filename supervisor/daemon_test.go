@@ -292,3 +292,65 @@ func TestLogsRotate(t *testing.T) {
 		}
 	}
 }
+
+// Deaths spaced wider than restart_limit.within by their backoff are a loop all the
+// same: one failure, then one loop message, not a message per crash.
+func TestSlowCrashLoopIsOneMessage(t *testing.T) {
+	job := upJob("slow", "sleep 0.05; exit 1")
+	job.HealthyAfter = time.Second
+	job.RestartLimit = supervisor.RestartLimit{Burst: 3, Within: 20 * time.Millisecond}
+	job.Backoff = supervisor.Backoff{Initial: 30 * time.Millisecond, Max: 100 * time.Millisecond}
+	rec, _ := up(t, func() { time.Sleep(2 * time.Second) }, job)
+	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure, supervisor.KindRestartLoop}) {
+		t.Errorf("events %v, want one failure and one restart-loop", kinds)
+	}
+}
+
+// Under up, "start" and "success" reach those who ask for them.
+func TestUpStartAndSuccess(t *testing.T) {
+	job := upJob("once", "echo done")
+	job.Restart = supervisor.RestartNever
+	job.Notify.On = []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}
+	rec, _ := up(t, func() { time.Sleep(500 * time.Millisecond) }, job)
+	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}) {
+		t.Errorf("events %v, want start and success", kinds)
+	}
+}
+
+// blocked is a Notifier that never returns until released.
+type blocked struct{ release chan struct{} }
+
+func (b blocked) Notify(ctx context.Context, _ supervisor.Event) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return ctx.Err()
+}
+
+// A notifier that does not answer never holds up restarts.
+func TestStalledNotifierDoesNotStopRestarts(t *testing.T) {
+	job := upJob("fast", "echo ran; exit 1")
+	job.HealthyAfter = 0 // every death is a new incident, so every one is a message
+	job.Backoff = supervisor.Backoff{Initial: time.Millisecond, Max: time.Millisecond}
+	job.RestartLimit.Burst = 1 << 20
+	out := &syncBuffer{}
+	b := blocked{release: make(chan struct{})}
+	d := &supervisor.Daemon{Host: "h", Stdout: out, Stderr: out, Notifier: b, DrainTimeout: 100 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, []*supervisor.Job{job})
+		close(done)
+	}()
+	for deadline := time.Now().Add(60 * time.Second); strings.Count(out.String(), "fast | ran") < 1100; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d runs in 60s with the notifier stalled", strings.Count(out.String(), "fast | ran"))
+		}
+	}
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "not sent: the notifier is not taking messages") {
+		t.Error("the events the queue could not hold were not reported on stderr")
+	}
+}

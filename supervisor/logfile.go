@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // logFile is a job's log under `supervise up`, STATE/logs/JOB.log, rotated by size:
@@ -18,15 +19,19 @@ type logFile struct {
 	keep   int
 	stderr io.Writer
 
-	f      *os.File
-	size   int64
-	broken bool // a failure was reported; the log is off until the next rotation works
+	f       *os.File
+	size    int64
+	broken  bool      // a failure was reported; the log is off until it can be opened again
+	retryAt time.Time // when to try opening it again
 }
+
+// logRetry is how long a log that failed stays off before it is tried again.
+const logRetry = 10 * time.Second
 
 // Write appends p to the log. It never fails: a full disk must not stop the job or
 // the capture of its output, so a failure is reported once on stderr instead.
 func (l *logFile) Write(p []byte) (int, error) {
-	if l.f == nil && !l.broken {
+	if l.f == nil && (!l.broken || time.Now().After(l.retryAt)) {
 		l.open()
 	}
 	if l.f != nil && l.size > 0 && l.size+int64(len(p)) > l.max {
@@ -82,7 +87,7 @@ func (l *logFile) fail(err error) {
 	if !l.broken && l.stderr != nil {
 		fmt.Fprintf(l.stderr, "supervise: log %s: %v; the job's output is not logged until it works again\n", l.path, err)
 	}
-	l.broken = true
+	l.broken, l.retryAt = true, time.Now().Add(logRetry)
 	l.Close()
 }
 

@@ -179,6 +179,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	var killTimer *time.Timer
 	stop := func(sig syscall.Signal) {
 		_ = p.signal(sig)
+		_ = p.signal(syscall.SIGCONT) // a stopped process would not see sig until killed
 		if killTimer == nil {
 			killTimer = time.NewTimer(job.StopTimeout)
 			kill = killTimer.C
