@@ -497,13 +497,26 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// oneLine shows a shell script of several lines on one, for messages and listings.
+// oneLine shows a shell script of several lines on one, for messages and listings:
+// lines are joined with "; ", or with a space after a line that cannot end a command
+// ("then", "do", "|", …), so the line still reads as the same script.
 func oneLine(script string) string {
-	var lines []string
+	var b strings.Builder
 	for _, l := range strings.Split(script, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
+		if l = strings.TrimSpace(l); l == "" {
+			continue
 		}
+		if b.Len() > 0 {
+			prev := b.String()
+			sep := "; "
+			for _, open := range []string{"then", "do", "else", "{", "(", "|", "&&", "||", ";", "\\"} {
+				if strings.HasSuffix(prev, open) {
+					sep = " "
+				}
+			}
+			b.WriteString(sep)
+		}
+		b.WriteString(l)
 	}
-	return strings.Join(lines, "; ")
+	return b.String()
 }

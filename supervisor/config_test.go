@@ -84,14 +84,14 @@ func TestParseDottedNotify(t *testing.T) {
 
 // A shell script of several lines shows on one line, in messages and in listings.
 func TestParseScriptDisplay(t *testing.T) {
-	got, err := supervisor.Parse("x.toml", []byte("command = \"\"\"\necho a\n  if true; then echo b; fi\n\nexit 3\n\"\"\""))
+	got, err := supervisor.Parse("x.toml", []byte("command = \"\"\"\necho a\n  if true; then echo b; fi\n\nwhile :; do\n  sleep 1\ndone | cat\nexit 3\n\"\"\""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "echo a; if true; then echo b; fi; exit 3"; got.Display != want {
+	if want := "echo a; if true; then echo b; fi; while :; do sleep 1; done | cat; exit 3"; got.Display != want {
 		t.Errorf("Display = %q, want %q", got.Display, want)
 	}
-	if got.Command[2] != "echo a\n  if true; then echo b; fi\n\nexit 3\n" {
+	if got.Command[2] != "echo a\n  if true; then echo b; fi\n\nwhile :; do\n  sleep 1\ndone | cat\nexit 3\n" {
 		t.Errorf("Command = %q, want the script as written", got.Command)
 	}
 }
