@@ -75,7 +75,12 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 	cmd.Stdout, cmd.Stderr = child, child
-	err = cmd.Start()
+	err = adopted.start(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
 	child.Close()
 	if err != nil {
 		p.out.Close()
@@ -324,6 +329,7 @@ func (p *process) wait() (exit, error) {
 		return info.pid != 0 // 0: still running, wait until the pidfd is readable
 	})
 	// Reaped here: Go's own handle on the process must not wait for it again.
+	adopted.reaped(p.sid)
 	_ = p.cmd.Process.Release()
 	if err == nil {
 		err = werr
@@ -340,6 +346,7 @@ func (p *process) wait() (exit, error) {
 // waitBlocking is wait for kernels without pidfds.
 func (p *process) waitBlocking() (exit, error) {
 	_ = p.cmd.Wait() // the status is in ProcessState; Wait's error says no more
+	adopted.reaped(p.sid)
 	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ok && ws.Signaled() {
 		return exit{code: -1, sig: ws.Signal()}, nil

@@ -205,3 +205,37 @@ func waitOutput(t *testing.T, b *syncBuffer, want string) {
 		}
 	}
 }
+
+// up adopts what its jobs orphan (PR_SET_CHILD_SUBREAPER) and reaps it when it ends.
+func TestUpAdoptsAndReapsOrphans(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	// The daemon starts a session of its own before its parent exits, as a daemon does.
+	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 1 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitOutput(t, &stdout, "daemonizer | orphan ")
+	var pid int
+	fmt.Sscanf(stdout.String()[strings.Index(stdout.String(), "orphan ")+len("orphan "):], "%d", &pid)
+	status := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		return string(b)
+	}
+	for deadline := time.Now().Add(900 * time.Millisecond); !strings.Contains(status(), fmt.Sprintf("PPid:\t%d\n", cmd.Process.Pid)); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %d was not adopted by up (%d):\n%s", pid, cmd.Process.Pid, status())
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); status() != ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %d was not reaped after it ended:\n%s", pid, status())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+}

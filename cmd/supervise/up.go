@@ -66,6 +66,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
 
+	// Orphans of the jobs are adopted and reaped here, and so is every zombie when
+	// supervise is PID 1 in a container.
+	if err := supervisor.Adopt(); err != nil {
+		fmt.Fprintf(stderr, "supervise up: cannot adopt orphaned processes: %v\n", err)
+	}
 	jobs, _ := load(d, *dir)
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
 

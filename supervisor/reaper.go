@@ -1,0 +1,111 @@
+package supervisor
+
+import (
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// adoption makes supervise the reaper of what its jobs leave behind. Without it, a
+// process orphaned by a job (a daemon that double-forked, a grandchild left when the
+// job's session was stopped) goes to init, or, in a container where supervise is
+// PID 1, to supervise anyway, where it stays a zombie unless reaped.
+//
+// Waiting is done in one place per process: each job's main process is reaped by its
+// own pidfd waiter, and the reaper reaps every other child. They never race for the
+// same process: a main process is registered before it can exit, under the lock the
+// reaper holds while it reaps.
+type adoption struct {
+	mu    sync.Mutex
+	mains map[int]bool // main processes of jobs, reaped by their runners
+}
+
+var (
+	adoptOnce sync.Once
+	adopted   *adoption
+)
+
+// Adopt makes this process the subreaper of everything its jobs start and reaps the
+// orphans it adopts, for `supervise up`. Only a process whose children are all
+// started by a Runner may call it: any other child would be reaped before its own
+// Wait could see it.
+func Adopt() error {
+	var err error
+	adoptOnce.Do(func() {
+		const prSetChildSubreaper = 36
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 && os.Getpid() != 1 {
+			err = errno
+			return
+		}
+		a := &adoption{mains: map[int]bool{}}
+		chld := make(chan os.Signal, 1)
+		signal.Notify(chld, syscall.SIGCHLD)
+		adopted = a
+		go func() {
+			for range chld {
+				a.reap()
+			}
+		}()
+	})
+	return err
+}
+
+// start runs cmd.Start so that the reaper cannot take the new process for an orphan.
+func (a *adoption) start(start func() (int, error)) error {
+	if a == nil {
+		_, err := start()
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pid, err := start()
+	if err == nil {
+		a.mains[pid] = true
+	}
+	return err
+}
+
+// reaped forgets a main process its runner has reaped.
+func (a *adoption) reaped(pid int) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	delete(a.mains, pid)
+	a.mu.Unlock()
+}
+
+// reap reaps every child that has exited and is not a job's main process. Signals
+// merge, so one SIGCHLD may stand for many exits: all children are looked at.
+func (a *adoption) reap() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, pid := range children() {
+		if a.mains[pid] {
+			continue
+		}
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil) // a running orphan is left alone
+	}
+}
+
+// children lists this process's children, from every thread's list in /proc.
+func children() []int {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	var pids []int
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
