@@ -107,9 +107,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		}
 		d.keepers[job.Name] = k
 		d.mu.Unlock()
-		if replaces != nil {
-			k.replaces = replaces.done
-		}
+		k.replaces = replaces
 		wg.Go(func() {
 			defer close(k.done)
 			defer log.Close()

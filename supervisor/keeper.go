@@ -18,11 +18,12 @@ type keeper struct {
 	flush   func()         // writes out the last unfinished line of a run's output
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
 
-	spec     *Job            // the job as the daemon last gave it: the daemon's, not the keeper's
-	updates  chan *Job       // new settings from a reload, taken between runs
-	stop     func()          // stops the keeper and its job
-	replaces <-chan struct{} // the keeper this one replaces, which must be done first
-	done     chan struct{}   // closed when run has returned
+	spec     *Job          // the job as the daemon last gave it: the daemon's, not the keeper's
+	updates  chan *Job     // new settings from a reload, taken between runs
+	stop     func()        // stops the keeper and its job
+	replaces *keeper       // the keeper this one replaces, which must be done first
+	state    keepState     // what run leaves behind, for the keeper that replaces it
+	done     chan struct{} // closed when run has returned
 }
 
 // update hands the keeper new settings for the job; the last one given wins. It is
@@ -61,14 +62,18 @@ const maxExits = 5
 // run keeps the job running until ctx is done, or until its restart policy says the
 // job has ended for good.
 func (k *keeper) run(ctx context.Context) {
+	var st keepState
 	if k.replaces != nil {
 		select {
-		case <-k.replaces: // the old version of the job has stopped
+		case <-k.replaces.done:
+			// The old version of the job has stopped. Its crash loop, if any, goes on
+			// here: a reload that fixes a looping job ends with its recovery message.
+			st = k.replaces.state
 		case <-ctx.Done():
 			return
 		}
 	}
-	var st keepState
+	defer func() { k.state = st }()
 	for {
 		k.take()
 		res, healthy := k.runOnce(ctx, &st)

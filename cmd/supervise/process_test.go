@@ -239,3 +239,40 @@ func TestUpAdoptsAndReapsOrphans(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 }
+
+// With the default restart settings, a job that exits 1 at once gets one failure and
+// one crash-loop message within 10 s; once a reload fixes it, one recovery message.
+func TestUpCrashLoopThenFixedByReload(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	file := writeFile(t, dir, "broken-app.toml", "command = \"echo starting; exit 1\"\nhealthy_after = \"1s\"\n")
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	start := time.Now()
+	waitOutput(t, &stderr, "broken-app is crash-looping")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the loop message came after %v, want within 10s", took)
+	}
+	if err := os.WriteFile(file, []byte("command = \"echo fixed; exec sleep 100\"\nhealthy_after = \"1s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitOutput(t, &stderr, "broken-app recovered")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	s := stderr.String()
+	if n := strings.Count(s, "broken-app failed"); n != 1 {
+		t.Errorf("%d failure messages, want 1:\n%s", n, s)
+	}
+	if n := strings.Count(s, "is crash-looping"); n != 1 {
+		t.Errorf("%d loop messages, want 1", n)
+	}
+	if n := strings.Count(s, "recovered"); n != 1 {
+		t.Errorf("%d recovery messages, want 1", n)
+	}
+}
