@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // adoption makes supervise the reaper of what its jobs leave behind. Without it, a
@@ -108,4 +109,49 @@ func children() []int {
 		}
 	}
 	return pids
+}
+
+// StopOrphans stops what up adopted, once every job has stopped: sig to each adopted
+// process, then SIGKILL to what is left after timeout. When up stops, nothing its jobs
+// started is left running, a daemon that started a session of its own included, as
+// when systemd stops a service's control group.
+func StopOrphans(sig syscall.Signal, timeout time.Duration) {
+	a := adopted
+	if a == nil {
+		return
+	}
+	orphans := func() []int {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		var pids []int
+		for _, pid := range children() {
+			if !a.mains[pid] {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	for _, pid := range orphans() {
+		_ = syscall.Kill(pid, sig)
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+	if gone(orphans, timeout) {
+		return
+	}
+	for _, pid := range orphans() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	gone(orphans, time.Second)
+}
+
+// gone waits up to timeout for list to come back empty. The processes are children
+// now, so the reaper takes them as they exit; this only looks, on a short timer, and
+// only while up is stopping.
+func gone(list func() []int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); len(list()) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }

@@ -276,3 +276,32 @@ func TestUpCrashLoopThenFixedByReload(t *testing.T) {
 		t.Errorf("%d recovery messages, want 1", n)
 	}
 }
+
+// When up stops, what its jobs left behind stops too, a daemon in a session of its
+// own included.
+func TestUpStopsAdoptedDaemons(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 100 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitOutput(t, &stdout, "daemonizer | orphan ")
+	var pid int
+	fmt.Sscanf(stdout.String()[strings.Index(stdout.String(), "orphan ")+len("orphan "):], "%d", &pid)
+	time.Sleep(400 * time.Millisecond) // the job has ended; its daemon runs on, adopted
+	if syscall.Kill(pid, 0) != nil {
+		t.Fatalf("the daemon %d did not outlive its job", pid)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v", err)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil && !strings.Contains(string(b), "zombie") {
+		t.Errorf("the daemon %d outlived up:\n%s", pid, b)
+	}
+}

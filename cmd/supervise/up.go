@@ -117,6 +117,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			d.Run(ctx, jobs)
+			supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout)
 			return nil
 		}, func(error) {
 			cancel()
