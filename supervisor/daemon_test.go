@@ -177,6 +177,7 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 	pidFile := filepath.Join(b.TempDir(), "pid")
 	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
 	job.HealthyAfter = time.Millisecond
+	job.RestartLimit.Burst = 1 << 20 // killed this often, it would count as a crash loop
 	d := &supervisor.Daemon{Host: "bench"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
