@@ -29,20 +29,24 @@ func up(t *testing.T, stop func(), jobs ...*supervisor.Job) (*recorder, string) 
 	rec := &recorder{}
 	out := &syncBuffer{}
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
+	halt := start(d, jobs...)
+	stop()
+	halt()
+	return rec, out.String()
+}
+
+// start runs d with jobs; the function it returns stops d and waits until it has.
+func start(d *supervisor.Daemon, jobs ...*supervisor.Job) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		d.Run(ctx, jobs)
 		close(done)
 	}()
-	stop()
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the daemon did not stop")
+	return func() {
+		cancel()
+		<-done
 	}
-	return rec, out.String()
 }
 
 func count(kinds []supervisor.Kind, k supervisor.Kind) int {
@@ -179,16 +183,7 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 	job.HealthyAfter = time.Millisecond
 	job.RestartLimit.Burst = 1 << 20 // killed this often, it would count as a crash loop
 	d := &supervisor.Daemon{Host: "bench"}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		d.Run(ctx, []*supervisor.Job{job})
-		close(done)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	defer start(d, job)()
 	pid := 0
 	readPID := func() int {
 		b, _ := os.ReadFile(pidFile)
@@ -223,17 +218,12 @@ func TestReload(t *testing.T) {
 	rec := &recorder{}
 	out := &syncBuffer{}
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		d.Run(ctx, []*supervisor.Job{job("same", "v1"), job("changed", "v1"), job("removed", "v1"), job("broken", "v1")})
-		close(done)
-	}()
+	halt := start(d, job("same", "v1"), job("changed", "v1"), job("removed", "v1"), job("broken", "v1"))
 	samePID, changedPID, removedPID, brokenPID := waitPID(t, pidOf("same"), 0), waitPID(t, pidOf("changed"), 0), waitPID(t, pidOf("removed"), 0), waitPID(t, pidOf("broken"), 0)
 
 	same := job("same", "v1")
 	same.Notify.On = []supervisor.Kind{supervisor.KindSuccess}
-	d.Reload(ctx, []*supervisor.Job{same, job("changed", "v2"), job("added", "v1")}, []string{filepath.Join("jobs.d", "broken.toml")})
+	d.Reload(context.Background(), []*supervisor.Job{same, job("changed", "v2"), job("added", "v1")}, []string{filepath.Join("jobs.d", "broken.toml")})
 
 	newChanged := waitPID(t, pidOf("changed"), changedPID)
 	waitPID(t, pidOf("added"), 0)
@@ -253,8 +243,7 @@ func TestReload(t *testing.T) {
 	if n := strings.Count(out.String(), "same v1"); n != 1 {
 		t.Errorf("same started %d times, want once:\n%s", n, out.String())
 	}
-	cancel()
-	<-done
+	halt()
 	if len(rec.events) != 0 {
 		t.Errorf("events %v; stopping jobs for a reload is not a failure", rec.kinds())
 	}
@@ -269,19 +258,13 @@ func TestLogsRotate(t *testing.T) {
 	job.Backoff = supervisor.Backoff{Initial: time.Millisecond, Max: time.Millisecond}
 	job.Log = supervisor.Log{MaxSize: 512, Keep: 2}
 	d := &supervisor.Daemon{Host: "testhost", LogDir: logs}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		d.Run(ctx, []*supervisor.Job{job})
-		close(done)
-	}()
+	halt := start(d, job)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(logs, "chatty.log.2")); err == nil {
 			break
 		}
 	}
-	cancel()
-	<-done
+	halt()
 	names, _ := filepath.Glob(filepath.Join(logs, "chatty.log*"))
 	if len(names) != 3 {
 		t.Fatalf("log files %v, want chatty.log and 2 old ones", names)
@@ -338,19 +321,13 @@ func TestStalledNotifierDoesNotStopRestarts(t *testing.T) {
 	out := &syncBuffer{}
 	b := blocked{release: make(chan struct{})}
 	d := &supervisor.Daemon{Host: "h", Stdout: out, Stderr: out, Notifier: b, DrainTimeout: 100 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		d.Run(ctx, []*supervisor.Job{job})
-		close(done)
-	}()
+	halt := start(d, job)
 	for deadline := time.Now().Add(60 * time.Second); strings.Count(out.String(), "fast | ran") < 1100; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d runs in 60s with the notifier stalled", strings.Count(out.String(), "fast | ran"))
 		}
 	}
-	cancel()
-	<-done
+	halt()
 	if !strings.Contains(out.String(), "not sent: the notifier is not taking messages") {
 		t.Error("the events the queue could not hold were not reported on stderr")
 	}

@@ -178,23 +178,41 @@ func TestUpReloadsOnSIGHUP(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "first.toml", `command = "echo first is up; exec sleep 100"`)
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitOutput(t, &stdout, "first | first is up")
+	cmd, stdout, stderr := startUp(t, dir)
+	waitOutput(t, stdout, "first | first is up")
 	os.Remove(filepath.Join(dir, "first.toml"))
 	writeFile(t, dir, "second.toml", `command = "echo second is up; exec sleep 100"`)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitOutput(t, &stdout, "second | second is up")
-	waitOutput(t, &stderr, "reload: 1 jobs")
+	waitOutput(t, stdout, "second | second is up")
+	waitOutput(t, stderr, "reload: 1 jobs")
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit %v, want 0; stderr:\n%s", err, stderr.String())
 	}
+}
+
+// startUp starts `supervise up` on dir as a process of its own, with its output
+// readable while it runs; the process is killed at the end of the test.
+func startUp(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	cmd := command(t, append([]string{"up", "--jobs", dir, "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stdout, stderr
+}
+
+// orphanPID waits for a job's "orphan PID" line and returns the pid.
+func orphanPID(t *testing.T, stdout *syncBuffer) int {
+	t.Helper()
+	waitOutput(t, stdout, "daemonizer | orphan ")
+	var pid int
+	out := stdout.String()
+	fmt.Sscanf(out[strings.Index(out, "orphan ")+len("orphan "):], "%d", &pid)
+	return pid
 }
 
 func waitOutput(t *testing.T, b *syncBuffer, want string) {
@@ -212,16 +230,8 @@ func TestUpAdoptsAndReapsOrphans(t *testing.T) {
 	dir := t.TempDir()
 	// The daemon starts a session of its own before its parent exits, as a daemon does.
 	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 1 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitOutput(t, &stdout, "daemonizer | orphan ")
-	var pid int
-	fmt.Sscanf(stdout.String()[strings.Index(stdout.String(), "orphan ")+len("orphan "):], "%d", &pid)
+	cmd, stdout, _ := startUp(t, dir)
+	pid := orphanPID(t, stdout)
 	status := func() string {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		return string(b)
@@ -246,15 +256,9 @@ func TestUpCrashLoopThenFixedByReload(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
 	file := writeFile(t, dir, "broken-app.toml", "command = \"echo starting; exit 1\"\nhealthy_after = \"1s\"\n")
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, _, stderr := startUp(t, dir)
 	start := time.Now()
-	waitOutput(t, &stderr, "broken-app is crash-looping")
+	waitOutput(t, stderr, "broken-app is crash-looping")
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the loop message came after %v, want within 10s", took)
 	}
@@ -262,7 +266,7 @@ func TestUpCrashLoopThenFixedByReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitOutput(t, &stderr, "broken-app recovered")
+	waitOutput(t, stderr, "broken-app recovered")
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	s := stderr.String()
@@ -283,16 +287,8 @@ func TestUpStopsAdoptedDaemons(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 100 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitOutput(t, &stdout, "daemonizer | orphan ")
-	var pid int
-	fmt.Sscanf(stdout.String()[strings.Index(stdout.String(), "orphan ")+len("orphan "):], "%d", &pid)
+	cmd, stdout, _ := startUp(t, dir)
+	pid := orphanPID(t, stdout)
 	time.Sleep(400 * time.Millisecond) // the job has ended; its daemon runs on, adopted
 	if syscall.Kill(pid, 0) != nil {
 		t.Fatalf("the daemon %d did not outlive its job", pid)
