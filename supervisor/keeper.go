@@ -63,17 +63,17 @@ const maxExits = 5
 // job has ended for good.
 func (k *keeper) run(ctx context.Context) {
 	var st keepState
+	defer func() { k.state = st }()
 	if k.replaces != nil {
-		select {
-		case <-k.replaces.done:
-			// The old version of the job has stopped. Its crash loop, if any, goes on
-			// here: a reload that fixes a looping job ends with its recovery message.
-			st = k.replaces.state
-		case <-ctx.Done():
+		// The old version of the job is stopping; it was told to before this keeper
+		// began. Its crash loop, if any, goes on here: a reload that fixes a looping
+		// job ends with its recovery message.
+		<-k.replaces.done
+		st, k.replaces = k.replaces.state, nil
+		if ctx.Err() != nil {
 			return
 		}
 	}
-	defer func() { k.state = st }()
 	for {
 		k.take()
 		res, healthy := k.runOnce(ctx, &st)

@@ -112,46 +112,58 @@ func children() []int {
 }
 
 // StopOrphans stops what up adopted, once every job has stopped: sig to each adopted
-// process, then SIGKILL to what is left after timeout. When up stops, nothing its jobs
-// started is left running, a daemon that started a session of its own included, as
-// when systemd stops a service's control group.
-func StopOrphans(sig syscall.Signal, timeout time.Duration) {
+// process, then SIGKILL to what is left after timeout, or at once when hurry is
+// closed. When up stops, nothing its jobs started is left running, a daemon that
+// started a session of its own included, as when systemd stops a service's control
+// group. A process adopted meanwhile (the child of an orphan that died) gets the same.
+func StopOrphans(sig syscall.Signal, timeout time.Duration, hurry <-chan struct{}) {
 	a := adopted
 	if a == nil {
 		return
 	}
-	orphans := func() []int {
+	signalled := map[int]syscall.Signal{}
+	// signal sends s to every adopted process that has not had it, under the lock the
+	// reaper holds, so that no pid is reaped and reused between listing and signalling.
+	// It reports whether any is left.
+	signal := func(s syscall.Signal) bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		var pids []int
+		left := false
 		for _, pid := range children() {
-			if !a.mains[pid] {
-				pids = append(pids, pid)
+			if a.mains[pid] {
+				continue
+			}
+			left = true
+			if signalled[pid] != s && signalled[pid] != syscall.SIGKILL {
+				_ = syscall.Kill(pid, s)
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+				signalled[pid] = s
 			}
 		}
-		return pids
+		return left
 	}
-	for _, pid := range orphans() {
-		_ = syscall.Kill(pid, sig)
-		_ = syscall.Kill(pid, syscall.SIGCONT)
-	}
-	if gone(orphans, timeout) {
-		return
-	}
-	for _, pid := range orphans() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	gone(orphans, time.Second)
-}
-
-// gone waits up to timeout for list to come back empty. The processes are children
-// now, so the reaper takes them as they exit; this only looks, on a short timer, and
-// only while up is stopping.
-func gone(list func() []int, timeout time.Duration) bool {
-	for deadline := time.Now().Add(timeout); len(list()) > 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return false
+	// The adopted are children now, so the reaper takes them as they exit; this only
+	// looks, on a short timer, and only while up is stopping.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	s := sig
+	for signal(s) {
+		select {
+		case <-tick.C:
+			continue
+		case <-hurry:
+			hurry = nil
+			if s == syscall.SIGKILL {
+				continue
+			}
+		case <-deadline.C:
+			if s == syscall.SIGKILL {
+				return // SIGKILL cannot be refused, but it can be held up: give up
+			}
 		}
+		s = syscall.SIGKILL
+		deadline.Reset(time.Second)
 	}
-	return true
 }

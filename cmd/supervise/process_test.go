@@ -301,3 +301,22 @@ func TestUpStopsAdoptedDaemons(t *testing.T) {
 		t.Errorf("the daemon %d outlived up:\n%s", pid, b)
 	}
 }
+
+// A process adopted while up stops (the child of an orphan that died) is stopped too.
+func TestUpStopsOrphansOfOrphans(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sh -c 'sleep 300 & echo orphan $!; wait' & sleep 0.3\"\nrestart = \"never\"\n")
+	cmd, stdout, _ := startUp(t, dir)
+	pid := orphanPID(t, stdout)
+	time.Sleep(400 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	start := time.Now()
+	cmd.Wait()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("up took %v to stop", took)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil && !strings.Contains(string(b), "zombie") {
+		t.Errorf("the orphan's child %d outlived up:\n%s", pid, b)
+	}
+}

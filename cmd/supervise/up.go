@@ -74,6 +74,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jobs, _ := load(d, *dir)
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
 
+	hurry := make(chan struct{}) // closed by a second SIGINT or SIGTERM
 	var g actor.Group
 	{
 		// SIGINT or SIGTERM stops every job, each with its stop_signal and
@@ -98,6 +99,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 								if sig != syscall.SIGHUP {
 									fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
 									d.Kill()
+									close(hurry)
+									return
 								}
 							case <-finished:
 								return
@@ -117,7 +120,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			d.Run(ctx, jobs)
-			supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout)
+			supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout, hurry)
 			return nil
 		}, func(error) {
 			cancel()
