@@ -320,3 +320,50 @@ func TestUpStopsOrphansOfOrphans(t *testing.T) {
 		t.Errorf("the orphan's child %d outlived up:\n%s", pid, b)
 	}
 }
+
+// As PID 1 of a container (here a PID namespace of its own), up reaps every zombie and
+// stops on SIGTERM, as `docker stop` sends it.
+func TestUpAsPID1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a PID namespace needs root")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare(1) is not installed")
+	}
+	noTelegram(t)
+	dir := t.TempDir()
+	// The job leaves an orphan that exits at once, then counts the zombies around.
+	writeFile(t, dir, "init.toml", `command = "(sleep 0.1 &); sleep 0.6; echo parent $PPID zombies $(grep -l 'State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l); exec sleep 100"`)
+	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	cmd.Args = append([]string{unshare, "--pid", "--fork", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = unshare
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitOutput(t, &stdout, "init | parent ")
+	if !strings.Contains(stdout.String(), "init | parent 1 zombies 0\n") {
+		t.Errorf("want up as PID 1 and no zombie left:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	// up is unshare's child, PID 1 inside; SIGTERM goes to it from outside.
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+	var upPID int
+	fmt.Sscanf(string(b), "%d", &upPID)
+	if upPID == 0 {
+		t.Fatalf("no child of unshare: %q", b)
+	}
+	syscall.Kill(upPID, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit %v after SIGTERM; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("up as PID 1 did not stop on SIGTERM; stderr:\n%s", stderr.String())
+	}
+}
