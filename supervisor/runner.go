@@ -162,44 +162,36 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		waited <- e
 	}()
 
-	var timeout, kill, check, giveUp <-chan time.Time
-	var giveUpTimer *time.Timer
+	// Every wait is a timer; all are stopped when watch returns.
+	var timers []*time.Timer
 	defer func() {
-		if giveUpTimer != nil {
-			giveUpTimer.Stop()
+		for _, t := range timers {
+			t.Stop()
 		}
 	}()
+	after := func(d time.Duration) <-chan time.Time {
+		t := time.NewTimer(d)
+		timers = append(timers, t)
+		return t.C
+	}
+
+	var timeout, kill, check, giveUp <-chan time.Time
 	exited := false
 	if job.Timeout > 0 {
-		t := time.NewTimer(job.Timeout)
-		defer t.Stop()
-		timeout = t.C
+		timeout = after(job.Timeout)
 	}
 	// stop signals the job and arms the SIGKILL that follows stop_timeout later.
-	var killTimer *time.Timer
 	stop := func(sig syscall.Signal) {
 		_ = p.signal(sig)
 		_ = p.signal(syscall.SIGCONT) // a stopped process would not see sig until killed
-		if killTimer == nil {
-			killTimer = time.NewTimer(job.StopTimeout)
-			kill = killTimer.C
+		if kill == nil && giveUp == nil {
+			kill = after(job.StopTimeout)
 		}
 	}
-	defer func() {
-		if killTimer != nil {
-			killTimer.Stop()
-		}
-	}()
 	// The processes left after the main one are not supervise's children, so nothing
 	// tells when they are gone: they are looked for on a timer that backs off, and
 	// only while a stop is under way.
-	var checkTimer *time.Timer
 	checkEvery := 5 * time.Millisecond
-	defer func() {
-		if checkTimer != nil {
-			checkTimer.Stop()
-		}
-	}()
 
 	done := ctx.Done()
 	for {
@@ -214,14 +206,13 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 			}
 			timeout, done = nil, nil
 			stop(job.StopSignal)
-			checkTimer = time.NewTimer(checkEvery)
-			check = checkTimer.C
+			check = after(checkEvery)
 		case <-check:
 			if !p.alive() {
 				return
 			}
 			checkEvery = min(2*checkEvery, 100*time.Millisecond)
-			checkTimer.Reset(checkEvery)
+			check = after(checkEvery)
 		case <-timeout:
 			res.TimedOut = true
 			stop(job.StopSignal)
@@ -242,8 +233,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		case <-kill:
 			_ = p.signal(syscall.SIGKILL)
 			kill = nil
-			giveUpTimer = time.NewTimer(max(job.StopTimeout, time.Second))
-			giveUp = giveUpTimer.C
+			giveUp = after(max(job.StopTimeout, time.Second))
 		case <-giveUp:
 			// SIGKILL cannot be refused, but it can be delayed (a process stuck in the
 			// kernel) or not allowed (a setuid program that changed its user).

@@ -367,3 +367,25 @@ func TestUpAsPID1(t *testing.T) {
 		t.Fatalf("up as PID 1 did not stop on SIGTERM; stderr:\n%s", stderr.String())
 	}
 }
+
+// A second SIGTERM does not wait for stop_timeout: it kills every job at once.
+func TestUpSecondSignalKills(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "stubborn.toml", "command = \"trap '' TERM; echo deaf; while :; do sleep 0.1; done\"\nstop_timeout = \"1m\"\n")
+	cmd, stdout, stderr := startUp(t, dir)
+	waitOutput(t, stdout, "stubborn | deaf")
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitOutput(t, stderr, "stopping every job")
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v; stderr:\n%s", err, stderr.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("up took %v after the second SIGTERM, want it at once", took)
+	}
+	if !strings.Contains(stderr.String(), "again: killing every job") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}
