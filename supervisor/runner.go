@@ -127,6 +127,9 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 		res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
 	}
 
+	if r.Notifier == nil {
+		return res // nothing to deliver; the signals are the caller's again
+	}
 	go func() {
 		for {
 			select {
