@@ -72,11 +72,32 @@ func Headline(ev supervisor.Event) string {
 			h += "; retrying every " + human(ev.Retry)
 		}
 	case supervisor.KindHeartbeat:
-		h = "💔 " + job + " missed its heartbeat" + on
+		due := ev.Missed.Format(timeLayout)
+		switch {
+		case ev.MissedRuns > 1:
+			h = "💔 " + job + " missed " + strconv.Itoa(ev.MissedRuns) + " runs" + on + ", the last due at " + due
+		case ev.MissedRuns == 1:
+			h = "💔 " + job + " missed its run" + on + " due at " + due
+		case !ev.Missed.IsZero() && ev.Expect > 0:
+			h = "💔 " + job + " did not succeed" + on + " within " + human(ev.Expect) + " of its run due at " + due
+		case !ev.Missed.IsZero():
+			h = "💔 " + job + " did not start" + on + ": its run was due at " + due
+		default:
+			h = "💔 " + job + " missed its heartbeat" + on
+			if ev.Silent > 0 {
+				h += ": silent for " + human(ev.Silent)
+			}
+			if ev.Every > 0 {
+				h += " (expected every " + human(ev.Every) + ")"
+			}
+		}
 	case supervisor.KindRecovery:
 		h = "💚 " + job + " recovered" + on
-		if ev.Down > 0 {
+		switch {
+		case ev.Down > 0:
 			h += " after " + human(ev.Down) + " of crashes"
+		case ev.Silent > 0:
+			h += ": a sign of life after " + human(ev.Silent) + " of silence"
 		}
 		if ev.Crashes > 0 {
 			h += " (" + strconv.Itoa(ev.Crashes) + " in all)"
@@ -96,8 +117,12 @@ func ending(ev supervisor.Event) string {
 		return "could not start: " + oneLine(ev.Err.Error())
 	case ev.Signal != 0:
 		return "killed by " + signalName(ev.Signal) + after(ev.Duration)
+	case ev.MinRuntime > 0 && ev.ExitCode == 0:
+		return "exit status 0" + after(ev.Duration) + ", sooner than its min_runtime " + human(ev.MinRuntime)
 	case ev.ExitCode >= 0:
 		return "exit status " + strconv.Itoa(ev.ExitCode) + after(ev.Duration)
+	case ev.Note != "":
+		return oneLine(ev.Note) // a failure the job reported itself
 	default:
 		return "stopped" + after(ev.Duration)
 	}
@@ -169,12 +194,21 @@ func human(d time.Duration) string {
 	return string(b)
 }
 
+// Limits on the lines that quote what a job said of itself.
+const (
+	maxNote   = 512
+	maxStatus = 512
+	maxPing   = 1024 // of the last ping message
+)
+
 // message is what both renderings say, before markup.
 type message struct {
 	headline string
 	command  string
 	started  string
-	output   bool // whether the event has output to speak of
+	details  []string // lines such as "status: …", "last sign of life: …"
+	ping     string   // the last ping message, quoted in a block of its own
+	output   bool     // whether the event has output to speak of
 	tail
 }
 
@@ -187,6 +221,24 @@ func newMessage(ev supervisor.Event) message {
 	}
 	if !ev.Start.IsZero() {
 		m.started = ev.Start.Format(timeLayout)
+	}
+	// The note is in the headline of a problem and of a failure the job reported.
+	noted := ev.Kind == supervisor.KindProblem || ev.Kind == supervisor.KindFailure && ev.ExitCode < 0 && ev.Signal == 0 && ev.Err == nil
+	if ev.Note != "" && !noted {
+		m.details = append(m.details, clip(oneLine(ev.Note), maxNote))
+	}
+	if ev.Kind == supervisor.KindHeartbeat && ev.Missed.IsZero() {
+		if ev.LastSign.IsZero() {
+			m.details = append(m.details, "no sign of life yet")
+		} else {
+			m.details = append(m.details, "last sign of life: "+oneLine(ev.LastSignBy)+" at "+ev.LastSign.Format(timeLayout))
+		}
+	}
+	if ev.Status != "" {
+		m.details = append(m.details, "status: "+clip(oneLine(ev.Status), maxStatus))
+	}
+	if ev.Message != "" {
+		m.ping = clipStart(strings.TrimSpace(clean([]byte(ev.Message))), maxPing)
 	}
 	return m
 }
@@ -202,6 +254,12 @@ func HTML(ev supervisor.Event) string {
 	}
 	if m.started != "" {
 		b.WriteString("\nstarted " + escape(m.started))
+	}
+	for _, d := range m.details {
+		b.WriteString("\n" + escape(d))
+	}
+	if m.ping != "" {
+		b.WriteString("\nping message:\n<pre>" + escape(m.ping) + "</pre>")
 	}
 	if !m.output {
 		return b.String()
@@ -272,6 +330,15 @@ func Text(ev supervisor.Event) string {
 	}
 	if m.started != "" {
 		b.WriteString("\nstarted " + m.started)
+	}
+	for _, d := range m.details {
+		b.WriteString("\n" + d)
+	}
+	if m.ping != "" {
+		b.WriteString("\nping message:")
+		for l := range strings.SplitSeq(m.ping, "\n") {
+			b.WriteString("\n> " + l)
+		}
 	}
 	if !m.output {
 		return b.String()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -232,11 +233,90 @@ func Parse(path string, data []byte) (*Job, error) {
 			"within": durationInto(&job.RestartLimit.Within),
 		},
 	}
-	// Keys of schedules and heartbeats are named so that a file written for them
-	// fails clearly here instead of running without them.
-	later := map[string]string{
-		"schedule":  "schedules",
-		"heartbeat": "heartbeats",
+	// A schedule is read once its time zone is known, after every key.
+	var spec, zone string
+	var loc *time.Location
+	fields["schedule"] = func(v any) error {
+		var err error
+		if spec, err = asString(v); err == nil && strings.TrimSpace(spec) == "" {
+			err = errors.New(`is empty: write a cron expression like "0 3 * * *", or "@every 10m"`)
+		}
+		return err
+	}
+	fields["timezone"] = func(v any) error {
+		var err error
+		if zone, err = asString(v); err != nil {
+			return err
+		}
+		if zone == "" || zone == "Local" {
+			return fmt.Errorf("%q is not a time zone: name one like \"Asia/Seoul\" or \"UTC\", or leave timezone out for the host's", zone)
+		}
+		loc, err = time.LoadLocation(zone)
+		if err != nil {
+			return fmt.Errorf("%q is not a time zone known here: name one like \"Asia/Seoul\" or \"UTC\"", zone)
+		}
+		return nil
+	}
+	fields["overlap"] = func(v any) error {
+		s, err := asString(v)
+		if err != nil {
+			return err
+		}
+		switch o := Overlap(s); o {
+		case OverlapSkip, OverlapQueue, OverlapKill:
+			job.Overlap = o
+			return nil
+		}
+		return fmt.Errorf("%q is not an overlap policy (use skip, queue or kill)", s)
+	}
+	fields["jitter"] = durationInto(&job.Jitter)
+	fields["catch_up"] = func(v any) error {
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("must be true or false, not %s", typeName(v))
+		}
+		job.CatchUp = b
+		return nil
+	}
+	fields["expect_success_within"] = durationInto(&job.ExpectSuccessWithin)
+	fields["min_runtime"] = durationInto(&job.MinRuntime)
+
+	hb := Heartbeat{Action: ActionAlert}
+	var match string
+	tables["heartbeat"] = map[string]func(any) error{
+		"every": durationInto(&hb.Every),
+		"grace": durationInto(&hb.Grace),
+		"action": func(v any) error {
+			s, err := asString(v)
+			if err != nil {
+				return err
+			}
+			switch a := HeartbeatAction(s); a {
+			case ActionAlert, ActionRestart:
+				hb.Action = a
+				return nil
+			}
+			return fmt.Errorf("%q is not a heartbeat action (use alert or restart)", s)
+		},
+		"output": func(v any) error {
+			b, ok := v.(bool)
+			if !ok {
+				return fmt.Errorf("must be true or false, not %s", typeName(v))
+			}
+			hb.Output = b
+			return nil
+		},
+		"output_match": func(v any) error {
+			s, err := asString(v)
+			if err != nil {
+				return err
+			}
+			if hb.OutputMatch, err = regexp.Compile(s); err != nil {
+				return fmt.Errorf("%q is not a regular expression: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			}
+			match = s
+			return nil
+		},
 	}
 
 	for _, key := range sortedKeys(top) {
@@ -246,11 +326,13 @@ func Parse(path string, data []byte) (*Job, error) {
 			d.decode(prim, fields[key])
 		case tables[key] != nil:
 			d.table(key, prim, tables[key])
-		case later[key] != "":
-			d.reject(key, prim, fmt.Sprintf("is not supported yet (it comes with %s)", later[key]))
 		default:
 			d.reject(key, prim, "unknown key")
 		}
+	}
+	d.schedule(top, job, spec, loc)
+	if _, ok := top["heartbeat"]; ok {
+		d.heartbeat(top["heartbeat"], job, hb, match)
 	}
 	if !md.IsDefined("command") {
 		d.problems = append(d.problems, problem{key: "command", msg: "is required: the program to run, as an array or a shell string"})
@@ -270,6 +352,60 @@ func Parse(path string, data []byte) (*Job, error) {
 		}
 	}
 	return job, nil
+}
+
+// schedule checks the keys of a scheduled job together: spec and loc as read, and the
+// keys that only a schedule gives meaning to.
+func (d *jobDecoder) schedule(top map[string]toml.Primitive, job *Job, spec string, loc *time.Location) {
+	if _, set := top["schedule"]; !set {
+		for _, key := range []string{"timezone", "overlap", "jitter", "catch_up", "expect_success_within"} {
+			if prim, ok := top[key]; ok {
+				d.problems = append(d.problems, problem{line: d.line(prim), key: key, msg: "applies only to a scheduled job: set schedule too"})
+			}
+		}
+		return
+	}
+	if strings.TrimSpace(spec) == "" {
+		return // its error is reported
+	}
+	s, err := ParseSchedule(spec, loc)
+	if err != nil {
+		d.problems = append(d.problems, problem{line: d.line(top["schedule"]), key: "schedule", msg: err.Error()})
+		return
+	}
+	job.Schedule = s
+	if prim, ok := top["restart"]; ok {
+		d.problems = append(d.problems, problem{line: d.line(prim), key: "restart",
+			msg: "does not apply to a scheduled job, which runs at its times: remove restart or schedule"})
+	}
+	job.Restart = RestartNever
+}
+
+// heartbeat checks the [heartbeat] table as a whole, once its keys are read into hb.
+func (d *jobDecoder) heartbeat(prim toml.Primitive, job *Job, hb Heartbeat, match string) {
+	sub, ok := d.subkeys(prim)
+	if !ok {
+		return // reported by table
+	}
+	if _, ok := sub["every"]; !ok {
+		d.problems = append(d.problems, problem{line: d.tableLine(prim), key: "heartbeat.every",
+			msg: "is required: how often a sign of life must come, like \"5m\""})
+		return
+	}
+	if hb.Every == 0 {
+		return // its error is reported
+	}
+	if _, ok := sub["grace"]; !ok {
+		hb.Grace = hb.Every / 10
+	}
+	if hb.OutputMatch != nil {
+		if out, ok := sub["output"]; ok && !hb.Output {
+			d.problems = append(d.problems, problem{line: d.line(out), key: "heartbeat.output",
+				msg: fmt.Sprintf("is false, but output_match %q makes matching lines count: remove one of them", match)})
+		}
+		hb.Output = true
+	}
+	job.Heartbeat = &hb
 }
 
 // decode runs f on the value of prim and records its error with the key's line.
@@ -305,9 +441,14 @@ func (d *jobDecoder) table(key string, prim toml.Primitive, fields map[string]fu
 	}
 }
 
-// reject records that key is wrong as a whole, on its line. A table made by dotted
-// keys (notify.on = …) has no line of its own: its first key's line stands for it.
+// reject records that key is wrong as a whole, on its line.
 func (d *jobDecoder) reject(key string, prim toml.Primitive, msg string) {
+	d.problems = append(d.problems, problem{line: d.tableLine(prim), key: key, msg: msg})
+}
+
+// tableLine is the line of prim's key. A table made by dotted keys (notify.on = …)
+// has no line of its own: its first key's line stands for it.
+func (d *jobDecoder) tableLine(prim toml.Primitive) int {
 	line := d.line(prim)
 	if sub, ok := d.subkeys(prim); ok && line == 0 {
 		for _, p := range sub {
@@ -316,7 +457,7 @@ func (d *jobDecoder) reject(key string, prim toml.Primitive, msg string) {
 			}
 		}
 	}
-	d.problems = append(d.problems, problem{line: line, key: key, msg: msg})
+	return line
 }
 
 // subkeys returns the keys of prim when it is a table. (Decoding a value that is not

@@ -54,6 +54,7 @@ tail = 10
 		RestartLimit: supervisor.RestartLimit{Burst: 3, Within: 10 * time.Minute},
 		HealthyAfter: time.Minute,
 		Log:          supervisor.Log{MaxSize: 1 << 20, Keep: 2},
+		Overlap:      supervisor.OverlapSkip,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -146,10 +147,40 @@ stop_timeout = "-1s"`, []string{
 		{"blank command", "command = \"  \"", []string{`x.toml:1: command: is empty`}},
 		{"env", "command = \"true\"\nenv = { A = 1 }", []string{`x.toml:2: env: A must be a string, not an integer`}},
 		{"notify not a table", "command = \"true\"\nnotify = \"failure\"", []string{`x.toml:2: notify: must be a table`}},
-		{"later keys", "command = \"true\"\nschedule = \"@daily\"\n[heartbeat]\nevery = \"5m\"", []string{
-			`x.toml:2: schedule: is not supported yet`,
-			`x.toml:3: heartbeat: is not supported yet`,
+		{"schedule keys", "command = \"true\"\nschedule = \"0 3 * *\"\ntimezone = \"Mars/Olympus\"\noverlap = \"sometimes\"\njitter = 30\ncatch_up = \"yes\"", []string{
+			`x.toml:2: schedule: "0 3 * *" is not a schedule: expected exactly 5 fields, found 4`,
+			`x.toml:3: timezone: "Mars/Olympus" is not a time zone known here`,
+			`x.toml:4: overlap: "sometimes" is not an overlap policy (use skip, queue or kill)`,
+			`x.toml:5: jitter: 30 has no unit`,
+			`x.toml:6: catch_up: must be true or false, not a string`,
 		}},
+		{"keys of schedules without one", "command = \"true\"\ntimezone = \"UTC\"\njitter = \"1m\"\ncatch_up = true\nexpect_success_within = \"1h\"\noverlap = \"kill\"", []string{
+			`x.toml:2: timezone: applies only to a scheduled job: set schedule too`,
+			`x.toml:3: jitter: applies only to a scheduled job`,
+			`x.toml:4: catch_up: applies only to a scheduled job`,
+			`x.toml:5: expect_success_within: applies only to a scheduled job`,
+			`x.toml:6: overlap: applies only to a scheduled job`,
+		}},
+		{"restart of a scheduled job", "command = \"true\"\nschedule = \"@daily\"\nrestart = \"always\"\nschedule_x = 1", []string{
+			`x.toml:3: restart: does not apply to a scheduled job`,
+			`x.toml:4: schedule_x: unknown key`,
+		}},
+		{"empty schedule", "command = \"true\"\nschedule = \" \"", []string{`x.toml:2: schedule: is empty`}},
+		{"heartbeat", "command = \"true\"\n[heartbeat]\nevery = 5\ngrace = \"-1s\"\naction = \"reboot\"\noutput = \"yes\"\noutput_match = \"(\"\nping = true", []string{
+			`x.toml:3: heartbeat.every: 5 has no unit`,
+			`x.toml:4: heartbeat.grace: "-1s" must be more than zero`,
+			`x.toml:5: heartbeat.action: "reboot" is not a heartbeat action (use alert or restart)`,
+			`x.toml:6: heartbeat.output: must be true or false, not a string`,
+			"x.toml:7: heartbeat.output_match: \"(\" is not a regular expression: missing closing ): `(`",
+			`x.toml:8: heartbeat.ping: unknown key`,
+		}},
+		{"heartbeat without every", "command = \"true\"\n[heartbeat]\ngrace = \"1m\"", []string{
+			`x.toml:2: heartbeat.every: is required`,
+		}},
+		{"heartbeat output off but matching", "command = \"true\"\n[heartbeat]\nevery = \"1m\"\noutput = false\noutput_match = \"ok\"", []string{
+			`x.toml:4: heartbeat.output: is false, but output_match "ok" makes matching lines count`,
+		}},
+		{"min_runtime", "command = \"true\"\nmin_runtime = \"0s\"", []string{`x.toml:2: min_runtime: "0s" must be more than zero`}},
 		{"restarts", "command = \"true\"\nrestart = \"sometimes\"\nbackoff = { initial = \"2m\", max = \"1m\" }\nrestart_limit = { burst = 0, within = 60 }\nhealthy_after = \"\"", []string{
 			`x.toml:2: restart: "sometimes" is not a restart policy`,
 			`x.toml:3: backoff: initial 2m0s is more than max 1m0s`,
@@ -158,9 +189,10 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:5: healthy_after: "" is not a duration`,
 		}},
 		{"bad name", "name = \"../etc\"\ncommand = \"true\"", []string{`x.toml:1: name: "../etc" is not a valid job name`}},
-		{"dotted keys", "command = \"true\"\nnotify.colour = 1\nheartbeat.every = \"5m\"\nextra.x = 1", []string{
+		{"dotted keys", "command = \"true\"\nnotify.colour = 1\nheartbeat.evry = \"5m\"\nextra.x = 1", []string{
 			`x.toml:2: notify.colour: unknown key`,
-			`x.toml:3: heartbeat: is not supported yet`,
+			`x.toml:3: heartbeat.evry: unknown key`,
+			`x.toml:3: heartbeat.every: is required`,
 			`x.toml:4: extra: unknown key`,
 		}},
 		{"tail range", "command = \"true\"\n[notify]\ntail = 0", []string{`x.toml:3: notify.tail: 0 is out of range 1..10000`}},
@@ -168,7 +200,7 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:2: log.keep: must be a whole number of old files from 0 to 100, not -1`,
 			`x.toml:2: log.max_size: must be a size string like "10MB", not an integer`,
 		}},
-		{"heartbeat events", "command = \"true\"\n[notify]\non = [\"heartbeat\"]", []string{`x.toml:3: notify.on: event "heartbeat" is not supported yet`}},
+		{"events", "command = \"true\"\n[notify]\non = [\"heartbeat\", \"heartbaet\"]", []string{`x.toml:3: notify.on: unknown event "heartbaet"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := supervisor.Parse("x.toml", []byte(tc.file))

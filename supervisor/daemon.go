@@ -24,6 +24,13 @@ type Daemon struct {
 	Stderr   io.Writer // supervise's own complaints
 	Notifier Notifier
 	LogDir   string // where each job's output is logged as JOB.log; empty for no logs
+	RunsDir  string // where a scheduled job's last run is kept as JOB.json; empty for nowhere
+
+	// Where jobs send signs of life: PingBase is the URL PingHandler is served at
+	// ("http://127.0.0.1:8427"), NotifyDir a private folder for the jobs' NOTIFY_SOCKETs.
+	// Each empty for none.
+	PingBase  string
+	NotifyDir string
 
 	// DrainTimeout bounds how long pending messages are still sent once the jobs have
 	// stopped; what is left is written to Stderr. Zero means 5 seconds.
@@ -37,6 +44,14 @@ type Daemon struct {
 	events   chan Event         // to the notifier goroutine; nil once closed
 	keepers  map[string]*keeper // by job name
 	stopping map[string]*keeper // removed by a reload and not yet stopped
+	pulses   map[string]*pulse  // by job name; kept across reloads
+}
+
+// pulse is a job's Pulse with its NOTIFY_SOCKET, which outlive the job's keepers so a
+// reload does not move the socket a running job was given.
+type pulse struct {
+	*Pulse
+	socket *NotifySocket // nil when it could not be made
 }
 
 // eventQueue is how many events may wait for the notifier before new ones go to
@@ -50,6 +65,7 @@ func (d *Daemon) init() {
 		d.events = make(chan Event, eventQueue)
 		d.keepers = map[string]*keeper{}
 		d.stopping = map[string]*keeper{}
+		d.pulses = map[string]*pulse{}
 	})
 }
 
@@ -86,10 +102,20 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		if d.LogDir != "" {
 			outs = append(outs, log)
 		}
+		pl := d.pulse(job.Name)
+		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Tell: d.queue}
+		if d.PingBase != "" {
+			runner.PingURL = PingURL(d.PingBase, job.Name)
+		}
+		if pl.socket != nil {
+			runner.NotifySocket = pl.socket.Path
+		}
 		k := &keeper{
-			job:    job,
-			spec:   job,
-			runner: &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr},
+			job:     job,
+			spec:    job,
+			runner:  runner,
+			pulse:   pl.Pulse,
+			runsDir: d.RunsDir,
 			flush: func() {
 				if screen != nil {
 					screen.Flush()
@@ -122,6 +148,11 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		case <-ctx.Done():
 			wg.Wait()
 			d.mu.Lock()
+			for _, p := range d.pulses {
+				if p.socket != nil {
+					p.socket.Close()
+				}
+			}
 			close(d.events)
 			d.events = nil
 			d.mu.Unlock()
@@ -133,6 +164,44 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			close(r.done)
 		}
 	}
+}
+
+// pulse returns the job's Pulse, made with its NOTIFY_SOCKET the first time.
+func (d *Daemon) pulse(name string) *pulse {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p := d.pulses[name]; p != nil {
+		return p
+	}
+	p := &pulse{Pulse: NewPulse()}
+	d.pulses[name] = p
+	if d.NotifyDir == "" {
+		return p
+	}
+	path := filepath.Join(d.NotifyDir, name+".sock")
+	if len(path) > maxSocketPath {
+		// A long job name: the socket is named for its place in the list instead.
+		path = filepath.Join(d.NotifyDir, fmt.Sprintf("%d.sock", len(d.pulses)))
+	}
+	sock, err := listenNotify(path, p.notify)
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "supervise: %s: no NOTIFY_SOCKET: %v\n", name, err)
+		return p
+	}
+	p.socket = sock
+	return p
+}
+
+// Pulse returns the Pulse of the job named name, or nil when there is no such job:
+// what PingHandler needs.
+func (d *Daemon) Pulse(name string) *Pulse {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keepers[name] == nil {
+		return nil
+	}
+	return d.pulses[name].Pulse
 }
 
 // queue hands ev to the notifier goroutine without waiting: a job is never held up by
@@ -211,9 +280,11 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 	}
 }
 
-// sameProcess reports whether a and b start the same process.
+// sameProcess reports whether a and b start the same process, kept the same way
+// (scheduled or kept running).
 func sameProcess(a, b *Job) bool {
-	return slices.Equal(a.Command, b.Command) && maps.Equal(a.Env, b.Env) && a.Dir == b.Dir && a.PTY == b.PTY
+	return slices.Equal(a.Command, b.Command) && maps.Equal(a.Env, b.Env) && a.Dir == b.Dir && a.PTY == b.PTY &&
+		(a.Schedule == nil) == (b.Schedule == nil)
 }
 
 // Kill sends SIGKILL to every job at once, for a second request to stop.

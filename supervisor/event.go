@@ -10,8 +10,9 @@ import (
 // [notify] on, so a Kind is also a subscription.
 type Kind string
 
-// The kinds of event. Only start, success, failure and timeout come from a single run;
-// the others belong to the daemon and heartbeats and are accepted in job files already.
+// The kinds of event. Start, success, failure and timeout come from a run; restart-loop
+// from up's restarts; heartbeat from a job that went silent, missed a scheduled run or
+// did not succeed in time; recovery ends a crash loop, a silence or a reported failure.
 const (
 	KindStart       Kind = "start"
 	KindSuccess     Kind = "success"
@@ -30,8 +31,8 @@ const (
 var Kinds = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindHeartbeat, KindRecovery, KindSuccess, KindStart}
 
 // DefaultNotifyOn is what a job notifies about when its file does not say: the events
-// that need a human, and the all-clear after a crash loop.
-var DefaultNotifyOn = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindRecovery}
+// that need a human, and the all-clear after a crash loop or a silence.
+var DefaultNotifyOn = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindHeartbeat, KindRecovery}
 
 // Event is one thing that happened to a job, with everything a message about it says.
 // It is a plain value: formatting it is the notifier's business.
@@ -59,7 +60,26 @@ type Event struct {
 	Within     time.Duration
 	Exits      []string
 	Down       time.Duration
-	Note       string // for KindProblem: what follows from it
+	Note       string // for KindProblem: what follows from it; else what the job reported
+
+	// Heartbeats (KindHeartbeat, and the KindRecovery that follows one): how long the
+	// job was Silent when Every was its period, its last sign of life (zero if none)
+	// and what it was, its last ping Message and its last sd_notify Status.
+	Silent     time.Duration
+	Every      time.Duration
+	LastSign   time.Time
+	LastSignBy string
+	Message    string
+	Status     string
+
+	// Scheduled jobs: Missed is the due time of a run that did not happen (with
+	// MissedRuns counting them, when up was down across several); Expect is the
+	// expect_success_within that passed without a success; a run shorter than
+	// MinRuntime counted as a failure.
+	Missed     time.Time
+	MissedRuns int
+	Expect     time.Duration
+	MinRuntime time.Duration
 
 	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.

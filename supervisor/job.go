@@ -35,7 +35,29 @@ type Job struct {
 	RestartLimit RestartLimit
 	HealthyAfter time.Duration // a run this long resets the backoff and ends a crash loop
 	Log          Log
+
+	// A scheduled job runs at the times of its Schedule rather than being kept running.
+	Schedule            Schedule // nil for a job that is kept running
+	Overlap             Overlap  // what to do when a run is due while the last is still going
+	Jitter              time.Duration
+	CatchUp             bool          // run once at start when a run was missed while up was down
+	ExpectSuccessWithin time.Duration // a run due must have succeeded this long after its due time
+
+	Heartbeat  *Heartbeat    // nil when no sign of life is expected
+	MinRuntime time.Duration // a run that ends sooner, even with status 0, failed
 }
+
+// Overlap is what happens when a scheduled job is due while its last run is still going.
+type Overlap string
+
+// The overlap policies: skip the run that is due (and say so if it keeps happening),
+// queue it to start when the last one ends (at most one waits), or kill the last
+// run and start the new one.
+const (
+	OverlapSkip  Overlap = "skip"
+	OverlapQueue Overlap = "queue"
+	OverlapKill  Overlap = "kill"
+)
 
 // Log is how `supervise up` keeps a job's output in STATE/logs/JOB.log: rotated once
 // it reaches MaxSize bytes, with Keep old files.
@@ -106,6 +128,7 @@ func NewJob(name string, argv ...string) *Job {
 		RestartLimit: DefaultRestartLimit,
 		HealthyAfter: DefaultHealthyAfter,
 		Log:          DefaultLog,
+		Overlap:      OverlapSkip,
 	}
 }
 
@@ -159,21 +182,14 @@ func ParseSignal(name string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q (use one of %s)", name, strings.Join(names, ", "))
 }
 
-// sentKinds are the events something sends; heartbeats come later.
-var sentKinds = []Kind{KindFailure, KindTimeout, KindRestartLoop, KindRecovery, KindSuccess, KindStart}
-
-// ParseKind reads one event name as used in [notify] on and --notify-on. An event
-// that nothing sends yet is an error, so that no one waits for a message that never comes.
+// ParseKind reads one event name as used in [notify] on and --notify-on.
 func ParseKind(name string) (Kind, error) {
 	k := Kind(name)
-	switch {
-	case slices.Contains(sentKinds, k):
+	if slices.Contains(Kinds, k) {
 		return k, nil
-	case slices.Contains(Kinds, k):
-		return "", fmt.Errorf("event %q is not supported yet (it comes with heartbeats)", name)
 	}
-	names := make([]string, len(sentKinds))
-	for i, k := range sentKinds {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
 		names[i] = string(k)
 	}
 	return "", fmt.Errorf("unknown event %q (use %s)", name, strings.Join(names, ", "))

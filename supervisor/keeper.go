@@ -17,6 +17,8 @@ type keeper struct {
 	notify  func(Event)    // hands an event to the daemon's notifier
 	flush   func()         // writes out the last unfinished line of a run's output
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
+	pulse   *Pulse         // the job's signs of life, which outlive a keeper
+	runsDir string         // where a scheduled job's last run is kept; empty for nowhere
 
 	spec     *Job          // the job as the daemon last gave it: the daemon's, not the keeper's
 	updates  chan *Job     // new settings from a reload, taken between runs
@@ -74,6 +76,10 @@ func (k *keeper) run(ctx context.Context) {
 			return
 		}
 	}
+	if k.job.Schedule != nil {
+		k.schedule(ctx)
+		return
+	}
 	for {
 		k.take()
 		res, healthy := k.runOnce(ctx, &st)
@@ -101,11 +107,6 @@ func (k *keeper) run(ctx context.Context) {
 func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
 	results := make(chan Result, 1)
 	job := k.job
-	if job.Notify.Wants(KindStart) {
-		ev := job.Event(KindStart, k.runner.Host)
-		ev.Start = time.Now()
-		k.send(ev)
-	}
 	go func() {
 		res := k.runner.Run(ctx, job, k.signals)
 		k.flush()
@@ -140,7 +141,13 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	if len(st.exits) > maxExits {
 		st.exits = st.exits[1:]
 	}
-	again := k.job.Restart == RestartAlways || k.job.Restart == RestartOnFailure && kind != KindSuccess
+	again := k.job.Restart == RestartAlways || k.job.Restart == RestartOnFailure && kind != KindSuccess || res.Stalled
+	if kind == KindHeartbeat {
+		// Stopped for its heartbeat, which the chat heard of then: it starts again at
+		// once, and counts towards a crash loop like any other death.
+		kind = KindFailure
+		healthy = true
+	}
 	if !again || kind == KindSuccess {
 		k.send(k.event(kind, res)) // the job ended; "success" reaches those who ask for it
 	}
@@ -176,7 +183,7 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	if !healthy {
 		delay = k.backoff(st.streak)
 	}
-	if st.streak == 1 && kind != KindSuccess {
+	if st.streak == 1 && kind != KindSuccess && !res.Stalled {
 		ev := k.event(kind, res)
 		ev.Restarting, ev.Retry = true, delay
 		k.send(ev)

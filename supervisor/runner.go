@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +35,8 @@ type Result struct {
 	ExitCode int            // -1 when the process did not exit by itself
 	Signal   syscall.Signal // the signal that ended it, or 0
 	TimedOut bool
+	Stalled  bool  // stopped for missing its heartbeat, to be started again
+	TooShort bool  // exited 0 sooner than the job's min_runtime
 	Err      error // why it could not be started, or nil
 
 	Output      []byte // the end of its output
@@ -40,11 +44,14 @@ type Result struct {
 }
 
 // Status is the exit status `supervise run` passes on: the job's own, 128+N for
-// signal N, 124 after a timeout, 126 or 127 when it could not be started.
+// signal N, 124 after a timeout, 126 or 127 when it could not be started, and 1 for
+// an exit 0 sooner than min_runtime.
 func (r Result) Status() int {
 	switch {
 	case r.TimedOut:
 		return ExitTimeout
+	case r.TooShort:
+		return 1
 	case r.Err != nil:
 		if errors.Is(r.Err, exec.ErrNotFound) || errors.Is(r.Err, fs.ErrNotExist) {
 			return ExitNotFound
@@ -62,6 +69,10 @@ func (r Result) Short() string {
 	switch {
 	case r.TimedOut:
 		return "timeout"
+	case r.Stalled:
+		return "no heartbeat"
+	case r.TooShort:
+		return "exit 0 too soon"
 	case r.Err != nil:
 		return "not started"
 	case r.Signal != 0:
@@ -81,7 +92,9 @@ func (r Result) Kind() Kind {
 	switch {
 	case r.TimedOut:
 		return KindTimeout
-	case r.Err != nil || r.Signal != 0 || r.ExitCode != 0:
+	case r.Stalled:
+		return KindHeartbeat
+	case r.Err != nil || r.Signal != 0 || r.ExitCode != 0 || r.TooShort:
 		return KindFailure
 	default:
 		return KindSuccess
@@ -95,6 +108,17 @@ type Runner struct {
 	Stdout   io.Writer // live copy of the job's output; nil to keep it quiet
 	Stderr   io.Writer // supervise's own complaints, such as an alert it could not send
 	Notifier Notifier
+
+	// The job's signs of life, with where it sends them: its SUPERVISE_PING_URL and
+	// NOTIFY_SOCKET (each empty for none). A nil Pulse watches no heartbeat.
+	Pulse        *Pulse
+	PingURL      string
+	NotifySocket string
+
+	// Tell takes the events that arise while the job runs (a missed heartbeat, a
+	// recovery, a failure the job reported), which the job's [notify] section asks
+	// for. Nil sends them through Notifier without holding up the job.
+	Tell func(Event)
 }
 
 // Run starts job and waits until it and every process of its session are gone.
@@ -112,19 +136,38 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	tail := NewTail(DefaultTailSize)
 	res := Result{Start: time.Now(), ExitCode: -1}
 
-	p, err := startProcess(job, jobEnv(job), r.Stdout, tail)
+	tell := func(ev Event) {
+		switch {
+		case !job.Notify.Wants(ev.Kind):
+		case r.Tell != nil:
+			r.Tell(ev)
+		default:
+			// The job does not wait for the chat to hear about it.
+			started.Go(func() { r.send(dctx, ev) })
+		}
+	}
+	out := r.Stdout
+	if h := job.Heartbeat; h != nil && h.Output && r.Pulse != nil {
+		beat := &outputBeat{pulse: r.Pulse, match: h.OutputMatch}
+		if out == nil {
+			out = beat
+		} else {
+			out = io.MultiWriter(out, beat)
+		}
+	}
+	p, err := startProcess(job, r.env(job), out, tail)
 	if err != nil {
 		res.Err = fmt.Errorf("start %s: %w", job.Display, err)
 	} else {
 		if job.Notify.Wants(KindStart) {
 			ev := job.Event(KindStart, r.Host)
 			ev.Start = res.Start
-			// The job does not wait for the chat to hear it started.
-			started.Go(func() { r.send(dctx, ev) })
+			tell(ev)
 		}
-		r.watch(ctx, job, p, signals, &res)
+		r.watch(ctx, job, p, signals, tail, tell, &res)
 		p.drain(drainGrace)
 		res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
+		res.TooShort = job.MinRuntime > 0 && res.Kind() == KindSuccess && res.Duration < job.MinRuntime
 	}
 
 	if r.Notifier == nil {
@@ -152,7 +195,7 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 // exited and no process of its session is left, and records how the main process
 // ended in res. What the main process leaves running is stopped too, so a run never
 // leaves processes behind, as systemd does for a service's control group.
-func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, res *Result) {
+func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, tell func(Event), res *Result) {
 	waited := make(chan exit, 1)
 	go func() {
 		e, err := p.wait()
@@ -178,7 +221,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		return t.C
 	}
 
-	var timeout, kill, check, giveUp <-chan time.Time
+	var timeout, kill, look, giveUp <-chan time.Time
 	exited := false
 	if job.Timeout > 0 {
 		timeout = after(job.Timeout)
@@ -196,11 +239,45 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	// only while a stop is under way.
 	checkEvery := 5 * time.Millisecond
 
+	// The heartbeat is one timer, set for the moment the job would be late. News from
+	// the job's Pulse (a failure it reported, a sign of life after a silence) wakes
+	// the loop on a channel.
+	var hb *time.Timer
+	var hbC <-chan time.Time
+	var news <-chan struct{}
+	if r.Pulse != nil {
+		news = r.Pulse.Wake()
+		if job.Heartbeat != nil {
+			hb = time.NewTimer(job.Heartbeat.Every + job.Heartbeat.Grace)
+			defer hb.Stop()
+			hbC = hb.C
+		}
+	}
+	// missed tells the chat once that the job missed its heartbeat, and stops it when
+	// its action is restart.
+	missed := func(note string) {
+		tell(r.late(job, tail, *res, note))
+		if job.Heartbeat != nil && job.Heartbeat.Action == ActionRestart && !res.Stalled && !exited {
+			res.Stalled = true
+			stop(job.StopSignal)
+		}
+	}
+	// check looks for a missed heartbeat and sets the timer for the next deadline.
+	check := func() {
+		late, next := r.Pulse.check(job.Heartbeat, res.Start, time.Now())
+		if late {
+			missed("")
+		}
+		if !next.IsZero() {
+			hb.Reset(time.Until(next))
+		}
+	}
+
 	done := ctx.Done()
 	for {
 		select {
 		case e := <-waited:
-			exited = true
+			exited, hbC = true, nil
 			res.Duration = time.Since(res.Start)
 			res.ExitCode, res.Signal = e.code, e.sig
 			p.settle(50 * time.Millisecond)
@@ -209,13 +286,26 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 			}
 			timeout, done = nil, nil
 			stop(job.StopSignal)
-			check = after(checkEvery)
-		case <-check:
+			look = after(checkEvery)
+		case <-look:
 			if !p.alive() {
 				return
 			}
 			checkEvery = min(2*checkEvery, 100*time.Millisecond)
-			check = after(checkEvery)
+			look = after(checkEvery)
+		case <-hbC:
+			check()
+		case <-news:
+			for _, n := range r.Pulse.takeNews() {
+				if n.kind == KindHeartbeat {
+					missed(n.note)
+					continue
+				}
+				tell(r.news(job, tail, *res, n))
+			}
+			if hb != nil && !exited {
+				check()
+			}
 		case <-timeout:
 			res.TimedOut = true
 			stop(job.StopSignal)
@@ -251,16 +341,52 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	}
 }
 
+// late describes a missed heartbeat of the run res so far; note says how it was
+// found when not by the clock.
+func (r *Runner) late(job *Job, tail *Tail, res Result, note string) Event {
+	now := time.Now()
+	st := r.Pulse.State()
+	ev := job.Event(KindHeartbeat, r.Host)
+	ev.Start, ev.Duration, ev.ExitCode = res.Start, now.Sub(res.Start), -1
+	ev.Silent = now.Sub(res.Start)
+	if st.Last.After(res.Start) {
+		ev.Silent = now.Sub(st.Last)
+	}
+	if job.Heartbeat != nil {
+		ev.Every = job.Heartbeat.Every
+	}
+	ev.LastSign, ev.LastSignBy, ev.Message, ev.Status, ev.Note = st.Last, st.By, st.Message, st.Status, note
+	ev.Output, ev.OutputLines = tail.Bytes(), tail.Lines()
+	return ev
+}
+
+// news describes what the job's Pulse brought while the run res goes on: a failure
+// the job reported, or its recovery.
+func (r *Runner) news(job *Job, tail *Tail, res Result, n pulseNews) Event {
+	ev := job.Event(n.kind, r.Host)
+	ev.Start, ev.Duration, ev.ExitCode = res.Start, n.at.Sub(res.Start), -1
+	ev.Note, ev.Message, ev.Status = n.note, n.message, r.Pulse.State().Status
+	if n.kind == KindRecovery {
+		ev.Silent = n.silent
+		return ev // the all-clear quotes no output
+	}
+	ev.Output, ev.OutputLines = tail.Bytes(), tail.Lines()
+	return ev
+}
+
 // notify sends the event for how the run ended, when the job asks for it.
 func (r *Runner) notify(ctx context.Context, job *Job, res Result) {
 	kind := res.Kind()
-	if !job.Notify.Wants(kind) {
-		return
+	if !job.Notify.Wants(kind) || kind == KindHeartbeat {
+		return // a run stopped for its heartbeat was told of when it was stopped
 	}
 	ev := job.Event(kind, r.Host)
 	ev.Start, ev.Duration = res.Start, res.Duration
 	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
 	ev.Output, ev.OutputLines = res.Output, res.OutputLines
+	if res.TooShort {
+		ev.MinRuntime = job.MinRuntime
+	}
 	r.send(ctx, ev)
 }
 
@@ -273,12 +399,34 @@ func (r *Runner) send(ctx context.Context, ev Event) {
 	}
 }
 
-// jobEnv is the environment a job runs with: supervise's own, the job's env, and
-// SUPERVISE_JOB.
-func jobEnv(job *Job) []string {
-	env := os.Environ()
+// inheritedNot are variables of supervise's own environment that no job inherits:
+// they speak of supervise's own sd_notify socket, watchdog and sockets, as systemd
+// gave them to supervise.
+var inheritedNot = []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}
+
+// env is the environment a job runs with: supervise's own, the job's env, and what
+// supervise gives every job: SUPERVISE_JOB, and where to send signs of life.
+func (r *Runner) env(job *Job) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(inheritedNot, name) {
+			env = append(env, kv)
+		}
+	}
 	for k, v := range job.Env {
 		env = append(env, k+"="+v)
 	}
-	return append(env, "SUPERVISE_JOB="+job.Name)
+	env = append(env, "SUPERVISE_JOB="+job.Name)
+	if r.PingURL != "" {
+		env = append(env, "SUPERVISE_PING_URL="+r.PingURL)
+	}
+	if r.NotifySocket != "" {
+		env = append(env, "NOTIFY_SOCKET="+r.NotifySocket)
+		if job.Heartbeat != nil {
+			// sd_notify libraries send WATCHDOG=1 every half of this.
+			env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(job.Heartbeat.Every.Microseconds(), 10))
+		}
+	}
+	return env
 }

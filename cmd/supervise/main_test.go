@@ -135,7 +135,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"run", bad, "--timeout", "5s"}, "flags go before the job file"},
 		{[]string{"run", "--tail", "0", "--", "touch", marker}, "--tail: 0 is out of range"},
-		{[]string{"run", "--notify-on", "heartbeat", "--", "touch", marker}, `event "heartbeat" is not supported yet`},
+		{[]string{"run", "--heartbeat", "5", "--", "touch", marker}, `--heartbeat: "5" has no unit`},
 		{nil, "usage:"},
 	} {
 		status, _, stderr := supervise(t, tc.args...)

@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
@@ -51,6 +54,16 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(pipes)
 
 	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
+	if job.Heartbeat != nil {
+		// A job with a heartbeat gets a ping URL and a NOTIFY_SOCKET for this one run,
+		// so a stalled run is reported while it is still running.
+		stop, err := serveHeartbeat(r, job)
+		if err != nil {
+			fmt.Fprintf(stderr, "supervise run: heartbeat: %v\n", err)
+			return exitFail
+		}
+		defer stop()
+	}
 	res := r.Run(ctx, job, signals)
 	if res.Err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", res.Err)
@@ -69,6 +82,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, success, start (default failure,timeout)")
 		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
 		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
+		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, `supervise ping`, sd_notify WATCHDOG=1) at least this `often`, like 5m")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: supervise run [flags] JOB.toml\n       supervise run [flags] -- CMD ARG...\n\nflags:\n")
@@ -124,6 +138,11 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 			}
 		case "no-pty":
 			job.PTY = !*noPTY
+		case "heartbeat":
+			var d time.Duration
+			if d, err = supervisor.ParseDuration(*every); err == nil {
+				job.Heartbeat = &supervisor.Heartbeat{Every: d, Grace: d / 10, Action: supervisor.ActionAlert}
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, err))
@@ -135,6 +154,41 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 		}
 	}
 	return job, errors.Join(errs...)
+}
+
+// serveHeartbeat serves a ping URL on a free loopback port and a NOTIFY_SOCKET for
+// the one job of r, until the returned func is called.
+func serveHeartbeat(r *supervisor.Runner, job *supervisor.Job) (func(), error) {
+	dir, err := os.MkdirTemp("", "supervise-")
+	if err != nil {
+		return nil, err
+	}
+	pulse := supervisor.NewPulse()
+	sock, err := pulse.ListenNotify(filepath.Join(dir, "notify.sock"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		sock.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: supervisor.PingHandler(func(name string) *supervisor.Pulse {
+		if name == job.Name {
+			return pulse
+		}
+		return nil
+	})}
+	go srv.Serve(ln)
+	r.Pulse, r.NotifySocket = pulse, sock.Path
+	r.PingURL = supervisor.PingURL("http://"+ln.Addr().String(), job.Name)
+	return func() {
+		srv.Close()
+		sock.Close()
+		os.RemoveAll(dir)
+	}, nil
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 	"unsafe"
 
 	actor "github.com/oklog/run"
@@ -25,7 +26,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
-	state := fs.String("state", "", "`folder` for logs and state (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
+	stateFlag := fs.String("state", "", "`folder` for logs and state (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,14 +48,24 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenLoopback(*listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: --listen: %v\n", err)
 		return exitUsage
 	}
+	// The jobs' NOTIFY_SOCKETs go in a private folder of their own; the path of a
+	// unix socket must be short, which the state folder need not be.
+	sockets, err := os.MkdirTemp("", "supervise-")
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise up: %v\n", err)
+		return exitFail
+	}
+	defer os.RemoveAll(sockets)
 	host, _ := os.Hostname()
-	logs := filepath.Join(stateDir(*state, os.Getenv), "logs")
-	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, LogDir: logs, Color: isTerminal(stdout)}
+	state := stateDir(*stateFlag, os.Getenv)
+	logs := filepath.Join(state, "logs")
+	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, Color: isTerminal(stdout),
+		LogDir: logs, RunsDir: filepath.Join(state, "runs"), NotifyDir: sockets, PingBase: "http://" + ln.Addr().String()}
 
 	// Signals are caught before the jobs are read: a SIGHUP then is a reload, not the
 	// end of up. SIGPIPE is caught so that `supervise up | head` does not end up and
@@ -127,8 +138,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 	}
 	{
-		// Heartbeat pings and metrics come here; for now it answers 404.
-		srv := &http.Server{Handler: http.NotFoundHandler()}
+		// Heartbeat pings come here (and metrics, later).
+		srv := &http.Server{Handler: supervisor.PingHandler(d.Pulse), ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -143,6 +154,19 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// listenLoopback listens on addr, which must be on a loopback address: the pings it
+// serves are not for other hosts to send.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s is not a loopback address: use 127.0.0.1:PORT or [::1]:PORT", addr)
+	}
+	return net.Listen("tcp", addr)
 }
 
 // load reads the job folder, reporting each file it cannot load on stderr and to the

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// maxPingMessage is the most of a ping message that is sent: the server keeps the
+// first 100 KB of a body (supervisor.MaxPingMessage), so more would be thrown away.
+const maxPingMessage = 100 << 10
+
+// pingTimeout bounds the whole exchange with the daemon, so that a stalled or wedged
+// supervise never hangs the shell script that pings it. A variable for tests.
+var pingTimeout = 10 * time.Second
+
+// pingUsage is the synopsis of `supervise ping`, also printed after an argument error.
+const pingUsage = "usage: supervise ping [flags] JOB [start|fail|N]"
+
+// ping is `supervise ping`: a heartbeat from a shell script to a running
+// `supervise up` or `supervise run`. It exits 0 when the ping was taken, 1 when it
+// was not, and 2 for a usage error.
+func ping(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("supervise ping", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL")
+	var message string
+	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (at most 100 KB is sent)")
+	fs.StringVar(&message, "message", "", "the same as -m `text`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, pingUsage+`
+
+  JOB     the job's name; inside a job, "$SUPERVISE_JOB"
+  (none)  a sign of life
+  start   the job started (also a sign of life)
+  fail    the job failed
+  N       the job ended with exit status N, 0..255; 0 is success, as in "$?"
+
+Inside the job JOB, the ping goes to SUPERVISE_PING_URL, which reaches the supervise
+that runs it; elsewhere, to the supervise up at --listen. Exit status: 0 when the ping
+was taken, 1 when it was not (no answer within 10s, no such job), 2 for a usage error.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage // the flag package has said what is wrong
+	}
+	t, err := pingTargetOf(fs.Args(), *listen, isSet(fs, "listen"), os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise ping: %v\n", err)
+		return exitUsage
+	}
+
+	body := message
+	if message == "-" {
+		var err error
+		if body, err = readMessage(stdin); err != nil {
+			fmt.Fprintf(stderr, "supervise ping: %s: read the message from stdin: %v\n", t.job, err)
+			return exitFail
+		}
+	}
+	if len(body) > maxPingMessage {
+		body = body[:maxPingMessage]
+		fmt.Fprintf(stderr, "supervise ping: %s: the message is longer than 100 KB; sending its first 100 KB\n", t.job)
+	}
+
+	if err := t.send(ctx, body); err != nil {
+		fmt.Fprintf(stderr, "supervise ping: %s: %v\n", t.job, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// pingTarget is where a ping goes.
+type pingTarget struct {
+	job     string
+	url     *url.URL
+	fromEnv bool // the URL is SUPERVISE_PING_URL, not built from --listen
+}
+
+// pingTargetOf checks the arguments JOB [start|fail|N] and works out the URL: the
+// job's own SUPERVISE_PING_URL when ping runs inside that job and --listen was not
+// given, else the daemon's at listen.
+func pingTargetOf(args []string, listen string, listenSet bool, getenv func(string) string) (pingTarget, error) {
+	if len(args) == 0 {
+		return pingTarget{}, errors.New("no job given; " + pingUsage)
+	}
+	for i, a := range args[1:] {
+		if len(a) > 1 && a[0] == '-' && (a[1] == '-' || unicode.IsLetter(rune(a[1]))) {
+			return pingTarget{}, fmt.Errorf("flags go before the job, as in 'supervise ping %s %s'",
+				strings.Join(args[i+1:], " "), strings.Join(args[:i+1], " "))
+		}
+	}
+	if len(args) > 2 {
+		return pingTarget{}, fmt.Errorf("unexpected argument %q after %s %s; %s", args[2], args[0], args[1], pingUsage)
+	}
+	job := args[0]
+	if err := supervisor.CheckName(job); err != nil {
+		return pingTarget{}, err
+	}
+	var suffix string
+	if len(args) == 2 {
+		var err error
+		if suffix, err = pingSuffix(args[1]); err != nil {
+			return pingTarget{}, err
+		}
+	}
+
+	t := pingTarget{job: job}
+	if env := getenv("SUPERVISE_PING_URL"); !listenSet && env != "" && getenv("SUPERVISE_JOB") == job {
+		u, err := url.Parse(env)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return pingTarget{}, fmt.Errorf("SUPERVISE_PING_URL=%q is not an http URL; give the daemon's address with --listen", env)
+		}
+		u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), "" // the job's URL, whether or not it ends in /
+		t.url, t.fromEnv = u, true
+	} else {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return pingTarget{}, fmt.Errorf("--listen %q: want HOST:PORT, like 127.0.0.1:8427", listen)
+		}
+		if port == "0" {
+			return pingTarget{}, fmt.Errorf("--listen %q: port 0 is where up picked a free port; give the port it printed", listen)
+		}
+		if host == "" {
+			host = "127.0.0.1" // up --listen :8427 listens on every address, loopback too
+		}
+		t.url = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/ping/" + job}
+	}
+	if suffix != "" {
+		t.url = t.url.JoinPath(suffix)
+	}
+	return t, nil
+}
+
+// pingSuffix checks the second argument of ping: start, fail, or an exit status.
+func pingSuffix(arg string) (string, error) {
+	if arg == "start" || arg == "fail" {
+		return arg, nil
+	}
+	digits := arg != "" && strings.Trim(arg, "0123456789") == ""
+	n, err := strconv.Atoi(arg)
+	switch {
+	case digits && err == nil && n <= 255:
+		return strconv.Itoa(n), nil // "007" is 7, as the shell has it
+	case digits:
+		return "", fmt.Errorf("exit status %s is out of range 0..255", arg)
+	}
+	return "", fmt.Errorf("%q is not start, fail or an exit status 0..255 (a plain sign of life takes no second argument)", arg)
+}
+
+// readMessage reads a ping message from r to its end, keeping what is to be sent
+// and one byte more, so the caller can tell that it was cut. The rest is read and
+// dropped rather than left unread: in `backup.sh | supervise ping -m - backup`, ping
+// must wait for the end of the job's output, not ping early and leave the job to die
+// of SIGPIPE. That wait is the pipeline's, so pingTimeout starts after it.
+func readMessage(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPingMessage+1))
+	if err == nil {
+		_, err = io.Copy(io.Discard, r)
+	}
+	return string(b), err
+}
+
+// send delivers the ping with body as its message, within pingTimeout. The error
+// is a sentence for the user, without the URL in it twice as *url.Error would have.
+func (t pingTarget) send(ctx context.Context, body string) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	// Always a POST, with or without a message: a ping records something (a start,
+	// a failure), so it is not a GET that a proxy or a retry may repeat or cache,
+	// and there is one kind of request to test whether or not -m was given.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url.String(), strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Header.Set("User-Agent", "supervise/"+version())
+	client := &http.Client{
+		// A ping goes to loopback or to the address the job was given, never through
+		// HTTP_PROXY; one request, so no connection is kept.
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		// The ping endpoint does not redirect; following one would send the ping to
+		// somewhere it was not meant to go, and turn the POST into a GET.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	addr := t.url.Host
+	resp, err := client.Do(req)
+	if err != nil {
+		return t.transportError(addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // one line is wanted; what came is enough
+	return errors.New(statusLine(resp.StatusCode, string(answer)))
+}
+
+func (t pingTarget) transportError(addr string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from %s within %v", addr, pingTimeout)
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		hint := "is `supervise up` running? see --listen"
+		if t.fromEnv {
+			hint = "from SUPERVISE_PING_URL: is the supervise that runs this job still running?"
+		}
+		return fmt.Errorf("cannot reach supervise at %s: %s (%s)", addr, reason(op.Err), hint)
+	}
+	return fmt.Errorf("%s: %s", addr, reason(err))
+}
+
+// reason is the innermost useful words of a network error: "connection refused"
+// rather than `Post "http://…": dial tcp 127.0.0.1:8427: connect: connection refused`.
+func reason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return err.Error()
+}
+
+// statusLine is the server's answer to a refused ping as one printable line, led by
+// the status code: "404 no job named backup".
+func statusLine(code int, answer string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(answer), "\n")
+	line = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, strings.TrimSpace(line))
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	switch {
+	case line == "":
+		return fmt.Sprintf("%d %s", code, http.StatusText(code))
+	case strings.HasPrefix(line, strconv.Itoa(code)):
+		return line // as http.NotFound words it: "404 page not found"
+	}
+	return fmt.Sprintf("%d %s", code, line)
+}

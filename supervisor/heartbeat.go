@@ -1,0 +1,259 @@
+package supervisor
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Heartbeat is how often a running job must show a sign of life: a ping to its
+// SUPERVISE_PING_URL, `supervise ping`, an sd_notify WATCHDOG=1 or, when Output is set,
+// a line of output. A job silent for Every plus Grace is reported once, and once more
+// when its signs resume.
+type Heartbeat struct {
+	Every, Grace time.Duration
+	Action       HeartbeatAction
+	Output       bool           // a line of output is a sign of life
+	OutputMatch  *regexp.Regexp // only lines that match are (Output is then set too)
+}
+
+// HeartbeatAction is what happens when a job misses its heartbeat.
+type HeartbeatAction string
+
+// The heartbeat actions: alert only tells the chat; restart also stops the run, with
+// the job's stop_signal and stop_timeout, and starts it again, as systemd's WatchdogSec
+// does.
+const (
+	ActionAlert   HeartbeatAction = "alert"
+	ActionRestart HeartbeatAction = "restart"
+)
+
+// deadline is when a run that started at start and last showed life at last is late.
+func (h *Heartbeat) deadline(start, last time.Time) time.Time {
+	if last.Before(start) {
+		last = start
+	}
+	return last.Add(h.Every + h.Grace)
+}
+
+// MaxPingMessage is how much of a ping's body is kept as the job's last ping message.
+const MaxPingMessage = 100 << 10
+
+// Pulse gathers a job's signs of life from every source and what they said: the last
+// ping message and the last sd_notify STATUS. Pings arrive on HTTP goroutines, output
+// on the job's output copier and sd_notify on its socket's reader, so it is safe for
+// concurrent use; whoever watches the job learns of news through Wake.
+type Pulse struct {
+	wake chan struct{} // cap 1: there is news for the watcher
+
+	mu      sync.Mutex
+	last    time.Time // the last sign of life
+	by      string    // what it was: "ping", "WATCHDOG=1", "output"
+	message string    // the last ping's body
+	status  string    // the last STATUS= from sd_notify
+	ready   time.Time // when the job last said READY=1
+	late    bool      // the job missed its heartbeat and has shown no sign since
+	failed  bool      // the job reported a failure and has reported no success since
+	news    []pulseNews
+}
+
+// pulseNews is something a watcher must tell the chat about.
+type pulseNews struct {
+	kind    Kind      // KindFailure for a reported failure, KindRecovery, KindHeartbeat for a trigger
+	at      time.Time // when it arrived
+	note    string    // what was reported: "reported exit status 3", "WATCHDOG=trigger"
+	silent  time.Duration
+	message string
+}
+
+// NewPulse returns a Pulse with no sign yet.
+func NewPulse() *Pulse { return &Pulse{wake: make(chan struct{}, 1)} }
+
+// Wake is signalled when there is news for the job's watcher: a reported failure, or
+// a sign of life after the job was reported late or failed.
+func (p *Pulse) Wake() <-chan struct{} { return p.wake }
+
+// Beat records a sign of life. by says what it was.
+func (p *Pulse) Beat(by string) { p.beat(time.Now(), by, "", "") }
+
+// Ping records a ping to the job's URL. what is its suffix: "" or "start" is a sign
+// of life, "fail" reports a failure, and a number reports an exit status, 0 being
+// success. message is the ping's body, kept as the last ping message when not empty.
+func (p *Pulse) Ping(what, message string) error {
+	switch what {
+	case "", "start":
+		p.beat(time.Now(), "ping", "", message)
+		return nil
+	case "fail":
+		p.beat(time.Now(), "ping", "reported a failure", message)
+		return nil
+	}
+	code, err := strconv.Atoi(what)
+	if err != nil || code < 0 || code > 255 || strconv.Itoa(code) != what {
+		return fmt.Errorf("%q is not start, fail or an exit status from 0 to 255", what)
+	}
+	failure := ""
+	if code != 0 {
+		failure = "reported exit status " + what
+	}
+	p.beat(time.Now(), "ping", failure, message)
+	return nil
+}
+
+// beat records a sign of life, or, when failure says what was reported, a failure.
+func (p *Pulse) beat(now time.Time, by, failure, message string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if message != "" {
+		p.message = message
+	}
+	if failure != "" {
+		// A reported failure is not a sign of health: the job is alive but not well.
+		// It is told once; the next success ends it.
+		if !p.failed {
+			p.failed = true
+			p.push(pulseNews{kind: KindFailure, at: now, note: failure, message: p.message})
+		}
+		return
+	}
+	silent := now.Sub(p.last)
+	p.last, p.by = now, by
+	if p.late || p.failed {
+		p.late, p.failed = false, false
+		p.push(pulseNews{kind: KindRecovery, at: now, silent: silent, message: p.message})
+	}
+}
+
+// push queues news and wakes the watcher; p.mu is held.
+func (p *Pulse) push(n pulseNews) {
+	p.news = append(p.news, n)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeNews returns the news since the last call.
+func (p *Pulse) takeNews() []pulseNews {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.news
+	p.news = nil
+	return n
+}
+
+// notify records an sd_notify datagram.
+func (p *Pulse) notify(m notifyMessage) {
+	now := time.Now()
+	if m.HasStatus {
+		p.mu.Lock()
+		p.status = m.Status
+		p.mu.Unlock()
+	}
+	if m.Ready {
+		p.mu.Lock()
+		p.ready = now
+		p.mu.Unlock()
+	}
+	if m.Trigger {
+		// The program asks for its watchdog action now, as if it had missed its
+		// heartbeat; its next sign of life is its recovery.
+		p.mu.Lock()
+		if !p.late {
+			p.late = true
+			p.push(pulseNews{kind: KindHeartbeat, at: now, note: "it sent WATCHDOG=trigger", silent: now.Sub(p.last)})
+		}
+		p.mu.Unlock()
+	}
+	switch {
+	case m.Watchdog:
+		p.beat(now, "WATCHDOG=1", "", "")
+	case m.Ready:
+		p.beat(now, "READY=1", "", "")
+	}
+}
+
+// PulseState is what a Pulse knows, for messages and status.
+type PulseState struct {
+	Last    time.Time // the last sign of life; zero if none
+	By      string    // what it was
+	Message string    // the last ping message
+	Status  string    // the last sd_notify STATUS
+	Ready   time.Time // the last READY=1
+	Late    bool
+}
+
+// State returns what p knows now.
+func (p *Pulse) State() PulseState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PulseState{Last: p.last, By: p.by, Message: p.message, Status: p.status, Ready: p.ready, Late: p.late}
+}
+
+// check reports whether the job, running since start, is now late for the first
+// time, and otherwise when to check again (zero once it is late: the next sign wakes
+// the watcher).
+func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late bool, next time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.late {
+		return false, time.Time{}
+	}
+	due := h.deadline(start, p.last)
+	if now.Before(due) {
+		return false, due
+	}
+	p.late = true
+	return true, time.Time{}
+}
+
+// outputBeat is the writer that turns a job's output into signs of life: every write
+// when any output counts, or each complete line that matches.
+type outputBeat struct {
+	pulse   *Pulse
+	match   *regexp.Regexp
+	partial []byte // the unfinished last line, when matching
+}
+
+// maxMatchLine bounds the unfinished line kept for matching: a longer line is matched
+// on its first maxMatchLine bytes.
+const maxMatchLine = 4096
+
+func (o *outputBeat) Write(b []byte) (int, error) {
+	if o.match == nil {
+		if len(b) > 0 {
+			o.pulse.Beat("output")
+		}
+		return len(b), nil
+	}
+	rest := b
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		line := rest[:i]
+		if len(o.partial) > 0 {
+			line = append(o.partial, line...)
+			o.partial = o.partial[:0]
+		}
+		if o.match.Match(bytes.TrimSuffix(line, []byte{'\r'})) {
+			o.pulse.Beat("output")
+		}
+		rest = rest[i+1:]
+	}
+	if room := maxMatchLine - len(o.partial); room > 0 {
+		o.partial = append(o.partial, rest[:min(len(rest), room)]...)
+	}
+	return len(b), nil
+}
+
+// ListenNotify makes a NOTIFY_SOCKET at path whose sd_notify datagrams go to p:
+// WATCHDOG=1 and READY=1 are signs of life, STATUS= is kept, WATCHDOG=trigger is a
+// missed heartbeat.
+func (p *Pulse) ListenNotify(path string) (*NotifySocket, error) {
+	return listenNotify(path, p.notify)
+}

@@ -1,0 +1,58 @@
+package supervisor
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// PingURL is the URL a job is given as SUPERVISE_PING_URL, under base
+// ("http://127.0.0.1:8427").
+func PingURL(base, job string) string { return base + "/ping/" + job }
+
+// PingHandler serves the jobs' ping URLs, in the manner of healthchecks.io:
+//
+//	/ping/JOB        a sign of life
+//	/ping/JOB/start  the job says it started, also a sign of life
+//	/ping/JOB/fail   the job reports a failure now
+//	/ping/JOB/N      the job reports exit status N, 0 being success
+//
+// by GET, HEAD or POST. The first MaxPingMessage bytes of a POST's body are kept as
+// the job's last ping message, quoted in its alerts. pulse finds a job's Pulse by
+// name, or returns nil when there is no such job.
+func PingHandler(pulse func(job string) *Pulse) http.Handler {
+	mux := http.NewServeMux()
+	serve := func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPost:
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			http.Error(w, "use GET or POST", http.StatusMethodNotAllowed)
+			return
+		}
+		name := req.PathValue("job")
+		p := pulse(name)
+		if p == nil {
+			http.Error(w, fmt.Sprintf("no job named %s", name), http.StatusNotFound)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, MaxPingMessage))
+		if err != nil {
+			http.Error(w, "reading the message: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		// The rest of a longer body is read and dropped, up to a bound, so the
+		// client sees an answer rather than a reset connection.
+		_, _ = io.CopyN(io.Discard, req.Body, 10*MaxPingMessage)
+		if err := p.Ping(req.PathValue("what"), strings.TrimSpace(string(body))); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, "OK\n")
+	}
+	mux.HandleFunc("/ping/{job}", serve)
+	mux.HandleFunc("/ping/{job}/{what}", serve)
+	return mux
+}

@@ -1,0 +1,286 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// skipsToTell is how many runs in a row a job may skip, because its last run was
+// still going, before the chat hears of it: one is the odd slow night, three a pattern.
+const skipsToTell = 3
+
+// lastRun is what STATE/runs/JOB.json remembers of a scheduled job, so that up can
+// tell after a downtime which runs it missed.
+type lastRun struct {
+	Schedule string    `json:"schedule"` // the schedule the times below follow
+	Due      time.Time `json:"due"`      // the last due time handled: run, queued or skipped
+	Started  time.Time `json:"started,omitzero"`
+	Ended    time.Time `json:"ended,omitzero"`
+	Result   string    `json:"result,omitempty"` // how the last run ended: "exit 0"
+}
+
+// run is one run of a scheduled job under way.
+type run struct {
+	due    time.Time
+	stop   context.CancelFunc
+	result chan Result
+	note   string // why it was stopped, when supervise stopped it
+}
+
+// schedule runs a scheduled job at its times until ctx is done. One run goes at a
+// time; a run due while another goes is skipped, queued or replaces it, as the job's
+// overlap says. A dead man's switch is set for each due time when the job expects a
+// success within some time or has a heartbeat.
+func (k *keeper) schedule(ctx context.Context) {
+	rec := k.loadLast()
+	now := time.Now()
+	var (
+		cur     *run
+		queued  *time.Time // a due time waiting for the run under way to end
+		skips   int
+		checks  []time.Time // due times whose dead man's switch is set, oldest first
+		overdue bool        // the chat was told a run did not happen or succeed in time
+	)
+	start := func(due time.Time) {
+		rctx, stop := context.WithCancel(ctx)
+		cur = &run{due: due, stop: stop, result: make(chan Result, 1)}
+		job, r := k.job, cur
+		go func() {
+			res := k.runner.Run(rctx, job, k.signals)
+			k.flush()
+			r.result <- res
+		}()
+		skips = 0
+		rec.Due, rec.Started = due, time.Now()
+		k.saveLast(rec)
+	}
+
+	// Runs missed while up was not running are told once, and one is run now when the
+	// job asks to catch up. A job seen for the first time, or whose schedule changed,
+	// starts counting from now.
+	if rec.Schedule == k.job.Schedule.String() && !rec.Due.IsZero() {
+		if n, latest := Missed(k.job.Schedule, rec.Due, now); n > 0 {
+			ev := k.job.Event(KindHeartbeat, k.runner.Host)
+			ev.Missed, ev.MissedRuns, ev.ExitCode = latest, n, -1
+			ev.Note = "supervise was not running"
+			if k.job.CatchUp {
+				ev.Note += "; running it now (catch_up)"
+			}
+			k.send(ev)
+			fmt.Fprintf(k.runner.Stderr, "supervise: %s: missed %d run(s), the last due at %s\n", k.job.Name, n, latest.Format(timeLayout))
+			if k.job.CatchUp {
+				start(latest)
+			}
+		}
+	}
+	if cur == nil {
+		rec.Schedule, rec.Due = k.job.Schedule.String(), now
+		k.saveLast(rec)
+	}
+
+	due := k.job.Schedule.Next(now)
+	timer := time.NewTimer(time.Until(Jittered(due, k.job.Jitter)))
+	defer timer.Stop()
+	k.logNext(due)
+	check := time.NewTimer(0)
+	<-check.C
+	defer check.Stop()
+
+	for {
+		var results <-chan Result
+		var news <-chan struct{}
+		if cur != nil {
+			results = cur.result
+		} else if k.pulse != nil {
+			news = k.pulse.Wake() // while a run goes, its runner takes the news
+		}
+		select {
+		case <-ctx.Done():
+			if cur != nil {
+				<-cur.result // the runner stops the job on ctx
+			}
+			return
+		case job := <-k.updates:
+			k.job = job
+			if job.Schedule.String() != rec.Schedule {
+				rec.Schedule = job.Schedule.String()
+				due = job.Schedule.Next(time.Now())
+				timer.Reset(time.Until(Jittered(due, job.Jitter)))
+				k.logNext(due)
+			}
+		case <-timer.C:
+			k.due(due, cur, &queued, &skips, start, &rec)
+			if k.job.ExpectSuccessWithin > 0 || k.job.Heartbeat != nil {
+				if len(checks) == 0 {
+					check.Reset(time.Until(due.Add(k.deadMan())))
+				}
+				checks = append(checks, due)
+			}
+			due = k.job.Schedule.Next(due)
+			if now := time.Now(); due.Before(now) {
+				due = k.job.Schedule.Next(now) // the machine slept: no burst of runs
+			}
+			timer.Reset(time.Until(Jittered(due, k.job.Jitter)))
+		case <-check.C:
+			t := checks[0]
+			checks = checks[1:]
+			if len(checks) > 0 {
+				check.Reset(time.Until(checks[0].Add(k.deadMan())))
+			}
+			if !overdue && k.missedDeadline(t, cur, rec) {
+				overdue = true
+			}
+		case res := <-results:
+			r := cur
+			cur = nil
+			rec.Ended, rec.Result = time.Now(), res.Short()
+			k.saveLast(rec)
+			kind := res.Kind()
+			if kind != KindHeartbeat { // a stalled run was told of when it was stopped
+				ev := k.event(kind, res)
+				ev.Note = r.note
+				k.send(ev)
+			}
+			if overdue && kind == KindSuccess {
+				overdue = false
+				ev := k.job.Event(KindRecovery, k.runner.Host)
+				ev.Start, ev.Duration, ev.ExitCode = res.Start, res.Duration, 0
+				ev.Note = "a scheduled run succeeded again"
+				k.send(ev)
+			}
+			switch {
+			case res.Stalled:
+				start(r.due) // action = restart: the run starts again at once
+			case queued != nil:
+				start(*queued)
+				queued = nil
+			}
+			k.logNext(due)
+		case <-news:
+			k.pulseNews()
+		}
+	}
+}
+
+// due handles the due time t: it starts a run, or, when one is still going, does
+// what the job's overlap says.
+func (k *keeper) due(t time.Time, cur *run, queued **time.Time, skips *int, start func(time.Time), rec *lastRun) {
+	if cur == nil {
+		start(t)
+		return
+	}
+	since := cur.due.Format(timeLayout)
+	switch k.job.Overlap {
+	case OverlapQueue:
+		*queued = &t
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: run due at %s queued: the run due at %s is still going\n", k.job.Name, t.Format(timeLayout), since)
+	case OverlapKill:
+		*queued = &t
+		cur.note = "stopped: the next run was due (overlap = kill)"
+		cur.stop()
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: stopping the run due at %s: the next is due (overlap = kill)\n", k.job.Name, since)
+	default:
+		*skips++
+		rec.Due = t
+		k.saveLast(*rec)
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: run due at %s skipped: the run due at %s is still going (overlap = skip)\n", k.job.Name, t.Format(timeLayout), since)
+		if *skips == skipsToTell {
+			k.notify(Event{Kind: KindProblem, Job: k.job.Name, Host: k.runner.Host, Command: k.job.Display, ExitCode: -1,
+				Note: fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", *skips, since)})
+		}
+	}
+}
+
+// deadMan is how long after its due time a run must have happened: within
+// expect_success_within it must have succeeded; with only a heartbeat, it must have
+// started within the heartbeat's grace.
+func (k *keeper) deadMan() time.Duration {
+	if k.job.ExpectSuccessWithin > 0 {
+		return k.job.ExpectSuccessWithin
+	}
+	return k.job.Heartbeat.Grace
+}
+
+// missedDeadline tells the chat, and reports true, when the run due at t has not done
+// by now what the job's dead man's switch expects. A run that ended badly was told of
+// already, so only a run that never started, or is still going, is told here.
+func (k *keeper) missedDeadline(t time.Time, cur *run, rec lastRun) bool {
+	started := !rec.Started.IsZero() && !rec.Due.Before(t) && (cur != nil || !rec.Ended.IsZero())
+	ended := started && cur == nil
+	if ended || started && k.job.ExpectSuccessWithin == 0 {
+		return false
+	}
+	ev := k.job.Event(KindHeartbeat, k.runner.Host)
+	ev.Missed, ev.ExitCode, ev.Expect = t, -1, k.job.ExpectSuccessWithin
+	if started {
+		ev.Note = fmt.Sprintf("the run due at %s is still going", t.Format(timeLayout))
+	} else {
+		ev.Note = fmt.Sprintf("the run due at %s never started", t.Format(timeLayout))
+		if cur != nil {
+			ev.Note += fmt.Sprintf(": the run due at %s is still going", cur.due.Format(timeLayout))
+		}
+	}
+	k.send(ev)
+	return true
+}
+
+// pulseNews tells what the job's Pulse brought between runs: a failure reported by
+// ping, or the success that ends it.
+func (k *keeper) pulseNews() {
+	for _, n := range k.pulse.takeNews() {
+		ev := k.job.Event(n.kind, k.runner.Host)
+		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
+		k.send(ev)
+	}
+}
+
+// logNext says on stderr when the job runs next.
+func (k *keeper) logNext(due time.Time) {
+	fmt.Fprintf(k.runner.Stderr, "supervise: %s: next run at %s\n", k.job.Name, due.Format(timeLayout))
+}
+
+// timeLayout shows a due time as the host's operator reads it.
+const timeLayout = "2006-01-02 15:04:05 MST"
+
+// loadLast reads what STATE remembers of the job's runs; nothing, when there is no
+// state folder or the file is missing or broken (then said on stderr).
+func (k *keeper) loadLast() lastRun {
+	var rec lastRun
+	if k.runsDir == "" {
+		return rec
+	}
+	path := filepath.Join(k.runsDir, k.job.Name+".json")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &rec)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: %v; missed runs are counted from now\n", k.job.Name, err)
+		return lastRun{}
+	}
+	return rec
+}
+
+// saveLast writes rec to STATE, whole or not at all: a new file renamed over the old.
+func (k *keeper) saveLast(rec lastRun) {
+	if k.runsDir == "" {
+		return
+	}
+	err := os.MkdirAll(k.runsDir, 0o700)
+	if err == nil {
+		path := filepath.Join(k.runsDir, k.job.Name+".json")
+		data, _ := json.Marshal(rec)
+		if err = os.WriteFile(path+".new", append(data, '\n'), 0o600); err == nil {
+			err = os.Rename(path+".new", path)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: keeping the last run time: %v\n", k.job.Name, err)
+	}
+}
