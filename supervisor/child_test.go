@@ -2,6 +2,8 @@ package supervisor_test
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -43,6 +45,55 @@ func child(args []string) {
 		line := strings.Repeat("x", 99) + "\n"
 		os.Stdout.WriteString(strings.Repeat(line, n/100) + "LAST LINE\n")
 		os.Exit(1)
+	case "beats": // beats http|notify|output|match: signs of life every 100ms for 0.6s, none for 0.9s, then again
+		beat := func(alive bool) {
+			switch args[1] {
+			case "http":
+				if alive {
+					resp, err := http.Get(os.Getenv("SUPERVISE_PING_URL"))
+					if err != nil {
+						panic(err)
+					}
+					resp.Body.Close()
+				}
+			case "notify":
+				if alive {
+					c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET"))
+					if err != nil {
+						panic(err)
+					}
+					c.Write([]byte("WATCHDOG=1\nSTATUS=beating"))
+					c.Close()
+				}
+			case "output":
+				if alive {
+					fmt.Println("alive")
+				}
+			case "match":
+				if alive {
+					fmt.Println("alive and well")
+				} else {
+					fmt.Println("noise")
+				}
+			}
+		}
+		for i := 0; ; i++ {
+			beat(i < 6 || i >= 15)
+			time.Sleep(100 * time.Millisecond)
+		}
+	case "report": // report a failure by ping, twice, then success, then sleep
+		post := func(suffix, message string) {
+			resp, err := http.Post(os.Getenv("SUPERVISE_PING_URL")+suffix, "text/plain", strings.NewReader(message))
+			if err != nil {
+				panic(err)
+			}
+			resp.Body.Close()
+		}
+		post("/fail", "disk full")
+		post("/3", "still full")
+		time.Sleep(300 * time.Millisecond)
+		post("/0", "")
+		time.Sleep(time.Hour)
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(time.Hour)

@@ -193,21 +193,20 @@ func (p *Pulse) State() PulseState {
 	return PulseState{Last: p.last, By: p.by, Message: p.message, Status: p.status, Ready: p.ready, Late: p.late}
 }
 
-// check reports whether the job, running since start, is now late for the first
-// time, and otherwise when to check again (zero once it is late: the next sign wakes
-// the watcher).
-func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late bool, next time.Time) {
+// check reports whether the job, running since start, is late by now, and if so
+// whether it is news: the job had not been late since its last sign, so the chat has
+// not heard. When it is not late, next is when to check again; once it is, its next
+// sign wakes the watcher.
+func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late, news bool, next time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.late {
-		return false, time.Time{}
-	}
 	due := h.deadline(start, p.last)
 	if now.Before(due) {
-		return false, due
+		return false, false, due
 	}
+	news = !p.late
 	p.late = true
-	return true, time.Time{}
+	return true, news, time.Time{}
 }
 
 // outputBeat is the writer that turns a job's output into signs of life: every write

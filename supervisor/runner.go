@@ -253,10 +253,12 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 			hbC = hb.C
 		}
 	}
-	// missed tells the chat once that the job missed its heartbeat, and stops it when
-	// its action is restart.
-	missed := func(note string) {
-		tell(r.late(job, tail, *res, note))
+	// missed tells the chat that the job missed its heartbeat, unless it knows (tell
+	// is false), and stops the run when the heartbeat's action is restart.
+	missed := func(note string, told bool) {
+		if !told {
+			tell(r.late(job, tail, *res, note))
+		}
 		if job.Heartbeat != nil && job.Heartbeat.Action == ActionRestart && !res.Stalled && !exited {
 			res.Stalled = true
 			stop(job.StopSignal)
@@ -264,9 +266,9 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	}
 	// check looks for a missed heartbeat and sets the timer for the next deadline.
 	check := func() {
-		late, next := r.Pulse.check(job.Heartbeat, res.Start, time.Now())
+		late, news, next := r.Pulse.check(job.Heartbeat, res.Start, time.Now())
 		if late {
-			missed("")
+			missed("", !news)
 		}
 		if !next.IsZero() {
 			hb.Reset(time.Until(next))
@@ -298,7 +300,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		case <-news:
 			for _, n := range r.Pulse.takeNews() {
 				if n.kind == KindHeartbeat {
-					missed(n.note)
+					missed(n.note, false)
 					continue
 				}
 				tell(r.news(job, tail, *res, n))

@@ -46,6 +46,8 @@ func (k *keeper) schedule(ctx context.Context) {
 		skips   int
 		checks  []time.Time // due times whose dead man's switch is set, oldest first
 		overdue bool        // the chat was told a run did not happen or succeed in time
+		// The due times of the last run started and the last run ended.
+		startedDue, endedDue time.Time
 	)
 	start := func(due time.Time) {
 		rctx, stop := context.WithCancel(ctx)
@@ -56,14 +58,18 @@ func (k *keeper) schedule(ctx context.Context) {
 			k.flush()
 			r.result <- res
 		}()
-		skips = 0
-		rec.Due, rec.Started = due, time.Now()
+		skips, startedDue = 0, due
+		if due.After(rec.Due) {
+			rec.Due = due
+		}
+		rec.Started = time.Now()
 		k.saveLast(rec)
 	}
 
 	// Runs missed while up was not running are told once, and one is run now when the
 	// job asks to catch up. A job seen for the first time, or whose schedule changed,
 	// starts counting from now.
+	var catchUp *time.Time
 	if rec.Schedule == k.job.Schedule.String() && !rec.Due.IsZero() {
 		if n, latest := Missed(k.job.Schedule, rec.Due, now); n > 0 {
 			ev := k.job.Event(KindHeartbeat, k.runner.Host)
@@ -75,13 +81,14 @@ func (k *keeper) schedule(ctx context.Context) {
 			k.send(ev)
 			fmt.Fprintf(k.runner.Stderr, "supervise: %s: missed %d run(s), the last due at %s\n", k.job.Name, n, latest.Format(timeLayout))
 			if k.job.CatchUp {
-				start(latest)
+				catchUp = &latest
 			}
 		}
 	}
-	if cur == nil {
-		rec.Schedule, rec.Due = k.job.Schedule.String(), now
-		k.saveLast(rec)
+	rec.Schedule, rec.Due = k.job.Schedule.String(), now
+	k.saveLast(rec)
+	if catchUp != nil {
+		start(*catchUp)
 	}
 
 	due := k.job.Schedule.Next(now)
@@ -133,12 +140,12 @@ func (k *keeper) schedule(ctx context.Context) {
 			if len(checks) > 0 {
 				check.Reset(time.Until(checks[0].Add(k.deadMan())))
 			}
-			if !overdue && k.missedDeadline(t, cur, rec) {
+			if !overdue && k.missedDeadline(t, cur, !startedDue.Before(t), !endedDue.Before(t)) {
 				overdue = true
 			}
 		case res := <-results:
 			r := cur
-			cur = nil
+			cur, endedDue = nil, r.due
 			rec.Ended, rec.Result = time.Now(), res.Short()
 			k.saveLast(rec)
 			kind := res.Kind()
@@ -208,11 +215,10 @@ func (k *keeper) deadMan() time.Duration {
 }
 
 // missedDeadline tells the chat, and reports true, when the run due at t has not done
-// by now what the job's dead man's switch expects. A run that ended badly was told of
-// already, so only a run that never started, or is still going, is told here.
-func (k *keeper) missedDeadline(t time.Time, cur *run, rec lastRun) bool {
-	started := !rec.Started.IsZero() && !rec.Due.Before(t) && (cur != nil || !rec.Ended.IsZero())
-	ended := started && cur == nil
+// by now what the job's dead man's switch expects; started and ended say whether a run
+// due at t or later has. A run that ended badly was told of already, so only a run
+// that never started, or is still going, is told here.
+func (k *keeper) missedDeadline(t time.Time, cur *run, started, ended bool) bool {
 	if ended || started && k.job.ExpectSuccessWithin == 0 {
 		return false
 	}
