@@ -374,6 +374,9 @@ func (d *jobDecoder) schedule(top map[string]toml.Primitive, job *Job, spec stri
 		return
 	}
 	job.Schedule = s
+	if loc != nil {
+		job.Timezone = loc.String()
+	}
 	if prim, ok := top["restart"]; ok {
 		d.problems = append(d.problems, problem{line: d.line(prim), key: "restart",
 			msg: "does not apply to a scheduled job, which runs at its times: remove restart or schedule"})

@@ -102,6 +102,10 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		if d.LogDir != "" {
 			outs = append(outs, log)
 		}
+		// The pulse is found or made under the lock that registers the keeper, so a
+		// keeper of the same name that just stopped cannot close it meanwhile.
+		d.mu.Lock()
+		defer d.mu.Unlock()
 		pl := d.pulse(job.Name)
 		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Tell: d.queue}
 		if d.PingBase != "" {
@@ -127,12 +131,10 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			stop:    cancel,
 			done:    make(chan struct{}),
 		}
-		d.mu.Lock()
 		if old := d.stopping[job.Name]; replaces == nil && old != nil {
 			replaces = old // the same name, removed by an earlier reload and still stopping
 		}
 		d.keepers[job.Name] = k
-		d.mu.Unlock()
 		k.replaces = replaces
 		wg.Go(func() {
 			defer close(k.done)
@@ -166,10 +168,9 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	}
 }
 
-// pulse returns the job's Pulse, made with its NOTIFY_SOCKET the first time.
+// pulse returns the job's Pulse, made with its NOTIFY_SOCKET the first time. d.mu
+// is held.
 func (d *Daemon) pulse(name string) *pulse {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if p := d.pulses[name]; p != nil {
 		return p
 	}
@@ -198,10 +199,10 @@ func (d *Daemon) Pulse(name string) *Pulse {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.keepers[name] == nil {
-		return nil
+	if p := d.pulses[name]; p != nil && d.keepers[name] != nil {
+		return p.Pulse
 	}
-	return d.pulses[name].Pulse
+	return nil
 }
 
 // queue hands ev to the notifier goroutine without waiting: a job is never held up by
@@ -261,6 +262,13 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 				d.mu.Lock()
 				if d.stopping[name] == k {
 					delete(d.stopping, name)
+				}
+				// Gone for good: its NOTIFY_SOCKET goes too.
+				if p := d.pulses[name]; p != nil && d.keepers[name] == nil && d.stopping[name] == nil {
+					delete(d.pulses, name)
+					if p.socket != nil {
+						p.socket.Close()
+					}
 				}
 				d.mu.Unlock()
 			}()

@@ -38,6 +38,7 @@ type Job struct {
 
 	// A scheduled job runs at the times of its Schedule rather than being kept running.
 	Schedule            Schedule // nil for a job that is kept running
+	Timezone            string   // the zone the schedule reads in, as the job file names it; empty for the host's
 	Overlap             Overlap  // what to do when a run is due while the last is still going
 	Jitter              time.Duration
 	CatchUp             bool          // run once at start when a run was missed while up was down

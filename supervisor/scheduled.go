@@ -70,7 +70,7 @@ func (k *keeper) schedule(ctx context.Context) {
 	// job asks to catch up. A job seen for the first time, or whose schedule changed,
 	// starts counting from now.
 	var catchUp *time.Time
-	if rec.Schedule == k.job.Schedule.String() && !rec.Due.IsZero() {
+	if rec.Schedule == scheduleKey(k.job) && !rec.Due.IsZero() {
 		if n, latest := Missed(k.job.Schedule, rec.Due, now); n > 0 {
 			ev := k.job.Event(KindHeartbeat, k.runner.Host)
 			ev.Missed, ev.MissedRuns, ev.ExitCode = latest, n, -1
@@ -85,7 +85,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 		}
 	}
-	rec.Schedule, rec.Due = k.job.Schedule.String(), now
+	rec.Schedule, rec.Due = scheduleKey(k.job), now
 	k.saveLast(rec)
 	if catchUp != nil {
 		start(*catchUp)
@@ -115,8 +115,8 @@ func (k *keeper) schedule(ctx context.Context) {
 			return
 		case job := <-k.updates:
 			k.job = job
-			if job.Schedule.String() != rec.Schedule {
-				rec.Schedule = job.Schedule.String()
+			if scheduleKey(job) != rec.Schedule {
+				rec.Schedule = scheduleKey(job)
 				due = job.Schedule.Next(time.Now())
 				timer.Reset(time.Until(Jittered(due, job.Jitter)))
 				k.logNext(due)
@@ -244,6 +244,14 @@ func (k *keeper) pulseNews() {
 		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
 		k.send(ev)
 	}
+}
+
+// scheduleKey tells whether a job's times changed: its schedule and time zone.
+func scheduleKey(job *Job) string {
+	if job.Timezone == "" {
+		return job.Schedule.String()
+	}
+	return job.Schedule.String() + " (" + job.Timezone + ")"
 }
 
 // logNext says on stderr when the job runs next.

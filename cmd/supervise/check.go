@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -29,7 +30,12 @@ func check(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		for _, job := range jobs {
-			fmt.Fprintf(stdout, "%s: ok: job %s runs %s\n", job.File, job.Name, job.Display)
+			fmt.Fprintf(stdout, "%s: ok: job %s runs %s", job.File, job.Name, job.Display)
+			if job.Schedule != nil {
+				// The next time shows how the schedule and its zone are read.
+				fmt.Fprintf(stdout, " on schedule %q, next at %s", job.Schedule, job.Schedule.Next(time.Now()).Format("2006-01-02 15:04:05 MST"))
+			}
+			fmt.Fprintln(stdout)
 		}
 		if err != nil {
 			for _, e := range unjoin(err) {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A job that pings with `supervise ping` is left alone under up; once it stops, one
+// heartbeat message; a ping from outside the job, by its name and up's address, is
+// its recovery.
+func TestUpSupervisePing(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "pinger.toml", `command = '''
+i=0
+while [ $i -lt 6 ]; do "$SUPERVISE" ping pinger || echo PING FAILED; i=$((i+1)); sleep 0.1; done
+echo done pinging
+exec sleep 100
+'''
+env = { SUPERVISE = "`+os.Args[0]+`" }
+[heartbeat]
+every = "400ms"
+grace = "200ms"
+`)
+	cmd, stdout, stderr := startUp(t, dir)
+	waitOutput(t, stdout, "pinger | done pinging")
+	if s := stderr.String(); strings.Contains(s, "missed its heartbeat") || strings.Contains(stdout.String(), "PING FAILED") {
+		t.Fatalf("a job that pings was reported, or a ping failed:\n%s\n%s", s, stdout.String())
+	}
+	waitOutput(t, stderr, "pinger missed its heartbeat on ")
+	waitOutput(t, stderr, "last sign of life: ping at ")
+
+	addr := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("up does not say where it listens:\n%s", stderr.String())
+	}
+	if status, _, errs := supervise(t, "ping", "--listen", addr[1], "-m", "back from lunch", "pinger"); status != 0 {
+		t.Fatalf("ping from outside: status %d: %s", status, errs)
+	}
+	waitOutput(t, stderr, "pinger recovered on ")
+	if status, _, errs := supervise(t, "ping", "--listen", addr[1], "nosuchjob"); status != 1 || !strings.Contains(errs, "404 no job named nosuchjob") {
+		t.Errorf("ping of an unknown job: status %d: %s", status, errs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if n := strings.Count(stderr.String(), "missed its heartbeat"); n != 1 {
+		t.Errorf("%d heartbeat messages, want 1:\n%s", n, stderr.String())
+	}
+}
+
+// A stalled `supervise run` is reported while it still runs, not only when it ends;
+// one that pings with `supervise ping` is not.
+func TestRunHeartbeat(t *testing.T) {
+	noTelegram(t)
+	cmd := command(t, "run", "--heartbeat", "300ms", "--name", "stuck", "--", "sh", "-c", "echo working; sleep 30")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitOutput(t, &stderr, "stuck missed its heartbeat on ")
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("supervise run has exited: the message came too late")
+	}
+	if s := stderr.String(); !strings.Contains(s, "no sign of life yet") || !strings.Contains(s, "| working") {
+		t.Errorf("the message should say there was no sign and quote the output:\n%s", s)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	script := `for i in 1 2 3 4 5 6; do "` + os.Args[0] + `" ping pinger || exit 9; sleep 0.1; done`
+	cmd = command(t, "run", "--heartbeat", "400ms", "--name", "pinger", "--notify-on", "failure,heartbeat", "--", "sh", "-c", script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil || strings.Contains(out.String(), "heartbeat") {
+		t.Errorf("exit %v, output:\n%s\nwant a quiet success", err, out.String())
+	}
+}
