@@ -74,6 +74,28 @@ func TestHeadline(t *testing.T) {
 			"💔 backup missed its heartbeat on host01"},
 		{"recovery", with(func(ev *supervisor.Event) { ev.Kind = supervisor.KindRecovery }),
 			"💚 backup recovered on host01"},
+		{"silent", with(func(ev *supervisor.Event) {
+			ev.Kind, ev.Silent, ev.Every = supervisor.KindHeartbeat, 6*time.Minute+2*time.Second, 5*time.Minute
+		}), "💔 backup missed its heartbeat on host01: silent for 6m2s (expected every 5m)"},
+		{"missed run", with(func(ev *supervisor.Event) {
+			ev.Kind, ev.Missed, ev.MissedRuns = supervisor.KindHeartbeat, time.Date(2026, 11, 28, 3, 0, 0, 0, kst), 1
+		}), "💔 backup missed its run on host01 due at 2026-11-28 03:00:00 KST"},
+		{"missed runs", with(func(ev *supervisor.Event) {
+			ev.Kind, ev.Missed, ev.MissedRuns = supervisor.KindHeartbeat, time.Date(2026, 11, 28, 3, 0, 0, 0, kst), 3
+		}), "💔 backup missed 3 runs on host01, the last due at 2026-11-28 03:00:00 KST"},
+		{"no success in time", with(func(ev *supervisor.Event) {
+			ev.Kind, ev.Missed, ev.Expect = supervisor.KindHeartbeat, time.Date(2026, 11, 28, 3, 0, 0, 0, kst), 2*time.Hour
+		}), "💔 backup did not succeed on host01 within 2h of its run due at 2026-11-28 03:00:00 KST"},
+		{"never started", with(func(ev *supervisor.Event) {
+			ev.Kind, ev.Missed = supervisor.KindHeartbeat, time.Date(2026, 11, 28, 3, 0, 0, 0, kst)
+		}), "💔 backup did not start on host01: its run was due at 2026-11-28 03:00:00 KST"},
+		{"signs again", with(func(ev *supervisor.Event) { ev.Kind, ev.Silent = supervisor.KindRecovery, 7 * time.Minute }),
+			"💚 backup recovered on host01: a sign of life after 7m of silence"},
+		{"reported failure", with(func(ev *supervisor.Event) { ev.ExitCode, ev.Note = -1, "reported exit status 3" }),
+			"❌ backup failed on host01: reported exit status 3"},
+		{"too short", with(func(ev *supervisor.Event) {
+			ev.ExitCode, ev.Duration, ev.MinRuntime = 0, 100*time.Millisecond, 5*time.Second
+		}), "❌ backup failed on host01: exit status 0 after 100ms, sooner than its min_runtime 5s"},
 		{"unknown kind", with(func(ev *supervisor.Event) { ev.Kind = "exploded" }),
 			"ℹ️ backup exploded on host01"},
 		{"no host", with(func(ev *supervisor.Event) { ev.Host = "" }),
@@ -362,4 +384,36 @@ func numbered(n int) []byte {
 		fmt.Fprintf(&b, "line %d\n", i)
 	}
 	return b.Bytes()
+}
+
+// A heartbeat message says what the job said of itself: its last sign of life, its
+// sd_notify STATUS and its last ping message, which is cut to its end; the whole stays
+// valid for Telegram and within its limit, however long each part is.
+func TestHeartbeatDetails(t *testing.T) {
+	ev := failure(strings.Repeat("<output line>\n", 5000))
+	ev.Kind, ev.ExitCode, ev.Silent, ev.Every = supervisor.KindHeartbeat, -1, time.Minute, 30*time.Second
+	ev.LastSign, ev.LastSignBy = time.Date(2026, 11, 27, 3, 1, 0, 0, kst), "WATCHDOG=1"
+	ev.Status = "copying <part 3> & " + strings.Repeat("s", 5000)
+	ev.Message = strings.Repeat("m", 100<<10) + "\n<last words>"
+	html := notifier.HTML(ev)
+	if err := telegramtest.ValidateHTML(html); err != nil {
+		t.Fatalf("invalid HTML: %v", err)
+	}
+	if n := len(utf16.Encode([]rune(html))); n > limit {
+		t.Errorf("message is %d UTF-16 units, over %d", n, limit)
+	}
+	for _, want := range []string{
+		"\nlast sign of life: WATCHDOG=1 at 2026-11-27 03:01:00 KST",
+		"\nstatus: copying &lt;part 3&gt; &amp; sss",
+		"&lt;last words&gt;</pre>",
+		"&lt;output line&gt;</pre>",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q:\n%.600s", want, html)
+		}
+	}
+	ev.LastSign, ev.Status, ev.Message = time.Time{}, "", ""
+	if text := notifier.Text(ev); !strings.Contains(text, "\nno sign of life yet\n") {
+		t.Errorf("a job that never showed life should say so:\n%.300s", text)
+	}
 }
