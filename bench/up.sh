@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Measures `supervise up` with N sleeping jobs: resident memory, CPU used while idle,
-# and the time from a SIGKILL of a job to its replacement's start.
-#   bash bench/up.sh [N] [IDLE_SECONDS]
+# and the time from a SIGKILL of a job to its replacement's start. KIND is what the
+# sleepers are: plain daemons, daemons with a heartbeat (every 1m, fed by sd_notify
+# never: its timer is armed), or jobs scheduled every hour.
+#   bash bench/up.sh [N] [IDLE_SECONDS] [plain|heartbeat|scheduled]
 set -euo pipefail
 n=${1:-200}
 idle=${2:-30}
+kind=${3:-plain}
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -o "$work/supervise" ./cmd/supervise
 mkdir "$work/jobs"
 for i in $(seq "$n"); do
-	printf 'command = ["sleep", "100000"]\nhealthy_after = "1s"\n' > "$work/jobs/sleeper$i.toml"
+	case $kind in
+	plain) printf 'command = ["sleep", "100000"]\nhealthy_after = "1s"\n' ;;
+	heartbeat) printf 'command = ["sleep", "100000"]\n[heartbeat]\nevery = "10m"\n' ;;
+	scheduled) printf 'command = ["true"]\nschedule = "@hourly"\n' ;;
+	esac > "$work/jobs/sleeper$i.toml"
 done
 # One job reports its own pid, so it can be killed and its replacement timed.
 printf 'command = "echo $$ > %s/pid; exec sleep 100000"\nhealthy_after = "1s"\n' "$work" > "$work/jobs/target.toml"

@@ -47,8 +47,10 @@ func parseNotify(b []byte) notifyMessage {
 }
 
 const (
-	// maxNotifyDatagram is the largest datagram taken whole; STATUS lines can be long.
-	maxNotifyDatagram = 64 << 10
+	// maxNotifyDatagram is the largest datagram taken, as systemd takes it
+	// (NOTIFY_BUFFER_MAX, PIPE_BUF): a program written for systemd sends no more, and
+	// a socket per job holds no more than this for its reads.
+	maxNotifyDatagram = 4096
 	// maxSocketPath is sun_path (108 bytes) less the terminating NUL.
 	maxSocketPath = 107
 	// maxPassedFDs is the kernel's SCM_MAX_FD: room for every fd one datagram can carry,
@@ -96,24 +98,57 @@ func listenNotify(path string, handle func(notifyMessage)) (*NotifySocket, error
 	return s, nil
 }
 
-// read blocks in recvmsg, so an idle socket costs no CPU; Close wakes it by closing conn.
+// notifyBuffers hold one datagram while it is read. They are shared: a socket waits
+// for a datagram without a buffer, so hundreds of idle jobs do not hold one each.
+var notifyBuffers = sync.Pool{New: func() any {
+	return &notifyBuffer{oob: make([]byte, syscall.CmsgSpace(4*maxPassedFDs)+syscall.CmsgSpace(syscall.SizeofUcred))}
+}}
+
+type notifyBuffer struct {
+	data [maxNotifyDatagram]byte
+	oob  []byte
+}
+
+// read waits on Go's poller for a datagram, so an idle socket costs no CPU; Close
+// wakes it by closing conn.
 func (s *NotifySocket) read(handle func(notifyMessage)) {
 	defer close(s.done)
-	buf := make([]byte, maxNotifyDatagram)
-	oob := make([]byte, syscall.CmsgSpace(4*maxPassedFDs)+syscall.CmsgSpace(syscall.SizeofUcred))
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, oobn, flags, _, err := s.conn.ReadMsgUnix(buf, oob)
-		if err != nil {
-			// On a bound unixgram socket recvmsg fails only once the conn is closed;
+		var m notifyMessage
+		var ok bool
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			b := notifyBuffers.Get().(*notifyBuffer)
+			defer notifyBuffers.Put(b)
+			n, oobn, flags, _, err := syscall.Recvmsg(int(fd), b.data[:], b.oob, syscall.MSG_DONTWAIT|syscall.MSG_CMSG_CLOEXEC)
+			if err == syscall.EAGAIN {
+				return false // nothing yet: park until the poller says there is
+			}
+			if err != nil && err != syscall.EINTR {
+				rerr = err
+			}
+			if err != nil {
+				return true
+			}
+			closePassedFDs(b.oob[:oobn])
+			// A truncated datagram could end in half a STATUS; systemd drops those too.
+			if flags&syscall.MSG_TRUNC == 0 {
+				m, ok = parseNotify(b.data[:n]), true
+			}
+			return true
+		})
+		if err != nil || rerr != nil {
+			// On a bound unixgram socket this happens only once the conn is closed;
 			// returning on any error also means a surprise cannot spin.
 			return
 		}
-		closePassedFDs(oob[:oobn])
-		// A truncated datagram could end in half a STATUS; systemd drops those too.
-		if flags&syscall.MSG_TRUNC != 0 {
-			continue
+		if ok {
+			handle(m)
 		}
-		handle(parseNotify(buf[:n]))
 	}
 }
 

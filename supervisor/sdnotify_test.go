@@ -230,8 +230,8 @@ func TestNotifyPathTooLong(t *testing.T) {
 func TestNotifyLongStatus(t *testing.T) {
 	s, got := listenTest(t)
 	c := dial(t, s.Path)
-	// 60 KiB, then a datagram of exactly the 64 KiB limit.
-	for _, size := range []int{60 << 10, maxNotifyDatagram - len("STATUS=\n")} {
+	// 3 KiB, then a datagram of exactly the limit systemd has too.
+	for _, size := range []int{3 << 10, maxNotifyDatagram - len("STATUS=\n")} {
 		status := strings.Repeat("s", size)
 		if _, err := c.Write([]byte("STATUS=" + status + "\n")); err != nil {
 			t.Fatal(err)
