@@ -82,6 +82,8 @@ func Headline(ev supervisor.Event) string {
 			h = "💔 " + job + " did not succeed" + on + " within " + human(ev.Expect) + " of its run due at " + due
 		case !ev.Missed.IsZero():
 			h = "💔 " + job + " did not start" + on + ": its run was due at " + due
+		case ev.Note != "":
+			h = "💔 " + job + " missed its heartbeat" + on + ": " + oneLine(ev.Note)
 		default:
 			h = "💔 " + job + " missed its heartbeat" + on
 			if ev.Silent > 0 {
@@ -98,6 +100,8 @@ func Headline(ev supervisor.Event) string {
 			h += " after " + human(ev.Down) + " of crashes"
 		case ev.Silent > 0:
 			h += ": a sign of life after " + human(ev.Silent) + " of silence"
+		case ev.Note != "":
+			h += ": " + oneLine(ev.Note)
 		}
 		if ev.Crashes > 0 {
 			h += " (" + strconv.Itoa(ev.Crashes) + " in all)"
@@ -216,14 +220,18 @@ func newMessage(ev supervisor.Event) message {
 	m := message{
 		headline: Headline(ev),
 		command:  clip(clean([]byte(ev.Command)), maxCommand),
-		output:   ev.Kind != supervisor.KindStart && ev.Kind != supervisor.KindRecovery || len(ev.Output) > 0,
-		tail:     lastLines(ev),
+		// A message about a run quotes its output, or says there was none; one about a
+		// run that did not happen, or about the job between runs, has none to speak of.
+		output: ev.Kind != supervisor.KindStart && ev.Kind != supervisor.KindRecovery && !ev.Start.IsZero() || len(ev.Output) > 0,
+		tail:   lastLines(ev),
 	}
 	if !ev.Start.IsZero() {
 		m.started = ev.Start.Format(timeLayout)
 	}
-	// The note is in the headline of a problem and of a failure the job reported.
-	noted := ev.Kind == supervisor.KindProblem || ev.Kind == supervisor.KindFailure && ev.ExitCode < 0 && ev.Signal == 0 && ev.Err == nil
+	// The note is in the headline of a problem, of a failure the job reported, of a
+	// heartbeat it asked for and of a recovery it reported.
+	noted := ev.Kind == supervisor.KindProblem || ev.Kind == supervisor.KindFailure && ev.ExitCode < 0 && ev.Signal == 0 && ev.Err == nil ||
+		ev.Kind == supervisor.KindHeartbeat && ev.Missed.IsZero() || ev.Kind == supervisor.KindRecovery && ev.Silent == 0 && ev.Down == 0
 	if ev.Note != "" && !noted {
 		m.details = append(m.details, clip(oneLine(ev.Note), maxNote))
 	}

@@ -89,7 +89,7 @@ func TestHeadline(t *testing.T) {
 		{"never started", with(func(ev *supervisor.Event) {
 			ev.Kind, ev.Missed = supervisor.KindHeartbeat, time.Date(2026, 11, 28, 3, 0, 0, 0, kst)
 		}), "💔 backup did not start on host01: its run was due at 2026-11-28 03:00:00 KST"},
-		{"signs again", with(func(ev *supervisor.Event) { ev.Kind, ev.Silent = supervisor.KindRecovery, 7 * time.Minute }),
+		{"signs again", with(func(ev *supervisor.Event) { ev.Kind, ev.Silent = supervisor.KindRecovery, 7*time.Minute }),
 			"💚 backup recovered on host01: a sign of life after 7m of silence"},
 		{"reported failure", with(func(ev *supervisor.Event) { ev.ExitCode, ev.Note = -1, "reported exit status 3" }),
 			"❌ backup failed on host01: reported exit status 3"},

@@ -94,6 +94,12 @@ func child(args []string) {
 		time.Sleep(300 * time.Millisecond)
 		post("/0", "")
 		time.Sleep(time.Hour)
+	case "fail-ping": // report a failure by ping, then exit 0
+		resp, err := http.Post(os.Getenv("SUPERVISE_PING_URL")+"/fail", "text/plain", strings.NewReader("run failed"))
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(time.Hour)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,11 +41,12 @@ type Daemon struct {
 	reloads  chan reload
 	stopped  chan struct{} // closed when Run has returned
 
-	mu       sync.Mutex
-	events   chan Event         // to the notifier goroutine; nil once closed
-	keepers  map[string]*keeper // by job name
-	stopping map[string]*keeper // removed by a reload and not yet stopped
-	pulses   map[string]*pulse  // by job name; kept across reloads
+	mu        sync.Mutex
+	events    chan Event         // to the notifier goroutine; nil once closed
+	keepers   map[string]*keeper // by job name
+	stopping  map[string]*keeper // removed by a reload and not yet stopped
+	pulses    map[string]*pulse  // by job name; kept across reloads
+	longNames int                // sockets named by number, for names too long for a path
 }
 
 // pulse is a job's Pulse with its NOTIFY_SOCKET, which outlive the job's keepers so a
@@ -115,6 +117,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			runner.NotifySocket = pl.socket.Path
 		}
 		k := &keeper{
+			forget:  new(atomic.Bool),
 			job:     job,
 			spec:    job,
 			runner:  runner,
@@ -181,8 +184,10 @@ func (d *Daemon) pulse(name string) *pulse {
 	}
 	path := filepath.Join(d.NotifyDir, name+".sock")
 	if len(path) > maxSocketPath {
-		// A long job name: the socket is named for its place in the list instead.
-		path = filepath.Join(d.NotifyDir, fmt.Sprintf("%d.sock", len(d.pulses)))
+		// A long job name: the socket gets a number instead, after a '_' that no job
+		// name starts with, and never one that was given before.
+		d.longNames++
+		path = filepath.Join(d.NotifyDir, fmt.Sprintf("_%d.sock", d.longNames))
 	}
 	sock, err := listenNotify(path, p.notify)
 	if err != nil {
@@ -211,14 +216,15 @@ func (d *Daemon) Pulse(name string) *Pulse {
 func (d *Daemon) queue(ev Event) {
 	d.init()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.events != nil {
 		select {
 		case d.events <- ev:
+			d.mu.Unlock()
 			return
 		default:
 		}
 	}
+	d.mu.Unlock()
 	fmt.Fprintf(d.Stderr, "supervise: %s: %s not sent: the notifier is not taking messages\n", ev.Job, ev.Kind)
 }
 
@@ -252,6 +258,7 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 	}
 	for name, k := range current {
 		if wanted[name] == nil && !r.broken[k.spec.File] {
+			k.forget.Store(true) // removed, not down: no runs are missed meanwhile
 			k.stop()
 			d.mu.Lock()
 			delete(d.keepers, name)

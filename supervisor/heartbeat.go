@@ -55,8 +55,9 @@ type Pulse struct {
 	message string    // the last ping's body
 	status  string    // the last STATUS= from sd_notify
 	ready   time.Time // when the job last said READY=1
+	since   time.Time // when the job's current or last run started
 	late    bool      // the job missed its heartbeat and has shown no sign since
-	failed  bool      // the job reported a failure and has reported no success since
+	failed  bool      // the job reported a failure in this run and no success since
 	news    []pulseNews
 }
 
@@ -112,19 +113,40 @@ func (p *Pulse) beat(now time.Time, by, failure, message string) {
 	}
 	if failure != "" {
 		// A reported failure is not a sign of health: the job is alive but not well.
-		// It is told once; the next success ends it.
+		// It is told once a run; the next success ends it.
 		if !p.failed {
 			p.failed = true
 			p.push(pulseNews{kind: KindFailure, at: now, note: failure, message: p.message})
 		}
 		return
 	}
-	silent := now.Sub(p.last)
-	p.last, p.by = now, by
-	if p.late || p.failed {
-		p.late, p.failed = false, false
-		p.push(pulseNews{kind: KindRecovery, at: now, silent: silent, message: p.message})
+	// The silence is counted from the last sign, or from the start of the run when
+	// there was none in it.
+	var silent time.Duration
+	if from := p.last; !from.IsZero() || !p.since.IsZero() {
+		if from.Before(p.since) {
+			from = p.since
+		}
+		silent = now.Sub(from)
 	}
+	p.last, p.by = now, by
+	switch {
+	case p.late:
+		p.late, p.failed = false, false
+		p.push(pulseNews{kind: KindRecovery, at: now, silent: silent, message: message})
+	case p.failed:
+		p.failed = false
+		p.push(pulseNews{kind: KindRecovery, at: now, note: "it reported success again", message: message})
+	}
+}
+
+// startRun records that a run of the job starts: a failure reported by the last run
+// is not this one's. Whether the job is late is kept, so a job restarted for its
+// heartbeat is reported once, and recovers once.
+func (p *Pulse) startRun(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.since, p.failed = now, false
 }
 
 // push queues news and wakes the watcher; p.mu is held.
@@ -164,7 +186,7 @@ func (p *Pulse) notify(m notifyMessage) {
 		p.mu.Lock()
 		if !p.late {
 			p.late = true
-			p.push(pulseNews{kind: KindHeartbeat, at: now, note: "it sent WATCHDOG=trigger", silent: now.Sub(p.last)})
+			p.push(pulseNews{kind: KindHeartbeat, at: now, note: "it sent WATCHDOG=trigger"})
 		}
 		p.mu.Unlock()
 	}
@@ -210,11 +232,13 @@ func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late, news bool, next
 }
 
 // outputBeat is the writer that turns a job's output into signs of life: every write
-// when any output counts, or each complete line that matches.
+// when any output counts, or each line that matches. A carriage return ends a line
+// too, so a progress indicator that rewrites its line counts.
 type outputBeat struct {
-	pulse   *Pulse
+	beat    func() // records a sign of life
 	match   *regexp.Regexp
 	partial []byte // the unfinished last line, when matching
+	skip    bool   // the line is longer than maxMatchLine and was matched already
 }
 
 // maxMatchLine bounds the unfinished line kept for matching: a longer line is matched
@@ -222,32 +246,35 @@ type outputBeat struct {
 const maxMatchLine = 4096
 
 func (o *outputBeat) Write(b []byte) (int, error) {
+	n := len(b)
 	if o.match == nil {
-		if len(b) > 0 {
-			o.pulse.Beat("output")
+		if n > 0 {
+			o.beat()
 		}
-		return len(b), nil
+		return n, nil
 	}
-	rest := b
-	for {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
+	for len(b) > 0 {
+		end := bytes.IndexAny(b, "\r\n")
+		part := b
+		if end >= 0 {
+			part = b[:end]
+		}
+		if !o.skip {
+			take := min(len(part), maxMatchLine-len(o.partial))
+			o.partial = append(o.partial, part[:take]...)
+			if end >= 0 || len(o.partial) == maxMatchLine {
+				if o.match.Match(o.partial) {
+					o.beat()
+				}
+				o.partial, o.skip = o.partial[:0], end < 0
+			}
+		}
+		if end < 0 {
 			break
 		}
-		line := rest[:i]
-		if len(o.partial) > 0 {
-			line = append(o.partial, line...)
-			o.partial = o.partial[:0]
-		}
-		if o.match.Match(bytes.TrimSuffix(line, []byte{'\r'})) {
-			o.pulse.Beat("output")
-		}
-		rest = rest[i+1:]
+		o.skip, b = false, b[end+1:]
 	}
-	if room := maxMatchLine - len(o.partial); room > 0 {
-		o.partial = append(o.partial, rest[:min(len(rest), room)]...)
-	}
-	return len(b), nil
+	return n, nil
 }
 
 // ListenNotify makes a NOTIFY_SOCKET at path whose sd_notify datagrams go to p:

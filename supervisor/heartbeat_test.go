@@ -17,21 +17,55 @@ import (
 // withPings runs a daemon whose jobs have ping URLs and NOTIFY_SOCKETs, for d.
 func withPings(t *testing.T, d time.Duration, jobs ...*supervisor.Job) (*recorder, string) {
 	t.Helper()
+	td := startPings(t, "", jobs...)
+	time.Sleep(d)
+	td.halt()
+	return td.rec, td.out.String()
+}
+
+// testDaemon is a daemon running for a test, with what it told and wrote, and the
+// base of its ping URLs.
+type testDaemon struct {
+	*supervisor.Daemon
+	rec  *recorder
+	out  *syncBuffer
+	url  string
+	halt func() // stops the daemon and waits until it has
+}
+
+// startPings starts a daemon whose jobs have ping URLs and NOTIFY_SOCKETs, and keep
+// their last runs in runs (none when empty).
+func startPings(t *testing.T, runs string, jobs ...*supervisor.Job) *testDaemon {
+	t.Helper()
 	sockets, err := os.MkdirTemp("", "sv") // a unix socket's path must be short
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockets) })
-	rec := &recorder{}
-	out := &syncBuffer{}
-	daemon := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec, NotifyDir: sockets}
-	srv := httptest.NewServer(supervisor.PingHandler(daemon.Pulse))
-	defer srv.Close()
-	daemon.PingBase = srv.URL
-	halt := start(daemon, jobs...)
-	time.Sleep(d)
-	halt()
-	return rec, out.String()
+	td := &testDaemon{rec: &recorder{}, out: &syncBuffer{}}
+	td.Daemon = &supervisor.Daemon{Host: "testhost", Stdout: td.out, Stderr: td.out, Notifier: td.rec, NotifyDir: sockets, RunsDir: runs}
+	srv := httptest.NewServer(supervisor.PingHandler(td.Pulse))
+	td.Daemon.PingBase, td.url = srv.URL, srv.URL
+	stop := start(td.Daemon, jobs...)
+	td.halt = func() {
+		stop()
+		srv.Close()
+	}
+	t.Cleanup(stop)
+	return td
+}
+
+// post sends a ping to the job's URL with suffix and body.
+func (td *testDaemon) post(t *testing.T, job, suffix, body string) {
+	t.Helper()
+	resp, err := http.Post(td.url+"/ping/"+job+suffix, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ping %s%s: %s", job, suffix, resp.Status)
+	}
 }
 
 // heartbeatJob gives job a heartbeat of every 300ms and grace 100ms.
@@ -196,5 +230,76 @@ func TestPingEnvironment(t *testing.T) {
 	want := regexp.MustCompile(`env \| url=http://127\.0\.0\.1:\d+/ping/env socket=set usec=300000 pid=\n`)
 	if !want.MatchString(out) {
 		t.Errorf("the job sees %q, want %v", out, want)
+	}
+}
+
+// A failure reported by ping is told once per run; a job that ended for good, or
+// waits between runs, still has its reports told.
+func TestReportedFailures(t *testing.T) {
+	s, err := supervisor.ParseSchedule("@every 300ms", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := childJob(t, "fail-ping")
+	each.Name, each.Schedule, each.Restart = "each", s, supervisor.RestartNever
+	ended := upJob("ended", "true")
+	ended.Restart = supervisor.RestartNever
+	td := startPings(t, "", each, ended)
+	time.Sleep(1050 * time.Millisecond) // runs of each at 0.3, 0.6 and 0.9s
+	td.post(t, "ended", "/fail", "found broken after it ended")
+	time.Sleep(100 * time.Millisecond)
+	td.halt()
+	var eachFails, endedFails int
+	for _, ev := range td.rec.events {
+		switch {
+		case ev.Job == "each" && ev.Kind == supervisor.KindFailure && ev.Message == "run failed":
+			eachFails++
+		case ev.Job == "ended" && ev.Kind == supervisor.KindFailure && ev.Message == "found broken after it ended":
+			endedFails++
+		default:
+			t.Errorf("unexpected event %s %s: %s", ev.Job, ev.Kind, ev.Note)
+		}
+	}
+	if eachFails != 3 || endedFails != 1 {
+		t.Errorf("%d reported failures of each, %d of ended; want 3 and 1\n%s", eachFails, endedFails, td.out)
+	}
+}
+
+// The all-clear after a reported failure says the job reported success; it is not a
+// silence, and quotes no stale message.
+func TestReportedRecovery(t *testing.T) {
+	td := startPings(t, "", upJob("svc", "exec sleep 100"))
+	time.Sleep(100 * time.Millisecond)
+	td.post(t, "svc", "/fail", "disk full")
+	td.post(t, "svc", "", "")
+	time.Sleep(100 * time.Millisecond)
+	td.halt()
+	kinds := td.rec.kinds()
+	if len(kinds) != 2 || kinds[1] != supervisor.KindRecovery {
+		t.Fatalf("events %v, want a failure and a recovery", kinds)
+	}
+	if r := td.rec.events[1]; r.Silent != 0 || r.Message != "" || r.Note != "it reported success again" {
+		t.Errorf("recovery says silent %v, message %q, note %q", r.Silent, r.Message, r.Note)
+	}
+}
+
+// Jobs whose names are too long for a socket path get sockets of their own, which no
+// other job's name can take.
+func TestLongNamesGetOwnSockets(t *testing.T) {
+	long := strings.Repeat("x", 95)
+	var jobs []*supervisor.Job
+	for _, name := range []string{"1", "_1", long + "1", long + "2"} {
+		if name == "_1" {
+			continue // not a valid job name: what makes the numbered sockets safe
+		}
+		jobs = append(jobs, upJob(name, `echo "socket $NOTIFY_SOCKET"; exec sleep 100`))
+	}
+	_, out := withPings(t, 300*time.Millisecond, jobs...)
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`socket (\S+)`).FindAllStringSubmatch(out, -1) {
+		seen[m[1]] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("sockets %v, want three different ones\n%s", seen, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,6 +20,7 @@ type keeper struct {
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
 	pulse   *Pulse         // the job's signs of life, which outlive a keeper
 	runsDir string         // where a scheduled job's last run is kept; empty for nowhere
+	forget  *atomic.Bool   // set when the job is removed, so its last run is forgotten
 
 	spec     *Job          // the job as the daemon last gave it: the daemon's, not the keeper's
 	updates  chan *Job     // new settings from a reload, taken between runs
@@ -80,6 +82,7 @@ func (k *keeper) run(ctx context.Context) {
 		k.schedule(ctx)
 		return
 	}
+	k.forgetRuns()
 	for {
 		k.take()
 		res, healthy := k.runOnce(ctx, &st)
@@ -88,16 +91,32 @@ func (k *keeper) run(ctx context.Context) {
 		}
 		delay, again := k.after(res, healthy, &st)
 		if !again {
+			// The job has ended for good, but a ping may still report on it.
+			k.wait(ctx, nil)
 			return
 		}
 		if delay > 0 {
 			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			ok := k.wait(ctx, t.C)
+			t.Stop()
+			if !ok {
 				return
-			case <-t.C:
 			}
+		}
+	}
+}
+
+// wait waits for until, telling what the job's Pulse brings meanwhile, between runs.
+// It reports false when ctx is done first.
+func (k *keeper) wait(ctx context.Context, until <-chan time.Time) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-until:
+			return true
+		case <-k.pulse.wake:
+			k.pulseNews()
 		}
 	}
 }
@@ -208,6 +227,9 @@ func (k *keeper) event(kind Kind, res Result) Event {
 	ev.Start, ev.Duration = res.Start, res.Duration
 	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
 	ev.Output, ev.OutputLines = res.Output, res.OutputLines
+	if res.TooShort {
+		ev.MinRuntime = k.job.MinRuntime
+	}
 	return ev
 }
 

@@ -135,6 +135,9 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	var started sync.WaitGroup
 	tail := NewTail(DefaultTailSize)
 	res := Result{Start: time.Now(), ExitCode: -1}
+	if r.Pulse != nil {
+		r.Pulse.startRun(res.Start)
+	}
 
 	tell := func(ev Event) {
 		switch {
@@ -148,7 +151,7 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	}
 	out := r.Stdout
 	if h := job.Heartbeat; h != nil && h.Output && r.Pulse != nil {
-		beat := &outputBeat{pulse: r.Pulse, match: h.OutputMatch}
+		beat := &outputBeat{beat: func() { r.Pulse.Beat("output") }, match: h.OutputMatch}
 		if out == nil {
 			out = beat
 		} else {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -23,7 +24,14 @@ type lastRun struct {
 	Started  time.Time `json:"started,omitzero"`
 	Ended    time.Time `json:"ended,omitzero"`
 	Result   string    `json:"result,omitempty"` // how the last run ended: "exit 0"
+	// Unfinished is the due time of a run that supervise stopped when it stopped
+	// itself: a run missed all the same.
+	Unfinished time.Time `json:"unfinished,omitzero"`
 }
+
+// check is a dead man's switch: the run due at due must have done what the job
+// expects by deadline.
+type check struct{ due, deadline time.Time }
 
 // run is one run of a scheduled job under way.
 type run struct {
@@ -44,8 +52,8 @@ func (k *keeper) schedule(ctx context.Context) {
 		cur     *run
 		queued  *time.Time // a due time waiting for the run under way to end
 		skips   int
-		checks  []time.Time // due times whose dead man's switch is set, oldest first
-		overdue bool        // the chat was told a run did not happen or succeed in time
+		checks  []check // dead man's switches set, oldest first
+		overdue bool    // the chat was told a run did not happen or succeed in time
 		// The due times of the last run started and the last run ended.
 		startedDue, endedDue time.Time
 	)
@@ -71,10 +79,20 @@ func (k *keeper) schedule(ctx context.Context) {
 	// starts counting from now.
 	var catchUp *time.Time
 	if rec.Schedule == scheduleKey(k.job) && !rec.Due.IsZero() {
-		if n, latest := Missed(k.job.Schedule, rec.Due, now); n > 0 {
+		n, latest := Missed(k.job.Schedule, rec.Due, now)
+		if !rec.Unfinished.IsZero() {
+			n++
+			if latest.IsZero() {
+				latest = rec.Unfinished
+			}
+		}
+		if n > 0 {
 			ev := k.job.Event(KindHeartbeat, k.runner.Host)
 			ev.Missed, ev.MissedRuns, ev.ExitCode = latest, n, -1
 			ev.Note = "supervise was not running"
+			if !rec.Unfinished.IsZero() {
+				ev.Note = fmt.Sprintf("supervise was stopped during the run due at %s, and not running since", rec.Unfinished.Format(timeLayout))
+			}
 			if k.job.CatchUp {
 				ev.Note += "; running it now (catch_up)"
 			}
@@ -85,7 +103,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 		}
 	}
-	rec.Schedule, rec.Due = scheduleKey(k.job), now
+	rec.Schedule, rec.Due, rec.Unfinished = scheduleKey(k.job), now, time.Time{}
 	k.saveLast(rec)
 	if catchUp != nil {
 		start(*catchUp)
@@ -95,22 +113,30 @@ func (k *keeper) schedule(ctx context.Context) {
 	timer := time.NewTimer(time.Until(Jittered(due, k.job.Jitter)))
 	defer timer.Stop()
 	k.logNext(due)
-	check := time.NewTimer(0)
-	<-check.C
-	defer check.Stop()
+	deadline := time.NewTimer(0)
+	<-deadline.C
+	defer deadline.Stop()
 
 	for {
 		var results <-chan Result
 		var news <-chan struct{}
 		if cur != nil {
 			results = cur.result
-		} else if k.pulse != nil {
-			news = k.pulse.Wake() // while a run goes, its runner takes the news
+		} else {
+			news = k.pulse.wake // while a run goes, its runner takes the news
 		}
 		select {
 		case <-ctx.Done():
+			// Every run due until now was handled, but one that is stopped here.
 			if cur != nil {
 				<-cur.result // the runner stops the job on ctx
+				rec.Unfinished = cur.due
+			}
+			rec.Due = time.Now()
+			if k.forget.Load() {
+				k.forgetRuns()
+			} else {
+				k.saveLast(rec)
 			}
 			return
 		case job := <-k.updates:
@@ -123,22 +149,22 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 		case <-timer.C:
 			k.due(due, cur, &queued, &skips, start, &rec)
-			if k.job.ExpectSuccessWithin > 0 || k.job.Heartbeat != nil {
+			if wait, ok := k.deadMan(); ok {
 				if len(checks) == 0 {
-					check.Reset(time.Until(due.Add(k.deadMan())))
+					deadline.Reset(time.Until(due.Add(wait)))
 				}
-				checks = append(checks, due)
+				checks = append(checks, check{due, due.Add(wait)})
 			}
 			due = k.job.Schedule.Next(due)
 			if now := time.Now(); due.Before(now) {
 				due = k.job.Schedule.Next(now) // the machine slept: no burst of runs
 			}
 			timer.Reset(time.Until(Jittered(due, k.job.Jitter)))
-		case <-check.C:
-			t := checks[0]
+		case <-deadline.C:
+			t := checks[0].due
 			checks = checks[1:]
 			if len(checks) > 0 {
-				check.Reset(time.Until(checks[0].Add(k.deadMan())))
+				deadline.Reset(time.Until(checks[0].deadline))
 			}
 			if !overdue && k.missedDeadline(t, cur, !startedDue.Before(t), !endedDue.Before(t)) {
 				overdue = true
@@ -204,14 +230,17 @@ func (k *keeper) due(t time.Time, cur *run, queued **time.Time, skips *int, star
 	}
 }
 
-// deadMan is how long after its due time a run must have happened: within
-// expect_success_within it must have succeeded; with only a heartbeat, it must have
-// started within the heartbeat's grace.
-func (k *keeper) deadMan() time.Duration {
-	if k.job.ExpectSuccessWithin > 0 {
-		return k.job.ExpectSuccessWithin
+// deadMan is how long after its due time a run must have happened, and whether the
+// job has a dead man's switch at all: within expect_success_within it must have
+// succeeded; with only a heartbeat, it must have started within the heartbeat's grace.
+func (k *keeper) deadMan() (time.Duration, bool) {
+	switch {
+	case k.job.ExpectSuccessWithin > 0:
+		return k.job.ExpectSuccessWithin, true
+	case k.job.Heartbeat != nil:
+		return k.job.Heartbeat.Grace, true
 	}
-	return k.job.Heartbeat.Grace
+	return 0, false
 }
 
 // missedDeadline tells the chat, and reports true, when the run due at t has not done
@@ -254,6 +283,18 @@ func scheduleKey(job *Job) string {
 	return job.Schedule.String() + " (" + job.Timezone + ")"
 }
 
+// forgetRuns removes what STATE remembers of the job's runs: it is not scheduled, or
+// no longer a job, so no run of it can be missed.
+func (k *keeper) forgetRuns() {
+	if k.runsDir == "" {
+		return
+	}
+	err := os.Remove(filepath.Join(k.runsDir, k.job.Name+".json"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(k.runner.Stderr, "supervise: %s: %v\n", k.job.Name, err)
+	}
+}
+
 // logNext says on stderr when the job runs next.
 func (k *keeper) logNext(due time.Time) {
 	fmt.Fprintf(k.runner.Stderr, "supervise: %s: next run at %s\n", k.job.Name, due.Format(timeLayout))
@@ -281,11 +322,17 @@ func (k *keeper) loadLast() lastRun {
 	return rec
 }
 
+// stateWrites makes the keepers write their state one at a time: 200 jobs starting
+// at once would otherwise block 200 OS threads in the file system, which Go keeps.
+var stateWrites sync.Mutex
+
 // saveLast writes rec to STATE, whole or not at all: a new file renamed over the old.
 func (k *keeper) saveLast(rec lastRun) {
 	if k.runsDir == "" {
 		return
 	}
+	stateWrites.Lock()
+	defer stateWrites.Unlock()
 	err := os.MkdirAll(k.runsDir, 0o700)
 	if err == nil {
 		path := filepath.Join(k.runsDir, k.job.Name+".json")

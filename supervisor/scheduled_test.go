@@ -1,6 +1,7 @@
 package supervisor_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,59 @@ func TestMinRuntime(t *testing.T) {
 	}
 	if kinds := rec.kinds(); len(kinds) != 1 || rec.events[0].MinRuntime != time.Minute {
 		t.Errorf("events %+v, want one failure that names min_runtime", rec.events)
+	}
+}
+
+// Under up as under run, a run shorter than min_runtime is a failure that says why.
+func TestMinRuntimeUnderUp(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 200ms", log, "true")
+	job.MinRuntime = time.Minute
+	rec, _ := upFor(t, 300*time.Millisecond, t.TempDir(), job)
+	if len(rec.events) != 1 || rec.events[0].Kind != supervisor.KindFailure || rec.events[0].MinRuntime != time.Minute {
+		t.Errorf("events %+v, want one failure naming min_runtime", rec.events)
+	}
+}
+
+// A run that up stopped when it stopped itself is a missed run at the next start,
+// and is caught up.
+func TestRunStoppedByShutdownIsMissed(t *testing.T) {
+	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 200ms", log, "sleep 10")
+	job.CatchUp = true
+	if rec, out := upFor(t, 300*time.Millisecond, runs, job); len(rec.events) != 0 {
+		t.Fatalf("first up: events %v\n%s", rec.kinds(), out)
+	}
+	job.Schedule, _ = supervisor.ParseSchedule("@every 200ms", nil)
+	rec, out := upFor(t, 100*time.Millisecond, runs, job)
+	if len(rec.events) != 1 || rec.events[0].MissedRuns != 1 || !strings.Contains(rec.events[0].Note, "stopped during the run") {
+		t.Fatalf("second up: events %+v, want the stopped run missed\n%s", rec.events, out)
+	}
+	if got := lines(t, log); len(got) != 2 {
+		t.Errorf("log %v, want the stopped run caught up", got)
+	}
+}
+
+// A reload that removes a scheduled job and one that adds it back later miss nothing:
+// the job was not due meanwhile. A reload that takes a dead man's switch away while
+// checks are pending does no harm.
+func TestScheduledReloads(t *testing.T) {
+	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 200ms", log, "true")
+	job.Heartbeat = &supervisor.Heartbeat{Every: time.Second, Grace: 500 * time.Millisecond}
+	td := startPings(t, runs, job)
+	ctx := context.Background()
+	time.Sleep(700 * time.Millisecond) // three runs, their checks pending
+	plain := *job
+	plain.Heartbeat = nil
+	td.Reload(ctx, []*supervisor.Job{&plain}, nil)
+	time.Sleep(700 * time.Millisecond) // the checks come due
+	td.Reload(ctx, nil, nil)
+	time.Sleep(600 * time.Millisecond) // three due times pass while it is removed
+	td.Reload(ctx, []*supervisor.Job{&plain}, nil)
+	time.Sleep(100 * time.Millisecond)
+	td.halt()
+	if len(td.rec.events) != 0 {
+		t.Errorf("events %+v, want none\n%s", td.rec.events, td.out)
 	}
 }

@@ -79,7 +79,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 	var (
 		name     = fs.String("name", "", "job `name` for messages (default: the file's stem or the program's base name)")
 		timeout  = fs.String("timeout", "", "stop the job after this `duration`, like 30s or 2h, and exit 124")
-		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, success, start (default failure,timeout)")
+		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, heartbeat, recovery, success, start (default failure,timeout,heartbeat,recovery; empty for none)")
 		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
 		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
 		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, `supervise ping`, sd_notify WATCHDOG=1) at least this `often`, like 5m")
