@@ -165,9 +165,9 @@ func TestHeartbeatRestart(t *testing.T) {
 	job := heartbeatJob(upJob("stuck", "echo $$ >> "+pids+"; exec sleep 100"))
 	job.Heartbeat.Action = supervisor.ActionRestart
 	job.Notify.On = append(job.Notify.On, supervisor.KindStart)
-	// Late at 0.4s and 0.8s: two restarts in 1s, and one message, as the job shows
+	// Late at 0.4s and 0.8s: two restarts in 1.1s, and one message, as the job shows
 	// no sign of life in between.
-	rec, out := withPings(t, time.Second, job)
+	rec, out := withPings(t, 1100*time.Millisecond, job)
 	if got := lines(t, pids); len(got) != 3 {
 		t.Errorf("pids %v, want the job started three times\n%s", got, out)
 	}

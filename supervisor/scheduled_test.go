@@ -68,9 +68,9 @@ func TestEveryRunsOnTime(t *testing.T) {
 // are told to the chat once.
 func TestOverlapSkip(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
-	// Due at 0.2s (runs until 0.9s), 0.4, 0.6, 0.8 (skipped), 1.0 (runs).
-	job := scheduled(t, "@every 200ms", log, "sleep 0.7")
-	rec, out := upFor(t, 1100*time.Millisecond, t.TempDir(), job)
+	// Due at 0.4s (runs until 1.8s), 0.8, 1.2, 1.6 (skipped), 2.0 (runs).
+	job := scheduled(t, "@every 400ms", log, "sleep 1.4")
+	rec, out := upFor(t, 2200*time.Millisecond, t.TempDir(), job)
 	if got := lines(t, log); strings.Join(got, " ") != "start end start" {
 		t.Errorf("log %v, want one whole run and one begun\n%s", got, out)
 	}
@@ -87,16 +87,16 @@ func TestOverlapSkip(t *testing.T) {
 // come due meanwhile, one waits. Runs never overlap.
 func TestOverlapQueue(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 100ms", log, "sleep 0.4")
+	job := scheduled(t, "@every 200ms", log, "sleep 0.8")
 	job.Overlap = supervisor.OverlapQueue
-	// 0.1–0.5, then at once 0.5–0.9, then 0.9–: three starts in 1.05s, where skip
-	// would start at 0.1, 0.6 and 1.0 and an unbounded queue would pile up.
-	_, out := upFor(t, 1050*time.Millisecond, t.TempDir(), job)
+	// 0.2–1.0, then at once 1.0–1.8, then 1.8–: three starts in 2.1s, where skip
+	// would start at 0.2, 1.2 and 2.2 and an unbounded queue would pile up.
+	_, out := upFor(t, 2100*time.Millisecond, t.TempDir(), job)
 	got := lines(t, log)
 	if strings.Join(got, " ") != "start end start end start" {
 		t.Errorf("log %v, want three runs one after the other\n%s", got, out)
 	}
-	if n := strings.Count(out, "queued: the run due at"); n < 6 {
+	if n := strings.Count(out, "queued: the run due at"); n < 5 {
 		t.Errorf("%d queued runs logged, want one per due time while a run goes:\n%s", n, out)
 	}
 }
@@ -105,9 +105,9 @@ func TestOverlapQueue(t *testing.T) {
 // is due, and reported as stopped for that reason.
 func TestOverlapKill(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 300ms", log, "exec sleep 10")
+	job := scheduled(t, "@every 500ms", log, "exec sleep 10")
 	job.Overlap = supervisor.OverlapKill
-	rec, out := upFor(t, 1050*time.Millisecond, t.TempDir(), job)
+	rec, out := upFor(t, 1750*time.Millisecond, t.TempDir(), job)
 	if got := lines(t, log); strings.Join(got, " ") != "start start start" {
 		t.Errorf("log %v, want three runs each stopped by the next\n%s", got, out)
 	}
@@ -199,13 +199,12 @@ func TestMinRuntimeUnderUp(t *testing.T) {
 // and is caught up.
 func TestRunStoppedByShutdownIsMissed(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 200ms", log, "sleep 10")
+	job := scheduled(t, "@every 400ms", log, "sleep 10")
 	job.CatchUp = true
-	if rec, out := upFor(t, 300*time.Millisecond, runs, job); len(rec.events) != 0 {
+	if rec, out := upFor(t, 500*time.Millisecond, runs, job); len(rec.events) != 0 {
 		t.Fatalf("first up: events %v\n%s", rec.kinds(), out)
 	}
-	job.Schedule, _ = supervisor.ParseSchedule("@every 200ms", nil)
-	rec, out := upFor(t, 100*time.Millisecond, runs, job)
+	rec, out := upFor(t, 250*time.Millisecond, runs, job)
 	if len(rec.events) != 1 || rec.events[0].MissedRuns != 1 || !strings.Contains(rec.events[0].Note, "stopped during the run") {
 		t.Fatalf("second up: events %+v, want the stopped run missed\n%s", rec.events, out)
 	}
