@@ -132,14 +132,7 @@ func Parse(path string, data []byte) (*Job, error) {
 			}
 			return errors.Join(errs...)
 		},
-		"pty": func(v any) error {
-			b, ok := v.(bool)
-			if !ok {
-				return fmt.Errorf("must be true or false, not %s", typeName(v))
-			}
-			job.PTY = b
-			return nil
-		},
+		"pty":          boolInto(&job.PTY),
 		"timeout":      durationInto(&job.Timeout),
 		"stop_timeout": durationInto(&job.StopTimeout),
 		"stop_signal": func(v any) error {
@@ -183,18 +176,7 @@ func Parse(path string, data []byte) (*Job, error) {
 			return nil
 		},
 	}
-	fields["restart"] = func(v any) error {
-		s, err := asString(v)
-		if err != nil {
-			return err
-		}
-		switch r := Restart(s); r {
-		case RestartAlways, RestartOnFailure, RestartNever:
-			job.Restart = r
-			return nil
-		}
-		return fmt.Errorf("%q is not a restart policy (use always, on-failure or never)", s)
-	}
+	fields["restart"] = enumInto(&job.Restart, "a restart policy", RestartAlways, RestartOnFailure, RestartNever)
 	fields["healthy_after"] = durationInto(&job.HealthyAfter)
 	tables := map[string]map[string]func(any) error{
 		"notify": notifyFields,
@@ -257,55 +239,19 @@ func Parse(path string, data []byte) (*Job, error) {
 		}
 		return nil
 	}
-	fields["overlap"] = func(v any) error {
-		s, err := asString(v)
-		if err != nil {
-			return err
-		}
-		switch o := Overlap(s); o {
-		case OverlapSkip, OverlapQueue, OverlapKill:
-			job.Overlap = o
-			return nil
-		}
-		return fmt.Errorf("%q is not an overlap policy (use skip, queue or kill)", s)
-	}
+	fields["overlap"] = enumInto(&job.Overlap, "an overlap policy", OverlapSkip, OverlapQueue, OverlapKill)
 	fields["jitter"] = durationInto(&job.Jitter)
-	fields["catch_up"] = func(v any) error {
-		b, ok := v.(bool)
-		if !ok {
-			return fmt.Errorf("must be true or false, not %s", typeName(v))
-		}
-		job.CatchUp = b
-		return nil
-	}
+	fields["catch_up"] = boolInto(&job.CatchUp)
 	fields["expect_success_within"] = durationInto(&job.ExpectSuccessWithin)
 	fields["min_runtime"] = durationInto(&job.MinRuntime)
 
 	hb := Heartbeat{Action: ActionAlert}
 	var match string
 	tables["heartbeat"] = map[string]func(any) error{
-		"every": durationInto(&hb.Every),
-		"grace": durationInto(&hb.Grace),
-		"action": func(v any) error {
-			s, err := asString(v)
-			if err != nil {
-				return err
-			}
-			switch a := HeartbeatAction(s); a {
-			case ActionAlert, ActionRestart:
-				hb.Action = a
-				return nil
-			}
-			return fmt.Errorf("%q is not a heartbeat action (use alert or restart)", s)
-		},
-		"output": func(v any) error {
-			b, ok := v.(bool)
-			if !ok {
-				return fmt.Errorf("must be true or false, not %s", typeName(v))
-			}
-			hb.Output = b
-			return nil
-		},
+		"every":  durationInto(&hb.Every),
+		"grace":  durationInto(&hb.Grace),
+		"action": enumInto(&hb.Action, "a heartbeat action", ActionAlert, ActionRestart),
+		"output": boolInto(&hb.Output),
 		"output_match": func(v any) error {
 			s, err := asString(v)
 			if err != nil {
@@ -587,6 +533,37 @@ func durationInto(dst *time.Duration) func(any) error {
 		}
 		*dst = d
 		return nil
+	}
+}
+
+func boolInto(dst *bool) func(any) error {
+	return func(v any) error {
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("must be true or false, not %s", typeName(v))
+		}
+		*dst = b
+		return nil
+	}
+}
+
+// enumInto decodes one of values into dst; what names such a value in the error.
+func enumInto[T ~string](dst *T, what string, values ...T) func(any) error {
+	return func(v any) error {
+		s, err := asString(v)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(values, T(s)) {
+			*dst = T(s)
+			return nil
+		}
+		names := make([]string, len(values))
+		for i, v := range values {
+			names[i] = string(v)
+		}
+		last := len(names) - 1
+		return fmt.Errorf("%q is not %s (use %s or %s)", s, what, strings.Join(names[:last], ", "), names[last])
 	}
 }
 
