@@ -514,10 +514,6 @@ func loadChecked(path string) (*Job, error) {
 	return Load(path)
 }
 
-func fail(msg string) func(any) error {
-	return func(any) error { return errors.New(msg) }
-}
-
 func durationInto(dst *time.Duration) func(any) error {
 	return func(v any) error {
 		s, ok := v.(string)
