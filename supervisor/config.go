@@ -323,6 +323,19 @@ func (d *jobDecoder) schedule(top map[string]toml.Primitive, job *Job, spec stri
 	if loc != nil {
 		job.Timezone = loc.String()
 	}
+	// Jitter as long as the time between runs would let one run's delay carry it past
+	// the next; the shortest gap among the next runs is the bound.
+	if prim, ok := top["jitter"]; ok && job.Jitter > 0 {
+		gap, t := time.Duration(1<<63-1), s.Next(time.Now())
+		for range 50 {
+			next := s.Next(t)
+			gap, t = min(gap, next.Sub(t)), next
+		}
+		if job.Jitter >= gap {
+			d.problems = append(d.problems, problem{line: d.line(prim), key: "jitter",
+				msg: fmt.Sprintf("%s is not less than the %s between runs of %q", job.Jitter, gap, spec)})
+		}
+	}
 	if prim, ok := top["restart"]; ok {
 		d.problems = append(d.problems, problem{line: d.line(prim), key: "restart",
 			msg: "does not apply to a scheduled job, which runs at its times: remove restart or schedule"})

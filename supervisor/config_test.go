@@ -165,6 +165,7 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:3: restart: does not apply to a scheduled job`,
 			`x.toml:4: schedule_x: unknown key`,
 		}},
+		{"jitter over the interval", "command = \"true\"\nschedule = \"@every 1m\"\njitter = \"1m\"", []string{`x.toml:3: jitter: 1m0s is not less than the 1m0s between runs of "@every 1m"`}},
 		{"empty schedule", "command = \"true\"\nschedule = \" \"", []string{`x.toml:2: schedule: is empty`}},
 		{"heartbeat", "command = \"true\"\n[heartbeat]\nevery = 5\ngrace = \"-1s\"\naction = \"reboot\"\noutput = \"yes\"\noutput_match = \"(\"\nping = true", []string{
 			`x.toml:3: heartbeat.every: 5 has no unit`,

@@ -117,12 +117,13 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			runner.NotifySocket = pl.socket.Path
 		}
 		k := &keeper{
-			forget:  new(atomic.Bool),
-			job:     job,
-			spec:    job,
-			runner:  runner,
-			pulse:   pl.Pulse,
-			runsDir: d.RunsDir,
+			forget:   new(atomic.Bool),
+			replaced: new(atomic.Bool),
+			job:      job,
+			spec:     job,
+			runner:   runner,
+			pulse:    pl.Pulse,
+			runsDir:  d.RunsDir,
 			flush: func() {
 				if screen != nil {
 					screen.Flush()
@@ -287,6 +288,7 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 		case k == nil:
 			start(job, nil)
 		case !sameProcess(k.spec, job):
+			k.replaced.Store(true)
 			k.stop()
 			start(job, k)
 		default:

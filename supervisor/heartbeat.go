@@ -57,6 +57,7 @@ type Pulse struct {
 	ready   time.Time // when the job last said READY=1
 	since   time.Time // when the job's current or last run started
 	late    bool      // the job missed its heartbeat and has shown no sign since
+	stalled bool      // the last run was stopped for its heartbeat, to be started again
 	failed  bool      // the job reported a failure in this run and no success since
 	news    []pulseNews
 }
@@ -140,13 +141,25 @@ func (p *Pulse) beat(now time.Time, by, failure, message string) {
 	}
 }
 
-// startRun records that a run of the job starts: a failure reported by the last run
-// is not this one's. Whether the job is late is kept, so a job restarted for its
-// heartbeat is reported once, and recovers once.
+// startRun records that a run of the job starts: what the last run reported, or
+// missed, is not this one's. But a run that follows one stopped for its heartbeat
+// goes on with its silence, so a job restarted for its heartbeat is reported once,
+// and recovers once, with the whole silence counted.
 func (p *Pulse) startRun(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.since, p.failed = now, false
+	p.failed = false
+	if !p.stalled {
+		p.since, p.late = now, false
+	}
+	p.stalled = false
+}
+
+// stopped records that the run was stopped for its heartbeat, to be started again.
+func (p *Pulse) stopped() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
 }
 
 // push queues news and wakes the watcher; p.mu is held.

@@ -250,7 +250,7 @@ func TestPingEnvironment(t *testing.T) {
 // A failure reported by ping is told once per run; a job that ended for good, or
 // waits between runs, still has its reports told.
 func TestReportedFailures(t *testing.T) {
-	s, err := supervisor.ParseSchedule("@every 300ms", nil)
+	s, err := supervisor.ParseSchedule("@every 400ms", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,9 +259,9 @@ func TestReportedFailures(t *testing.T) {
 	ended := upJob("ended", "true")
 	ended.Restart = supervisor.RestartNever
 	td := startPings(t, "", each, ended)
-	time.Sleep(1050 * time.Millisecond) // runs of each at 0.3, 0.6 and 0.9s
+	time.Sleep(1300 * time.Millisecond) // runs of each at 0.4, 0.8 and 1.2s
 	td.post(t, "ended", "/fail", "found broken after it ended")
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(150 * time.Millisecond)
 	td.halt()
 	var eachFails, endedFails int
 	for _, ev := range td.rec.events {
@@ -315,5 +315,36 @@ func TestLongNamesGetOwnSockets(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("sockets %v, want three different ones\n%s", seen, out)
+	}
+}
+
+// A silence is told in every run that falls silent, not only the first: a run that
+// missed its heartbeat and then ended otherwise leaves no "late" behind.
+func TestEachSilentRunIsTold(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	// First run: silent, then fails at 0.6s; restarted at once; second run silent.
+	job := heartbeatJob(upJob("svc", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 1 ] && exec sleep 100; sleep 0.6; exit 1`))
+	job.HealthyAfter = 100 * time.Millisecond // so the restart is immediate
+	rec, out := withPings(t, 1300*time.Millisecond, job)
+	kinds := rec.kinds()
+	if count(kinds, supervisor.KindHeartbeat) != 2 || count(kinds, supervisor.KindFailure) != 1 || len(kinds) != 3 {
+		t.Errorf("events %v, want a heartbeat, a failure, and a heartbeat for the second run\n%s", kinds, out)
+	}
+}
+
+// Restarted for its heartbeat, a job that then shows life recovers once, with the
+// silence counted from before the restart.
+func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	job := heartbeatJob(childJob(t, "beats http"))
+	job.Command = []string{"/bin/sh", "-c", `n=$(cat ` + counter + ` 2>/dev/null || echo 0); echo $((n+1)) > ` + counter + `; [ "$n" -ge 1 ] && exec "$0"; exec sleep 100`, os.Args[0]}
+	job.Heartbeat.Action = supervisor.ActionRestart
+	rec, out := withPings(t, 800*time.Millisecond, job)
+	kinds := rec.kinds()
+	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
+		t.Fatalf("events %v, want a heartbeat and a recovery\n%s", kinds, out)
+	}
+	if late, back := rec.events[0], rec.events[1]; back.Silent < late.Silent {
+		t.Errorf("recovery says %v of silence, less than the %v the heartbeat message said", back.Silent, late.Silent)
 	}
 }

@@ -13,14 +13,15 @@ import (
 // restart state: the backoff, the quick deaths that make a crash loop, and whether the
 // chat has been told. One goroutine runs it; nothing else touches its state.
 type keeper struct {
-	job     *Job
-	runner  *Runner        // without a Notifier: the keeper decides what is said
-	notify  func(Event)    // hands an event to the daemon's notifier
-	flush   func()         // writes out the last unfinished line of a run's output
-	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
-	pulse   *Pulse         // the job's signs of life, which outlive a keeper
-	runsDir string         // where a scheduled job's last run is kept; empty for nowhere
-	forget  *atomic.Bool   // set when the job is removed, so its last run is forgotten
+	job      *Job
+	runner   *Runner        // without a Notifier: the keeper decides what is said
+	notify   func(Event)    // hands an event to the daemon's notifier
+	flush    func()         // writes out the last unfinished line of a run's output
+	signals  chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
+	pulse    *Pulse         // the job's signs of life, which outlive a keeper
+	runsDir  string         // where a scheduled job's last run is kept; empty for nowhere
+	forget   *atomic.Bool   // set when the job is removed, so its last run is forgotten
+	replaced *atomic.Bool   // set when a reload replaces the keeper: the job runs on
 
 	spec     *Job          // the job as the daemon last gave it: the daemon's, not the keeper's
 	updates  chan *Job     // new settings from a reload, taken between runs
@@ -68,6 +69,11 @@ const maxExits = 5
 func (k *keeper) run(ctx context.Context) {
 	var st keepState
 	defer func() { k.state = st }()
+	defer func() {
+		if k.forget.Load() {
+			k.forgetRuns() // removed, even before it began
+		}
+	}()
 	if k.replaces != nil {
 		// The old version of the job is stopping; it was told to before this keeper
 		// began. Its crash loop, if any, goes on here: a reload that fixes a looping
@@ -91,9 +97,12 @@ func (k *keeper) run(ctx context.Context) {
 		}
 		delay, again := k.after(res, healthy, &st)
 		if !again {
-			// The job has ended for good, but a ping may still report on it.
-			k.wait(ctx, nil)
-			return
+			// The job has ended for good, but a ping may still report on it, and a
+			// reload may ask for it to run again.
+			if !k.idle(ctx) {
+				return
+			}
+			continue
 		}
 		if delay > 0 {
 			t := time.NewTimer(delay)
@@ -101,6 +110,24 @@ func (k *keeper) run(ctx context.Context) {
 			t.Stop()
 			if !ok {
 				return
+			}
+		}
+	}
+}
+
+// idle waits after the job has ended for good, telling what its Pulse brings, until
+// ctx is done (false) or a reload sets its restart to always (true).
+func (k *keeper) idle(ctx context.Context) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-k.pulse.wake:
+			k.pulseNews()
+		case job := <-k.updates:
+			k.job = job
+			if job.Restart == RestartAlways {
+				return true
 			}
 		}
 	}

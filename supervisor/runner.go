@@ -264,6 +264,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		}
 		if job.Heartbeat != nil && job.Heartbeat.Action == ActionRestart && !res.Stalled && !exited {
 			res.Stalled = true
+			r.Pulse.stopped()
 			stop(job.StopSignal)
 		}
 	}

@@ -35,10 +35,11 @@ type check struct{ due, deadline time.Time }
 
 // run is one run of a scheduled job under way.
 type run struct {
-	due    time.Time
-	stop   context.CancelFunc
-	result chan Result
-	note   string // why it was stopped, when supervise stopped it
+	due     time.Time
+	stop    context.CancelFunc
+	result  chan Result
+	note    string // why it was stopped, when supervise stopped it
+	retried bool   // it was started again after it stalled
 }
 
 // schedule runs a scheduled job at its times until ctx is done. One run goes at a
@@ -57,9 +58,9 @@ func (k *keeper) schedule(ctx context.Context) {
 		// The due times of the last run started and the last run ended.
 		startedDue, endedDue time.Time
 	)
-	start := func(due time.Time) {
+	start := func(due time.Time, retry bool) {
 		rctx, stop := context.WithCancel(ctx)
-		cur = &run{due: due, stop: stop, result: make(chan Result, 1)}
+		cur = &run{due: due, stop: stop, result: make(chan Result, 1), retried: retry}
 		job, r := k.job, cur
 		go func() {
 			res := k.runner.Run(rctx, job, k.signals)
@@ -91,7 +92,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			ev.Missed, ev.MissedRuns, ev.ExitCode = latest, n, -1
 			ev.Note = "supervise was not running"
 			if !rec.Unfinished.IsZero() {
-				ev.Note = fmt.Sprintf("supervise was stopped during the run due at %s, and not running since", rec.Unfinished.Format(timeLayout))
+				ev.Note = fmt.Sprintf("supervise was stopped before the run due at %s was done", rec.Unfinished.Format(timeLayout))
 			}
 			if k.job.CatchUp {
 				ev.Note += "; running it now (catch_up)"
@@ -106,7 +107,7 @@ func (k *keeper) schedule(ctx context.Context) {
 	rec.Schedule, rec.Due, rec.Unfinished = scheduleKey(k.job), now, time.Time{}
 	k.saveLast(rec)
 	if catchUp != nil {
-		start(*catchUp)
+		start(*catchUp, false)
 	}
 
 	due := k.job.Schedule.Next(now)
@@ -127,15 +128,25 @@ func (k *keeper) schedule(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			// Every run due until now was handled, but one that is stopped here.
-			if cur != nil {
+			// Every run due until now was handled, but one that is stopped here, or
+			// waits for its turn or its jitter: that one counts as missed at the next
+			// start. A reload that replaces or removes the job misses nothing.
+			now := time.Now()
+			rec.Due = now
+			switch {
+			case cur != nil:
 				<-cur.result // the runner stops the job on ctx
 				rec.Unfinished = cur.due
+			case !due.After(now):
+				rec.Unfinished = due
 			}
-			rec.Due = time.Now()
-			if k.forget.Load() {
-				k.forgetRuns()
-			} else {
+			if queued != nil && (rec.Unfinished.IsZero() || queued.Before(rec.Unfinished)) {
+				rec.Unfinished = *queued
+			}
+			if k.replaced.Load() {
+				rec.Unfinished = time.Time{}
+			}
+			if !k.forget.Load() { // a removed job's record goes as run returns
 				k.saveLast(rec)
 			}
 			return
@@ -150,10 +161,11 @@ func (k *keeper) schedule(ctx context.Context) {
 		case <-timer.C:
 			k.due(due, cur, &queued, &skips, start, &rec)
 			if wait, ok := k.deadMan(); ok {
+				// Counted from now, when the run was to start, jitter and all.
 				if len(checks) == 0 {
-					deadline.Reset(time.Until(due.Add(wait)))
+					deadline.Reset(wait)
 				}
-				checks = append(checks, check{due, due.Add(wait)})
+				checks = append(checks, check{due, time.Now().Add(wait)})
 			}
 			due = k.job.Schedule.Next(due)
 			if now := time.Now(); due.Before(now) {
@@ -188,10 +200,12 @@ func (k *keeper) schedule(ctx context.Context) {
 				k.send(ev)
 			}
 			switch {
-			case res.Stalled:
-				start(r.due) // action = restart: the run starts again at once
+			case res.Stalled && !r.retried:
+				// action = restart: the run starts again at once, once; a run that
+				// stalls again is left to the job's next time.
+				start(r.due, true)
 			case queued != nil:
-				start(*queued)
+				start(*queued, false)
 				queued = nil
 			}
 			k.logNext(due)
@@ -203,9 +217,9 @@ func (k *keeper) schedule(ctx context.Context) {
 
 // due handles the due time t: it starts a run, or, when one is still going, does
 // what the job's overlap says.
-func (k *keeper) due(t time.Time, cur *run, queued **time.Time, skips *int, start func(time.Time), rec *lastRun) {
+func (k *keeper) due(t time.Time, cur *run, queued **time.Time, skips *int, start func(time.Time, bool), rec *lastRun) {
 	if cur == nil {
-		start(t)
+		start(t, false)
 		return
 	}
 	since := cur.due.Format(timeLayout)

@@ -187,9 +187,9 @@ func TestMinRuntime(t *testing.T) {
 // Under up as under run, a run shorter than min_runtime is a failure that says why.
 func TestMinRuntimeUnderUp(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 200ms", log, "true")
+	job := scheduled(t, "@every 500ms", log, "true")
 	job.MinRuntime = time.Minute
-	rec, _ := upFor(t, 300*time.Millisecond, t.TempDir(), job)
+	rec, _ := upFor(t, 800*time.Millisecond, t.TempDir(), job)
 	if len(rec.events) != 1 || rec.events[0].Kind != supervisor.KindFailure || rec.events[0].MinRuntime != time.Minute {
 		t.Errorf("events %+v, want one failure naming min_runtime", rec.events)
 	}
@@ -205,7 +205,7 @@ func TestRunStoppedByShutdownIsMissed(t *testing.T) {
 		t.Fatalf("first up: events %v\n%s", rec.kinds(), out)
 	}
 	rec, out := upFor(t, 250*time.Millisecond, runs, job)
-	if len(rec.events) != 1 || rec.events[0].MissedRuns != 1 || !strings.Contains(rec.events[0].Note, "stopped during the run") {
+	if len(rec.events) != 1 || rec.events[0].MissedRuns != 1 || !strings.Contains(rec.events[0].Note, "stopped before the run") {
 		t.Fatalf("second up: events %+v, want the stopped run missed\n%s", rec.events, out)
 	}
 	if got := lines(t, log); len(got) != 2 {
@@ -234,5 +234,67 @@ func TestScheduledReloads(t *testing.T) {
 	td.halt()
 	if len(td.rec.events) != 0 {
 		t.Errorf("events %+v, want none\n%s", td.rec.events, td.out)
+	}
+}
+
+// A reload that changes a scheduled job's command while it runs replaces the run:
+// neither the new keeper nor the next start of up calls it missed.
+func TestReloadMidRunMissesNothing(t *testing.T) {
+	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 300ms", log, "sleep 10")
+	job.CatchUp = true
+	td := startPings(t, runs, job)
+	time.Sleep(400 * time.Millisecond) // the run due at 0.3s goes on
+	changed := scheduled(t, "@every 300ms", log, "sleep 11")
+	changed.CatchUp = true
+	td.Reload(context.Background(), []*supervisor.Job{changed}, nil)
+	time.Sleep(100 * time.Millisecond)
+	td.halt()
+	rec, out := upFor(t, 100*time.Millisecond, runs, changed)
+	if n := count(td.rec.kinds(), supervisor.KindHeartbeat) + count(rec.kinds(), supervisor.KindHeartbeat); n != 0 {
+		t.Errorf("events %v then %v, want no missed run\n%s%s", td.rec.kinds(), rec.kinds(), td.out, out)
+	}
+}
+
+// A run waiting out its jitter when up stops is missed, not lost.
+func TestJitteredRunAtStopIsMissed(t *testing.T) {
+	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 200ms", log, "true")
+	job.Jitter = time.Hour
+	if rec, _ := upFor(t, 300*time.Millisecond, runs, job); len(rec.events) != 0 {
+		t.Fatalf("first up: events %v", rec.kinds())
+	}
+	job.Jitter = 0
+	rec, out := upFor(t, 100*time.Millisecond, runs, job)
+	if len(rec.events) != 1 || rec.events[0].MissedRuns < 1 {
+		t.Errorf("events %+v, want the run that waited for its jitter missed\n%s", rec.events, out)
+	}
+}
+
+// The dead man's switch counts from when a run was to start, jitter included, so
+// jitter longer than expect_success_within raises no false alarm.
+func TestExpectSuccessWithJitter(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 300ms", log, "true")
+	job.Jitter, job.ExpectSuccessWithin = 250*time.Millisecond, 150*time.Millisecond
+	rec, out := upFor(t, 1500*time.Millisecond, t.TempDir(), job)
+	if len(rec.events) != 0 {
+		t.Errorf("events %+v, want none\n%s", rec.events, out)
+	}
+}
+
+// A scheduled run that stalls is restarted once; if it stalls again it waits for the
+// job's next time, with one message in all.
+func TestScheduledRestartOnce(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 2s", log, "sleep 10")
+	job.Heartbeat = &supervisor.Heartbeat{Every: 200 * time.Millisecond, Grace: 100 * time.Millisecond, Action: supervisor.ActionRestart}
+	rec, out := upFor(t, 3*time.Second, t.TempDir(), job)
+	// Due at 2s: late at 2.3, restarted, late at 2.6 and left.
+	if got := lines(t, log); strings.Join(got, " ") != "start start" {
+		t.Errorf("log %v, want the run and one restart\n%s", got, out)
+	}
+	if kinds := rec.kinds(); count(kinds, supervisor.KindHeartbeat) != 1 {
+		t.Errorf("events %v, want one heartbeat", kinds)
 	}
 }

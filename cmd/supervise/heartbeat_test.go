@@ -74,7 +74,9 @@ func TestRunHeartbeat(t *testing.T) {
 	cmd.Wait()
 
 	script := `for i in 1 2 3 4 5 6; do "` + os.Args[0] + `" ping pinger || exit 9; sleep 0.1; done`
-	cmd = command(t, "run", "--heartbeat", "400ms", "--name", "pinger", "--notify-on", "failure,heartbeat", "--", "sh", "-c", script)
+	// Each ping starts this (race-built) test binary, a tenth of a second or more:
+	// the heartbeat leaves room for that.
+	cmd = command(t, "run", "--heartbeat", "2s", "--name", "pinger", "--notify-on", "failure,heartbeat", "--", "sh", "-c", script)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil || strings.Contains(out.String(), "heartbeat") {

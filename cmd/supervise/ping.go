@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -104,8 +105,8 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 	}
 	for i, a := range args[1:] {
 		if len(a) > 1 && a[0] == '-' && (a[1] == '-' || unicode.IsLetter(rune(a[1]))) {
-			return pingTarget{}, fmt.Errorf("flags go before the job, as in 'supervise ping %s %s'",
-				strings.Join(args[i+1:], " "), strings.Join(args[:i+1], " "))
+			return pingTarget{}, fmt.Errorf("flags go before the job: supervise ping %s %s",
+				shellWords(args[i+1:]), shellWords(args[:i+1]))
 		}
 	}
 	if len(args) > 2 {
@@ -124,12 +125,17 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 	}
 
 	t := pingTarget{job: job}
-	if env := getenv("SUPERVISE_PING_URL"); !listenSet && env != "" && getenv("SUPERVISE_JOB") == job {
+	if env := getenv("SUPERVISE_PING_URL"); !listenSet && env != "" {
+		// Inside a job, the supervise that runs it is the one to ask, for this job or
+		// another: the URL of another job is beside this job's own.
 		u, err := url.Parse(env)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return pingTarget{}, fmt.Errorf("SUPERVISE_PING_URL=%q is not an http URL; give the daemon's address with --listen", env)
 		}
 		u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), "" // the job's URL, whether or not it ends in /
+		if getenv("SUPERVISE_JOB") != job {
+			u.Path = path.Join(path.Dir(u.Path), job)
+		}
 		t.url, t.fromEnv = u, true
 	} else {
 		host, port, err := net.SplitHostPort(listen)
@@ -148,6 +154,18 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 		t.url = t.url.JoinPath(suffix)
 	}
 	return t, nil
+}
+
+// shellWords joins args as a shell would read them back, quoting those that need it.
+func shellWords(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
 }
 
 // pingSuffix checks the second argument of ping: start, fail, or an exit status.

@@ -219,7 +219,7 @@ func TestPingTarget(t *testing.T) {
 	}{
 		{"no environment", nil, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:8427/ping/backup"},
 		{"inside the job", map[string]string{"SUPERVISE_JOB": "backup", "SUPERVISE_PING_URL": url}, "127.0.0.1:8427", false, []string{"backup", "fail"}, url + "/fail"},
-		{"inside another job", map[string]string{"SUPERVISE_JOB": "nightly", "SUPERVISE_PING_URL": url}, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:8427/ping/backup"},
+		{"inside another job, of the same supervise", map[string]string{"SUPERVISE_JOB": "nightly", "SUPERVISE_PING_URL": url}, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:39123/ping/backup"},
 		{"no URL", map[string]string{"SUPERVISE_JOB": "backup"}, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:8427/ping/backup"},
 		{"--listen wins", map[string]string{"SUPERVISE_JOB": "backup", "SUPERVISE_PING_URL": url}, "127.0.0.1:9000", true, []string{"backup", "4"}, "http://127.0.0.1:9000/ping/backup/4"},
 		{"--listen :PORT", nil, ":9000", true, []string{"backup"}, "http://127.0.0.1:9000/ping/backup"},
@@ -251,7 +251,7 @@ func TestPingUsageErrors(t *testing.T) {
 		{"", []string{"backup", "+1"}, `"+1" is not start, fail or an exit status`},
 		{"", []string{"backup", ""}, `"" is not start, fail or an exit status`},
 		{"", []string{"backup", "fail", "now"}, `supervise ping: unexpected argument "now" after backup fail`},
-		{"", []string{"backup", "fail", "-m", "disk full"}, "flags go before the job, as in 'supervise ping -m disk full backup fail'"},
+		{"", []string{"backup", "fail", "-m", "disk full"}, "flags go before the job: supervise ping -m 'disk full' backup fail"},
 		{"", []string{"backup", "--listen", "x"}, "flags go before the job"},
 		{"", []string{"--bogus", "backup"}, "flag provided but not defined: -bogus"},
 		{"", []string{"-m"}, "flag needs an argument: -m"},
