@@ -242,6 +242,9 @@ func newMessage(ev supervisor.Event) message {
 			m.details = append(m.details, "last sign of life: "+oneLine(ev.LastSignBy)+" at "+ev.LastSign.Format(timeLayout))
 		}
 	}
+	if !ev.Ready.IsZero() {
+		m.details = append(m.details, "ready (READY=1) at "+ev.Ready.Format(timeLayout))
+	}
 	if ev.Status != "" {
 		m.details = append(m.details, "status: "+clip(oneLine(ev.Status), maxStatus))
 	}

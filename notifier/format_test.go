@@ -393,6 +393,7 @@ func TestHeartbeatDetails(t *testing.T) {
 	ev := failure(strings.Repeat("<output line>\n", 5000))
 	ev.Kind, ev.ExitCode, ev.Silent, ev.Every = supervisor.KindHeartbeat, -1, time.Minute, 30*time.Second
 	ev.LastSign, ev.LastSignBy = time.Date(2026, 11, 27, 3, 1, 0, 0, kst), "WATCHDOG=1"
+	ev.Ready = time.Date(2026, 11, 27, 3, 0, 1, 0, kst)
 	ev.Status = "copying <part 3> & " + strings.Repeat("s", 5000)
 	ev.Message = strings.Repeat("m", 100<<10) + "\n<last words>"
 	html := notifier.HTML(ev)
@@ -404,6 +405,7 @@ func TestHeartbeatDetails(t *testing.T) {
 	}
 	for _, want := range []string{
 		"\nlast sign of life: WATCHDOG=1 at 2026-11-27 03:01:00 KST",
+		"\nready (READY=1) at 2026-11-27 03:00:01 KST",
 		"\nstatus: copying &lt;part 3&gt; &amp; sss",
 		"&lt;last words&gt;</pre>",
 		"&lt;output line&gt;</pre>",

@@ -64,13 +64,15 @@ type Event struct {
 
 	// Heartbeats (KindHeartbeat, and the KindRecovery that follows one): how long the
 	// job was Silent when Every was its period, its last sign of life (zero if none)
-	// and what it was, its last ping Message and its last sd_notify Status.
+	// and what it was, its last ping Message, its last sd_notify Status and when it
+	// last said READY=1 (zero if never).
 	Silent     time.Duration
 	Every      time.Duration
 	LastSign   time.Time
 	LastSignBy string
 	Message    string
 	Status     string
+	Ready      time.Time
 
 	// Scheduled jobs: Missed is the due time of a run that did not happen (with
 	// MissedRuns counting them, when up was down across several); Expect is the

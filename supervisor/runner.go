@@ -362,6 +362,9 @@ func (r *Runner) late(job *Job, tail *Tail, res Result, note string) Event {
 		ev.Every = job.Heartbeat.Every
 	}
 	ev.LastSign, ev.LastSignBy, ev.Message, ev.Status, ev.Note = st.Last, st.By, st.Message, st.Status, note
+	if st.Ready.After(res.Start) {
+		ev.Ready = st.Ready
+	}
 	ev.Output, ev.OutputLines = tail.Bytes(), tail.Lines()
 	return ev
 }
