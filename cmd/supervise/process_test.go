@@ -166,6 +166,7 @@ func TestUpUsage(t *testing.T) {
 		{"up", "--jobs", filepath.Join(t.TempDir(), "missing")},
 		{"up", "--jobs", t.TempDir(), "extra"},
 		{"up", "--listen", "not an address", "--jobs", t.TempDir()},
+		{"up", "--listen", "0.0.0.0:0", "--jobs", t.TempDir()}, // pings are for this host only
 	} {
 		if status, _, stderr := supervise(t, args...); status != 2 {
 			t.Errorf("%q: status %d, want 2; stderr %s", args, status, stderr)
