@@ -40,6 +40,9 @@ type APIError struct {
 	Description string // what Telegram said, such as "Bad Request: chat not found"
 	// RetryAfter is how long a 429 Too Many Requests asks the client to wait.
 	RetryAfter time.Duration
+	// MigrateToChatID is the supergroup a group chat was upgraded to, when the API
+	// says the message must go there.
+	MigrateToChatID int64
 }
 
 // Error says what Telegram said, as "telegram: sendMessage: 400 Bad Request: chat not found".
@@ -128,11 +131,13 @@ func (t *Telegram) Send(ctx context.Context, chatID, html string) error {
 	if err != nil {
 		return fmt.Errorf("telegram: sendMessage: %w", err)
 	}
-	return t.retry(ctx, "sendMessage", body)
+	_, err = t.retry(ctx, "sendMessage", body)
+	return err
 }
 
-// retry calls method until it succeeds, fails for good, or time is up.
-func (t *Telegram) retry(ctx context.Context, method string, body []byte) error {
+// retry calls method until it succeeds, fails for good, or time is up, and returns
+// the API's result.
+func (t *Telegram) retry(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
 	start := time.Now()
 	maxWait := orDefault(t.MaxWait, defaultMaxWait)
 	ctx, cancel := context.WithTimeout(ctx, maxWait)
@@ -141,9 +146,9 @@ func (t *Telegram) retry(ctx context.Context, method string, body []byte) error 
 
 	backoff := orDefault(t.Backoff, defaultBackoff)
 	for attempt := 1; ; attempt++ {
-		err := t.call(ctx, method, body)
+		result, err := t.call(ctx, method, body)
 		if err == nil || errors.Is(err, ErrPermanent) {
-			return err
+			return result, err
 		}
 		// Equal jitter: keep at least half the backoff, so waits still grow, and
 		// spread the rest, so many supervisors do not retry in step.
@@ -155,7 +160,7 @@ func (t *Telegram) retry(ctx context.Context, method string, body []byte) error 
 		}
 		// Do not sleep towards a retry that the deadline would cut off anyway.
 		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
-			return fmt.Errorf("%w; gave up after %d %s in %s", err, attempt,
+			return nil, fmt.Errorf("%w; gave up after %d %s in %s", err, attempt,
 				plural(attempt, "attempt"), time.Since(start).Round(time.Millisecond))
 		}
 		timer := time.NewTimer(wait)
@@ -167,56 +172,65 @@ func (t *Telegram) retry(ctx context.Context, method string, body []byte) error 
 	}
 }
 
-// call makes one request and turns any failure into an error that never shows the token.
-func (t *Telegram) call(ctx context.Context, method string, body []byte) error {
+// call makes one request with a JSON body and returns the API's result; any failure
+// becomes an error that never shows the token.
+func (t *Telegram) call(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
+	return t.post(ctx, method, "application/json", body)
+}
+
+// post makes one request with body of contentType.
+func (t *Telegram) post(ctx context.Context, method, contentType string, body []byte) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.apiURL()+"/bot"+t.token+"/"+method, bytes.NewReader(body))
 	if err != nil {
 		// A malformed APIURL: no retry will make it well-formed.
-		return permanent{fmt.Errorf("telegram: %s: %w", method, t.redact(err))}
+		return nil, permanent{fmt.Errorf("telegram: %s: %w", method, t.redact(err))}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	client := t.Client
 	if client == nil {
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("telegram: %s: %w", method, t.redact(err))
+		return nil, fmt.Errorf("telegram: %s: %w", method, t.redact(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return fmt.Errorf("telegram: %s: read answer: %w", method, t.redact(err))
+		return nil, fmt.Errorf("telegram: %s: read answer: %w", method, t.redact(err))
 	}
 
 	var answer struct {
-		OK          bool   `json:"ok"`
-		ErrorCode   int    `json:"error_code"`
-		Description string `json:"description"`
+		OK          bool            `json:"ok"`
+		Result      json.RawMessage `json:"result"`
+		ErrorCode   int             `json:"error_code"`
+		Description string          `json:"description"`
 		Parameters  struct {
-			RetryAfter int `json:"retry_after"`
+			RetryAfter      int   `json:"retry_after"`
+			MigrateToChatID int64 `json:"migrate_to_chat_id"`
 		} `json:"parameters"`
 	}
 	if err := json.Unmarshal(data, &answer); err != nil {
 		// A proxy or load balancer answered (nginx's 502 page, say), not the API.
-		return &APIError{Method: method, Code: resp.StatusCode,
+		return nil, &APIError{Method: method, Code: resp.StatusCode,
 			Description: http.StatusText(resp.StatusCode) + " (not a Bot API answer)"}
 	}
 	if answer.OK {
-		return nil
+		return answer.Result, nil
 	}
 	apiErr := &APIError{
-		Method:      method,
-		Code:        answer.ErrorCode,
-		Description: answer.Description,
-		RetryAfter:  time.Duration(answer.Parameters.RetryAfter) * time.Second,
+		Method:          method,
+		Code:            answer.ErrorCode,
+		Description:     answer.Description,
+		RetryAfter:      time.Duration(answer.Parameters.RetryAfter) * time.Second,
+		MigrateToChatID: answer.Parameters.MigrateToChatID,
 	}
 	if apiErr.Code == 0 {
 		apiErr.Code = resp.StatusCode
 	}
-	return apiErr
+	return nil, apiErr
 }
 
 func (t *Telegram) apiURL() string {
