@@ -19,17 +19,20 @@ const (
 	EnvTokenFile = "SUPERVISE_TELEGRAM_TOKEN_FILE"
 	EnvChatID    = "SUPERVISE_TELEGRAM_CHAT_ID"
 	EnvAPIURL    = "SUPERVISE_TELEGRAM_API_URL"
+	EnvTimeout   = "SUPERVISE_TELEGRAM_TIMEOUT" // how long a message is tried before it waits in the spool
 )
 
 // FromEnv returns the notifier the environment configures, looking variables up with
 // getenv (os.Getenv in production). With no token it is a Console on stderr. With a
-// token it sends to Telegram, and when a message cannot be delivered it writes the
-// error and the message to stderr, so the alert is not lost, and returns the error.
+// token it sends to Telegram through a Spool in spoolDir (none when empty), and when a
+// message cannot be delivered it writes the error and the message to stderr, so the
+// alert is not lost, and returns the error. A notifier with a spool also has a method
+// Flush(context.Context) error, which sends what earlier processes left there.
 //
 // The token comes from SUPERVISE_TELEGRAM_TOKEN or from the file that
 // SUPERVISE_TELEGRAM_TOKEN_FILE names (for secrets mounted as files), never both;
 // SUPERVISE_TELEGRAM_CHAT_ID is then required. No error shows the token.
-func FromEnv(getenv func(string) string, stderr io.Writer) (supervisor.Notifier, error) {
+func FromEnv(getenv func(string) string, stderr io.Writer, spoolDir string) (supervisor.Notifier, error) {
 	token, err := tokenFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -57,6 +60,14 @@ func FromEnv(getenv func(string) string, stderr io.Writer) (supervisor.Notifier,
 	}
 	tg := NewTelegram(token, chatID)
 	tg.APIURL = apiURL
+	if raw := strings.TrimSpace(getenv(EnvTimeout)); raw != "" {
+		if tg.MaxWait, err = supervisor.ParseDuration(raw); err != nil {
+			return nil, fmt.Errorf("notifier: %s: %w", EnvTimeout, err)
+		}
+	}
+	if spoolDir != "" {
+		return &spooler{tg: tg, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}, nil
+	}
 	return &fallback{tg: tg, w: stderr}, nil
 }
 

@@ -19,7 +19,7 @@ func envOf(vars map[string]string) func(string) string {
 
 func TestFromEnvWithoutTokenIsConsole(t *testing.T) {
 	var stderr strings.Builder
-	n, err := notifier.FromEnv(envOf(nil), &stderr)
+	n, err := notifier.FromEnv(envOf(nil), &stderr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestFromEnvSendsToTelegram(t *testing.T) {
 			tt.vars[notifier.EnvChatID] = tgChatID
 			tt.vars[notifier.EnvAPIURL] = srv.URL() + "/"
 			var stderr strings.Builder
-			n, err := notifier.FromEnv(envOf(tt.vars), &stderr)
+			n, err := notifier.FromEnv(envOf(tt.vars), &stderr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestFromEnvWritesUndeliveredToStderr(t *testing.T) {
 		notifier.EnvToken:  tgToken,
 		notifier.EnvChatID: tgChatID,
 		notifier.EnvAPIURL: srv.URL(),
-	}), &stderr)
+	}), &stderr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestFromEnvErrors(t *testing.T) {
 			"without /bot<token>"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := notifier.FromEnv(envOf(tt.vars), &strings.Builder{})
+			n, err := notifier.FromEnv(envOf(tt.vars), &strings.Builder{}, "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("FromEnv = %v, %v; want an error containing %q", n, err, tt.want)
 			}
@@ -151,7 +151,7 @@ func TestFromEnvTokenFileErrorHidesContents(t *testing.T) {
 	if err := os.WriteFile(file, []byte("bot"+tgToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := notifier.FromEnv(envOf(map[string]string{notifier.EnvTokenFile: file, notifier.EnvChatID: tgChatID}), &strings.Builder{})
+	_, err := notifier.FromEnv(envOf(map[string]string{notifier.EnvTokenFile: file, notifier.EnvChatID: tgChatID}), &strings.Builder{}, "")
 	if err == nil || !strings.Contains(err.Error(), notifier.EnvTokenFile) {
 		t.Fatalf("FromEnv = %v, want an error naming %s", err, notifier.EnvTokenFile)
 	}

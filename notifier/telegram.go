@@ -119,15 +119,24 @@ func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 // Telegram asks for) until MaxWait has passed or ctx is done; it does not retry an
 // error that matches ErrPermanent. An answer from the API comes back as an *APIError.
 func (t *Telegram) Send(ctx context.Context, chatID, html string) error {
+	return t.send(ctx, chatID, html, "HTML")
+}
+
+// SendText sends text as it is, without parse mode, to chatID, retrying as Send does.
+func (t *Telegram) SendText(ctx context.Context, chatID, text string) error {
+	return t.send(ctx, chatID, text, "")
+}
+
+func (t *Telegram) send(ctx context.Context, chatID, text, parseMode string) error {
 	type linkPreviewOptions struct {
 		IsDisabled bool `json:"is_disabled"`
 	}
 	body, err := json.Marshal(struct {
 		ChatID             string             `json:"chat_id"`
 		Text               string             `json:"text"`
-		ParseMode          string             `json:"parse_mode"`
+		ParseMode          string             `json:"parse_mode,omitempty"`
 		LinkPreviewOptions linkPreviewOptions `json:"link_preview_options"`
-	}{chatID, html, "HTML", linkPreviewOptions{IsDisabled: true}})
+	}{chatID, text, parseMode, linkPreviewOptions{IsDisabled: true}})
 	if err != nil {
 		return fmt.Errorf("telegram: sendMessage: %w", err)
 	}

@@ -344,12 +344,55 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 	}
 	stop := context.AfterFunc(draining, func() { time.AfterFunc(timeout, cancel) })
 	defer stop()
-	for ev := range events {
-		if d.Notifier == nil {
-			continue
+
+	// A notifier with a spool first sends what earlier runs left there, and, while
+	// messages wait in it, tries again on a timer that backs off to a quarter hour.
+	spool, spooled := d.Notifier.(flusher)
+	retry := time.NewTimer(0)
+	<-retry.C
+	defer retry.Stop()
+	wait, armed := time.Minute, false
+	again := func() {
+		if !armed {
+			retry.Reset(wait)
+			armed, wait = true, min(2*wait, 15*time.Minute)
 		}
-		if err := d.Notifier.Notify(sendCtx, ev); err != nil {
-			fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
+	}
+	if spooled {
+		if err := spool.Flush(sendCtx); err != nil {
+			fmt.Fprintf(d.Stderr, "supervise: spooled messages not sent yet: %v\n", err)
+			again()
+		}
+	}
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if d.Notifier == nil {
+				continue
+			}
+			if err := d.Notifier.Notify(sendCtx, ev); err != nil {
+				fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
+				if spooled {
+					again()
+				}
+			} else if spooled {
+				wait = time.Minute
+			}
+		case <-retry.C:
+			armed = false
+			if err := spool.Flush(sendCtx); err != nil {
+				fmt.Fprintf(d.Stderr, "supervise: spooled messages not sent yet: %v; trying again in %s\n", err, wait)
+				again()
+			} else {
+				wait = time.Minute
+			}
 		}
 	}
 }
+
+// flusher is a Notifier with a spool of messages it could not send yet: Flush sends
+// them.
+type flusher interface{ Flush(context.Context) error }

@@ -25,7 +25,7 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 
 // runJob is `supervise run`: one job, once, in the foreground, with the job's exit status.
 func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	job, err := parseRun(args, stderr)
+	job, state, err := parseRun(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -33,7 +33,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
 	}
-	n, err := notifier.FromEnv(os.Getenv, stderr)
+	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(stateDir(state, os.Getenv), "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
@@ -64,6 +64,18 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
+	// What earlier runs could not send goes out while this job runs; the alert of
+	// this run follows it, so the chat reads them in order.
+	if f, ok := n.(flusher); ok {
+		flushed := make(chan struct{})
+		go func() {
+			defer close(flushed)
+			if err := f.Flush(ctx); err != nil {
+				fmt.Fprintf(stderr, "supervise run: spooled messages not sent yet: %v\n", err)
+			}
+		}()
+		defer func() { <-flushed }()
+	}
 	res := r.Run(ctx, job, signals)
 	if res.Err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", res.Err)
@@ -71,9 +83,12 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return res.Status()
 }
 
-// parseRun reads the job of `supervise run` from a job file or from the command line.
-// Flags given explicitly override what the file says.
-func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
+// flusher is a notifier with a spool, whose waiting messages Flush sends.
+type flusher interface{ Flush(context.Context) error }
+
+// parseRun reads the job of `supervise run` from a job file or from the command line,
+// and the --state flag. Flags given explicitly override what the file says.
+func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) {
 	fs := flag.NewFlagSet("supervise run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -82,6 +97,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, heartbeat, recovery, success, start (default failure,timeout,heartbeat,recovery; empty for none)")
 		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
 		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
+		state    = fs.String("state", "", "`folder` for the notification spool (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
 		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, `supervise ping`, sd_notify WATCHDOG=1) at least this `often`, like 5m")
 	)
 	fs.Usage = func() {
@@ -89,7 +105,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rest := fs.Args()
 	dashed := len(args) > len(rest) && args[len(args)-len(rest)-1] == "--"
@@ -98,16 +114,16 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 	switch {
 	case len(rest) == 0:
 		fs.Usage()
-		return nil, errors.New("no job given: name a job file, or a command after --")
+		return nil, "", errors.New("no job given: name a job file, or a command after --")
 	case !dashed && len(rest) == 1 && strings.HasSuffix(rest[0], ".toml"):
 		var err error
 		if job, err = supervisor.Load(rest[0]); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	case !dashed && strings.HasSuffix(rest[0], ".toml"):
-		return nil, fmt.Errorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
+		return nil, "", fmt.Errorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
 	case !dashed:
-		return nil, fmt.Errorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
+		return nil, "", fmt.Errorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
 	default:
 		job = supervisor.NewJob(filepath.Base(rest[0]), rest...)
 	}
@@ -153,7 +169,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, error) {
 			errs = append(errs, fmt.Errorf("%w; set one with --name", err))
 		}
 	}
-	return job, errors.Join(errs...)
+	return job, *state, errors.Join(errs...)
 }
 
 // serveHeartbeat serves a ping URL on a free loopback port and a NOTIFY_SOCKET for

@@ -42,7 +42,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise up: --jobs %s: not a folder of job files\n", *dir)
 		return exitUsage
 	}
-	n, err := notifier.FromEnv(os.Getenv, stderr)
+	state := stateDir(*stateFlag, os.Getenv)
+	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(state, "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
 		return exitUsage
@@ -62,7 +63,6 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(sockets)
 	host, _ := os.Hostname()
-	state := stateDir(*stateFlag, os.Getenv)
 	logs := filepath.Join(state, "logs")
 	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, Color: isTerminal(stdout),
 		LogDir: logs, RunsDir: filepath.Join(state, "runs"), NotifyDir: sockets, PingBase: "http://" + ln.Addr().String()}

@@ -1,0 +1,255 @@
+package notifier
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Defaults of a Spool.
+const (
+	DefaultSpoolMaxAge   = 7 * 24 * time.Hour
+	DefaultSpoolMaxBytes = 64 << 20
+)
+
+// Spool keeps outgoing messages on disk, in Dir, from before they are sent until
+// Telegram confirms them, so that neither an outage nor a crash nor a kill loses an
+// alert: whichever supervise starts next sends what is left, oldest first.
+//
+// A message is delivered once in the normal case. A crash between Telegram's answer
+// and the removal of the file delivers it twice; nothing delivers it zero times.
+// Several processes may share a Dir: each message is locked (flock) while one of them
+// sends it.
+type Spool struct {
+	Dir      string
+	MaxAge   time.Duration // older messages are dropped, with a line on Stderr; zero means a week
+	MaxBytes int64         // when the spool holds more, the oldest are dropped; zero means 64 MiB
+	Stderr   io.Writer     // where drops and delivery problems are told
+
+	mu sync.Mutex // one flush at a time in this process
+}
+
+// spooled is one message in the spool.
+type spooled struct {
+	Created time.Time `json:"created"`
+	Job     string    `json:"job"`
+	Kind    string    `json:"kind"`
+	ChatID  string    `json:"chat_id"`
+	HTML    string    `json:"html"` // sent in HTML parse mode
+	Text    string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
+}
+
+// entry is a spooled message on disk, open and locked while it is handled.
+type entry struct {
+	path string
+	file *os.File
+	msg  spooled
+}
+
+// put writes msg to the spool, whole or not at all (a file written, synced and
+// renamed into place, and the folder synced), and returns it locked.
+func (s *Spool) put(msg spooled) (*entry, error) {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	var id [6]byte
+	rand.Read(id[:])
+	// Names sort by age: a flush sends the oldest first.
+	name := fmt.Sprintf("%020d-%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]))
+	tmp, err := os.CreateTemp(s.Dir, ".new-*")
+	if err != nil {
+		return nil, err
+	}
+	// Locked before it has its name, so no other process can take it to send.
+	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	path := filepath.Join(s.Dir, name)
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	syncDir(s.Dir)
+	return &entry{path: path, file: tmp, msg: msg}, nil
+}
+
+// syncDir makes a rename or removal in dir durable.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// done removes e from the spool: it was delivered, or is dropped.
+func (e *entry) done() {
+	os.Remove(e.path)
+	e.file.Close()
+}
+
+// release unlocks e and leaves it in the spool, for a later flush.
+func (e *entry) release() { e.file.Close() }
+
+// take opens and locks the spooled file at path, or returns nil when another process
+// holds it or it is gone.
+func take(path string) (*entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil // delivered meanwhile
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, nil // another process is sending it
+	}
+	// The file may have been delivered and removed between the open and the lock.
+	var st1, st2 syscall.Stat_t
+	if syscall.Fstat(int(f.Fd()), &st1) != nil || syscall.Stat(path, &st2) != nil || st1.Ino != st2.Ino {
+		f.Close()
+		return nil, nil
+	}
+	e := &entry{path: path, file: f}
+	data, err := io.ReadAll(f)
+	if err == nil {
+		err = json.Unmarshal(data, &e.msg)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+// flush sends what the spool holds, oldest first, with send. It drops what is older
+// than MaxAge, and the oldest when the spool is over MaxBytes, each with a line on
+// Stderr. A destination that fails for good (wrong token, unknown chat) is skipped for
+// the rest of the flush, its messages kept; a failure that may pass (Telegram down)
+// ends the flush, keeping the rest. It returns the first error of either kind.
+func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names, err := s.list()
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	s.trim(names)
+	var first error
+	broken := map[string]bool{} // destinations that failed for good
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return errors.Join(first, ctx.Err())
+		}
+		e, err := take(filepath.Join(s.Dir, name))
+		if err != nil {
+			s.tell("supervise: spool: %v: dropped, it cannot be read\n", err)
+			os.Remove(filepath.Join(s.Dir, name))
+			continue
+		}
+		if e == nil {
+			continue
+		}
+		if age := time.Since(e.msg.Created); age > orDefault(s.MaxAge, DefaultSpoolMaxAge) {
+			s.tell("supervise: spool: dropped the %s message about %s from %s: undelivered for %s\n",
+				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), age.Round(time.Minute))
+			e.done()
+			continue
+		}
+		if broken[e.msg.ChatID] {
+			e.release()
+			continue
+		}
+		err = send(ctx, &e.msg)
+		switch {
+		case err == nil:
+			e.done()
+			continue
+		case errors.Is(err, ErrPermanent):
+			broken[e.msg.ChatID] = true
+			e.release()
+		default:
+			e.release()
+			return errors.Join(first, err)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// list returns the names of the spooled messages, oldest first.
+func (s *Spool) list() ([]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// trim drops the oldest messages while the spool holds more than MaxBytes. A message
+// being sent by another process is left alone.
+func (s *Spool) trim(names []string) {
+	var total int64
+	sizes := make([]int64, len(names))
+	for i, n := range names {
+		if fi, err := os.Stat(filepath.Join(s.Dir, n)); err == nil {
+			sizes[i] = fi.Size()
+			total += fi.Size()
+		}
+	}
+	limit := s.MaxBytes
+	if limit <= 0 {
+		limit = DefaultSpoolMaxBytes
+	}
+	for i := 0; total > limit && i < len(names); i++ {
+		e, err := take(filepath.Join(s.Dir, names[i]))
+		if e == nil || err != nil {
+			continue
+		}
+		s.tell("supervise: spool: dropped the %s message about %s from %s: the spool is over %d bytes\n",
+			e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), limit)
+		e.done()
+		total -= sizes[i]
+	}
+}
+
+func (s *Spool) tell(format string, args ...any) {
+	if s.Stderr != nil {
+		fmt.Fprintf(s.Stderr, format, args...)
+	}
+}

@@ -1,0 +1,216 @@
+package notifier_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/notifier/telegramtest"
+	"github.com/supervise/supervise/supervisor"
+)
+
+type flusher interface {
+	supervisor.Notifier
+	Flush(context.Context) error
+}
+
+// spooling returns the notifier the environment gives for srv, with a spool in dir
+// and a short timeout.
+func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer) flusher {
+	t.Helper()
+	n, err := notifier.FromEnv(envOf(map[string]string{
+		notifier.EnvToken:   token,
+		notifier.EnvChatID:  tgChatID,
+		notifier.EnvAPIURL:  srv.URL(),
+		notifier.EnvTimeout: "1s",
+	}), stderr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := n.(flusher)
+	if !ok {
+		t.Fatalf("FromEnv with a spool = %T, want a notifier with Flush", n)
+	}
+	return f
+}
+
+func spooled(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func failed(job string) supervisor.Event {
+	ev := backupFailed
+	ev.Job = job
+	return ev
+}
+
+// With Telegram down, a message is kept in the spool and said to be; the next
+// notifier to flush delivers it, once.
+func TestSpoolKeepsWhatCannotBeSent(t *testing.T) {
+	down := telegramtest.NewServer(tgToken, tgChat)
+	down.Close() // connections are refused
+	dir := filepath.Join(t.TempDir(), "spool")
+	var stderr syncBuffer
+	start := time.Now()
+	err := spooling(t, down, tgToken, dir, &stderr).Notify(context.Background(), failed("first"))
+	if err == nil || len(spooled(t, dir)) != 1 {
+		t.Fatalf("Notify = %v, spool %v; want an error and the message kept", err, spooled(t, dir))
+	}
+	t.Logf("gave up after %v", time.Since(start))
+	if s := stderr.String(); !strings.Contains(s, "it is kept in "+dir) || !strings.Contains(s, "first failed") {
+		t.Errorf("stderr should say the message is kept, and carry it:\n%s", s)
+	}
+
+	srv := telegramtest.NewServer(tgToken, tgChat) // Telegram is back, for the next process
+	defer srv.Close()
+	if err := spooling(t, srv, tgToken, dir, &stderr).Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "first failed") || len(spooled(t, dir)) != 0 {
+		t.Errorf("delivered %d messages, spool %v; want the one message once, and an empty spool", len(msgs), spooled(t, dir))
+	}
+}
+
+// Messages left in the spool go out before a new one, oldest first.
+func TestSpoolSendsOldestFirst(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	// A wrong token keeps everything in the spool, as a broken config would.
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	for _, job := range []string{"one", "two", "three"} {
+		if err := broken.Notify(context.Background(), failed(job)); !errors.Is(err, notifier.ErrPermanent) {
+			t.Fatalf("Notify = %v, want the 401 as permanent", err)
+		}
+	}
+	if got := len(spooled(t, dir)); got != 3 {
+		t.Fatalf("%d messages spooled, want 3", got)
+	}
+	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	if err := fixed.Notify(context.Background(), failed("four")); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, m := range srv.Messages() {
+		order = append(order, strings.Fields(m.Text)[1])
+	}
+	if strings.Join(order, " ") != "one two three four" || len(spooled(t, dir)) != 0 {
+		t.Errorf("delivered %v, spool %v; want one two three four and an empty spool", order, spooled(t, dir))
+	}
+	if strings.Contains(stderr.String(), tgToken) {
+		t.Error("the token is in stderr")
+	}
+}
+
+// Two processes flushing one spool deliver each message once.
+func TestSpoolSharedByTwo(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	for i := range 20 {
+		broken.Notify(context.Background(), failed("job"+string(rune('a'+i))))
+	}
+	a, b := spooling(t, srv, tgToken, dir, &stderr), spooling(t, srv, tgToken, dir, &stderr)
+	var wg sync.WaitGroup
+	for _, n := range []flusher{a, b} {
+		wg.Go(func() { n.Flush(context.Background()) })
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, m := range srv.Messages() {
+		seen[strings.Fields(m.Text)[1]]++
+	}
+	if len(seen) != 20 || len(srv.Messages()) != 20 {
+		t.Errorf("%d messages for %d jobs, want 20 for 20: %v", len(srv.Messages()), len(seen), seen)
+	}
+}
+
+// The answers that ask for the message to be sent otherwise: to the supergroup a
+// group became, or as plain text when Telegram cannot parse the HTML.
+func TestSpoolSendsOtherwise(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat, -100777)
+	defer srv.Close()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
+	srv.Fail(telegramtest.Fault{Status: 400, Body: `{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-100777}}`})
+	if err := n.Notify(context.Background(), failed("moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), failed("after")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[0].ChatID != -100777 || msgs[1].ChatID != -100777 {
+		t.Errorf("messages %+v, want both in the supergroup", msgs)
+	}
+	if s := stderr.String(); !strings.Contains(s, "set SUPERVISE_TELEGRAM_CHAT_ID=-100777") {
+		t.Errorf("stderr should tell to update the chat id:\n%s", s)
+	}
+
+	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"})
+	if err := n.Notify(context.Background(), failed("plain")); err != nil {
+		t.Fatal(err)
+	}
+	last := srv.Messages()[2]
+	if last.ParseMode != "" || !strings.HasPrefix(last.Text, "❌ plain failed") {
+		t.Errorf("resent as %q in parse mode %q, want the plain text", last.Text, last.ParseMode)
+	}
+}
+
+// A message older than the spool's age limit is dropped, and said to be.
+func TestSpoolDropsOld(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	broken.Notify(context.Background(), failed("ancient"))
+	name := spooled(t, dir)[0]
+	// Age it: the time of creation is in the file.
+	data, _ := os.ReadFile(filepath.Join(dir, name))
+	year := time.Now().Add(-8 * 24 * time.Hour).Format("2006-01-02")
+	aged := strings.Replace(string(data), time.Now().Format("2006-01-02"), year, 1)
+	os.WriteFile(filepath.Join(dir, name), []byte(aged), 0o600)
+	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	fixed.Flush(context.Background())
+	if len(srv.Messages()) != 0 || len(spooled(t, dir)) != 0 || !strings.Contains(stderr.String(), "dropped the failure message about ancient") {
+		t.Errorf("messages %d, spool %v, stderr:\n%s\nwant the old message dropped and said so", len(srv.Messages()), spooled(t, dir), stderr.String())
+	}
+}
+
+// syncBuffer is a strings.Builder that two flushing goroutines may write to at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

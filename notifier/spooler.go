@@ -1,0 +1,94 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// spooler sends to Telegram through a Spool: each message is on disk before it is
+// sent, and is sent after whatever older messages wait there; what cannot be sent
+// stays for a later flush, by this process or the next supervise to start.
+type spooler struct {
+	tg    *Telegram
+	spool *Spool
+	w     io.Writer
+
+	mu       sync.Mutex
+	migrated map[string]string // group chats upgraded to supergroups: old id to new
+}
+
+// Notify spools ev and flushes the spool. When ev's message could not be sent, it says
+// so on w, with the message, and that the message waits in the spool.
+func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
+	ev = s.tg.redactEvent(ev)
+	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID), HTML: HTML(ev), Text: Text(ev)}
+	e, err := s.spool.put(msg)
+	if err != nil {
+		// The disk fails: the message goes without the spool, as it would without one.
+		fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
+		return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
+	}
+	e.release() // the flush sends it in its turn, after the older ones
+	err = s.Flush(ctx)
+	if _, serr := os.Stat(e.path); serr != nil {
+		return nil // delivered, by this process or another
+	}
+	if err == nil {
+		err = errors.New("not sent yet")
+	}
+	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), msg.Text)
+	return fmt.Errorf("%w (kept in the spool)", err)
+}
+
+// Flush sends what waits in the spool, oldest first.
+func (s *spooler) Flush(ctx context.Context) error {
+	return s.spool.flush(ctx, s.send)
+}
+
+// send sends one spooled message, handling the answers that call for sending it
+// differently: to the supergroup a group became, or as plain text.
+func (s *spooler) send(ctx context.Context, m *spooled) error {
+	m.ChatID = s.chat(m.ChatID)
+	err := s.tg.Send(ctx, m.ChatID, m.HTML)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	switch {
+	case apiErr.MigrateToChatID != 0:
+		to := strconv.FormatInt(apiErr.MigrateToChatID, 10)
+		s.mu.Lock()
+		if s.migrated == nil {
+			s.migrated = map[string]string{}
+		}
+		s.migrated[m.ChatID] = to
+		s.mu.Unlock()
+		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s=%s\n", m.ChatID, to, EnvChatID, to)
+		m.ChatID = to
+		return s.tg.Send(ctx, to, m.HTML)
+	case strings.Contains(apiErr.Description, "can't parse entities"):
+		// Our HTML is checked, but should Telegram still refuse it, the words matter
+		// more than the markup.
+		return s.tg.SendText(ctx, m.ChatID, m.Text)
+	}
+	return err
+}
+
+// chat is where messages for id go: id, or the supergroup it became.
+func (s *spooler) chat(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if to, ok := s.migrated[id]; ok {
+		return to
+	}
+	return id
+}
