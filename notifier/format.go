@@ -108,6 +108,8 @@ func Headline(ev supervisor.Event) string {
 		}
 	case supervisor.KindProblem:
 		h = "⚠️ " + job + on + ": " + oneLine(ev.Note)
+	case supervisor.KindMessage:
+		h = "💬 " + job + on
 	default:
 		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
 	}
@@ -257,6 +259,10 @@ func newMessage(ev supervisor.Event) message {
 // HTML renders ev as a Telegram message in HTML parse mode, at most 4096 characters.
 // The output is cut from the top to fit, because its last lines say what went wrong.
 func HTML(ev supervisor.Event) string {
+	if ev.Kind == supervisor.KindMessage {
+		head := "<b>" + escape(Headline(ev)) + "</b>\n"
+		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head)))
+	}
 	m := newMessage(ev)
 	var b strings.Builder
 	b.WriteString("<b>" + escape(m.headline) + "</b>")
@@ -333,6 +339,9 @@ func earlier(n int) string {
 // with the output's lines behind a "| " bar. It quotes the same number of lines but
 // does not cut them, as a terminal has no limit.
 func Text(ev supervisor.Event) string {
+	if ev.Kind == supervisor.KindMessage {
+		return Headline(ev) + "\n" + clean([]byte(ev.Note))
+	}
 	m := newMessage(ev)
 	var b strings.Builder
 	b.WriteString(m.headline)

@@ -25,6 +25,10 @@ const (
 	// KindProblem is about supervise itself, such as a job file it could not load. It
 	// is always sent: no job can subscribe to it or turn it off.
 	KindProblem Kind = "problem"
+
+	// KindMessage is what someone sends with `supervise notify`: a result to check, a
+	// manual step to take. Its Note is the text. It is always sent.
+	KindMessage Kind = "message"
 )
 
 // Kinds lists every Kind in the order they are documented.

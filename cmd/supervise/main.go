@@ -22,6 +22,7 @@ const usage = `usage:
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
   supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
   supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
+  supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
   supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
   supervise version
 
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return up(ctx, rest, stdout, stderr)
 	case "check":
 		return check(rest, stdout, stderr)
+	case "notify":
+		return notify(ctx, rest, stdin, stdout, stderr)
 	case "ping":
 		return ping(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version":

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/notifier/telegramtest"
+)
+
+// supervise notify sends a message about a job; --test says whether the chat got one.
+func TestNotify(t *testing.T) {
+	srv := telegram(t)
+	if status, _, stderr := supervise(t, "notify", "--job", "restore", "3 files checked: <ok> & done"); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	status, stdout, stderr := supervise(t, "notify", "--test")
+	if status != 0 || !strings.Contains(stdout, "got the test message") {
+		t.Fatalf("--test: status %d, stdout %q, stderr %s", status, stdout, stderr)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[0].Text, "<b>💬 restore on ") || !strings.HasSuffix(msgs[0].Text, "\n3 files checked: &lt;ok&gt; &amp; done") {
+		t.Errorf("messages %+v", msgs)
+	}
+	for _, m := range msgs {
+		if err := telegramtest.ValidateHTML(m.Text); err != nil {
+			t.Errorf("invalid HTML %q: %v", m.Text, err)
+		}
+	}
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", "999:wrong_token_also_secret")
+	status, stdout, stderr = supervise(t, "notify", "--test")
+	if status != 1 || !strings.Contains(stderr, "Unauthorized") || strings.Contains(stdout+stderr, "wrong_token_also_secret") {
+		t.Errorf("--test with a wrong token: status %d, output %s%s; want 1, the reason and no token", status, stdout, stderr)
+	}
+}
+
+func TestNotifyUsage(t *testing.T) {
+	noTelegram(t)
+	for _, args := range [][]string{
+		{"notify"},
+		{"notify", "--test", "text too"},
+		{"notify", "--job", "a b", "text"},
+		{"notify", "-"}, // stdin is empty here
+	} {
+		if status, _, stderr := supervise(t, args...); status != 2 {
+			t.Errorf("%q: status %d, want 2; stderr %s", args, status, stderr)
+		}
+	}
+}
+
+// Telegram down during a failing run: the run exits with the job's status in bounded
+// time, and says its alert is kept; the next run sends it, before its own.
+func TestRunAlertSpooledWhileTelegramIsDown(t *testing.T) {
+	srv := telegram(t)
+	t.Setenv("SUPERVISE_TELEGRAM_TIMEOUT", "1s")
+	t.Setenv("SUPERVISE_TELEGRAM_API_URL", "http://127.0.0.1:1") // nothing listens there
+	start := time.Now()
+	status, _, stderr := supervise(t, "run", "--name", "first", "--", "sh", "-c", "echo disk full; exit 3")
+	if status != 3 || time.Since(start) > 10*time.Second || !strings.Contains(stderr, "the next supervise to start sends it") {
+		t.Fatalf("status %d after %v, stderr:\n%s\nwant 3, soon, and the alert kept", status, time.Since(start), stderr)
+	}
+	t.Setenv("SUPERVISE_TELEGRAM_API_URL", srv.URL())
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken) // run took it out of its environment
+	if status, _, stderr := supervise(t, "run", "--name", "second", "--", "sh", "-c", "exit 4"); status != 4 {
+		t.Fatalf("second run: status %d: %s", status, stderr)
+	}
+	var got []string
+	for _, m := range srv.Messages() {
+		got = append(got, strings.Fields(m.Text)[1])
+	}
+	if strings.Join(got, " ") != "first second" {
+		t.Errorf("delivered %v, want first then second, once each", got)
+	}
+}
+
+// supervise killed with SIGKILL while Telegram stalls: the message waits in the spool,
+// and the next supervise to start sends it.
+func TestKilledWhileSendingLosesNothing(t *testing.T) {
+	srv := telegram(t)
+	srv.Fail(telegramtest.Fault{Stall: true})
+	state := t.TempDir()
+	cmd := command(t, "run", "--state", state, "--name", "doomed", "--", "sh", "-c", "echo the end; exit 1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); srv.Requests() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request reached Telegram:\n%s", stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	var exit *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &exit) {
+		t.Fatalf("wait: %v", err)
+	}
+	if files, _ := os.ReadDir(filepath.Join(state, "spool")); len(files) != 1 {
+		t.Fatalf("spool holds %d files, want the one message", len(files))
+	}
+	if status, _, errs := supervise(t, "notify", "--state", state, "--job", "later", "next message"); status != 0 {
+		t.Fatalf("notify: status %d: %s", status, errs)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "doomed failed") || !strings.Contains(msgs[1].Text, "next message") {
+		t.Errorf("messages %+v, want the killed run's alert, then the new one", msgs)
+	}
+}
