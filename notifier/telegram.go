@@ -232,7 +232,7 @@ func (t *Telegram) post(ctx context.Context, method, contentType string, body []
 	apiErr := &APIError{
 		Method:          method,
 		Code:            answer.ErrorCode,
-		Description:     answer.Description,
+		Description:     t.hide(answer.Description), // a proxy may echo the URL
 		RetryAfter:      time.Duration(answer.Parameters.RetryAfter) * time.Second,
 		MigrateToChatID: answer.Parameters.MigrateToChatID,
 	}
@@ -265,7 +265,12 @@ func (t *Telegram) redact(err error) error {
 	return err
 }
 
-func (t *Telegram) hide(s string) string { return strings.ReplaceAll(s, t.token, "<redacted>") }
+func (t *Telegram) hide(s string) string {
+	if t.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, t.token, "<redacted>")
+}
 
 // redactedError stands for an error that would print the token. It answers errors.Is
 // and Timeout for the error it hides but does not unwrap to it, so nobody can reach

@@ -24,6 +24,7 @@ const usage = `usage:
   supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
   supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
   supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
+  supervise telegram chats             list the chats that wrote to the bot, with their ids
   supervise version
 
 Run 'supervise run -h' for the flags of run.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return notify(ctx, rest, stdin, stdout, stderr)
 	case "ping":
 		return ping(ctx, rest, stdin, stdout, stderr)
+	case "telegram":
+		return telegramCommand(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "supervise", version())
 		return exitOK

@@ -54,6 +54,12 @@ type Server struct {
 	faults   []Fault
 	requests int
 	messages []Message
+
+	// The bot's pending updates, oldest first, for getUpdates.
+	updates      []pendingUpdate
+	lastUpdateID int64
+	updateAdded  chan struct{} // closed and replaced by AddUpdate, to wake long polls
+	webhook      string
 }
 
 // NewServer starts a Server that knows one bot, by its token, and the chats it may
@@ -139,6 +145,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch strings.ToLower(method) {
 	case "sendmessage":
 		s.sendMessage(w, r)
+	case "getupdates":
+		s.getUpdates(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "Not Found", 0)
 	}
@@ -306,4 +314,129 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// AddUpdate queues an update for getUpdates, such as
+// {"message": {"message_id": 1, "chat": {"id": 42, "type": "private"}, "text": "hi"}},
+// and returns the update_id it is given: one more than the last, the first being 1.
+// An update_id in update is replaced; update itself is not kept, a copy is.
+func (s *Server) AddUpdate(update map[string]any) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastUpdateID++
+	u := make(map[string]any, len(update)+1)
+	for k, v := range update {
+		u[k] = v
+	}
+	u["update_id"] = s.lastUpdateID
+	// Stored as JSON, so that a test changing its map later changes nothing here.
+	b, err := json.Marshal(u)
+	if err != nil {
+		panic(fmt.Sprintf("telegramtest: AddUpdate: %v", err))
+	}
+	s.updates = append(s.updates, pendingUpdate{s.lastUpdateID, b})
+	if s.updateAdded != nil {
+		close(s.updateAdded)
+		s.updateAdded = nil
+	}
+	return s.lastUpdateID
+}
+
+// pendingUpdate is an update that getUpdates has not been told to forget.
+type pendingUpdate struct {
+	id   int64
+	json json.RawMessage
+}
+
+// PendingUpdates counts the updates that getUpdates has not yet been told, by an
+// offset above their update_id, to forget.
+func (s *Server) PendingUpdates() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.updates)
+}
+
+// SetWebhook sets the bot's webhook to url, as setWebhook would, or deletes it when
+// url is empty. While a webhook is set, getUpdates answers 409 Conflict, as Telegram
+// does.
+func (s *Server) SetWebhook(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhook = url
+}
+
+// getUpdates answers as Telegram does: updates with an update_id below offset are
+// confirmed and forgotten, a negative offset keeps only the last -offset updates,
+// limit (1 to 100, default 100) caps the answer, and with a timeout in seconds the
+// request waits for an update when there is none yet.
+func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+	var offset, limit, timeout int64 = 0, 100, 0
+	for _, n := range []struct {
+		name string
+		v    *int64
+	}{{"offset", &offset}, {"limit", &limit}, {"timeout", &timeout}} {
+		if raw := p[n.name]; raw != "" {
+			if *n.v, err = strconv.ParseInt(raw, 10, 64); err != nil {
+				writeError(w, http.StatusBadRequest, "Bad Request: wrong parameter "+n.name+" specified", 0)
+				return
+			}
+		}
+	}
+	limit = min(max(limit, 1), 100)
+	if raw := p["allowed_updates"]; raw != "" {
+		var types []string
+		if err := json.Unmarshal([]byte(raw), &types); err != nil {
+			writeError(w, http.StatusBadRequest, "Bad Request: can't parse allowed updates JSON array", 0)
+			return
+		}
+	}
+
+	wait := time.NewTimer(time.Duration(max(timeout, 0)) * time.Second)
+	defer wait.Stop()
+	for {
+		s.mu.Lock()
+		if s.webhook != "" {
+			s.mu.Unlock()
+			writeError(w, http.StatusConflict, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first", 0)
+			return
+		}
+		switch {
+		case offset < 0:
+			s.updates = s.updates[max(0, len(s.updates)+int(offset)):]
+		case offset > 0:
+			i := 0
+			for i < len(s.updates) && s.updates[i].id < offset {
+				i++
+			}
+			s.updates = s.updates[i:]
+		}
+		if len(s.updates) > 0 || timeout <= 0 {
+			result := []json.RawMessage{}
+			for _, u := range s.updates[:min(int64(len(s.updates)), limit)] {
+				result = append(result, u.json)
+			}
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, response{OK: true, Result: result})
+			return
+		}
+		if s.updateAdded == nil {
+			s.updateAdded = make(chan struct{})
+		}
+		added := s.updateAdded
+		s.mu.Unlock()
+		select {
+		case <-added:
+		case <-wait.C:
+			timeout = 0 // answer with what there is, which is nothing
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -240,5 +241,190 @@ func TestServerStallUntilClose(t *testing.T) {
 	wg.Wait()
 	if err == nil {
 		t.Errorf("a request stalled until Close got an answer")
+	}
+}
+
+// updatesAnswer is a getUpdates answer as a client sees it.
+type updatesAnswer struct {
+	Status      int
+	OK          bool `json:"ok"`
+	ErrorCode   int  `json:"error_code"`
+	Description string
+	Result      []struct {
+		UpdateID int64 `json:"update_id"`
+		Message  struct {
+			Text string
+		}
+	}
+}
+
+func getUpdates(t *testing.T, url string, body any) updatesAnswer {
+	t.Helper()
+	a, err := postGetUpdates(url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// postGetUpdates is getUpdates for a goroutine other than the test's, which must not
+// call t.Fatal.
+func postGetUpdates(url string, body any) (updatesAnswer, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return updatesAnswer{}, err
+	}
+	resp, err := http.Post(url, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		return updatesAnswer{}, err
+	}
+	defer resp.Body.Close()
+	a := updatesAnswer{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return a, fmt.Errorf("answer is not JSON: %v", err)
+	}
+	return a, nil
+}
+
+// texts is the update_id:text of each update in a, in order.
+func (a updatesAnswer) texts() string {
+	var s []string
+	for _, u := range a.Result {
+		s = append(s, fmt.Sprintf("%d:%s", u.UpdateID, u.Message.Text))
+	}
+	return strings.Join(s, " ")
+}
+
+func textUpdate(text string) map[string]any {
+	return map[string]any{"message": map[string]any{"message_id": 1, "chat": map[string]any{"id": 42, "type": "private"}, "text": text}}
+}
+
+func TestServerGetUpdates(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	get := s.URL() + "/bot" + token + "/getUpdates"
+
+	if a := getUpdates(t, get, map[string]any{}); a.Status != 200 || !a.OK || a.Result == nil || len(a.Result) != 0 {
+		t.Errorf("no updates: %+v, want ok and an empty list", a)
+	}
+	for i, text := range []string{"a", "b", "c", "d"} {
+		u := textUpdate(text)
+		u["update_id"] = 999 // replaced by the server
+		if id := s.AddUpdate(u); id != int64(i+1) {
+			t.Errorf("AddUpdate(%s) = %d, want %d", text, id, i+1)
+		}
+	}
+
+	for _, tt := range []struct {
+		name    string
+		body    map[string]any
+		want    string
+		pending int
+	}{
+		{"all, not confirmed", map[string]any{"timeout": 0}, "1:a 2:b 3:c 4:d", 4},
+		{"again", map[string]any{}, "1:a 2:b 3:c 4:d", 4},
+		{"limit", map[string]any{"limit": 2}, "1:a 2:b", 4},
+		{"limit out of range", map[string]any{"limit": 0}, "1:a", 4},
+		{"offset of the first", map[string]any{"offset": 1}, "1:a 2:b 3:c 4:d", 4},
+		{"offset confirms below it", map[string]any{"offset": 3}, "3:c 4:d", 2},
+		{"confirmed are gone", map[string]any{}, "3:c 4:d", 2},
+		{"offset as a string", map[string]any{"offset": "4"}, "4:d", 1},
+		{"allowed_updates", map[string]any{"allowed_updates": []string{"message"}}, "4:d", 1},
+		{"negative offset", map[string]any{"offset": -1}, "4:d", 1},
+		{"offset past all", map[string]any{"offset": 5}, "", 0},
+	} {
+		a := getUpdates(t, get, tt.body)
+		if !a.OK || a.texts() != tt.want {
+			t.Errorf("%s: %+v, want %q", tt.name, a, tt.want)
+		}
+		if got := s.PendingUpdates(); got != tt.pending {
+			t.Errorf("%s: %d pending updates, want %d", tt.name, got, tt.pending)
+		}
+	}
+
+	s.AddUpdate(textUpdate("e"))
+	s.AddUpdate(textUpdate("f"))
+	s.AddUpdate(textUpdate("g"))
+	if a := getUpdates(t, get, map[string]any{"offset": -2}); a.texts() != "6:f 7:g" || s.PendingUpdates() != 2 {
+		t.Errorf("negative offset: %q with %d pending, want the last 2 kept", a.texts(), s.PendingUpdates())
+	}
+
+	// The form encoding, as a browser or curl sends it.
+	resp, err := http.PostForm(get, url.Values{"offset": {"7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s.PendingUpdates() != 1 {
+		t.Errorf("form offset: %d pending, want 1", s.PendingUpdates())
+	}
+}
+
+func TestServerGetUpdatesErrors(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	get := s.URL() + "/bot" + token + "/getUpdates"
+	s.AddUpdate(textUpdate("a"))
+
+	if a := getUpdates(t, s.URL()+"/bot1:other/getUpdates", map[string]any{}); a.Status != 401 || a.OK || a.Description != "Unauthorized" {
+		t.Errorf("wrong token: %+v", a)
+	}
+	if a := getUpdates(t, get, map[string]any{"offset": "x"}); a.Status != 400 || a.OK {
+		t.Errorf("bad offset: %+v", a)
+	}
+
+	s.SetWebhook("https://example.com/hook")
+	a := getUpdates(t, get, map[string]any{})
+	if a.Status != 409 || a.ErrorCode != 409 || a.OK ||
+		a.Description != "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first" {
+		t.Errorf("with a webhook: %+v", a)
+	}
+	s.SetWebhook("")
+
+	s.Fail(telegramtest.Fault{Status: 502})
+	if a := getUpdates(t, get, map[string]any{}); a.Status != 502 || a.OK {
+		t.Errorf("502 fault: %+v", a)
+	}
+	if a := getUpdates(t, get, map[string]any{}); !a.OK || a.texts() != "1:a" {
+		t.Errorf("after the webhook and the fault: %+v", a)
+	}
+	if s.PendingUpdates() != 1 {
+		t.Errorf("%d pending updates, want 1: errors confirm nothing", s.PendingUpdates())
+	}
+}
+
+func TestServerGetUpdatesLongPoll(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	get := s.URL() + "/bot" + token + "/getUpdates"
+
+	done := make(chan updatesAnswer)
+	go func() {
+		a, err := postGetUpdates(get, map[string]any{"timeout": 30})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- a
+	}()
+	for s.Requests() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the request start to wait
+	s.AddUpdate(textUpdate("late"))
+	select {
+	case a := <-done:
+		if a.texts() != "1:late" {
+			t.Errorf("long poll: %+v, want the update added while it waited", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a long poll did not return when an update came")
+	}
+
+	start := time.Now()
+	if a := getUpdates(t, get, map[string]any{"timeout": 1, "offset": 2}); !a.OK || len(a.Result) != 0 {
+		t.Errorf("long poll with nothing: %+v", a)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("long poll with nothing returned after %v, want about its 1s timeout", d)
 	}
 }

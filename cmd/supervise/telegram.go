@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/supervise/supervise/notifier"
+)
+
+// chatsTimeout bounds `supervise telegram chats`, retries included. A variable for tests.
+var chatsTimeout = 30 * time.Second
+
+const telegramUsage = `usage: supervise telegram chats
+
+  chats   list the chats that wrote to the bot or added it, with the id that
+          SUPERVISE_TELEGRAM_CHAT_ID takes
+
+The bot is the one SUPERVISE_TELEGRAM_TOKEN (or SUPERVISE_TELEGRAM_TOKEN_FILE)
+names; SUPERVISE_TELEGRAM_API_URL, if set, is the Bot API server to ask.
+`
+
+// telegramCommand is `supervise telegram SUBCOMMAND`: tools for setting up the bot.
+// (Not named telegram: the tests have a helper of that name.)
+func telegramCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, telegramUsage)
+		return exitUsage
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "chats":
+		return telegramChats(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, telegramUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "supervise telegram: unknown subcommand %q\n%s", sub, telegramUsage)
+		return exitUsage
+	}
+}
+
+// telegramChats is `supervise telegram chats`. It lists the chats on stdout, one a
+// line, and its advice on stderr, so that the list alone can be piped. It exits 0
+// when Telegram answered, even with no chats; 1 when it did not or refused; 2 for a
+// usage or configuration error.
+func telegramChats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("supervise telegram chats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: supervise telegram chats
+
+Lists the chats that wrote to the bot, or added it, in the updates Telegram holds
+for it (those of the last 24 hours), one a line, the newest last:
+
+  ID  TYPE  NAME  [topics: ID ("NAME"), ...]
+
+The updates are left unread, so other programs still get them and this can be run
+again. Exit status: 0 when Telegram answered, 1 when it did not, 2 for a usage or
+configuration error.
+`)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "supervise telegram chats: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+
+	tg, err := notifier.BotFromEnv(os.Getenv)
+	if errors.Is(err, notifier.ErrNoToken) {
+		fmt.Fprintf(stderr, `supervise telegram chats: no bot token is set.
+Create a bot: in Telegram, write /newbot to @BotFather, which answers with its token. Then
+  export %s='123456:ABC-def...'
+(or put the token in a file and set %s to its path), and run this again.
+`, notifier.EnvToken, notifier.EnvTokenFile)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise telegram chats: %v\n", err)
+		return exitUsage
+	}
+	tg.MaxWait = chatsTimeout
+	ctx, cancel := context.WithTimeout(ctx, chatsTimeout)
+	defer cancel()
+
+	chats, err := tg.Chats(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise telegram chats: %s\n", chatsError(err, os.Getenv))
+		return exitFail
+	}
+	if len(chats) == 0 {
+		fmt.Fprint(stderr, `No chat has written to this bot in the last 24 hours.
+Write any message to the bot in Telegram (or add it to a group and write there), then run this again.
+`+privacyHint+otherPollerHint)
+		return exitOK
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	for _, c := range chats {
+		fmt.Fprintf(tw, "%d\t%s\t%s", c.ID, printable(c.Type), chatName(c))
+		if notes := chatNotes(c); notes != "" {
+			fmt.Fprintf(tw, "\t%s", notes)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(stderr, "\nSet %s to the chat's id, e.g.\n  export %s=%d\n", notifier.EnvChatID, notifier.EnvChatID, exampleID(chats))
+	if !anyGroup(chats) {
+		fmt.Fprint(stderr, noGroupHint)
+	}
+	return exitOK
+}
+
+const (
+	privacyHint = "In a group with privacy mode on (the default), a bot sees only commands for it " +
+		"(/start@your_bot) and messages that mention it.\n"
+	noGroupHint = "No group here? A group shows up when the bot is added to it, or when someone there sends\n" +
+		"the bot a command (/start@your_bot) or mentions it: in privacy mode (the default), a bot sees no other group messages.\n"
+	otherPollerHint = "A program that reads this bot's updates (getUpdates) takes them first: stop it while you run this.\n"
+)
+
+// chatsError words an error of Chats for someone setting up the bot. The error is
+// the client's, from which the token is already redacted.
+func chatsError(err error, getenv func(string) string) string {
+	var apiErr *notifier.APIError
+	errors.As(err, &apiErr)
+	switch {
+	case errors.Is(err, notifier.ErrWebhookSet):
+		return fmt.Sprintf("this bot has a webhook set; getUpdates does not work while it is: %v\n"+
+			"The program behind the webhook gets the bot's messages, and the chat ids with them; "+
+			"if nothing uses the webhook any more, delete it (Bot API method deleteWebhook) and run this again.", err)
+	case errors.Is(err, notifier.ErrOtherPoller):
+		return fmt.Sprintf("another program is reading this bot's updates right now: %v\n%s", err, strings.TrimSuffix(otherPollerHint, "\n"))
+	case apiErr != nil && apiErr.Code == http.StatusUnauthorized:
+		name := notifier.EnvToken
+		if getenv(notifier.EnvTokenFile) != "" {
+			name = notifier.EnvTokenFile
+		}
+		return fmt.Sprintf("Telegram does not accept the bot token in %s (%v): "+
+			"@BotFather's /mybots shows the bot's current token", name, err)
+	case apiErr != nil && apiErr.Code == http.StatusNotFound && getenv(notifier.EnvAPIURL) != "":
+		return fmt.Sprintf("%v (is %s a Bot API server?)", err, notifier.EnvAPIURL)
+	}
+	return err.Error()
+}
+
+// chatName is a chat's name as a user knows it: "Title", @username (First Last).
+func chatName(c notifier.Chat) string {
+	var parts []string
+	if c.Title != "" {
+		parts = append(parts, strconv.Quote(c.Title))
+	}
+	if c.Username != "" {
+		parts = append(parts, "@"+printable(c.Username))
+	}
+	if name := printable(strings.TrimSpace(c.FirstName + " " + c.LastName)); name != "" {
+		if len(parts) > 0 {
+			name = "(" + name + ")"
+		}
+		parts = append(parts, name)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+// chatNotes is what more there is to know about sending to c.
+func chatNotes(c notifier.Chat) string {
+	var notes []string
+	if len(c.Topics) > 0 {
+		topics := make([]string, len(c.Topics))
+		for i, t := range c.Topics {
+			topics[i] = strconv.FormatInt(t.ID, 10)
+			if t.Name != "" {
+				topics[i] += " (" + strconv.Quote(t.Name) + ")"
+			}
+		}
+		notes = append(notes, "topics: "+strings.Join(topics, ", "))
+	}
+	if c.MigratedTo != 0 {
+		notes = append(notes, fmt.Sprintf("now the supergroup %d: use that id", c.MigratedTo))
+	}
+	if c.Removed {
+		if c.Type == "private" {
+			notes = append(notes, "the user blocked the bot")
+		} else {
+			notes = append(notes, "the bot was removed")
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// exampleID is the id of the chat most likely wanted: the newest the bot can send to.
+func exampleID(chats []notifier.Chat) int64 {
+	for i := len(chats) - 1; i >= 0; i-- {
+		switch c := chats[i]; {
+		case c.MigratedTo != 0:
+			return c.MigratedTo
+		case !c.Removed:
+			return c.ID
+		}
+	}
+	return chats[len(chats)-1].ID
+}
+
+func anyGroup(chats []notifier.Chat) bool {
+	for _, c := range chats {
+		if c.Type == "group" || c.Type == "supergroup" {
+			return true
+		}
+	}
+	return false
+}
+
+// printable drops what a terminal would act on rather than show: control
+// characters, escape sequences' starts, direction overrides.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
+}
