@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -153,6 +154,9 @@ type fallback struct {
 	tg *Telegram
 	w  io.Writer
 }
+
+// Pace is how often the chat may be written to; see spooler.Pace.
+func (f *fallback) Pace() time.Duration { return pace(f.tg.ChatID) }
 
 // Notify sends ev to Telegram; if it cannot, it writes the reason and the message to
 // f.w so that the alert is not lost, and returns the reason.

@@ -110,10 +110,74 @@ func Headline(ev supervisor.Event) string {
 		h = "⚠️ " + job + on + ": " + oneLine(ev.Note)
 	case supervisor.KindMessage:
 		h = "💬 " + job + on
+	case supervisor.KindDigest:
+		h = "🚨 " + strconv.Itoa(len(ev.Digest)) + " events" + on
+		if ev.Within > 0 {
+			h += " in " + human(ev.Within)
+		}
+		h += ": " + summary(ev.Digest)
 	default:
 		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
 	}
 	return clip(h, maxHeadline)
+}
+
+// digestWords say what events of a kind did, for a digest's summary.
+var digestWords = map[supervisor.Kind]string{
+	supervisor.KindFailure: "failed", supervisor.KindTimeout: "timed out",
+	supervisor.KindRestartLoop: "crash-looping", supervisor.KindHeartbeat: "silent or late",
+	supervisor.KindRecovery: "recovered", supervisor.KindSuccess: "succeeded",
+	supervisor.KindStart: "started", supervisor.KindProblem: "problems", supervisor.KindMessage: "messages",
+}
+
+// summary counts a digest's events by kind: "5 failed, 2 timed out".
+func summary(events []supervisor.Event) string {
+	counts := map[supervisor.Kind]int{}
+	var order []supervisor.Kind
+	for _, ev := range events {
+		if counts[ev.Kind] == 0 {
+			order = append(order, ev.Kind)
+		}
+		counts[ev.Kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		word := digestWords[k]
+		if word == "" {
+			word = string(k)
+		}
+		parts[i] = strconv.Itoa(counts[k]) + " " + word
+	}
+	return strings.Join(parts, ", ")
+}
+
+// digestLines gives one line per event of a digest, each its headline, in at most room
+// UTF-16 units once escaped. The events that do not fit are still named, by job, on
+// a last line: a digest leaves nobody out that room allows to name.
+func digestLines(events []supervisor.Event, room int) string {
+	var b strings.Builder
+	for i, ev := range events {
+		line := "\n" + Headline(ev)
+		rest := ""
+		if i < len(events)-1 {
+			names := make([]string, 0, len(events)-i-1)
+			for _, e := range events[i+1:] {
+				names = append(names, oneLine(e.Job))
+			}
+			rest = fmt.Sprintf("\n… and %d more: %s", len(names), strings.Join(names, ", "))
+		}
+		if escapedLen(line)+escapedLen(rest) > room && i > 0 {
+			names := make([]string, 0, len(events)-i)
+			for _, e := range events[i:] {
+				names = append(names, oneLine(e.Job))
+			}
+			b.WriteString(clip(fmt.Sprintf("\n… and %d more: %s", len(names), strings.Join(names, ", ")), room))
+			return b.String()
+		}
+		b.WriteString(line)
+		room -= escapedLen(line)
+	}
+	return b.String()
 }
 
 // ending says how a failed run ended.
@@ -259,9 +323,13 @@ func newMessage(ev supervisor.Event) message {
 // HTML renders ev as a Telegram message in HTML parse mode, at most 4096 characters.
 // The output is cut from the top to fit, because its last lines say what went wrong.
 func HTML(ev supervisor.Event) string {
-	if ev.Kind == supervisor.KindMessage {
+	switch ev.Kind {
+	case supervisor.KindMessage:
 		head := "<b>" + escape(Headline(ev)) + "</b>\n"
 		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head)))
+	case supervisor.KindDigest:
+		head := "<b>" + escape(Headline(ev)) + "</b>"
+		return head + escape(digestLines(ev.Digest, maxMessage-utf16Len(head)))
 	}
 	m := newMessage(ev)
 	var b strings.Builder
@@ -339,8 +407,11 @@ func earlier(n int) string {
 // with the output's lines behind a "| " bar. It quotes the same number of lines but
 // does not cut them, as a terminal has no limit.
 func Text(ev supervisor.Event) string {
-	if ev.Kind == supervisor.KindMessage {
+	switch ev.Kind {
+	case supervisor.KindMessage:
 		return Headline(ev) + "\n" + clean([]byte(ev.Note))
+	case supervisor.KindDigest:
+		return Headline(ev) + digestLines(ev.Digest, 1<<30)
 	}
 	m := newMessage(ev)
 	var b strings.Builder

@@ -419,3 +419,40 @@ func TestHeartbeatDetails(t *testing.T) {
 		t.Errorf("a job that never showed life should say so:\n%.300s", text)
 	}
 }
+
+// A digest names every job it folds, within Telegram's limit, as many as up folds into
+// one (supervisor.MaxDigest), even with the longest names a job may have.
+func TestDigest(t *testing.T) {
+	var events []supervisor.Event
+	long := strings.Repeat("x", 94)
+	for i := range supervisor.MaxDigest {
+		ev := failure("")
+		ev.Job = fmt.Sprintf("job%03d", i) + long
+		if i%5 == 0 {
+			ev.Kind, ev.Timeout = supervisor.KindTimeout, time.Hour
+		}
+		events = append(events, ev)
+	}
+	ev := supervisor.Event{Kind: supervisor.KindDigest, Host: "host01", Digest: events, Within: 30 * time.Second}
+	html := notifier.HTML(ev)
+	if err := telegramtest.ValidateHTML(html); err != nil {
+		t.Fatalf("invalid HTML: %v", err)
+	}
+	if n := len(utf16.Encode([]rune(html))); n > limit {
+		t.Errorf("digest is %d UTF-16 units, over %d", n, limit)
+	}
+	if !strings.HasPrefix(html, "<b>🚨 30 events on host01 in 30s: 6 timed out, 24 failed</b>\n⏰ job000"+long+" timed out on host01") {
+		t.Errorf("digest starts %q", html[:min(len(html), 200)])
+	}
+	for i := range supervisor.MaxDigest {
+		if name := fmt.Sprintf("job%03d", i) + long; !strings.Contains(html, name) {
+			t.Errorf("job%03d is not named", i)
+		}
+	}
+	if !strings.Contains(html, " more: ") {
+		t.Error("the jobs that do not fit a line of their own should be named on the last line")
+	}
+	if text := notifier.Text(ev); strings.Count(text, "\n") != supervisor.MaxDigest {
+		t.Errorf("the plain text has %d lines, want one per event after the headline", strings.Count(text, "\n"))
+	}
+}

@@ -83,6 +83,17 @@ func (s *spooler) send(ctx context.Context, m *spooled) error {
 	return err
 }
 
+// Pace is how often the chat may be written to, as Telegram asks of bots: about once a
+// second in a private chat, twenty times a minute in a group or channel.
+func (s *spooler) Pace() time.Duration { return pace(s.chat(s.tg.ChatID)) }
+
+func pace(chatID string) time.Duration {
+	if strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@") {
+		return 3 * time.Second
+	}
+	return time.Second
+}
+
 // chat is where messages for id go: id, or the supergroup it became.
 func (s *spooler) chat(id string) string {
 	s.mu.Lock()

@@ -364,6 +364,13 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 			again()
 		}
 	}
+	// A chat may only be written to so often: events that come faster are folded into
+	// one digest per pace, so a storm is a few messages that name every job.
+	var pace time.Duration
+	if p, ok := d.Notifier.(pacer); ok {
+		pace = p.Pace()
+	}
+	var last time.Time // when the last message went
 	for {
 		select {
 		case ev, ok := <-events:
@@ -373,6 +380,14 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 			if d.Notifier == nil {
 				continue
 			}
+			batch, open := []Event{ev}, true
+			if pace > 0 { // a console takes every message whole, however fast
+				batch, open = collect(events, ev, time.Until(last.Add(pace)))
+			}
+			if len(batch) > 1 {
+				ev = Event{Kind: KindDigest, Host: d.Host, Digest: batch, Within: time.Since(batch[0].at())}
+				ev.Job = fmt.Sprintf("%d events", len(batch))
+			}
 			if err := d.Notifier.Notify(sendCtx, ev); err != nil {
 				fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
 				if spooled {
@@ -380,6 +395,10 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 				}
 			} else if spooled {
 				wait = time.Minute
+			}
+			last = time.Now()
+			if !open {
+				return
 			}
 		case <-retry.C:
 			armed = false
@@ -392,6 +411,45 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 		}
 	}
 }
+
+// MaxDigest is how many events one digest folds at most: few enough that it names
+// every job, even with the longest names, in one message. More make more digests.
+const MaxDigest = 30
+
+// collect returns first and the events that come within wait after it (and what is
+// already queued), up to MaxDigest, and whether events is still open.
+func collect(events <-chan Event, first Event, wait time.Duration) ([]Event, bool) {
+	batch := []Event{first}
+	timer := time.NewTimer(max(wait, 0))
+	defer timer.Stop()
+	for len(batch) < MaxDigest {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, ev)
+		case <-timer.C:
+			// What is queued already goes too, rather than waiting a whole pace.
+			for len(batch) < MaxDigest {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						return batch, false
+					}
+					batch = append(batch, ev)
+				default:
+					return batch, true
+				}
+			}
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+// pacer is a Notifier that may only send so often: at most one message per Pace.
+type pacer interface{ Pace() time.Duration }
 
 // flusher is a Notifier with a spool of messages it could not send yet: Flush sends
 // them.

@@ -29,6 +29,10 @@ const (
 	// KindMessage is what someone sends with `supervise notify`: a result to check, a
 	// manual step to take. Its Note is the text. It is always sent.
 	KindMessage Kind = "message"
+
+	// KindDigest folds events that came faster than the chat may be written to into
+	// one message: Digest holds them, Within is how long they took to come.
+	KindDigest Kind = "digest"
 )
 
 // Kinds lists every Kind in the order they are documented.
@@ -87,11 +91,21 @@ type Event struct {
 	Expect     time.Duration
 	MinRuntime time.Duration
 
+	Digest []Event // for KindDigest: the events it folds, oldest first
+
 	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.
 	Output      []byte
 	OutputLines int
 	TailLines   int // how many of the last lines a message quotes
+}
+
+// at is when ev happened, as near as it says: the end of its run, or its start.
+func (ev Event) at() time.Time {
+	if ev.Start.IsZero() {
+		return time.Now()
+	}
+	return ev.Start.Add(ev.Duration)
 }
 
 // Notifier delivers events to people. Notify returns once the event is delivered or

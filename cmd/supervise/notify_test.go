@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,4 +112,43 @@ func TestKilledWhileSendingLosesNothing(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "doomed failed") || !strings.Contains(msgs[1].Text, "next message") {
 		t.Errorf("messages %+v, want the killed run's alert, then the new one", msgs)
 	}
+}
+
+// 30 jobs failing at once under up, against a Bot API that takes one message a second
+// per chat: a handful of messages that name every job, and no 429 loop.
+func TestUpStormIsDigested(t *testing.T) {
+	srv := telegram(t)
+	srv.Limit(time.Second)
+	dir := t.TempDir()
+	for i := range 30 {
+		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"echo oops; exit 1\"\nrestart = \"never\"\n")
+	}
+	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir()) // with telegram's environment
+	named := func() map[string]bool {
+		seen := map[string]bool{}
+		for _, m := range srv.Messages() {
+			for i := range 30 {
+				if name := fmt.Sprintf("job%02d", i); strings.Contains(m.Text, name) {
+					seen[name] = true
+				}
+			}
+		}
+		return seen
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(named()) < 30; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 30 jobs named in %d messages:\n%s", len(named()), len(srv.Messages()), stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if n := len(srv.Messages()); n > 5 || srv.Throttled() > 2 {
+		t.Errorf("%d messages and %d answered 429, want a handful and no 429 loop", n, srv.Throttled())
+	}
+	for _, m := range srv.Messages() {
+		if err := telegramtest.ValidateHTML(m.Text); err != nil {
+			t.Errorf("invalid HTML: %v\n%s", err, m.Text)
+		}
+	}
+	t.Logf("%d messages; the last:\n%s", len(srv.Messages()), srv.Messages()[len(srv.Messages())-1].Text)
 }

@@ -50,10 +50,13 @@ type Server struct {
 	closing   chan struct{} // closed by Close, to release stalled requests
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	faults   []Fault
-	requests int
-	messages []Message
+	mu        sync.Mutex
+	limit     time.Duration       // one message per chat per limit; 0 for no limit
+	lastSent  map[int64]time.Time // by chat, with a limit
+	throttled int
+	faults    []Fault
+	requests  int
+	messages  []Message
 
 	// The bot's pending updates, oldest first, for getUpdates.
 	updates      []pendingUpdate
@@ -88,6 +91,21 @@ func (s *Server) Fail(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, faults...)
+}
+
+// Limit makes the server accept at most one message per every to each chat, and
+// answer 429 Too Many Requests to the others, as Telegram does.
+func (s *Server) Limit(every time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit, s.lastSent = every, map[int64]time.Time{}
+}
+
+// Throttled counts the messages the server answered with 429 because of Limit.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
 }
 
 // Requests counts every request the server has received, faults and errors included.
@@ -244,6 +262,17 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	if s.limit > 0 {
+		// As Telegram does for a chat written to too fast: 429, and how long to wait.
+		if next := s.lastSent[m.ChatID].Add(s.limit); time.Now().Before(next) {
+			s.throttled++
+			s.mu.Unlock()
+			wait := int(time.Until(next)/time.Second) + 1
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+			return
+		}
+		s.lastSent[m.ChatID] = time.Now()
+	}
 	m.ID = int64(len(s.messages) + 1)
 	s.messages = append(s.messages, m)
 	s.mu.Unlock()
