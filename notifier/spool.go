@@ -149,8 +149,10 @@ func take(path string) (*entry, error) {
 // than MaxAge, and the oldest when the spool is over MaxBytes, each with a line on
 // Stderr. A destination that fails for good (wrong token, unknown chat) is skipped for
 // the rest of the flush, its messages kept; a failure that may pass (Telegram down)
-// ends the flush, keeping the rest. It returns the first error of either kind.
-func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) error) error {
+// ends the flush, keeping the rest. It returns the first error of either kind. A
+// message Telegram refuses whatever is done with it is dropped, its words on Stderr;
+// when that is the message at path mine, the error says so.
+func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) error, mine string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := s.list()
@@ -184,10 +186,19 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) 
 			continue
 		}
 		err = send(ctx, &e.msg)
+		var bad unsendable
 		switch {
 		case err == nil:
 			e.done()
 			continue
+		case errors.As(err, &bad):
+			s.tell("supervise: spool: dropped the %s message about %s from %s: Telegram refuses it (%v); it said:\n%s\n",
+				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), err, e.msg.Text)
+			e.done()
+			if e.path == mine {
+				first = errors.Join(first, err)
+			}
+			continue // told on stderr; the flush goes on
 		case errors.Is(err, ErrPermanent):
 			broken[e.msg.ChatID] = true
 			e.release()

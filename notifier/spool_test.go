@@ -214,3 +214,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A message Telegram refuses as it is, and as plain text too, is dropped with its
+// words on stderr, rather than holding up every later message.
+func TestSpoolDropsWhatTelegramRefuses(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, dir, &stderr)
+	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"},
+		telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"})
+	if err := n.Notify(context.Background(), failed("poison")); err == nil {
+		t.Fatal("Notify = nil, want the refusal")
+	}
+	if err := n.Notify(context.Background(), failed("after")); err != nil {
+		t.Fatalf("a later message: %v", err)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "after failed") || len(spooled(t, dir)) != 0 {
+		t.Errorf("messages %d, spool %v; want the later one sent and nothing kept", len(msgs), spooled(t, dir))
+	}
+	if s := stderr.String(); !strings.Contains(s, "dropped the failure message about poison") || !strings.Contains(s, "poison failed") {
+		t.Errorf("stderr should say what was dropped, with its words:\n%s", s)
+	}
+}

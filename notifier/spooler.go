@@ -38,7 +38,11 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 		return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
 	}
 	e.release() // the flush sends it in its turn, after the older ones
-	err = s.Flush(ctx)
+	err = s.spool.flush(ctx, s.send, e.path)
+	var bad unsendable
+	if errors.As(err, &bad) {
+		return err // dropped, and said so with its words
+	}
 	if _, serr := os.Stat(e.path); serr != nil {
 		return nil // delivered, by this process or another
 	}
@@ -51,7 +55,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 
 // Flush sends what waits in the spool, oldest first.
 func (s *spooler) Flush(ctx context.Context) error {
-	return s.spool.flush(ctx, s.send)
+	return s.spool.flush(ctx, s.send, "")
 }
 
 // send sends one spooled message, handling the answers that call for sending it
@@ -75,13 +79,29 @@ func (s *spooler) send(ctx context.Context, m *spooled) error {
 		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s=%s\n", m.ChatID, to, EnvChatID, to)
 		m.ChatID = to
 		return s.tg.Send(ctx, to, m.HTML)
-	case strings.Contains(apiErr.Description, "can't parse entities"):
-		// Our HTML is checked, but should Telegram still refuse it, the words matter
-		// more than the markup.
-		return s.tg.SendText(ctx, m.ChatID, m.Text)
+	case apiErr.Code == 400 && !destinationError(apiErr):
+		// Telegram refuses the message itself (our HTML is checked, but should it
+		// still "can't parse entities"): the words matter more than the markup.
+		err = s.tg.SendText(ctx, m.ChatID, m.Text)
+		if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
+			return unsendable{err}
+		}
 	}
 	return err
 }
+
+// destinationError reports whether a 400 answer is about where the message goes (an
+// unknown chat, no right to write there) rather than about the message.
+func destinationError(e *APIError) bool {
+	d := strings.ToLower(e.Description)
+	return strings.Contains(d, "chat not found") || strings.Contains(d, "rights") || strings.Contains(d, "forbidden")
+}
+
+// unsendable is a message Telegram refuses whatever is done with it: kept, it would
+// stand before every later message for ever.
+type unsendable struct{ error }
+
+func (u unsendable) Unwrap() error { return u.error }
 
 // Pace is how often the chat may be written to, as Telegram asks of bots: about once a
 // second in a private chat, twenty times a minute in a group or channel.
