@@ -65,12 +65,15 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 	// What earlier runs could not send goes out while this job runs; the alert of
-	// this run follows it, so the chat reads them in order.
+	// this run follows it, so the chat reads them in order. The try is short: should
+	// Telegram still be down, the alert's own delivery tries them again.
 	if f, ok := n.(flusher); ok {
 		flushed := make(chan struct{})
 		go func() {
 			defer close(flushed)
-			if err := f.Flush(ctx); err != nil {
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := f.Flush(fctx); err != nil {
 				fmt.Fprintf(stderr, "supervise run: spooled messages not sent yet: %v\n", err)
 			}
 		}()
