@@ -164,6 +164,7 @@ func Parse(path string, data []byte) (*Job, error) {
 			}
 			return nil
 		},
+		"attach": enumInto(&job.Notify.Attach, "an attach setting", AttachAuto, AttachAlways, AttachNever),
 		"tail": func(v any) error {
 			n, ok := v.(int64)
 			if !ok {

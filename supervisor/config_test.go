@@ -31,6 +31,7 @@ log = { max_size = "1MB", keep = 2 }
 [notify]
 on = ["failure", "success"]
 tail = 10
+attach = "never"
 `
 	got, err := supervisor.Parse("jobs.d/backup.toml", []byte(file))
 	if err != nil {
@@ -47,7 +48,7 @@ tail = 10
 		Timeout:     2 * time.Hour,
 		StopSignal:  syscall.SIGINT,
 		StopTimeout: 30 * time.Second,
-		Notify:      supervisor.Notify{On: []supervisor.Kind{"failure", "success"}, Tail: 10},
+		Notify:      supervisor.Notify{On: []supervisor.Kind{"failure", "success"}, Tail: 10, Attach: supervisor.AttachNever},
 
 		Restart:      supervisor.RestartOnFailure,
 		Backoff:      supervisor.Backoff{Initial: 2 * time.Second, Max: 5 * time.Minute},
@@ -78,7 +79,7 @@ func TestParseDottedNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (supervisor.Notify{On: []supervisor.Kind{supervisor.KindSuccess}, Tail: 3}); !reflect.DeepEqual(got.Notify, want) {
+	if want := (supervisor.Notify{On: []supervisor.Kind{supervisor.KindSuccess}, Tail: 3, Attach: supervisor.AttachAuto}); !reflect.DeepEqual(got.Notify, want) {
 		t.Errorf("Notify = %+v, want %+v", got.Notify, want)
 	}
 }

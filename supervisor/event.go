@@ -97,7 +97,8 @@ type Event struct {
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.
 	Output      []byte
 	OutputLines int
-	TailLines   int // how many of the last lines a message quotes
+	TailLines   int    // how many of the last lines a message quotes
+	Attach      Attach // when Output follows the message whole, as a document
 }
 
 // at is when ev happened, as near as it says: the end of its run, or its start.

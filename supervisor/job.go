@@ -89,9 +89,25 @@ type RestartLimit struct {
 
 // Notify says which events of a job reach people, and how much output they quote.
 type Notify struct {
-	On   []Kind
-	Tail int // lines of output quoted in a message
+	On     []Kind
+	Tail   int    // lines of output quoted in a message
+	Attach Attach // when the whole captured output follows a message as a document
 }
+
+// Attach says when a message is followed by the whole captured output of the run (its
+// last MaxAttach bytes) as a text document.
+type Attach string
+
+// The attach settings: auto attaches the output when the message cannot quote all of
+// it; always and never do as they say.
+const (
+	AttachAuto   Attach = "auto"
+	AttachAlways Attach = "always"
+	AttachNever  Attach = "never"
+)
+
+// MaxAttach is how much of a run's output is kept to attach to its message.
+const MaxAttach = 1 << 20
 
 // Wants reports whether events of kind k are to be sent for the job.
 func (n Notify) Wants(k Kind) bool { return slices.Contains(n.On, k) }
@@ -122,7 +138,7 @@ func NewJob(name string, argv ...string) *Job {
 		PTY:         true,
 		StopSignal:  DefaultStopSignal,
 		StopTimeout: DefaultStopTimeout,
-		Notify:      Notify{On: slices.Clone(DefaultNotifyOn), Tail: DefaultTail},
+		Notify:      Notify{On: slices.Clone(DefaultNotifyOn), Tail: DefaultTail, Attach: AttachAuto},
 
 		Restart:      RestartAlways,
 		Backoff:      DefaultBackoff,
@@ -139,7 +155,7 @@ func ShellCommand(line string) []string { return []string{"/bin/sh", "-c", line}
 // Event returns an event of kind k about this job, with what the job itself says
 // filled in; the caller adds how the run went.
 func (j *Job) Event(k Kind, host string) Event {
-	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Timeout: j.Timeout}
+	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Attach: j.Notify.Attach, Timeout: j.Timeout}
 }
 
 // CheckName reports whether name can name a job: it becomes part of file names

@@ -133,7 +133,11 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var started sync.WaitGroup
-	tail := NewTail(DefaultTailSize)
+	size := DefaultTailSize
+	if job.Notify.Attach != AttachNever {
+		size = MaxAttach // kept for the document; memory is only used as output comes
+	}
+	tail := NewTail(size)
 	res := Result{Start: time.Now(), ExitCode: -1}
 	if r.Pulse != nil {
 		r.Pulse.startRun(res.Start)

@@ -188,7 +188,7 @@ func TestNoOutputLostAtExit(t *testing.T) {
 		if len(out) != wantLen || !strings.HasSuffix(out, "x\nLAST LINE\n") {
 			t.Errorf("pty=%v: got %d bytes ending %q, want %d ending with LAST LINE", pty, len(out), tail(out), wantLen)
 		}
-		if !bytes.HasSuffix(res.Output, []byte("x\nLAST LINE\n")) || len(res.Output) != supervisor.DefaultTailSize {
+		if !bytes.HasSuffix(res.Output, []byte("x\nLAST LINE\n")) || len(res.Output) != supervisor.MaxAttach { // kept whole, to attach
 			t.Errorf("pty=%v: Result.Output has %d bytes ending %q", pty, len(res.Output), tail(string(res.Output)))
 		}
 		if want := size/100 + 1; res.OutputLines != want {

@@ -14,6 +14,7 @@ const DefaultTailSize = 64 << 10
 // It is safe for concurrent use.
 type Tail struct {
 	mu    sync.Mutex
+	max   int // the size buf grows to, as output comes
 	buf   []byte
 	next  int  // where the next byte goes
 	full  bool // buf has wrapped at least once
@@ -21,8 +22,9 @@ type Tail struct {
 	open  bool // the last byte written was not a newline
 }
 
-// NewTail returns a Tail that keeps the last size bytes.
-func NewTail(size int) *Tail { return &Tail{buf: make([]byte, size)} }
+// NewTail returns a Tail that keeps the last size bytes. Its memory grows with the
+// output, so a quiet job costs little whatever size is.
+func NewTail(size int) *Tail { return &Tail{max: size, buf: make([]byte, min(size, 4<<10))} }
 
 // Write keeps the end of p. It never fails.
 func (t *Tail) Write(p []byte) (int, error) {
@@ -34,6 +36,12 @@ func (t *Tail) Write(p []byte) (int, error) {
 	t.lines += bytes.Count(p, []byte{'\n'})
 	t.open = p[len(p)-1] != '\n'
 	n := len(p)
+	if !t.full && t.next+n >= len(t.buf) && len(t.buf) < t.max {
+		// Room to spare, so the ring does not wrap before it has grown to its size.
+		grown := make([]byte, min(t.max, max(2*len(t.buf), 2*(t.next+n))))
+		copy(grown, t.buf[:t.next])
+		t.buf = grown
+	}
 	if len(p) >= len(t.buf) {
 		copy(t.buf, p[len(p)-len(t.buf):])
 		t.next, t.full = 0, true

@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/supervise/supervise/supervisor"
@@ -54,4 +55,25 @@ func FuzzTail(f *testing.F) {
 			t.Errorf("Bytes() = %q, want %q", got, want)
 		}
 	})
+}
+
+// A Tail's memory grows with the output, up to its size, and keeps the last bytes
+// across the growth.
+func TestTailGrows(t *testing.T) {
+	tl := supervisor.NewTail(1 << 20)
+	var all []byte
+	for i := range 5000 { // about 1.7 MB
+		line := []byte(strings.Repeat(string(rune('a'+i%26)), i%700) + "\n")
+		tl.Write(line)
+		all = append(all, line...)
+	}
+	want := all[len(all)-(1<<20):]
+	if got := tl.Bytes(); !bytes.Equal(got, want) {
+		t.Errorf("kept %d bytes, not the last %d written", len(got), len(want))
+	}
+	small := supervisor.NewTail(1 << 20)
+	small.Write([]byte("hello\n"))
+	if got := string(small.Bytes()); got != "hello\n" {
+		t.Errorf("kept %q", got)
+	}
 }
