@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -28,6 +32,13 @@ const (
 	// and tried again instead of using the whole of MaxWait.
 	attemptTimeout = 20 * time.Second
 )
+
+// MaxDocumentSize is the largest file the Bot API takes from a bot: 50 MB.
+const MaxDocumentSize = 50 << 20
+
+// MaxCaptionLength is the most a document's caption may hold once its HTML is parsed,
+// in UTF-16 code units, as Telegram counts characters.
+const MaxCaptionLength = 1024
 
 // ErrPermanent matches, with errors.Is, an error that sending again will not cure: a
 // wrong token, an unknown chat, a message Telegram refuses.
@@ -144,9 +155,160 @@ func (t *Telegram) send(ctx context.Context, chatID, text, parseMode string) err
 	return err
 }
 
-// retry calls method until it succeeds, fails for good, or time is up, and returns
-// the API's result.
+// Document is a file to send with sendDocument.
+type Document struct {
+	Name    string // file name shown in the chat, like "backup-2026-11-27T030000.log"
+	Content []byte
+	Caption string // HTML, at most 1024 characters once parsed; may be empty
+	Silent  bool   // disable_notification
+}
+
+// SendDocument sends doc to chatID as a text file (text/plain in UTF-8, though its
+// bytes go as they are), with its caption, if any, in Telegram's HTML parse mode. It
+// retries as Send does, sending the whole file again each time.
+//
+// The name is made safe to save on any device: see fileName. An empty file, or one
+// over MaxDocumentSize, is refused before any request, with an error that matches
+// ErrPermanent. The token is taken out of the file, its name and its caption, as
+// Notify takes it out of an event: a job's whole output is where it would leak.
+func (t *Telegram) SendDocument(ctx context.Context, chatID string, doc Document) error {
+	const method = "sendDocument"
+	name := fileName(t.hide(doc.Name))
+	content := doc.Content
+	if t.token != "" && bytes.Contains(content, []byte(t.token)) {
+		content = bytes.ReplaceAll(content, []byte(t.token), []byte("<redacted>"))
+	}
+	switch {
+	case len(content) == 0:
+		return permanent{fmt.Errorf("telegram: %s: %s: the file is empty", method, name)}
+	case len(content) > MaxDocumentSize:
+		return permanent{fmt.Errorf("telegram: %s: %s: %d bytes, more than the %d MB a bot may send",
+			method, name, len(content), MaxDocumentSize>>20)}
+	}
+
+	fields := [][2]string{{"chat_id", chatID}}
+	if doc.Caption != "" {
+		caption := doc.Caption
+		if t.token != "" {
+			// Escaped: the caption is HTML, where "<redacted>" would be a tag.
+			caption = strings.ReplaceAll(caption, t.token, "&lt;redacted&gt;")
+		}
+		fields = append(fields, [2]string{"caption", caption}, [2]string{"parse_mode", "HTML"})
+	}
+	if doc.Silent {
+		fields = append(fields, [2]string{"disable_notification", "true"})
+	}
+	body, err := multipartPayload(fields, "document", name, "text/plain; charset=utf-8", content)
+	if err != nil {
+		return fmt.Errorf("telegram: %s: %w", method, err)
+	}
+	_, err = t.retryPayload(ctx, method, body)
+	return err
+}
+
+// maxNameBytes bounds a document's file name: 255 bytes is what most file systems
+// take, and so what a phone or a desktop can save it under.
+const maxNameBytes = 255
+
+// fileName makes name safe to save as it is: no path, no control characters, no
+// characters that change the direction of text (with which "log\u202etxt.exe" would
+// look like a text file), none of the characters Windows refuses, not hidden by a
+// leading dot, valid UTF-8, at most 255 bytes, and ending in .txt or .log, which it
+// keeps, or else in an added .txt, so that any device opens the file as text. Each
+// character it takes out becomes "_"; an empty name becomes "output.txt".
+func fileName(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, name)
+
+	stem, ext := name, ".txt"
+	if n := len(name) - 4; n >= 0 && (strings.EqualFold(name[n:], ".txt") || strings.EqualFold(name[n:], ".log")) {
+		stem, ext = name[:n], name[n:]
+	}
+	trim := func(s string) string {
+		// A leading dot hides a file; Windows drops trailing dots and spaces.
+		return strings.TrimFunc(s, func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
+	}
+	stem = trim(stem)
+	if len(stem) > maxNameBytes-len(ext) {
+		stem = stem[:maxNameBytes-len(ext)]
+		for !utf8.ValidString(stem) {
+			stem = stem[:len(stem)-1] // cut inside a character: drop its first bytes too
+		}
+		stem = trim(stem)
+	}
+	if stem == "" {
+		stem = "output"
+	}
+	return stem + ext
+}
+
+// payload is a request's body and its content type. The body is kept as pieces, so
+// that a file is sent from where it lies rather than copied, and read afresh for
+// each attempt.
+type payload struct {
+	contentType string
+	pieces      [][]byte
+}
+
+func jsonPayload(body []byte) payload {
+	return payload{contentType: "application/json", pieces: [][]byte{body}}
+}
+
+// multipartPayload lays out a multipart/form-data body: fields in order, then one file.
+func multipartPayload(fields [][2]string, fileField, name, fileType string, content []byte) (payload, error) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, f := range fields {
+		if err := w.WriteField(f[0], f[1]); err != nil {
+			return payload{}, err
+		}
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", multipart.FileContentDisposition(fileField, name))
+	h.Set("Content-Type", fileType)
+	if _, err := w.CreatePart(h); err != nil {
+		return payload{}, err
+	}
+	// The writer has written everything up to the file's bytes; the closing boundary
+	// is all it writes after them.
+	head := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	if err := w.Close(); err != nil {
+		return payload{}, err
+	}
+	return payload{contentType: w.FormDataContentType(), pieces: [][]byte{head, content, buf.Bytes()}}, nil
+}
+
+// reader returns a fresh reader of the whole body.
+func (p payload) reader() io.Reader {
+	readers := make([]io.Reader, len(p.pieces))
+	for i, piece := range p.pieces {
+		readers[i] = bytes.NewReader(piece)
+	}
+	return io.MultiReader(readers...)
+}
+
+func (p payload) size() int64 {
+	var n int64
+	for _, piece := range p.pieces {
+		n += int64(len(piece))
+	}
+	return n
+}
+
+// retry calls method with a JSON body until it succeeds, fails for good, or time is
+// up, and returns the API's result.
 func (t *Telegram) retry(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
+	return t.retryPayload(ctx, method, jsonPayload(body))
+}
+
+// retryPayload is retry with a body of any type.
+func (t *Telegram) retryPayload(ctx context.Context, method string, body payload) (json.RawMessage, error) {
 	start := time.Now()
 	maxWait := orDefault(t.MaxWait, defaultMaxWait)
 	ctx, cancel := context.WithTimeout(ctx, maxWait)
@@ -155,7 +317,7 @@ func (t *Telegram) retry(ctx context.Context, method string, body []byte) (json.
 
 	backoff := orDefault(t.Backoff, defaultBackoff)
 	for attempt := 1; ; attempt++ {
-		result, err := t.call(ctx, method, body)
+		result, err := t.post(ctx, method, body)
 		if err == nil || errors.Is(err, ErrPermanent) {
 			return result, err
 		}
@@ -181,22 +343,21 @@ func (t *Telegram) retry(ctx context.Context, method string, body []byte) (json.
 	}
 }
 
-// call makes one request with a JSON body and returns the API's result; any failure
-// becomes an error that never shows the token.
-func (t *Telegram) call(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
-	return t.post(ctx, method, "application/json", body)
-}
-
-// post makes one request with body of contentType.
-func (t *Telegram) post(ctx context.Context, method, contentType string, body []byte) (json.RawMessage, error) {
+// post makes one request and returns the API's result; any failure becomes an error
+// that never shows the token.
+func (t *Telegram) post(ctx context.Context, method string, body payload) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.apiURL()+"/bot"+t.token+"/"+method, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.apiURL()+"/bot"+t.token+"/"+method, body.reader())
 	if err != nil {
 		// A malformed APIURL: no retry will make it well-formed.
 		return nil, permanent{fmt.Errorf("telegram: %s: %w", method, t.redact(err))}
 	}
-	req.Header.Set("Content-Type", contentType)
+	// NewRequest knows the length only of a single bytes.Reader; a proxy may refuse
+	// a chunked upload.
+	req.ContentLength = body.size()
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+	req.Header.Set("Content-Type", body.contentType)
 	client := t.Client
 	if client == nil {
 		client = http.DefaultClient

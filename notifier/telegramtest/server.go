@@ -1,8 +1,11 @@
 package telegramtest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Message is a message the Server accepted, as the client sent it.
@@ -22,6 +26,25 @@ type Message struct {
 	DisableNotification bool
 	NoLinkPreview       bool // link_preview_options.is_disabled or disable_web_page_preview
 }
+
+// Document is a file the Server accepted with sendDocument, as the client sent it.
+type Document struct {
+	ID                  int64
+	ChatID              int64
+	Name                string // the file part's filename, as sent
+	MIMEType            string // the file part's Content-Type, as sent
+	Content             []byte
+	Caption, ParseMode  string // caption as sent, markup included
+	DisableNotification bool
+}
+
+// MaxDocumentSize is the largest file the Bot API takes from a bot, 50 MB; it answers
+// a larger upload with 413 Request Entity Too Large.
+const MaxDocumentSize = 50 << 20
+
+// MaxCaptionLength is the most a caption may hold after entity parsing, in UTF-16
+// code units.
+const MaxCaptionLength = 1024
 
 // Fault is a scripted answer to one request, in place of the normal one.
 type Fault struct {
@@ -56,7 +79,9 @@ type Server struct {
 	throttled int
 	faults    []Fault
 	requests  int
+	lastID    int64 // the last message_id given, to a message or a document
 	messages  []Message
+	documents []Document
 
 	// The bot's pending updates, oldest first, for getUpdates.
 	updates      []pendingUpdate
@@ -94,14 +119,16 @@ func (s *Server) Fail(faults ...Fault) {
 }
 
 // Limit makes the server accept at most one message per every to each chat, and
-// answer 429 Too Many Requests to the others, as Telegram does.
+// answer 429 Too Many Requests to the others, as Telegram does. A document counts as
+// a message.
 func (s *Server) Limit(every time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limit, s.lastSent = every, map[int64]time.Time{}
 }
 
-// Throttled counts the messages the server answered with 429 because of Limit.
+// Throttled counts the messages and documents the server answered with 429 because
+// of Limit.
 func (s *Server) Throttled() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,6 +147,19 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.messages...)
+}
+
+// Documents returns the documents the server has accepted, oldest first, as copies:
+// a test may change their contents without changing the server's.
+func (s *Server) Documents() []Document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	docs := make([]Document, len(s.documents))
+	for i, d := range s.documents {
+		d.Content = bytes.Clone(d.Content)
+		docs[i] = d
+	}
+	return docs
 }
 
 // response is the envelope of every Bot API answer.
@@ -153,21 +193,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 {
+		drain(r)
 		writeError(w, http.StatusNotFound, "Not Found", 0)
 		return
 	}
 	if token != s.token {
+		drain(r)
 		writeError(w, http.StatusUnauthorized, "Unauthorized", 0)
 		return
 	}
 	switch strings.ToLower(method) {
 	case "sendmessage":
 		s.sendMessage(w, r)
+	case "senddocument":
+		s.sendDocument(w, r)
 	case "getupdates":
 		s.getUpdates(w, r)
 	default:
+		drain(r)
 		writeError(w, http.StatusNotFound, "Not Found", 0)
 	}
+}
+
+// drain reads what is left of a request's body before an answer that does not need
+// it. Go's server closes a connection with more than 256 KiB unread, and a client
+// still sending a large upload then sees a broken connection instead of the answer,
+// or the one or the other depending on timing: a fake must answer the same way each
+// time.
+func drain(r *http.Request) {
+	io.Copy(io.Discard, r.Body)
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
@@ -179,6 +233,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
 		// Drop the connection: a stalled server never answers.
 		panic(http.ErrAbortHandler)
 	}
+	drain(r)
 	if f.Status == 0 {
 		f.Status = http.StatusInternalServerError
 	}
@@ -262,18 +317,13 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if s.limit > 0 {
-		// As Telegram does for a chat written to too fast: 429, and how long to wait.
-		if next := s.lastSent[m.ChatID].Add(s.limit); time.Now().Before(next) {
-			s.throttled++
-			s.mu.Unlock()
-			wait := int(time.Until(next)/time.Second) + 1
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
-			return
-		}
-		s.lastSent[m.ChatID] = time.Now()
+	if wait := s.throttle(m.ChatID); wait > 0 {
+		s.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+		return
 	}
-	m.ID = int64(len(s.messages) + 1)
+	s.lastID++
+	m.ID = s.lastID
 	s.messages = append(s.messages, m)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, response{OK: true, Result: map[string]any{
@@ -282,6 +332,196 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		"chat":       map[string]any{"id": m.ChatID, "type": chatType(m.ChatID)},
 		"text":       strings.TrimSpace(plain),
 	}})
+}
+
+// throttle applies Limit to a message or document to chat, with s.mu held: it returns
+// 0 and counts the message as sent, or the seconds the client must wait, as Telegram
+// does for a chat written to too fast.
+func (s *Server) throttle(chat int64) (wait int) {
+	if s.limit <= 0 {
+		return 0
+	}
+	if next := s.lastSent[chat].Add(s.limit); time.Now().Before(next) {
+		s.throttled++
+		return int(time.Until(next)/time.Second) + 1
+	}
+	s.lastSent[chat] = time.Now()
+	return 0
+}
+
+// upload is a file sent in a multipart/form-data request.
+type upload struct {
+	name, mimeType string
+	content        []byte
+}
+
+// errTooLarge is an upload over MaxDocumentSize.
+var errTooLarge = errors.New("request entity too large")
+
+// sendDocument accepts an uploaded file, which is the only way this fake takes a
+// document: it knows no file_id and fetches no URL. It checks what the Bot API checks,
+// in about the order it does: the size of the request first (its proxy does that), the
+// arguments, then the chat, then what Telegram's servers refuse.
+func (s *Server) sendDocument(w http.ResponseWriter, r *http.Request) {
+	p, files, err := uploadParams(r)
+	if errors.Is(err, errTooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", 0)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+	file, ok := files["document"]
+	switch {
+	case !ok && p["document"] != "":
+		// A file_id or a URL, which the real API would look up or fetch.
+		writeError(w, http.StatusBadRequest, "Bad Request: wrong remote file identifier specified: Wrong character in the string", 0)
+		return
+	case !ok:
+		writeError(w, http.StatusBadRequest, "Bad Request: there is no document in the request", 0)
+		return
+	}
+	d := Document{
+		Name:                file.name,
+		MIMEType:            file.mimeType,
+		Content:             file.content,
+		Caption:             p["caption"],
+		ParseMode:           p["parse_mode"],
+		DisableNotification: p["disable_notification"] == "true",
+	}
+
+	caption := d.Caption
+	switch d.ParseMode {
+	case "", "Markdown", "MarkdownV2":
+		// This fake does not parse Markdown: it checks only the length.
+	case "HTML", "html":
+		if caption, err = parseHTML(d.Caption); err != nil {
+			writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+			return
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "Bad Request: unsupported parse_mode", 0)
+		return
+	}
+	caption = strings.TrimFunc(caption, unicode.IsSpace)
+
+	if p["chat_id"] == "" {
+		writeError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
+		return
+	}
+	d.ChatID, err = strconv.ParseInt(p["chat_id"], 10, 64)
+	if err != nil || !s.chats[d.ChatID] {
+		writeError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
+		return
+	}
+	if len(d.Content) == 0 {
+		writeError(w, http.StatusBadRequest, "Bad Request: file must be non-empty", 0)
+		return
+	}
+	if utf16Len(caption) > MaxCaptionLength {
+		writeError(w, http.StatusBadRequest, "Bad Request: message caption is too long", 0)
+		return
+	}
+
+	s.mu.Lock()
+	if wait := s.throttle(d.ChatID); wait > 0 {
+		s.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+		return
+	}
+	s.lastID++
+	d.ID = s.lastID
+	s.documents = append(s.documents, d)
+	s.mu.Unlock()
+
+	mimeType, _, _ := mime.ParseMediaType(d.MIMEType)
+	result := map[string]any{
+		"message_id": d.ID,
+		"date":       time.Now().Unix(),
+		"chat":       map[string]any{"id": d.ChatID, "type": chatType(d.ChatID)},
+		"document": map[string]any{
+			"file_name":      d.Name,
+			"mime_type":      mimeType,
+			"file_id":        fmt.Sprintf("document-%d", d.ID),
+			"file_unique_id": fmt.Sprintf("d%d", d.ID),
+			"file_size":      len(d.Content),
+		},
+	}
+	if caption != "" {
+		result["caption"] = caption
+	}
+	writeJSON(w, http.StatusOK, response{OK: true, Result: result})
+}
+
+// maxFieldSize bounds a form field that is not a file.
+const maxFieldSize = 1 << 20
+
+// uploadParams reads a request's parameters as params does, and, from a multipart
+// form, its files, by field name. A file over MaxDocumentSize is errTooLarge, and the
+// rest of the request is read and thrown away.
+func uploadParams(r *http.Request) (map[string]string, map[string]upload, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		p, err := params(r)
+		return p, nil, err
+	}
+	defer drain(r)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, nil, fmt.Errorf("can't parse multipart form")
+	}
+	p, files := map[string]string{}, map[string]upload{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("can't parse multipart form")
+		}
+		field := part.FormName()
+		// Not part.FileName, which keeps only the last element of a path: a test
+		// wants to see what the client sent.
+		_, disposition, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		name, isFile := disposition["filename"]
+		limit := int64(maxFieldSize)
+		if isFile {
+			limit = MaxDocumentSize
+		}
+		var buf bytes.Buffer
+		if isFile && r.ContentLength > 0 {
+			// Room for the whole file at once, so that a large one is not copied
+			// again each time the buffer would grow.
+			buf.Grow(int(min(r.ContentLength, limit+1)) + bytes.MinRead)
+		}
+		_, err = buf.ReadFrom(io.LimitReader(part, limit+1))
+		data := buf.Bytes()
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("can't parse multipart form")
+		case int64(len(data)) > limit && isFile:
+			return nil, nil, errTooLarge
+		case int64(len(data)) > limit:
+			return nil, nil, fmt.Errorf("can't parse multipart form")
+		}
+		if field == "" {
+			continue
+		}
+		if isFile {
+			if _, ok := files[field]; !ok {
+				files[field] = upload{name: name, mimeType: part.Header.Get("Content-Type"), content: data}
+			}
+		} else if _, ok := p[field]; !ok {
+			p[field] = string(data)
+		}
+	}
+	for k, v := range r.URL.Query() {
+		if _, ok := p[k]; !ok && len(v) > 0 {
+			p[k] = v[0]
+		}
+	}
+	return p, files, nil
 }
 
 // params reads a request's parameters the ways the Bot API accepts them: the query

@@ -1,12 +1,15 @@
 package telegramtest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -31,6 +34,12 @@ type answer struct {
 		MessageID int64 `json:"message_id"`
 		Chat      struct{ ID int64 }
 		Text      string
+		Caption   string
+		Document  struct {
+			FileName string `json:"file_name"`
+			MIMEType string `json:"mime_type"`
+			FileSize int64  `json:"file_size"`
+		}
 	}
 }
 
@@ -426,5 +435,284 @@ func TestServerGetUpdatesLongPoll(t *testing.T) {
 	}
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("long poll with nothing returned after %v, want about its 1s timeout", d)
+	}
+}
+
+// formFile is a file part of a multipart form.
+type formFile struct {
+	field, name, mimeType string
+	content               io.Reader
+}
+
+// postMultipart sends fields, in order, and files as multipart/form-data, streamed,
+// so that a file of any size costs no memory here.
+func postMultipart(t *testing.T, url string, fields [][2]string, files ...formFile) answer {
+	t.Helper()
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	go func() {
+		for _, f := range fields {
+			if err := w.WriteField(f[0], f[1]); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		for _, f := range files {
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", multipart.FileContentDisposition(f.field, f.name))
+			if f.mimeType != "" {
+				h.Set("Content-Type", f.mimeType)
+			}
+			part, err := w.CreatePart(h)
+			if err == nil {
+				_, err = io.Copy(part, f.content)
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(w.Close())
+	}()
+	resp, err := http.Post(url, w.FormDataContentType(), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp)
+}
+
+// zeros reads as an endless run of NUL bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func logFile(content string) formFile {
+	return formFile{"document", "job.log", "text/plain; charset=utf-8", strings.NewReader(content)}
+}
+
+func TestServerSendDocument(t *testing.T) {
+	s := telegramtest.NewServer(token, 42, -1001234567890)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendDocument"
+	chat := [2]string{"chat_id", "42"}
+	longCaption := "<b>" + strings.Repeat("x", telegramtest.MaxCaptionLength+1) + "</b>"
+
+	for _, tt := range []struct {
+		name   string
+		url    string
+		fields [][2]string
+		files  []formFile
+		status int
+		desc   string
+	}{
+		{"ok", send, [][2]string{chat, {"caption", "<b>backup</b> &amp; more"}, {"parse_mode", "HTML"}, {"disable_notification", "true"}},
+			[]formFile{logFile("line 1\n\x00\xff")}, 200, ""},
+		{"no caption", send, [][2]string{{"chat_id", "-1001234567890"}}, []formFile{logFile("x")}, 200, ""},
+		{"method case", s.URL() + "/bot" + token + "/senddocument", [][2]string{chat}, []formFile{logFile("x")}, 200, ""},
+		{"chat in the query", send + "?chat_id=42", nil, []formFile{logFile("x")}, 200, ""},
+		{"caption of 1024 after parsing", send, [][2]string{chat, {"caption", "<b>" + strings.Repeat("x", 1024) + "</b>"}, {"parse_mode", "HTML"}},
+			[]formFile{logFile("x")}, 200, ""},
+		{"wrong token", s.URL() + "/bot1:other/sendDocument", [][2]string{chat}, []formFile{logFile("x")}, 401, "Unauthorized"},
+		{"unknown chat", send, [][2]string{{"chat_id", "7"}}, []formFile{logFile("x")}, 400, "Bad Request: chat not found"},
+		{"username chat", send, [][2]string{{"chat_id", "@somebody"}}, []formFile{logFile("x")}, 400, "Bad Request: chat not found"},
+		{"no chat", send, nil, []formFile{logFile("x")}, 400, "Bad Request: chat_id is empty"},
+		{"no document", send, [][2]string{chat, {"caption", "x"}}, nil, 400, "Bad Request: there is no document in the request"},
+		{"document in another field", send, [][2]string{chat}, []formFile{{"file", "job.log", "", strings.NewReader("x")}}, 400,
+			"Bad Request: there is no document in the request"},
+		{"document as a file_id", send, [][2]string{chat, {"document", "BQACAgIAAxkBAAIBZ2"}}, nil, 400,
+			"Bad Request: wrong remote file identifier specified: Wrong character in the string"},
+		{"document as a URL", send, [][2]string{chat, {"document", "https://example.com/job.log"}}, nil, 400,
+			"Bad Request: wrong remote file identifier specified: Wrong character in the string"},
+		{"empty file", send, [][2]string{chat}, []formFile{logFile("")}, 400, "Bad Request: file must be non-empty"},
+		{"bad caption HTML", send, [][2]string{chat, {"caption", "exit <1>"}, {"parse_mode", "HTML"}}, []formFile{logFile("x")}, 400,
+			`Bad Request: can't parse entities: Unsupported start tag "1" at byte offset 5`},
+		{"plain caption is not parsed", send, [][2]string{chat, {"caption", "exit <1>"}}, []formFile{logFile("x")}, 200, ""},
+		{"caption too long after parsing", send, [][2]string{chat, {"caption", longCaption}, {"parse_mode", "HTML"}}, []formFile{logFile("x")}, 400,
+			"Bad Request: message caption is too long"},
+		{"caption too long in UTF-16", send, [][2]string{chat, {"caption", strings.Repeat("😀", 513)}}, []formFile{logFile("x")}, 400,
+			"Bad Request: message caption is too long"},
+		{"bad parse mode", send, [][2]string{chat, {"caption", "x"}, {"parse_mode", "BBCode"}}, []formFile{logFile("x")}, 400,
+			"Bad Request: unsupported parse_mode"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := postMultipart(t, tt.url, tt.fields, tt.files...)
+			if a.Status != tt.status || a.OK != (tt.status == 200) || a.Description != tt.desc {
+				t.Errorf("got %d ok=%v %q, want %d %q", a.Status, a.OK, a.Description, tt.status, tt.desc)
+			}
+			if !a.OK && a.ErrorCode != tt.status {
+				t.Errorf("error_code = %d, want %d", a.ErrorCode, tt.status)
+			}
+		})
+	}
+
+	docs := s.Documents()
+	if len(docs) != 6 {
+		t.Fatalf("accepted %d documents, want 6", len(docs))
+	}
+	want := telegramtest.Document{ID: 1, ChatID: 42, Name: "job.log", MIMEType: "text/plain; charset=utf-8",
+		Content: []byte("line 1\n\x00\xff"), Caption: "<b>backup</b> &amp; more", ParseMode: "HTML", DisableNotification: true}
+	if got := docs[0]; got.ID != want.ID || got.ChatID != want.ChatID || got.Name != want.Name || got.MIMEType != want.MIMEType ||
+		!bytes.Equal(got.Content, want.Content) || got.Caption != want.Caption || got.ParseMode != want.ParseMode ||
+		got.DisableNotification != want.DisableNotification {
+		t.Errorf("first document = %+v, want %+v", got, want)
+	}
+	if docs[1].ChatID != -1001234567890 || docs[1].Caption != "" || docs[1].ParseMode != "" || docs[1].DisableNotification {
+		t.Errorf("second document = %+v", docs[1])
+	}
+	if got := s.Requests(); got != 19 {
+		t.Errorf("Requests() = %d, want 19", got)
+	}
+	if len(s.Messages()) != 0 {
+		t.Errorf("documents were recorded as messages")
+	}
+}
+
+func TestServerSendDocumentResult(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	a := postMultipart(t, s.URL()+"/bot"+token+"/sendDocument",
+		[][2]string{{"chat_id", "42"}, {"caption", "<b>a &lt; b</b>"}, {"parse_mode", "HTML"}},
+		formFile{"document", "журнал 03:00.log", "text/plain; charset=utf-8", strings.NewReader("12345")})
+	r := a.Result
+	if !a.OK || r.MessageID != 1 || r.Chat.ID != 42 || r.Caption != "a < b" ||
+		r.Document.FileName != "журнал 03:00.log" || r.Document.MIMEType != "text/plain" || r.Document.FileSize != 5 {
+		t.Errorf("answer = %+v", a)
+	}
+	// Documents returns copies: what a test does with them changes nothing.
+	s.Documents()[0].Content[0] = 'x'
+	if got := s.Documents()[0]; string(got.Content) != "12345" || got.Name != "журнал 03:00.log" {
+		t.Errorf("document = %+v", got)
+	}
+}
+
+func TestServerSendDocumentNotMultipart(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendDocument"
+	if a := postJSON(t, send, map[string]any{"chat_id": 42, "document": "BQACAgIAAxkBAAIBZ2"}); a.Status != 400 ||
+		a.Description != "Bad Request: wrong remote file identifier specified: Wrong character in the string" {
+		t.Errorf("JSON with a file_id: %+v", a)
+	}
+	if a := postJSON(t, send, map[string]any{"chat_id": 42}); a.Status != 400 ||
+		a.Description != "Bad Request: there is no document in the request" {
+		t.Errorf("JSON without a document: %+v", a)
+	}
+	resp, err := http.PostForm(send, url.Values{"chat_id": {"42"}, "document": {"https://example.com/a.log"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := decode(t, resp); a.Status != 400 || a.Description != "Bad Request: wrong remote file identifier specified: Wrong character in the string" {
+		t.Errorf("form with a URL: %+v", a)
+	}
+	if len(s.Documents()) != 0 {
+		t.Errorf("accepted a document that was not uploaded")
+	}
+}
+
+func TestServerSendDocumentTooLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 50 MB")
+	}
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	// The form is laid out by hand around the file, which is read in place: under the
+	// race detector, each copy of 50 MB takes seconds.
+	var head, tail bytes.Buffer
+	w := multipart.NewWriter(&head)
+	w.WriteField("chat_id", "42")
+	w.CreateFormFile("document", "big.log")
+	tail.WriteString("\r\n--" + w.Boundary() + "--\r\n")
+	size := telegramtest.MaxDocumentSize + 1
+	req, err := http.NewRequest(http.MethodPost, s.URL()+"/bot"+token+"/sendDocument",
+		io.MultiReader(&head, bytes.NewReader(make([]byte, size)), &tail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(head.Len() + size + tail.Len())
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := decode(t, resp)
+	if a.Status != 413 || a.OK || a.ErrorCode != 413 || a.Description != "Request Entity Too Large" {
+		t.Errorf("50 MB and a byte: %+v, want 413 Request Entity Too Large", a)
+	}
+	if len(s.Documents()) != 0 {
+		t.Errorf("accepted a file over the limit")
+	}
+}
+
+func TestServerSendDocumentLimit(t *testing.T) {
+	s := telegramtest.NewServer(token, 42, 43)
+	defer s.Close()
+	base := s.URL() + "/bot" + token
+	s.Limit(time.Hour)
+
+	if a := postJSON(t, base+"/sendMessage", map[string]any{"chat_id": 42, "text": "x"}); !a.OK {
+		t.Fatalf("first message: %+v", a)
+	}
+	a := postMultipart(t, base+"/sendDocument", [][2]string{{"chat_id", "42"}}, logFile("x"))
+	if a.Status != 429 || a.ErrorCode != 429 || a.Parameters.RetryAfter < 3500 || !strings.HasPrefix(a.Description, "Too Many Requests: retry after ") {
+		t.Errorf("document right after a message: %+v, want 429 and about an hour to wait", a)
+	}
+	// The other way round: a document counts as the chat's message.
+	if a := postMultipart(t, base+"/sendDocument", [][2]string{{"chat_id", "43"}}, logFile("x")); !a.OK || a.Result.MessageID != 2 {
+		t.Fatalf("first document to the other chat: %+v, want message 2", a)
+	}
+	if a := postJSON(t, base+"/sendMessage", map[string]any{"chat_id": 43, "text": "x"}); a.Status != 429 {
+		t.Errorf("message right after a document: %+v, want 429", a)
+	}
+	if got := s.Throttled(); got != 2 {
+		t.Errorf("Throttled() = %d, want 2", got)
+	}
+}
+
+func TestServerSendDocumentFaults(t *testing.T) {
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendDocument"
+	// Larger than what Go's server would read and throw away by itself (256 KiB), so
+	// that the answer comes while the client is still sending unless the fake reads it.
+	big := func() formFile {
+		return formFile{"document", "big.log", "text/plain", io.LimitReader(zeros{}, 4<<20)}
+	}
+
+	s.Fail(telegramtest.Fault{Status: 429, RetryAfter: 2}, telegramtest.Fault{Status: 502},
+		telegramtest.Fault{Status: 502, Body: "<html>502 Bad Gateway</html>"})
+	if a := postMultipart(t, send, [][2]string{{"chat_id", "42"}}, big()); a.Status != 429 || a.Parameters.RetryAfter != 2 {
+		t.Errorf("429 fault: %+v", a)
+	}
+	if a := postMultipart(t, send, [][2]string{{"chat_id", "42"}}, big()); a.Status != 502 || a.Description != "Bad Gateway" {
+		t.Errorf("502 fault: %+v", a)
+	}
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	go func() {
+		w.WriteField("chat_id", "42")
+		part, _ := w.CreateFormFile("document", "big.log")
+		io.Copy(part, io.LimitReader(zeros{}, 4<<20))
+		pw.CloseWithError(w.Close())
+	}()
+	resp, err := http.Post(send, w.FormDataContentType(), pr)
+	if err != nil {
+		t.Fatalf("a fault's answer to a large upload: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || string(b) != "<html>502 Bad Gateway</html>" {
+		t.Errorf("raw body fault: %d %q", resp.StatusCode, b)
+	}
+	if a := postMultipart(t, s.URL()+"/bot1:other/sendDocument", [][2]string{{"chat_id", "42"}}, big()); a.Status != 401 {
+		t.Errorf("wrong token with a large upload: %+v", a)
+	}
+	if a := postMultipart(t, send, [][2]string{{"chat_id", "42"}}, big()); !a.OK {
+		t.Errorf("after the faults: %+v", a)
+	}
+	if got := len(s.Documents()); got != 1 {
+		t.Errorf("accepted %d documents, want 1", got)
 	}
 }
