@@ -323,13 +323,20 @@ func newMessage(ev supervisor.Event) message {
 // HTML renders ev as a Telegram message in HTML parse mode, at most 4096 characters.
 // The output is cut from the top to fit, because its last lines say what went wrong.
 func HTML(ev supervisor.Event) string {
+	html, _ := render(ev)
+	return html
+}
+
+// render is HTML, and whether the message quotes all of the output it has: the last
+// lines up to the job's tail, none of them cut.
+func render(ev supervisor.Event) (string, bool) {
 	switch ev.Kind {
 	case supervisor.KindMessage:
 		head := "<b>" + escape(Headline(ev)) + "</b>\n"
-		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head)))
+		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head))), true
 	case supervisor.KindDigest:
 		head := "<b>" + escape(Headline(ev)) + "</b>"
-		return head + escape(digestLines(ev.Digest, maxMessage-utf16Len(head)))
+		return head + escape(digestLines(ev.Digest, maxMessage-utf16Len(head))), true
 	}
 	m := newMessage(ev)
 	var b strings.Builder
@@ -347,15 +354,16 @@ func HTML(ev supervisor.Event) string {
 		b.WriteString("\nping message:\n<pre>" + escape(m.ping) + "</pre>")
 	}
 	if !m.output {
-		return b.String()
+		return b.String(), true
 	}
 	if len(m.lines) == 0 {
 		b.WriteString("\n(no output)")
-		return b.String()
+		return b.String(), true
 	}
 	const open, end = "\n<pre>", "</pre>"
 	room := maxMessage - utf16Len(b.String()) - len(open) - len(end)
 	t := fit(m.tail, room)
+	whole := t.omitted == 0 && t.lines[len(t.lines)-1] == m.lines[len(m.lines)-1]
 	b.WriteString(open)
 	if t.omitted > 0 {
 		b.WriteString(earlier(t.omitted) + "\n")
@@ -367,7 +375,7 @@ func HTML(ev supervisor.Event) string {
 		b.WriteString(escape(l))
 	}
 	b.WriteString(end)
-	return b.String()
+	return b.String(), whole
 }
 
 // fit keeps as many of t's last lines as fit in room UTF-16 units once escaped, with

@@ -49,6 +49,16 @@ type spooled struct {
 	ChatID  string    `json:"chat_id"`
 	HTML    string    `json:"html"` // sent in HTML parse mode
 	Text    string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
+
+	// Document, when set, follows the message: the whole output of the run. Sent says
+	// the message went already, and the document is what is left to send.
+	Document *spooledDoc `json:"document,omitempty"`
+	Sent     bool        `json:"sent,omitempty"`
+}
+
+type spooledDoc struct {
+	Name    string `json:"name"`
+	Content []byte `json:"content"`
 }
 
 // entry is a spooled message on disk, open and locked while it is handled.
@@ -116,10 +126,27 @@ func (e *entry) done() {
 // release unlocks e and leaves it in the spool, for a later flush.
 func (e *entry) release() { e.file.Close() }
 
+// save writes e's message over its file, in place, so that the lock on it holds. A
+// crash while it writes leaves a file that cannot be read, which is dropped: this is
+// only done once the message is sent, so only its document would be lost.
+func (e *entry) save() error {
+	data, err := json.Marshal(e.msg)
+	if err != nil {
+		return err
+	}
+	if err := e.file.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := e.file.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return e.file.Sync()
+}
+
 // take opens and locks the spooled file at path, or returns nil when another process
 // holds it or it is gone.
 func take(path string) (*entry, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil // delivered meanwhile
 	}
@@ -152,7 +179,7 @@ func take(path string) (*entry, error) {
 // ends the flush, keeping the rest. It returns the first error of either kind. A
 // message Telegram refuses whatever is done with it is dropped, its words on Stderr;
 // when that is the message at path mine, the error says so.
-func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) error, mine string) error {
+func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) error, mine string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := s.list()
@@ -185,7 +212,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *spooled) 
 			e.release()
 			continue
 		}
-		err = send(ctx, &e.msg)
+		err = send(ctx, e)
 		var bad unsendable
 		switch {
 		case err == nil:

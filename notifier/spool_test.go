@@ -3,6 +3,10 @@ package notifier_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,5 +240,51 @@ func TestSpoolDropsWhatTelegramRefuses(t *testing.T) {
 	}
 	if s := stderr.String(); !strings.Contains(s, "dropped the failure message about poison") || !strings.Contains(s, "poison failed") {
 		t.Errorf("stderr should say what was dropped, with its words:\n%s", s)
+	}
+}
+
+// A document that cannot be sent yet waits in the spool alone: the next flush sends
+// it without sending its message twice.
+func TestSpoolDocumentAfterItsMessage(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	// In front of the fake, a proxy that fails every sendDocument, as an outage that
+	// begins between a message and its document would.
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/sendDocument") {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+
+	dir := t.TempDir()
+	var stderr syncBuffer
+	n, err := notifier.FromEnv(envOf(map[string]string{
+		notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: front.URL, notifier.EnvTimeout: "1s",
+	}), &stderr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := failed("chatty")
+	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("a line of output\n", 5000)), 5000, supervisor.AttachAuto
+	if err := n.Notify(context.Background(), ev); err == nil {
+		t.Fatal("Notify = nil, want the document's failure")
+	}
+	if len(srv.Messages()) != 1 || len(srv.Documents()) != 0 || len(spooled(t, dir)) != 1 {
+		t.Fatalf("%d messages, %d documents, spool %v; want the message sent and its document kept",
+			len(srv.Messages()), len(srv.Documents()), spooled(t, dir))
+	}
+	if err := spooling(t, srv, tgToken, dir, &stderr).Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Messages()) != 1 || len(srv.Documents()) != 1 || len(spooled(t, dir)) != 0 {
+		t.Errorf("%d messages, %d documents, spool %v; want the document alone sent", len(srv.Messages()), len(srv.Documents()), spooled(t, dir))
+	}
+	if got := string(srv.Documents()[0].Content); got != string(ev.Output) {
+		t.Errorf("the document holds %d bytes, want the %d of the output", len(got), len(ev.Output))
 	}
 }

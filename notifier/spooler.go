@@ -30,7 +30,11 @@ type spooler struct {
 // so on w, with the message, and that the message waits in the spool.
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
-	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID), HTML: HTML(ev), Text: Text(ev)}
+	html, whole := render(ev)
+	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID), HTML: html, Text: Text(ev)}
+	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
+		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
+	}
 	e, err := s.spool.put(msg)
 	if err != nil {
 		// The disk fails: the message goes without the spool, as it would without one.
@@ -58,9 +62,43 @@ func (s *spooler) Flush(ctx context.Context) error {
 	return s.spool.flush(ctx, s.send, "")
 }
 
-// send sends one spooled message, handling the answers that call for sending it
+// send sends one spooled message and then its document, if it has one. Once the
+// message is sent, the entry says so, so a document that cannot be sent yet is all a
+// later flush sends. A document Telegram refuses for good is dropped, with a line on
+// stderr: the message it follows was sent.
+func (s *spooler) send(ctx context.Context, e *entry) error {
+	m := &e.msg
+	if !m.Sent {
+		if err := s.sendMessage(ctx, m); err != nil {
+			return err
+		}
+		if m.Document == nil {
+			return nil
+		}
+		m.Sent = true
+		if err := e.save(); err != nil {
+			return fmt.Errorf("spool: %s: %w", e.path, err)
+		}
+	}
+	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true})
+	if errors.Is(err, ErrPermanent) {
+		fmt.Fprintf(s.w, "supervise: spool: the output of %s was not attached: %v\n", m.Job, err)
+		return nil
+	}
+	return err
+}
+
+// documentName names the document of ev's output for the chat: job and start time.
+func documentName(ev supervisor.Event) string {
+	if ev.Start.IsZero() {
+		return ev.Job + ".log"
+	}
+	return ev.Job + "-" + ev.Start.Format("20060102-150405") + ".log"
+}
+
+// sendMessage sends the message of m, handling the answers that call for sending it
 // differently: to the supergroup a group became, or as plain text.
-func (s *spooler) send(ctx context.Context, m *spooled) error {
+func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	m.ChatID = s.chat(m.ChatID)
 	err := s.tg.Send(ctx, m.ChatID, m.HTML)
 	var apiErr *APIError

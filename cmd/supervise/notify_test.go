@@ -152,3 +152,36 @@ func TestUpStormIsDigested(t *testing.T) {
 	}
 	t.Logf("%d messages; the last:\n%s", len(srv.Messages()), srv.Messages()[len(srv.Messages())-1].Text)
 }
+
+// A job writing 5,000 lines: a message with the tail, then a document with all of it.
+func TestRunAttachesWholeOutput(t *testing.T) {
+	srv := telegram(t)
+	status, _, stderr := supervise(t, "run", "--name", "chatty", "--", "sh", "-c", `i=1; while [ $i -le 5000 ]; do echo "line $i"; i=$((i+1)); done; exit 1`)
+	if status != 1 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	msgs, docs := srv.Messages(), srv.Documents()
+	if len(msgs) != 1 || len(docs) != 1 {
+		t.Fatalf("%d messages and %d documents, want one of each\n%s", len(msgs), len(docs), stderr)
+	}
+	if !strings.HasSuffix(msgs[0].Text, "line 5000</pre>") {
+		t.Errorf("the message does not end with the last line")
+	}
+	doc := string(docs[0].Content)
+	if !strings.HasPrefix(doc, "line 1\n") || !strings.HasSuffix(doc, "line 5000\n") || strings.Count(doc, "\n") != 5000 {
+		t.Errorf("the document has %d lines, starting %q", strings.Count(doc, "\n"), doc[:min(len(doc), 20)])
+	}
+	if !strings.HasPrefix(docs[0].Name, "chatty-") || !docs[0].DisableNotification {
+		t.Errorf("document %q, silent %v; want it named for the job and silent", docs[0].Name, docs[0].DisableNotification)
+	}
+
+	// Output that fits is not attached; attach = "never" attaches nothing.
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken) // run took it out of its environment
+	supervise(t, "run", "--name", "short", "--", "sh", "-c", "echo one line; exit 1")
+	job := writeFile(t, t.TempDir(), "quiet.toml", "command = 'seq 5000; exit 1'\n[notify]\nattach = \"never\"\n")
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken)
+	supervise(t, "run", job)
+	if msgs, docs := srv.Messages(), srv.Documents(); len(msgs) != 3 || len(docs) != 1 {
+		t.Errorf("%d messages and %d documents, want 3 and still 1", len(msgs), len(docs))
+	}
+}
