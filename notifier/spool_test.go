@@ -28,6 +28,7 @@ type flusher interface {
 // and a short timeout.
 func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer) flusher {
 	t.Helper()
+	t.Cleanup(notifier.SetPace(time.Millisecond))
 	n, err := notifier.FromEnv(envOf(map[string]string{
 		notifier.EnvToken:   token,
 		notifier.EnvChatID:  tgChatID,
@@ -263,6 +264,7 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 
 	dir := t.TempDir()
 	var stderr syncBuffer
+	t.Cleanup(notifier.SetPace(time.Millisecond))
 	n, err := notifier.FromEnv(envOf(map[string]string{
 		notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: front.URL, notifier.EnvTimeout: "1s",
 	}), &stderr, dir)
@@ -286,5 +288,27 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 	}
 	if got := string(srv.Documents()[0].Content); got != string(ev.Output) {
 		t.Errorf("the document holds %d bytes, want the %d of the output", len(got), len(ev.Output))
+	}
+}
+
+// A backlog goes at the chat's pace, not into Telegram's 429s.
+func TestSpoolBacklogIsPaced(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	for _, job := range []string{"a", "b", "c", "d"} {
+		broken.Notify(context.Background(), failed(job))
+	}
+	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	restore := notifier.SetPace(200 * time.Millisecond)
+	defer restore()
+	srv.Limit(150 * time.Millisecond)
+	if err := fixed.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Messages()) != 4 || srv.Throttled() != 0 {
+		t.Errorf("%d messages, %d answered 429; want 4 and none", len(srv.Messages()), srv.Throttled())
 	}
 }

@@ -23,7 +23,32 @@ type spooler struct {
 	w     io.Writer
 
 	mu       sync.Mutex
-	migrated map[string]string // group chats upgraded to supergroups: old id to new
+	migrated map[string]string    // group chats upgraded to supergroups: old id to new
+	last     map[string]time.Time // when each chat was last written to, for the pace
+}
+
+// wait waits until chat may be written to again, so a backlog of spooled messages
+// goes at Telegram's pace rather than into its 429s.
+func (s *spooler) wait(ctx context.Context, chat string) error {
+	s.mu.Lock()
+	next := s.last[chat].Add(pace(chat))
+	s.mu.Unlock()
+	if d := time.Until(next); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	if s.last == nil {
+		s.last = map[string]time.Time{}
+	}
+	s.last[chat] = time.Now()
+	s.mu.Unlock()
+	return nil
 }
 
 // Notify spools ev and flushes the spool. When ev's message could not be sent, it says
@@ -68,6 +93,9 @@ func (s *spooler) Flush(ctx context.Context) error {
 // stderr: the message it follows was sent.
 func (s *spooler) send(ctx context.Context, e *entry) error {
 	m := &e.msg
+	if err := s.wait(ctx, s.chat(m.ChatID)); err != nil {
+		return err
+	}
 	if !m.Sent {
 		if err := s.sendMessage(ctx, m); err != nil {
 			return err
@@ -78,6 +106,9 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 		m.Sent = true
 		if err := e.save(); err != nil {
 			return fmt.Errorf("spool: %s: %w", e.path, err)
+		}
+		if err := s.wait(ctx, s.chat(m.ChatID)); err != nil {
+			return err
 		}
 	}
 	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true})
@@ -147,10 +178,16 @@ func (s *spooler) Pace() time.Duration { return pace(s.chat(s.tg.ChatID)) }
 
 func pace(chatID string) time.Duration {
 	if strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@") {
-		return 3 * time.Second
+		return groupPace
 	}
-	return time.Second
+	return privatePace
 }
+
+// The paces Telegram asks of a bot; variables so that tests can go faster.
+var (
+	privatePace = time.Second
+	groupPace   = 3 * time.Second
+)
 
 // chat is where messages for id go: id, or the supergroup it became.
 func (s *spooler) chat(id string) string {
