@@ -164,7 +164,7 @@ func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
 	err := f.tg.Notify(ctx, ev)
 	if err != nil {
 		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(f.tg.redactEvent(ev)))
+		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), f.tg.hide(Text(f.tg.redactEvent(ev))))
 	}
 	return err
 }

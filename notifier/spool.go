@@ -117,10 +117,14 @@ func syncDir(dir string) {
 	}
 }
 
-// done removes e from the spool: it was delivered, or is dropped.
-func (e *entry) done() {
-	os.Remove(e.path)
-	e.file.Close()
+// done removes e from the spool: it was delivered, or is dropped. A file that cannot
+// be removed would be sent again and again: the error says so.
+func (e *entry) done() error {
+	defer e.file.Close()
+	if err := os.Remove(e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("spool: %w; stopping, so that nothing is sent twice", err)
+	}
+	return nil
 }
 
 // release unlocks e and leaves it in the spool, for a later flush.
@@ -144,13 +148,17 @@ func (e *entry) save() error {
 }
 
 // take opens and locks the spooled file at path, or returns nil when another process
-// holds it or it is gone.
-func take(path string) (*entry, error) {
+// holds it (unless wait: then it waits for it) or it is gone.
+func take(path string, wait bool) (*entry, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil // delivered meanwhile
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	how := syscall.LOCK_EX | syscall.LOCK_NB
+	if wait {
+		how = syscall.LOCK_EX // another process sends it: its outcome is what matters
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, nil // another process is sending it
 	}
@@ -186,6 +194,16 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 	if err != nil || len(names) == 0 {
 		return err
 	}
+	// A message is only sent when it can then be removed: else every flush would send
+	// it again.
+	if probe, err := os.CreateTemp(s.Dir, ".probe-*"); err != nil {
+		return fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
+	} else {
+		probe.Close()
+		if err := os.Remove(probe.Name()); err != nil {
+			return fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
+		}
+	}
 	s.trim(names)
 	var first error
 	broken := map[string]bool{} // destinations that failed for good
@@ -193,7 +211,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		if ctx.Err() != nil {
 			return errors.Join(first, ctx.Err())
 		}
-		e, err := take(filepath.Join(s.Dir, name))
+		e, err := take(filepath.Join(s.Dir, name), filepath.Join(s.Dir, name) == mine)
 		if err != nil {
 			s.tell("supervise: spool: %v: dropped, it cannot be read\n", err)
 			os.Remove(filepath.Join(s.Dir, name))
@@ -205,7 +223,9 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		if age := time.Since(e.msg.Created); age > orDefault(s.MaxAge, DefaultSpoolMaxAge) {
 			s.tell("supervise: spool: dropped the %s message about %s from %s: undelivered for %s\n",
 				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), age.Round(time.Minute))
-			e.done()
+			if err := e.done(); err != nil {
+				return errors.Join(first, err)
+			}
 			continue
 		}
 		if broken[e.msg.ChatID] {
@@ -216,12 +236,16 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		var bad unsendable
 		switch {
 		case err == nil:
-			e.done()
+			if err := e.done(); err != nil {
+				return errors.Join(first, err)
+			}
 			continue
 		case errors.As(err, &bad):
 			s.tell("supervise: spool: dropped the %s message about %s from %s: Telegram refuses it (%v); it said:\n%s\n",
 				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), err, e.msg.Text)
-			e.done()
+			if err := e.done(); err != nil {
+				return errors.Join(first, err)
+			}
 			if e.path == mine {
 				first = errors.Join(first, err)
 			}
@@ -251,8 +275,14 @@ func (s *Spool) list() ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if n := e.Name(); strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+		n := e.Name()
+		if strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
 			names = append(names, n)
+			continue
+		}
+		// What a crash left half-written before it was renamed into place.
+		if fi, err := e.Info(); err == nil && strings.HasPrefix(n, ".") && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(filepath.Join(s.Dir, n))
 		}
 	}
 	slices.Sort(names)
@@ -275,13 +305,15 @@ func (s *Spool) trim(names []string) {
 		limit = DefaultSpoolMaxBytes
 	}
 	for i := 0; total > limit && i < len(names); i++ {
-		e, err := take(filepath.Join(s.Dir, names[i]))
+		e, err := take(filepath.Join(s.Dir, names[i]), false)
 		if e == nil || err != nil {
 			continue
 		}
 		s.tell("supervise: spool: dropped the %s message about %s from %s: the spool is over %d bytes\n",
 			e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), limit)
-		e.done()
+		if e.done() != nil {
+			return
+		}
 		total -= sizes[i]
 	}
 }

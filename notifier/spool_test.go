@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -273,8 +274,9 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 	}
 	ev := failed("chatty")
 	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("a line of output\n", 5000)), 5000, supervisor.AttachAuto
-	if err := n.Notify(context.Background(), ev); err == nil {
-		t.Fatal("Notify = nil, want the document's failure")
+	// The message was delivered: that is what Notify reports, and that the log waits.
+	if err := n.Notify(context.Background(), ev); err != nil || !strings.Contains(stderr.String(), "its log is kept in") {
+		t.Fatalf("Notify = %v, stderr %q; want nil and the log said to wait", err, stderr.String())
 	}
 	if len(srv.Messages()) != 1 || len(srv.Documents()) != 0 || len(spooled(t, dir)) != 1 {
 		t.Fatalf("%d messages, %d documents, spool %v; want the message sent and its document kept",
@@ -310,5 +312,66 @@ func TestSpoolBacklogIsPaced(t *testing.T) {
 	}
 	if len(srv.Messages()) != 4 || srv.Throttled() != 0 {
 		t.Errorf("%d messages, %d answered 429; want 4 and none", len(srv.Messages()), srv.Throttled())
+	}
+}
+
+// A backlog and the new message get one timeout in all: a run is never held up by a
+// backlog that goes slowly, and what is left waits, the new message with it.
+func TestSpoolBacklogIsBounded(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	for i := range 10 {
+		broken.Notify(context.Background(), failed(fmt.Sprintf("old%d", i)))
+	}
+	n := spooling(t, srv, tgToken, dir, &stderr) // timeout 1s
+	restore := notifier.SetPace(300 * time.Millisecond)
+	defer restore()
+	start := time.Now()
+	err := n.Notify(context.Background(), failed("new"))
+	if took := time.Since(start); err == nil || took > 3*time.Second {
+		t.Errorf("Notify = %v after %v, want it to give up after about a second", err, took)
+	}
+	if got := len(srv.Messages()) + len(spooled(t, dir)); got != 11 {
+		t.Errorf("%d sent and %d kept, want all 11 one way or the other", len(srv.Messages()), len(spooled(t, dir)))
+	}
+}
+
+// A 400 that is not about the message (a deactivated group) keeps the messages, as a
+// wrong chat does: nothing is dropped because the configuration is wrong.
+func TestSpoolKeepsOnUnknownRefusal(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, dir, &stderr)
+	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: group chat was deactivated"})
+	if err := n.Notify(context.Background(), failed("kept")); !errors.Is(err, notifier.ErrPermanent) {
+		t.Fatalf("Notify = %v, want the 400 as permanent", err)
+	}
+	if got := spooled(t, dir); len(got) != 1 {
+		t.Errorf("spool %v, want the message kept", got)
+	}
+}
+
+// The token is taken out of every part of a message a job can write to, the ping
+// message and STATUS included, in the chat, on stderr and in the spool.
+func TestSpoolRedactsEveryField(t *testing.T) {
+	down := telegramtest.NewServer(tgToken, tgChat)
+	down.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	ev := failed("leaky")
+	ev.Kind, ev.Message, ev.Status, ev.Note = supervisor.KindHeartbeat, "token="+tgToken, "using "+tgToken, "note "+tgToken
+	spooling(t, down, tgToken, dir, &stderr).Notify(context.Background(), ev)
+	files := spooled(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("spool %v", files)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, files[0]))
+	if strings.Contains(string(data), tgToken) || strings.Contains(stderr.String(), tgToken) || !strings.Contains(string(data), "redacted") {
+		t.Errorf("the token is in the spool or on stderr:\n%s\n%s", data, stderr.String())
 	}
 }

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,13 +43,19 @@ func (s *spooler) wait(ctx context.Context, chat string) error {
 			return ctx.Err()
 		}
 	}
+	s.sent(chat)
+	return nil
+}
+
+// sent records that chat was written to now. It is recorded again once Telegram has
+// answered, as Telegram counts from when it takes a message.
+func (s *spooler) sent(chat string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.last == nil {
 		s.last = map[string]time.Time{}
 	}
 	s.last[chat] = time.Now()
-	s.mu.Unlock()
-	return nil
 }
 
 // Notify spools ev and flushes the spool. When ev's message could not be sent, it says
@@ -56,7 +63,10 @@ func (s *spooler) wait(ctx context.Context, chat string) error {
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
 	html, whole := render(ev)
-	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID), HTML: html, Text: Text(ev)}
+	// The token is taken out of all that is written, whichever field of the event a
+	// job managed to put it in (a ping message, a STATUS, a digest's events).
+	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID),
+		HTML: s.tg.hide(html), Text: s.tg.hide(Text(ev))}
 	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
 		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}
@@ -67,13 +77,21 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 		return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
 	}
 	e.release() // the flush sends it in its turn, after the older ones
-	err = s.spool.flush(ctx, s.send, e.path)
+	// The older messages and this one get one timeout in all, not one each: a backlog
+	// must not hold up a run.
+	fctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
+	defer cancel()
+	err = s.spool.flush(fctx, s.send, e.path)
 	var bad unsendable
 	if errors.As(err, &bad) {
 		return err // dropped, and said so with its words
 	}
 	if _, serr := os.Stat(e.path); serr != nil {
 		return nil // delivered, by this process or another
+	}
+	if sentAlready(e.path) {
+		fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", msg.Kind, msg.Job, s.spool.Dir, err)
+		return nil
 	}
 	if err == nil {
 		err = errors.New("not sent yet")
@@ -82,9 +100,20 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	return fmt.Errorf("%w (kept in the spool)", err)
 }
 
-// Flush sends what waits in the spool, oldest first.
+// Flush sends what waits in the spool, oldest first, for at most the notifier's
+// timeout: what is left waits for the next flush.
 func (s *spooler) Flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
+	defer cancel()
 	return s.spool.flush(ctx, s.send, "")
+}
+
+// sentAlready reports whether the spooled message at path was sent, its document
+// being what is left.
+func sentAlready(path string) bool {
+	data, err := os.ReadFile(path)
+	var m spooled
+	return err == nil && json.Unmarshal(data, &m) == nil && m.Sent
 }
 
 // send sends one spooled message and then its document, if it has one. Once the
@@ -97,7 +126,9 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 		return err
 	}
 	if !m.Sent {
-		if err := s.sendMessage(ctx, m); err != nil {
+		err := s.sendMessage(ctx, m)
+		s.sent(s.chat(m.ChatID))
+		if err != nil {
 			return err
 		}
 		if m.Document == nil {
@@ -112,9 +143,11 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 		}
 	}
 	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true})
-	if errors.Is(err, ErrPermanent) {
+	s.sent(s.chat(m.ChatID))
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
 		fmt.Fprintf(s.w, "supervise: spool: the output of %s was not attached: %v\n", m.Job, err)
-		return nil
+		return nil // the document itself is refused; its message went
 	}
 	return err
 }
@@ -159,11 +192,22 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	return err
 }
 
-// destinationError reports whether a 400 answer is about where the message goes (an
-// unknown chat, no right to write there) rather than about the message.
+// messageRefusals are the 400 answers that are about the message itself, which
+// sending it otherwise may cure. Any other 400 is taken to be about where it goes (an
+// unknown or deactivated chat, no right to write there): its messages are kept.
+var messageRefusals = []string{"can't parse entities", "message is too long", "text must be non-empty",
+	"message text is empty", "file must be non-empty", "caption is too long", "too big"}
+
+// destinationError reports whether a 400 answer is about where the message goes rather
+// than about the message.
 func destinationError(e *APIError) bool {
 	d := strings.ToLower(e.Description)
-	return strings.Contains(d, "chat not found") || strings.Contains(d, "rights") || strings.Contains(d, "forbidden")
+	for _, r := range messageRefusals {
+		if strings.Contains(d, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // unsendable is a message Telegram refuses whatever is done with it: kept, it would

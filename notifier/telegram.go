@@ -109,7 +109,7 @@ func (t Telegram) GoString() string { return t.String() }
 
 // Notify sends ev, rendered as HTML, to the default chat.
 func (t *Telegram) Notify(ctx context.Context, ev supervisor.Event) error {
-	return t.Send(ctx, t.ChatID, HTML(t.redactEvent(ev)))
+	return t.Send(ctx, t.ChatID, t.hide(HTML(t.redactEvent(ev))))
 }
 
 // redactEvent takes the token out of what a job wrote or runs: a job that prints its
