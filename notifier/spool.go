@@ -46,7 +46,7 @@ type spooled struct {
 	Created time.Time `json:"created"`
 	Job     string    `json:"job"`
 	Kind    string    `json:"kind"`
-	ChatID  string    `json:"chat_id"`
+	ChatID  string    `json:"chat_id,omitempty"` // empty for the configured chat
 	HTML    string    `json:"html"` // sent in HTML parse mode
 	Text    string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
 

@@ -375,3 +375,27 @@ func TestSpoolRedactsEveryField(t *testing.T) {
 		t.Errorf("the token is in the spool or on stderr:\n%s\n%s", data, stderr.String())
 	}
 }
+
+// Messages kept because the chat was wrong go to the right chat once it is configured.
+func TestSpoolFollowsFixedChat(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	t.Cleanup(notifier.SetPace(time.Millisecond))
+	wrong, err := notifier.FromEnv(envOf(map[string]string{
+		notifier.EnvToken: tgToken, notifier.EnvChatID: "777", notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
+	}), &stderr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.Notify(context.Background(), failed("kept")); !errors.Is(err, notifier.ErrPermanent) {
+		t.Fatalf("Notify = %v, want chat not found", err)
+	}
+	if err := spooling(t, srv, tgToken, dir, &stderr).Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != tgChat || len(spooled(t, dir)) != 0 {
+		t.Errorf("messages %+v, spool %v; want the kept message in the configured chat", msgs, spooled(t, dir))
+	}
+}

@@ -65,7 +65,9 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	html, whole := render(ev)
 	// The token is taken out of all that is written, whichever field of the event a
 	// job managed to put it in (a ping message, a STATUS, a digest's events).
-	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), ChatID: s.chat(s.tg.ChatID),
+	// The chat is left empty: the configured one, when the message goes. A backlog kept
+	// because the chat was wrong goes to the right one once the configuration is fixed.
+	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind),
 		HTML: s.tg.hide(html), Text: s.tg.hide(Text(ev))}
 	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
 		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
@@ -163,8 +165,8 @@ func documentName(ev supervisor.Event) string {
 // sendMessage sends the message of m, handling the answers that call for sending it
 // differently: to the supergroup a group became, or as plain text.
 func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
-	m.ChatID = s.chat(m.ChatID)
-	err := s.tg.Send(ctx, m.ChatID, m.HTML)
+	chat := s.chat(m.ChatID)
+	err := s.tg.Send(ctx, chat, m.HTML)
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) {
 		return err
@@ -176,15 +178,14 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 		if s.migrated == nil {
 			s.migrated = map[string]string{}
 		}
-		s.migrated[m.ChatID] = to
+		s.migrated[chat] = to
 		s.mu.Unlock()
-		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s=%s\n", m.ChatID, to, EnvChatID, to)
-		m.ChatID = to
+		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s=%s\n", chat, to, EnvChatID, to)
 		return s.tg.Send(ctx, to, m.HTML)
 	case apiErr.Code == 400 && !destinationError(apiErr):
 		// Telegram refuses the message itself (our HTML is checked, but should it
 		// still "can't parse entities"): the words matter more than the markup.
-		err = s.tg.SendText(ctx, m.ChatID, m.Text)
+		err = s.tg.SendText(ctx, chat, m.Text)
 		if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
 			return unsendable{err}
 		}
@@ -233,8 +234,12 @@ var (
 	groupPace   = 3 * time.Second
 )
 
-// chat is where messages for id go: id, or the supergroup it became.
+// chat is where messages for id go: id (the configured chat when empty), or the
+// supergroup it became.
 func (s *spooler) chat(id string) string {
+	if id == "" {
+		id = s.tg.ChatID
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if to, ok := s.migrated[id]; ok {
