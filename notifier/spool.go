@@ -47,8 +47,8 @@ type spooled struct {
 	Job     string    `json:"job"`
 	Kind    string    `json:"kind"`
 	ChatID  string    `json:"chat_id,omitempty"` // empty for the configured chat
-	HTML    string    `json:"html"` // sent in HTML parse mode
-	Text    string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
+	HTML    string    `json:"html"`              // sent in HTML parse mode
+	Text    string    `json:"text"`              // the plain-text twin, for when Telegram cannot parse the HTML
 
 	// Document, when set, follows the message: the whole output of the run. Sent says
 	// the message went already, and the document is what is left to send.
