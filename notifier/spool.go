@@ -170,15 +170,20 @@ func take(path string, wait bool) (*entry, error) {
 	}
 	e := &entry{path: path, file: f}
 	data, err := io.ReadAll(f)
-	if err == nil {
-		err = json.Unmarshal(data, &e.msg)
-	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := json.Unmarshal(data, &e.msg); err != nil {
+		f.Close()
+		return nil, corrupt{fmt.Errorf("%s: %w", path, err)}
+	}
 	return e, nil
 }
+
+// corrupt is a spooled file that is not a message, such as one a crash cut short
+// while it was saved again: it can never be sent.
+type corrupt struct{ error }
 
 // flush sends what the spool holds, oldest first, with send. It drops what is older
 // than MaxAge, and the oldest when the spool is over MaxBytes, each with a line on
@@ -212,9 +217,14 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			return errors.Join(first, ctx.Err())
 		}
 		e, err := take(filepath.Join(s.Dir, name), filepath.Join(s.Dir, name) == mine)
-		if err != nil {
-			s.tell("supervise: spool: %v: dropped, it cannot be read\n", err)
+		var junk corrupt
+		switch {
+		case errors.As(err, &junk):
+			s.tell("supervise: spool: %v: dropped, it is not a message\n", err)
 			os.Remove(filepath.Join(s.Dir, name))
+			continue
+		case err != nil:
+			s.tell("supervise: spool: %v; left for a later try\n", err)
 			continue
 		}
 		if e == nil {
