@@ -43,12 +43,14 @@ type Spool struct {
 
 // spooled is one message in the spool.
 type spooled struct {
-	Created time.Time `json:"created"`
-	Job     string    `json:"job"`
-	Kind    string    `json:"kind"`
-	ChatID  string    `json:"chat_id,omitempty"` // empty for the configured chat
-	HTML    string    `json:"html"`              // sent in HTML parse mode
-	Text    string    `json:"text"`              // the plain-text twin, for when Telegram cannot parse the HTML
+	Created  time.Time `json:"created"`
+	Job      string    `json:"job"`
+	Kind     string    `json:"kind"`
+	ChatID   string    `json:"chat_id,omitempty"` // empty for the configured chat
+	ThreadID int64     `json:"thread_id,omitempty"`
+	Silent   bool      `json:"silent,omitempty"`
+	HTML     string    `json:"html"` // sent in HTML parse mode
+	Text     string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
 
 	// Document, when set, follows the message: the whole output of the run. Sent says
 	// the message went already, and the document is what is left to send.
@@ -191,8 +193,9 @@ type corrupt struct{ error }
 // the rest of the flush, its messages kept; a failure that may pass (Telegram down)
 // ends the flush, keeping the rest. It returns the first error of either kind. A
 // message Telegram refuses whatever is done with it is dropped, its words on Stderr;
-// when that is the message at path mine, the error says so.
-func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) error, mine string) error {
+// when that is one of the caller's own (their paths are in mine), the error says so.
+// A message of the caller's that another process is sending is waited for.
+func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) error, mine map[string]bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := s.list()
@@ -216,7 +219,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		if ctx.Err() != nil {
 			return errors.Join(first, ctx.Err())
 		}
-		e, err := take(filepath.Join(s.Dir, name), filepath.Join(s.Dir, name) == mine)
+		e, err := take(filepath.Join(s.Dir, name), mine[filepath.Join(s.Dir, name)])
 		var junk corrupt
 		switch {
 		case errors.As(err, &junk):
@@ -256,7 +259,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			if err := e.done(); err != nil {
 				return errors.Join(first, err)
 			}
-			if e.path == mine {
+			if mine[e.path] {
 				first = errors.Join(first, err)
 			}
 			continue // told on stderr; the flush goes on

@@ -168,7 +168,7 @@ func TestSpoolSendsOtherwise(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].ChatID != -100777 || msgs[1].ChatID != -100777 {
 		t.Errorf("messages %+v, want both in the supergroup", msgs)
 	}
-	if s := stderr.String(); !strings.Contains(s, "set SUPERVISE_TELEGRAM_CHAT_ID=-100777") {
+	if s := stderr.String(); !strings.Contains(s, "set SUPERVISE_TELEGRAM_CHAT_ID (or its chat_id) to -100777") {
 		t.Errorf("stderr should tell to update the chat id:\n%s", s)
 	}
 
@@ -397,5 +397,54 @@ func TestSpoolFollowsFixedChat(t *testing.T) {
 	}
 	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != tgChat || len(spooled(t, dir)) != 0 {
 		t.Errorf("messages %+v, spool %v; want the kept message in the configured chat", msgs, spooled(t, dir))
+	}
+}
+
+// A job's own chats each get its message: in a forum topic, silently, or silently in
+// quiet hours; a topic that is gone sends to the chat itself.
+func TestSpoolDestinations(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat, -100555, -100666)
+	defer srv.Close()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
+	now := time.Now()
+	since := func(d time.Duration) time.Duration { // the time of day, d from now
+		t := now.Add(d)
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	}
+	ev := failed("routed")
+	ev.To = []supervisor.Destination{
+		{ChatID: "-100555", ThreadID: 7},
+		{ChatID: "-100666", Silent: true},
+		{ChatID: tgChatID, Quiet: supervisor.Quiet{From: since(-time.Hour), To: since(time.Hour)}},
+	}
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want one per chat", len(msgs))
+	}
+	byChat := map[int64]telegramtest.Message{}
+	for _, m := range msgs {
+		byChat[m.ChatID] = m
+	}
+	if m := byChat[-100555]; m.ThreadID != 7 || m.DisableNotification {
+		t.Errorf("topic chat got %+v, want topic 7 with sound", m)
+	}
+	if m := byChat[-100666]; !m.DisableNotification {
+		t.Errorf("silent chat got %+v", m)
+	}
+	if m := byChat[tgChat]; !m.DisableNotification {
+		t.Errorf("chat in its quiet hours got %+v, want it silent", m)
+	}
+
+	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message thread not found"})
+	ev.To = ev.To[:1]
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if last := srv.Messages()[3]; last.ChatID != -100555 || last.ThreadID != 0 || !strings.Contains(stderr.String(), "topic 7 of chat -100555 not found") {
+		t.Errorf("after a missing topic got %+v, stderr %q; want the chat itself and a word on stderr", last, stderr.String())
 	}
 }

@@ -58,41 +58,63 @@ func (s *spooler) sent(chat string) {
 	s.last[chat] = time.Now()
 }
 
-// Notify spools ev and flushes the spool. When ev's message could not be sent, it says
-// so on w, with the message, and that the message waits in the spool.
+// Notify spools ev, once for each chat it goes to, and flushes the spool. When a
+// message could not be sent, it says so on w, with the message, and that the message
+// waits in the spool.
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
 	html, whole := render(ev)
 	// The token is taken out of all that is written, whichever field of the event a
 	// job managed to put it in (a ping message, a STATUS, a digest's events).
-	// The chat is left empty: the configured one, when the message goes. A backlog kept
-	// because the chat was wrong goes to the right one once the configuration is fixed.
 	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind),
 		HTML: s.tg.hide(html), Text: s.tg.hide(Text(ev))}
 	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
 		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}
-	e, err := s.spool.put(msg)
-	if err != nil {
-		// The disk fails: the message goes without the spool, as it would without one.
-		fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
-		return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
+	// With no chats of its own, the chat is left empty: the configured one, when the
+	// message goes, so a backlog kept because the chat was wrong goes to the right one
+	// once the configuration is fixed.
+	msgs := []spooled{msg}
+	if len(ev.To) > 0 {
+		msgs = msgs[:0]
+		for _, d := range ev.To {
+			m := msg
+			m.ChatID, m.ThreadID, m.Silent = d.ChatID, d.ThreadID, d.Silent || d.Quiet.Has(msg.Created)
+			msgs = append(msgs, m)
+		}
 	}
-	e.release() // the flush sends it in its turn, after the older ones
-	// The older messages and this one get one timeout in all, not one each: a backlog
+	mine := map[string]bool{}
+	for _, m := range msgs {
+		e, err := s.spool.put(m)
+		if err != nil {
+			// The disk fails: the message goes without the spool, as it would without one.
+			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
+			return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
+		}
+		e.release() // the flush sends it in its turn, after the older ones
+		mine[e.path] = true
+	}
+	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
 	fctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
 	defer cancel()
-	err = s.spool.flush(fctx, s.send, e.path)
+	err := s.spool.flush(fctx, s.send, mine)
 	var bad unsendable
 	if errors.As(err, &bad) {
 		return err // dropped, and said so with its words
 	}
-	if _, serr := os.Stat(e.path); serr != nil {
-		return nil // delivered, by this process or another
+	kept := 0
+	for path := range mine {
+		if _, serr := os.Stat(path); serr != nil {
+			continue // delivered, by this process or another
+		}
+		if sentAlready(path) {
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", msg.Kind, msg.Job, s.spool.Dir, err)
+			continue
+		}
+		kept++
 	}
-	if sentAlready(e.path) {
-		fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", msg.Kind, msg.Job, s.spool.Dir, err)
+	if kept == 0 {
 		return nil
 	}
 	if err == nil {
@@ -107,7 +129,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 func (s *spooler) Flush(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
 	defer cancel()
-	return s.spool.flush(ctx, s.send, "")
+	return s.spool.flush(ctx, s.send, nil)
 }
 
 // sentAlready reports whether the spooled message at path was sent, its document
@@ -144,7 +166,7 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 			return err
 		}
 	}
-	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true})
+	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true, ThreadID: m.ThreadID})
 	s.sent(s.chat(m.ChatID))
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
@@ -166,26 +188,36 @@ func documentName(ev supervisor.Event) string {
 // differently: to the supergroup a group became, or as plain text.
 func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	chat := s.chat(m.ChatID)
-	err := s.tg.Send(ctx, chat, m.HTML)
+	to := Target{ChatID: chat, ThreadID: m.ThreadID, Silent: m.Silent}
+	err := s.tg.send(ctx, to, m.HTML, "HTML")
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) {
 		return err
 	}
+	if to.ThreadID != 0 && strings.Contains(strings.ToLower(apiErr.Description), "thread not found") {
+		// A topic that was deleted: the chat itself gets the message, rather than nobody.
+		fmt.Fprintf(s.w, "supervise: telegram: topic %d of chat %s not found: sending to the chat itself; fix its thread_id\n", to.ThreadID, chat)
+		m.ThreadID, to.ThreadID = 0, 0
+		if err = s.tg.send(ctx, to, m.HTML, "HTML"); !errors.As(err, &apiErr) {
+			return err
+		}
+	}
 	switch {
 	case apiErr.MigrateToChatID != 0:
-		to := strconv.FormatInt(apiErr.MigrateToChatID, 10)
+		moved := strconv.FormatInt(apiErr.MigrateToChatID, 10)
 		s.mu.Lock()
 		if s.migrated == nil {
 			s.migrated = map[string]string{}
 		}
-		s.migrated[chat] = to
+		s.migrated[chat] = moved
 		s.mu.Unlock()
-		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s=%s\n", chat, to, EnvChatID, to)
-		return s.tg.Send(ctx, to, m.HTML)
+		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s (or its chat_id) to %s\n", chat, moved, EnvChatID, moved)
+		to.ChatID = moved
+		return s.tg.send(ctx, to, m.HTML, "HTML")
 	case apiErr.Code == 400 && !destinationError(apiErr):
 		// Telegram refuses the message itself (our HTML is checked, but should it
 		// still "can't parse entities"): the words matter more than the markup.
-		err = s.tg.SendText(ctx, chat, m.Text)
+		err = s.tg.send(ctx, to, m.Text, "")
 		if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
 			return unsendable{err}
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -130,24 +131,33 @@ func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 // Telegram asks for) until MaxWait has passed or ctx is done; it does not retry an
 // error that matches ErrPermanent. An answer from the API comes back as an *APIError.
 func (t *Telegram) Send(ctx context.Context, chatID, html string) error {
-	return t.send(ctx, chatID, html, "HTML")
+	return t.send(ctx, Target{ChatID: chatID}, html, "HTML")
 }
 
 // SendText sends text as it is, without parse mode, to chatID, retrying as Send does.
 func (t *Telegram) SendText(ctx context.Context, chatID, text string) error {
-	return t.send(ctx, chatID, text, "")
+	return t.send(ctx, Target{ChatID: chatID}, text, "")
 }
 
-func (t *Telegram) send(ctx context.Context, chatID, text, parseMode string) error {
+// Target is where a message goes: a chat, a forum topic of it, with or without sound.
+type Target struct {
+	ChatID   string
+	ThreadID int64 // message_thread_id, or 0
+	Silent   bool  // disable_notification
+}
+
+func (t *Telegram) send(ctx context.Context, to Target, text, parseMode string) error {
 	type linkPreviewOptions struct {
 		IsDisabled bool `json:"is_disabled"`
 	}
 	body, err := json.Marshal(struct {
-		ChatID             string             `json:"chat_id"`
-		Text               string             `json:"text"`
-		ParseMode          string             `json:"parse_mode,omitempty"`
-		LinkPreviewOptions linkPreviewOptions `json:"link_preview_options"`
-	}{chatID, text, parseMode, linkPreviewOptions{IsDisabled: true}})
+		ChatID              string             `json:"chat_id"`
+		ThreadID            int64              `json:"message_thread_id,omitempty"`
+		Text                string             `json:"text"`
+		ParseMode           string             `json:"parse_mode,omitempty"`
+		DisableNotification bool               `json:"disable_notification,omitempty"`
+		LinkPreviewOptions  linkPreviewOptions `json:"link_preview_options"`
+	}{to.ChatID, to.ThreadID, text, parseMode, to.Silent, linkPreviewOptions{IsDisabled: true}})
 	if err != nil {
 		return fmt.Errorf("telegram: sendMessage: %w", err)
 	}
@@ -161,6 +171,8 @@ type Document struct {
 	Content []byte
 	Caption string // HTML, at most 1024 characters once parsed; may be empty
 	Silent  bool   // disable_notification
+	// ThreadID is the forum topic it goes to, or 0.
+	ThreadID int64
 }
 
 // SendDocument sends doc to chatID as a text file (text/plain in UTF-8, though its
@@ -187,6 +199,9 @@ func (t *Telegram) SendDocument(ctx context.Context, chatID string, doc Document
 	}
 
 	fields := [][2]string{{"chat_id", chatID}}
+	if doc.ThreadID > 0 {
+		fields = append(fields, [2]string{"message_thread_id", strconv.FormatInt(doc.ThreadID, 10)})
+	}
 	if doc.Caption != "" {
 		caption := doc.Caption
 		if t.token != "" {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -164,7 +165,8 @@ func Parse(path string, data []byte) (*Job, error) {
 			}
 			return nil
 		},
-		"attach": enumInto(&job.Notify.Attach, "an attach setting", AttachAuto, AttachAlways, AttachNever),
+		"attach":   enumInto(&job.Notify.Attach, "an attach setting", AttachAuto, AttachAlways, AttachNever),
+		"telegram": destinationsInto(&job.Notify.Telegram),
 		"tail": func(v any) error {
 			n, ok := v.(int64)
 			if !ok {
@@ -544,6 +546,107 @@ func durationInto(dst *time.Duration) func(any) error {
 		*dst = d
 		return nil
 	}
+}
+
+// destinationsInto decodes [[notify.telegram]] tables: chat_id (required), thread_id,
+// silent, on and quiet_hours. Every problem names the table by its place.
+func destinationsInto(dst *[]Destination) func(any) error {
+	return func(v any) error {
+		tables, ok := v.([]map[string]any)
+		if !ok {
+			return fmt.Errorf("must be tables written [[notify.telegram]], not %s", typeName(v))
+		}
+		var errs []error
+		for i, t := range tables {
+			d, problems := destination(t)
+			for _, err := range problems {
+				errs = append(errs, fmt.Errorf("table %d: %w", i+1, err))
+			}
+			if len(problems) == 0 {
+				*dst = append(*dst, d)
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// destination decodes one [[notify.telegram]] table.
+func destination(t map[string]any) (Destination, []error) {
+	var d Destination
+	var errs []error
+	for _, key := range sortedKeys(t) {
+		v := t[key]
+		var err error
+		switch key {
+		case "chat_id":
+			switch id := v.(type) {
+			case int64:
+				d.ChatID = strconv.FormatInt(id, 10)
+			case string:
+				d.ChatID = strings.TrimSpace(id)
+				if _, perr := strconv.ParseInt(d.ChatID, 10, 64); perr != nil && !(strings.HasPrefix(d.ChatID, "@") && len(d.ChatID) > 1) {
+					err = fmt.Errorf("%q is neither a chat number nor an @channel name", id)
+				}
+			default:
+				err = fmt.Errorf("must be a chat number or an @channel name, not %s", typeName(v))
+			}
+		case "thread_id":
+			n, ok := v.(int64)
+			if !ok || n <= 0 {
+				err = fmt.Errorf("must be a forum topic's number, not %v", v)
+			}
+			d.ThreadID = n
+		case "silent":
+			err = boolInto(&d.Silent)(v)
+		case "on":
+			a, ok := v.([]any)
+			if !ok {
+				err = fmt.Errorf("must be an array of event names, not %s", typeName(v))
+				break
+			}
+			names, aerr := asStrings(a)
+			if err = aerr; err != nil {
+				break
+			}
+			d.On = []Kind{}
+			for _, n := range names {
+				k, kerr := ParseKind(n)
+				if kerr != nil {
+					err = kerr
+					break
+				}
+				d.On = append(d.On, k)
+			}
+		case "quiet_hours":
+			s, serr := asString(v)
+			if err = serr; err == nil {
+				d.Quiet, err = parseQuiet(s)
+			}
+		default:
+			err = errors.New("unknown key")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+	}
+	if d.ChatID == "" && t["chat_id"] == nil {
+		errs = append(errs, errors.New("chat_id: is required (`supervise telegram chats` lists the chats that wrote to the bot)"))
+	}
+	return d, errs
+}
+
+// parseQuiet reads quiet hours written "22:00-07:00".
+func parseQuiet(s string) (Quiet, error) {
+	from, to, ok := strings.Cut(strings.ReplaceAll(s, " ", ""), "-")
+	f, ferr := time.Parse("15:04", from)
+	t, terr := time.Parse("15:04", to)
+	if !ok || ferr != nil || terr != nil || from == to {
+		return Quiet{}, fmt.Errorf("%q is not a span of hours: write it like \"22:00-07:00\"", s)
+	}
+	since := func(t time.Time) time.Duration {
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	}
+	return Quiet{From: since(f), To: since(t)}, nil
 }
 
 func boolInto(dst *bool) func(any) error {

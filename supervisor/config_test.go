@@ -167,6 +167,14 @@ stop_timeout = "-1s"`, []string{
 			`x.toml:4: schedule_x: unknown key`,
 		}},
 		{"jitter over the interval", "command = \"true\"\nschedule = \"@every 1m\"\njitter = \"1m\"", []string{`x.toml:3: jitter: 1m0s is not less than the 1m0s between runs of "@every 1m"`}},
+		{"destinations", "command = \"true\"\n[[notify.telegram]]\nchat_id = \"oops\"\nthread_id = 0\ncolor = \"red\"\n[[notify.telegram]]\nsilent = true\nquiet_hours = \"late\"\non = [\"failure\", \"faliure\"]", []string{
+			`x.toml:6: notify.telegram: table 1: chat_id: "oops" is neither a chat number nor an @channel name`,
+			`x.toml:6: notify.telegram: table 1: color: unknown key`,
+			`x.toml:6: notify.telegram: table 1: thread_id: must be a forum topic's number, not 0`,
+			`x.toml:6: notify.telegram: table 2: on: unknown event "faliure"`,
+			`x.toml:6: notify.telegram: table 2: quiet_hours: "late" is not a span of hours`,
+			`x.toml:6: notify.telegram: table 2: chat_id: is required`,
+		}},
 		{"empty schedule", "command = \"true\"\nschedule = \" \"", []string{`x.toml:2: schedule: is empty`}},
 		{"heartbeat", "command = \"true\"\n[heartbeat]\nevery = 5\ngrace = \"-1s\"\naction = \"reboot\"\noutput = \"yes\"\noutput_match = \"(\"\nping = true", []string{
 			`x.toml:3: heartbeat.every: 5 has no unit`,
@@ -274,6 +282,57 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes"} {
 		if _, err := supervisor.ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) is no error", in)
+		}
+	}
+}
+
+// A job's own chats: each with its topic, sound and events; the job notifies on what
+// any of them wants, and each event names the chats that get it.
+func TestParseDestinations(t *testing.T) {
+	job, err := supervisor.Parse("x.toml", []byte(`command = "true"
+[notify]
+on = ["failure"]
+[[notify.telegram]]
+chat_id = -1001234567890
+thread_id = 7
+[[notify.telegram]]
+chat_id = "@ops"
+silent = true
+on = ["success"]
+quiet_hours = "22:30-07:00"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []supervisor.Destination{
+		{ChatID: "-1001234567890", ThreadID: 7},
+		{ChatID: "@ops", Silent: true, On: []supervisor.Kind{supervisor.KindSuccess},
+			Quiet: supervisor.Quiet{From: 22*time.Hour + 30*time.Minute, To: 7 * time.Hour}},
+	}
+	if !reflect.DeepEqual(job.Notify.Telegram, want) {
+		t.Fatalf("destinations %+v, want %+v", job.Notify.Telegram, want)
+	}
+	for _, tc := range []struct {
+		kind supervisor.Kind
+		to   []string
+	}{
+		{supervisor.KindFailure, []string{"-1001234567890"}},
+		{supervisor.KindSuccess, []string{"@ops"}},
+		{supervisor.KindTimeout, nil},
+	} {
+		var to []string
+		for _, d := range job.Event(tc.kind, "h").To {
+			to = append(to, d.ChatID)
+		}
+		if !reflect.DeepEqual(to, tc.to) || job.Notify.Wants(tc.kind) != (tc.to != nil) {
+			t.Errorf("%s goes to %v (wanted: %v), want %v", tc.kind, to, job.Notify.Wants(tc.kind), tc.to)
+		}
+	}
+	quiet := want[1].Quiet
+	for clock, in := range map[string]bool{"22:29": false, "22:30": true, "03:00": true, "06:59": true, "07:00": false, "12:00": false} {
+		at, _ := time.Parse("15:04", clock)
+		if quiet.Has(at) != in {
+			t.Errorf("quiet hours 22:30-07:00 at %s: %v, want %v", clock, !in, in)
 		}
 	}
 }

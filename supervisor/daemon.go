@@ -384,17 +384,29 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 			if pace > 0 { // a console takes every message whole, however fast
 				batch, open = collect(events, ev, time.Until(last.Add(pace)))
 			}
-			if len(batch) > 1 {
-				ev = Event{Kind: KindDigest, Host: d.Host, Digest: batch, Within: time.Since(batch[0].at())}
-				ev.Job = fmt.Sprintf("%d events", len(batch))
-			}
-			if err := d.Notifier.Notify(sendCtx, ev); err != nil {
-				fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
-				if spooled {
-					again()
+			// Events for a job's own chats go as they are: a digest goes to one chat.
+			var own, rest []Event
+			for _, ev := range batch {
+				if len(ev.To) > 0 {
+					own = append(own, ev)
+				} else {
+					rest = append(rest, ev)
 				}
-			} else if spooled {
-				wait = time.Minute
+			}
+			if len(rest) > 1 {
+				digest := Event{Kind: KindDigest, Host: d.Host, Digest: rest, Within: time.Since(rest[0].at())}
+				digest.Job = fmt.Sprintf("%d events", len(rest))
+				rest = []Event{digest}
+			}
+			for _, ev := range append(rest, own...) {
+				if err := d.Notifier.Notify(sendCtx, ev); err != nil {
+					fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
+					if spooled {
+						again()
+					}
+				} else if spooled {
+					wait = time.Minute
+				}
 			}
 			last = time.Now()
 			if !open {

@@ -99,6 +99,9 @@ type Event struct {
 	OutputLines int
 	TailLines   int    // how many of the last lines a message quotes
 	Attach      Attach // when Output follows the message whole, as a document
+
+	// To lists the chats the event goes to; empty for the configured one.
+	To []Destination
 }
 
 // at is when ev happened, as near as it says: the end of its run, or its start.

@@ -87,11 +87,51 @@ type RestartLimit struct {
 	Within time.Duration
 }
 
-// Notify says which events of a job reach people, and how much output they quote.
+// Notify says which events of a job reach people, where, and how much output they
+// quote.
 type Notify struct {
 	On     []Kind
 	Tail   int    // lines of output quoted in a message
 	Attach Attach // when the whole captured output follows a message as a document
+
+	// Telegram lists the chats the job's messages go to instead of the configured
+	// one; empty for that one.
+	Telegram []Destination
+}
+
+// Destination is a Telegram chat, or a topic of a forum, that a job's messages go to.
+type Destination struct {
+	ChatID   string
+	ThreadID int64  // the forum topic, or 0
+	Silent   bool   // sent without a sound
+	On       []Kind // the events it gets; nil for the job's [notify] on
+	Quiet    Quiet  // hours in which its messages are sent silently
+}
+
+// Quiet is a daily span of hours, such as 22:00 to 07:00, in the host's time zone.
+type Quiet struct {
+	From, To time.Duration // since midnight; equal for none
+}
+
+// Has reports whether t falls in the quiet hours.
+func (q Quiet) Has(t time.Time) bool {
+	if q.From == q.To {
+		return false
+	}
+	y, m, d := t.Date()
+	at := t.Sub(time.Date(y, m, d, 0, 0, 0, 0, t.Location()))
+	if q.From < q.To {
+		return at >= q.From && at < q.To
+	}
+	return at >= q.From || at < q.To // across midnight
+}
+
+// wants reports whether dest gets events of kind k of a job that notifies on.
+func (dest Destination) wants(k Kind, on []Kind) bool {
+	if dest.On == nil {
+		return slices.Contains(on, k)
+	}
+	return slices.Contains(dest.On, k)
 }
 
 // Attach says when a message is followed by the whole captured output of the run (its
@@ -109,8 +149,25 @@ const (
 // MaxAttach is how much of a run's output is kept to attach to its message.
 const MaxAttach = 1 << 20
 
-// Wants reports whether events of kind k are to be sent for the job.
-func (n Notify) Wants(k Kind) bool { return slices.Contains(n.On, k) }
+// Wants reports whether events of kind k are to be sent for the job: to the configured
+// chat, or to any of its own.
+func (n Notify) Wants(k Kind) bool {
+	if len(n.Telegram) == 0 {
+		return slices.Contains(n.On, k)
+	}
+	return slices.ContainsFunc(n.Telegram, func(d Destination) bool { return d.wants(k, n.On) })
+}
+
+// to returns the job's own chats that get events of kind k.
+func (n Notify) to(k Kind) []Destination {
+	var to []Destination
+	for _, d := range n.Telegram {
+		if d.wants(k, n.On) {
+			to = append(to, d)
+		}
+	}
+	return to
+}
 
 // Defaults for the keys a job file may leave out.
 const (
@@ -155,7 +212,8 @@ func ShellCommand(line string) []string { return []string{"/bin/sh", "-c", line}
 // Event returns an event of kind k about this job, with what the job itself says
 // filled in; the caller adds how the run went.
 func (j *Job) Event(k Kind, host string) Event {
-	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Attach: j.Notify.Attach, Timeout: j.Timeout}
+	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Attach: j.Notify.Attach,
+		To: j.Notify.to(k), Timeout: j.Timeout}
 }
 
 // CheckName reports whether name can name a job: it becomes part of file names
