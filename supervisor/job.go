@@ -158,11 +158,12 @@ func (n Notify) Wants(k Kind) bool {
 	return slices.ContainsFunc(n.Telegram, func(d Destination) bool { return d.wants(k, n.On) })
 }
 
-// to returns the job's own chats that get events of kind k.
+// to returns the job's own chats that get events of kind k; all of them for a problem
+// with the job, which no one subscribes to.
 func (n Notify) to(k Kind) []Destination {
 	var to []Destination
 	for _, d := range n.Telegram {
-		if d.wants(k, n.On) {
+		if k == KindProblem || d.wants(k, n.On) {
 			to = append(to, d)
 		}
 	}

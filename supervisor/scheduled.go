@@ -238,8 +238,10 @@ func (k *keeper) due(t time.Time, cur *run, queued **time.Time, skips *int, star
 		k.saveLast(*rec)
 		fmt.Fprintf(k.runner.Stderr, "supervise: %s: run due at %s skipped: the run due at %s is still going (overlap = skip)\n", k.job.Name, t.Format(timeLayout), since)
 		if *skips == skipsToTell {
-			k.notify(Event{Kind: KindProblem, Job: k.job.Name, Host: k.runner.Host, Command: k.job.Display, ExitCode: -1,
-				Note: fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", *skips, since)})
+			ev := k.job.Event(KindProblem, k.runner.Host)
+			ev.ExitCode = -1
+			ev.Note = fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", *skips, since)
+			k.notify(ev)
 		}
 	}
 }
