@@ -67,7 +67,9 @@ func FromEnv(getenv func(string) string, stderr io.Writer, spoolDir string) (sup
 		}
 	}
 	if spoolDir != "" {
-		return &spooler{tg: tg, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}, nil
+		s := &spooler{tg: tg, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}
+		s.spool.Chat = s.chat
+		return s, nil
 	}
 	return &fallback{tg: tg, w: stderr}, nil
 }

@@ -34,9 +34,10 @@ const (
 // sends it.
 type Spool struct {
 	Dir      string
-	MaxAge   time.Duration // older messages are dropped, with a line on Stderr; zero means a week
-	MaxBytes int64         // when the spool holds more, the oldest are dropped; zero means 64 MiB
-	Stderr   io.Writer     // where drops and delivery problems are told
+	MaxAge   time.Duration       // older messages are dropped, with a line on Stderr; zero means a week
+	MaxBytes int64               // when the spool holds more, the oldest are dropped; zero means 64 MiB
+	Stderr   io.Writer           // where drops and delivery problems are told
+	Chat     func(string) string // where messages for a chat id go; nil for the id itself
 
 	mu sync.Mutex // one flush at a time in this process
 }
@@ -49,8 +50,12 @@ type spooled struct {
 	ChatID   string    `json:"chat_id,omitempty"` // empty for the configured chat
 	ThreadID int64     `json:"thread_id,omitempty"`
 	Silent   bool      `json:"silent,omitempty"`
-	HTML     string    `json:"html"` // sent in HTML parse mode
-	Text     string    `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
+	// Quiet hours, as time of day, in which the message goes silently: when it is
+	// sent, not when it was made, counts.
+	QuietFrom time.Duration `json:"quiet_from,omitempty"`
+	QuietTo   time.Duration `json:"quiet_to,omitempty"`
+	HTML      string        `json:"html"` // sent in HTML parse mode
+	Text      string        `json:"text"` // the plain-text twin, for when Telegram cannot parse the HTML
 
 	// Document, when set, follows the message: the whole output of the run. Sent says
 	// the message went already, and the document is what is left to send.
@@ -241,7 +246,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			}
 			continue
 		}
-		if broken[e.msg.ChatID] {
+		if broken[s.key(e.msg.ChatID)] {
 			e.release()
 			continue
 		}
@@ -263,8 +268,9 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 				first = errors.Join(first, err)
 			}
 			continue // told on stderr; the flush goes on
-		case errors.Is(err, ErrPermanent):
-			broken[e.msg.ChatID] = true
+		case errors.Is(err, ErrPermanent) || isFlood(err):
+			// This chat is wrong, or was written to too fast: the others may go on.
+			broken[s.key(e.msg.ChatID)] = true
 			e.release()
 		default:
 			e.release()
@@ -275,6 +281,20 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		}
 	}
 	return first
+}
+
+// key is how a flush tells chats apart: by where messages for chat id go.
+func (s *Spool) key(id string) string {
+	if s.Chat != nil {
+		return s.Chat(id)
+	}
+	return id
+}
+
+// isFlood reports whether err is Telegram's 429, which is about one chat.
+func isFlood(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 429
 }
 
 // list returns the names of the spooled messages, oldest first.

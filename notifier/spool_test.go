@@ -448,3 +448,46 @@ func TestSpoolDestinations(t *testing.T) {
 		t.Errorf("after a missing topic got %+v, stderr %q; want the chat itself and a word on stderr", last, stderr.String())
 	}
 }
+
+// One chat's 429 holds back that chat only: the job's other chats get the message.
+func TestSpoolFloodIsPerChat(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, -100555, -100666)
+	defer srv.Close()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
+	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 30})
+	ev := failed("both")
+	ev.To = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
+	err := n.Notify(context.Background(), ev)
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want the chat that was not flooded served", len(msgs))
+	}
+	flooded := "-100555"
+	if msgs[0].ChatID == -100555 {
+		flooded = "-100666"
+	}
+	if err == nil || !strings.Contains(err.Error(), "chat "+flooded+": ") || !strings.Contains(err.Error(), "429") {
+		t.Errorf("Notify = %v, want the flooded chat's 429, naming the chat", err)
+	}
+}
+
+// A document for a forum topic that is gone goes to the chat itself, as its message.
+func TestSpoolDocumentTopicGone(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, -100555)
+	defer srv.Close()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
+	ev := failed("chatty")
+	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
+	ev.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 7}}
+	// The message goes to the topic; then the topic is deleted before the document.
+	srv.Fail(telegramtest.Fault{Status: 200, Body: `{"ok":true,"result":{}}`},
+		telegramtest.Fault{Status: 400, Description: "Bad Request: message thread not found"})
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if docs := srv.Documents(); len(docs) != 1 || docs[0].ChatID != -100555 {
+		t.Errorf("documents %+v, want the log in the chat itself", docs)
+	}
+}

@@ -79,7 +79,8 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 		msgs = msgs[:0]
 		for _, d := range ev.To {
 			m := msg
-			m.ChatID, m.ThreadID, m.Silent = d.ChatID, d.ThreadID, d.Silent || d.Quiet.Has(msg.Created)
+			m.ChatID, m.ThreadID, m.Silent = d.ChatID, d.ThreadID, d.Silent
+			m.QuietFrom, m.QuietTo = d.Quiet.From, d.Quiet.To
 			msgs = append(msgs, m)
 		}
 	}
@@ -153,7 +154,8 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 		err := s.sendMessage(ctx, m)
 		s.sent(s.chat(m.ChatID))
 		if err != nil {
-			return err
+			// Which chat refused says where to look: a job's chat_id or the environment.
+			return fmt.Errorf("chat %s: %w", s.chat(m.ChatID), err)
 		}
 		if m.Document == nil {
 			return nil
@@ -166,9 +168,17 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 			return err
 		}
 	}
-	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true, ThreadID: m.ThreadID})
-	s.sent(s.chat(m.ChatID))
+	doc := Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true, ThreadID: m.ThreadID}
+	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), doc)
 	var apiErr *APIError
+	if doc.ThreadID != 0 && errors.As(err, &apiErr) && strings.Contains(strings.ToLower(apiErr.Description), "thread not found") {
+		m.ThreadID, doc.ThreadID = 0, 0 // the topic is gone: the chat itself gets it
+		if serr := e.save(); serr != nil {
+			return fmt.Errorf("spool: %s: %w", e.path, serr)
+		}
+		err = s.tg.SendDocument(ctx, s.chat(m.ChatID), doc)
+	}
+	s.sent(s.chat(m.ChatID))
 	if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
 		fmt.Fprintf(s.w, "supervise: spool: the output of %s was not attached: %v\n", m.Job, err)
 		return nil // the document itself is refused; its message went
@@ -188,7 +198,8 @@ func documentName(ev supervisor.Event) string {
 // differently: to the supergroup a group became, or as plain text.
 func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	chat := s.chat(m.ChatID)
-	to := Target{ChatID: chat, ThreadID: m.ThreadID, Silent: m.Silent}
+	quiet := supervisor.Quiet{From: m.QuietFrom, To: m.QuietTo}.Has(time.Now())
+	to := Target{ChatID: chat, ThreadID: m.ThreadID, Silent: m.Silent || quiet}
 	err := s.tg.send(ctx, to, m.HTML, "HTML")
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) {

@@ -553,6 +553,14 @@ func durationInto(dst *time.Duration) func(any) error {
 func destinationsInto(dst *[]Destination) func(any) error {
 	return func(v any) error {
 		tables, ok := v.([]map[string]any)
+		if list, isList := v.([]any); isList { // telegram = [{ chat_id = … }, …]
+			ok = true
+			for _, e := range list {
+				t, isTable := e.(map[string]any)
+				ok = ok && isTable
+				tables = append(tables, t)
+			}
+		}
 		if !ok {
 			return fmt.Errorf("must be tables written [[notify.telegram]], not %s", typeName(v))
 		}
@@ -584,7 +592,7 @@ func destination(t map[string]any) (Destination, []error) {
 				d.ChatID = strconv.FormatInt(id, 10)
 			case string:
 				d.ChatID = strings.TrimSpace(id)
-				if _, perr := strconv.ParseInt(d.ChatID, 10, 64); perr != nil && !(strings.HasPrefix(d.ChatID, "@") && len(d.ChatID) > 1) {
+				if _, perr := strconv.ParseInt(d.ChatID, 10, 64); perr != nil && !channelName(d.ChatID) {
 					err = fmt.Errorf("%q is neither a chat number nor an @channel name", id)
 				}
 			default:
@@ -592,8 +600,11 @@ func destination(t map[string]any) (Destination, []error) {
 			}
 		case "thread_id":
 			n, ok := v.(int64)
-			if !ok || n <= 0 {
-				err = fmt.Errorf("must be a forum topic's number, not %v", v)
+			switch {
+			case !ok:
+				err = fmt.Errorf("must be a forum topic's number, not %s", typeName(v))
+			case n <= 0:
+				err = fmt.Errorf("must be a forum topic's number, not %d", n)
 			}
 			d.ThreadID = n
 		case "silent":
@@ -633,6 +644,21 @@ func destination(t map[string]any) (Destination, []error) {
 		errs = append(errs, errors.New("chat_id: is required (`supervise telegram chats` lists the chats that wrote to the bot)"))
 	}
 	return d, errs
+}
+
+// channelName reports whether s is a public chat's @name as Telegram allows them:
+// 5 to 32 letters, digits and underscores.
+func channelName(s string) bool {
+	name, ok := strings.CutPrefix(s, "@")
+	if !ok || len(name) < 5 || len(name) > 32 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseQuiet reads quiet hours written "22:00-07:00".

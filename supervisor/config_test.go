@@ -296,7 +296,7 @@ on = ["failure"]
 chat_id = -1001234567890
 thread_id = 7
 [[notify.telegram]]
-chat_id = "@ops"
+chat_id = "@ops_log"
 silent = true
 on = ["success"]
 quiet_hours = "22:30-07:00"
@@ -306,7 +306,7 @@ quiet_hours = "22:30-07:00"
 	}
 	want := []supervisor.Destination{
 		{ChatID: "-1001234567890", ThreadID: 7},
-		{ChatID: "@ops", Silent: true, On: []supervisor.Kind{supervisor.KindSuccess},
+		{ChatID: "@ops_log", Silent: true, On: []supervisor.Kind{supervisor.KindSuccess},
 			Quiet: supervisor.Quiet{From: 22*time.Hour + 30*time.Minute, To: 7 * time.Hour}},
 	}
 	if !reflect.DeepEqual(job.Notify.Telegram, want) {
@@ -317,7 +317,7 @@ quiet_hours = "22:30-07:00"
 		to   []string
 	}{
 		{supervisor.KindFailure, []string{"-1001234567890"}},
-		{supervisor.KindSuccess, []string{"@ops"}},
+		{supervisor.KindSuccess, []string{"@ops_log"}},
 		{supervisor.KindTimeout, nil},
 	} {
 		var to []string
@@ -333,6 +333,27 @@ quiet_hours = "22:30-07:00"
 		at, _ := time.Parse("15:04", clock)
 		if quiet.Has(at) != in {
 			t.Errorf("quiet hours 22:30-07:00 at %s: %v, want %v", clock, !in, in)
+		}
+	}
+}
+
+// Quiet hours read the clock, also on the days clocks change.
+func TestQuietAcrossDST(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no zone data:", err)
+	}
+	for _, tc := range []struct {
+		quiet supervisor.Quiet
+		at    time.Time
+		want  bool
+	}{
+		{supervisor.Quiet{From: 22 * time.Hour, To: 3 * time.Hour}, time.Date(2026, 3, 29, 3, 30, 0, 0, berlin), false},
+		{supervisor.Quiet{From: 22 * time.Hour, To: 7 * time.Hour}, time.Date(2026, 10, 25, 6, 30, 0, 0, berlin), true},
+		{supervisor.Quiet{From: 8 * time.Hour, To: 9 * time.Hour}, time.Date(2026, 10, 25, 8, 30, 0, 0, berlin), true},
+	} {
+		if got := tc.quiet.Has(tc.at); got != tc.want {
+			t.Errorf("%v at %s: %v, want %v", tc.quiet, tc.at, got, tc.want)
 		}
 	}
 }

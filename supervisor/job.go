@@ -118,8 +118,8 @@ func (q Quiet) Has(t time.Time) bool {
 	if q.From == q.To {
 		return false
 	}
-	y, m, d := t.Date()
-	at := t.Sub(time.Date(y, m, d, 0, 0, 0, 0, t.Location()))
+	// The clock's reading, not the time since midnight, which a DST change shifts.
+	at := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	if q.From < q.To {
 		return at >= q.From && at < q.To
 	}
