@@ -163,7 +163,19 @@ func (f *fallback) Pace() time.Duration { return pace(f.tg.ChatID) }
 // Notify sends ev to Telegram; if it cannot, it writes the reason and the message to
 // f.w so that the alert is not lost, and returns the reason.
 func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
-	err := f.tg.Notify(ctx, ev)
+	var err error
+	if len(ev.To) == 0 {
+		err = f.tg.Notify(ctx, ev)
+	} else {
+		// The job's own chats, each as it asks.
+		html := f.tg.hide(HTML(f.tg.redactEvent(ev)))
+		for _, d := range ev.To {
+			to := Target{ChatID: d.ChatID, ThreadID: d.ThreadID, Silent: d.Silent || d.Quiet.Has(time.Now())}
+			if serr := f.tg.send(ctx, to, html, "HTML"); serr != nil {
+				err = errors.Join(err, fmt.Errorf("chat %s: %w", d.ChatID, serr))
+			}
+		}
+	}
 	if err != nil {
 		// err comes from the Telegram client, which has already redacted the token.
 		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), f.tg.hide(Text(f.tg.redactEvent(ev))))

@@ -491,3 +491,21 @@ func TestSpoolDocumentTopicGone(t *testing.T) {
 		t.Errorf("documents %+v, want the log in the chat itself", docs)
 	}
 }
+
+// With a spool that cannot be written, a message still goes to the job's own chats.
+func TestSpoolUnwritableKeepsDestinations(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat, -100555)
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "not-a-folder")
+	os.WriteFile(file, nil, 0o600)
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, file, &stderr)
+	ev := failed("routed")
+	ev.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 3}}
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != -100555 || msgs[0].ThreadID != 3 {
+		t.Errorf("messages %+v, want the job's chat and topic", msgs)
+	}
+}

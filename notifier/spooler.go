@@ -85,11 +85,15 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 		}
 	}
 	mine := map[string]bool{}
-	for _, m := range msgs {
+	for i, m := range msgs {
 		e, err := s.spool.put(m)
 		if err != nil {
-			// The disk fails: the message goes without the spool, as it would without one.
+			// The disk fails: what is not spooled yet goes without the spool, as it
+			// would without one, to the same chats.
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
+			if len(ev.To) > 0 {
+				ev.To = ev.To[i:]
+			}
 			return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
 		}
 		e.release() // the flush sends it in its turn, after the older ones
