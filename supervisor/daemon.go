@@ -384,21 +384,7 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 			if pace > 0 { // a console takes every message whole, however fast
 				batch, open = collect(events, ev, time.Until(last.Add(pace)))
 			}
-			// Events for a job's own chats go as they are: a digest goes to one chat.
-			var own, rest []Event
-			for _, ev := range batch {
-				if len(ev.To) > 0 {
-					own = append(own, ev)
-				} else {
-					rest = append(rest, ev)
-				}
-			}
-			if len(rest) > 1 {
-				digest := Event{Kind: KindDigest, Host: d.Host, Digest: rest, Within: time.Since(rest[0].at())}
-				digest.Job = fmt.Sprintf("%d events", len(rest))
-				rest = []Event{digest}
-			}
-			for _, ev := range append(rest, own...) {
+			for _, ev := range d.digests(batch) {
 				if err := d.Notifier.Notify(sendCtx, ev); err != nil {
 					fmt.Fprintf(d.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
 					if spooled {
@@ -422,6 +408,32 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 			}
 		}
 	}
+}
+
+// digests folds the events of batch that go to the same chats into one digest each,
+// in the order their first events came.
+func (d *Daemon) digests(batch []Event) []Event {
+	var keys []string
+	groups := map[string][]Event{}
+	for _, ev := range batch {
+		key := fmt.Sprint(ev.To) // the job's own chats, or none for the configured one
+		if groups[key] == nil {
+			keys = append(keys, key)
+		}
+		groups[key] = append(groups[key], ev)
+	}
+	out := make([]Event, 0, len(keys))
+	for _, key := range keys {
+		g := groups[key]
+		if len(g) == 1 {
+			out = append(out, g[0])
+			continue
+		}
+		digest := Event{Kind: KindDigest, Host: d.Host, Digest: g, Within: time.Since(g[0].at()), To: g[0].To}
+		digest.Job = fmt.Sprintf("%d events", len(g))
+		out = append(out, digest)
+	}
+	return out
 }
 
 // MaxDigest is how many events one digest folds at most: few enough that it names

@@ -185,3 +185,44 @@ func TestRunAttachesWholeOutput(t *testing.T) {
 		t.Errorf("%d messages and %d documents, want 3 and still 1", len(msgs), len(docs))
 	}
 }
+
+// A storm among jobs with a chat of their own is folded too, one digest per chat.
+func TestUpStormToOwnChat(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat, -100555)
+	t.Cleanup(srv.Close)
+	noTelegram(t)
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken)
+	t.Setenv("SUPERVISE_TELEGRAM_CHAT_ID", fmt.Sprint(tgChat))
+	t.Setenv("SUPERVISE_TELEGRAM_API_URL", srv.URL())
+	srv.Limit(time.Second)
+	dir := t.TempDir()
+	for i := range 20 {
+		own := ""
+		if i%2 == 0 {
+			own = "[[notify.telegram]]\nchat_id = -100555\n"
+		}
+		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"exit 1\"\nrestart = \"never\"\n"+own)
+	}
+	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir())
+	named := func(chat int64) int {
+		seen := map[string]bool{}
+		for _, m := range srv.Messages() {
+			for i := range 20 {
+				if name := fmt.Sprintf("job%02d", i); m.ChatID == chat && strings.Contains(m.Text, name) {
+					seen[name] = true
+				}
+			}
+		}
+		return len(seen)
+	}
+	for deadline := time.Now().Add(20 * time.Second); named(tgChat) < 10 || named(-100555) < 10; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("named %d in the default chat and %d in the job's, want 10 each:\n%s", named(tgChat), named(-100555), stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if n := len(srv.Messages()); n > 6 || srv.Throttled() > 2 {
+		t.Errorf("%d messages and %d answered 429, want a few and no 429 loop", n, srv.Throttled())
+	}
+}
