@@ -168,7 +168,7 @@ func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
 		err = f.tg.Notify(ctx, ev)
 	} else {
 		// The job's own chats, each as it asks.
-		html := f.tg.hide(HTML(f.tg.redactEvent(ev)))
+		html := HTML(f.tg.redactEvent(ev))
 		for _, d := range ev.To {
 			to := Target{ChatID: d.ChatID, ThreadID: d.ThreadID, Silent: d.Silent || d.Quiet.Has(time.Now())}
 			if serr := f.tg.send(ctx, to, html, "HTML"); serr != nil {
@@ -178,7 +178,7 @@ func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
 	}
 	if err != nil {
 		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), f.tg.hide(Text(f.tg.redactEvent(ev))))
+		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(f.tg.redactEvent(ev)))
 	}
 	return err
 }

@@ -64,10 +64,7 @@ func (s *spooler) sent(chat string) {
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
 	html, whole := render(ev)
-	// The token is taken out of all that is written, whichever field of the event a
-	// job managed to put it in (a ping message, a STATUS, a digest's events).
-	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind),
-		HTML: s.tg.hide(html), Text: s.tg.hide(Text(ev))}
+	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), HTML: html, Text: Text(ev)}
 	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
 		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}

@@ -110,11 +110,14 @@ func (t Telegram) GoString() string { return t.String() }
 
 // Notify sends ev, rendered as HTML, to the default chat.
 func (t *Telegram) Notify(ctx context.Context, ev supervisor.Event) error {
-	return t.Send(ctx, t.ChatID, t.hide(HTML(t.redactEvent(ev))))
+	return t.Send(ctx, t.ChatID, HTML(t.redactEvent(ev)))
 }
 
 // redactEvent takes the token out of what a job wrote or runs: a job that prints its
 // environment, or a traceback that shows it, must not post the password to a chat.
+//
+// Every text a job can reach is redacted before the message is made, not after: a
+// message cuts long fields, and a cut could leave half a token that no search finds.
 func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 	if t.token == "" {
 		return ev
@@ -122,7 +125,19 @@ func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 	if bytes.Contains(ev.Output, []byte(t.token)) {
 		ev.Output = []byte(t.hide(string(ev.Output)))
 	}
-	ev.Command = t.hide(ev.Command)
+	for _, s := range []*string{&ev.Job, &ev.Command, &ev.Note, &ev.Message, &ev.Status, &ev.LastSignBy} {
+		*s = t.hide(*s)
+	}
+	if ev.Err != nil && strings.Contains(ev.Err.Error(), t.token) {
+		ev.Err = errors.New(t.hide(ev.Err.Error()))
+	}
+	if len(ev.Digest) > 0 {
+		digest := make([]supervisor.Event, len(ev.Digest))
+		for i, e := range ev.Digest {
+			digest[i] = t.redactEvent(e)
+		}
+		ev.Digest = digest
+	}
 	return ev
 }
 
