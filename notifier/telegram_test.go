@@ -111,21 +111,7 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 			tg, srv := newTestTelegram(t)
 			tg = notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
-			err := tg.Send(context.Background(), tt.chat, tt.text)
-			if err == nil || err.Error() != tt.errMsg {
-				t.Errorf("Send = %v, want %s", err, tt.errMsg)
-			}
-			if !errors.Is(err, notifier.ErrPermanent) {
-				t.Errorf("errors.Is(%v, ErrPermanent) = false", err)
-			}
-			var apiErr *notifier.APIError
-			if !errors.As(err, &apiErr) || apiErr.Code != tt.code {
-				t.Errorf("errors.As(%v, *APIError) = %+v, want code %d", err, apiErr, tt.code)
-			}
-			if got := srv.Requests(); got != 1 {
-				t.Errorf("%d requests, want exactly 1", got)
-			}
-			assertNoToken(t, err)
+			assertPermanent(t, srv, tg.Send(context.Background(), tt.chat, tt.text), tt.errMsg, tt.code)
 		})
 	}
 }
@@ -372,21 +358,7 @@ func TestSendDocumentDoesNotRetryPermanentErrors(t *testing.T) {
 			_, srv := newTestTelegram(t)
 			tg := notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
-			err := tg.SendDocument(context.Background(), tt.chat, tt.doc)
-			if err == nil || err.Error() != tt.errMsg {
-				t.Errorf("SendDocument = %v, want %s", err, tt.errMsg)
-			}
-			if !errors.Is(err, notifier.ErrPermanent) {
-				t.Errorf("errors.Is(%v, ErrPermanent) = false", err)
-			}
-			var apiErr *notifier.APIError
-			if !errors.As(err, &apiErr) || apiErr.Code != tt.code {
-				t.Errorf("errors.As(%v, *APIError) = %+v, want code %d", err, apiErr, tt.code)
-			}
-			if got := srv.Requests(); got != 1 {
-				t.Errorf("%d requests, want exactly 1", got)
-			}
-			assertNoToken(t, err)
+			assertPermanent(t, srv, tg.SendDocument(context.Background(), tt.chat, tt.doc), tt.errMsg, tt.code)
 		})
 	}
 }
@@ -525,4 +497,24 @@ func TestSendDocumentErrorsHideToken(t *testing.T) {
 		}
 		assertNoToken(t, err)
 	})
+}
+
+// assertPermanent checks that err is the API's permanent answer with code and message,
+// got after exactly one request, and that it does not show the token.
+func assertPermanent(t *testing.T, srv *telegramtest.Server, err error, msg string, code int) {
+	t.Helper()
+	if err == nil || err.Error() != msg {
+		t.Errorf("error %v, want %s", err, msg)
+	}
+	if !errors.Is(err, notifier.ErrPermanent) {
+		t.Errorf("errors.Is(%v, ErrPermanent) = false", err)
+	}
+	var apiErr *notifier.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != code {
+		t.Errorf("errors.As(%v, *APIError) = %+v, want code %d", err, apiErr, code)
+	}
+	if got := srv.Requests(); got != 1 {
+		t.Errorf("%d requests, want exactly 1", got)
+	}
+	assertNoToken(t, err)
 }

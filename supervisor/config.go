@@ -197,24 +197,10 @@ func Parse(path string, data []byte) (*Job, error) {
 				job.Log.MaxSize = n
 				return err
 			},
-			"keep": func(v any) error {
-				n, ok := v.(int64)
-				if !ok || n < 0 || n > 100 {
-					return fmt.Errorf("must be a whole number of old files from 0 to 100, not %v", v)
-				}
-				job.Log.Keep = int(n)
-				return nil
-			},
+			"keep": countInto(&job.Log.Keep, "old files", 0, 100),
 		},
 		"restart_limit": {
-			"burst": func(v any) error {
-				n, ok := v.(int64)
-				if !ok || n < 1 || n > 1000 {
-					return fmt.Errorf("must be a whole number of restarts from 1 to 1000, not %v", v)
-				}
-				job.RestartLimit.Burst = int(n)
-				return nil
-			},
+			"burst":  countInto(&job.RestartLimit.Burst, "restarts", 1, 1000),
 			"within": durationInto(&job.RestartLimit.Within),
 		},
 	}
@@ -673,6 +659,18 @@ func parseQuiet(s string) (Quiet, error) {
 		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	}
 	return Quiet{From: since(f), To: since(t)}, nil
+}
+
+// countInto decodes a whole number of things from lo to hi into dst.
+func countInto(dst *int, things string, lo, hi int64) func(any) error {
+	return func(v any) error {
+		n, ok := v.(int64)
+		if !ok || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number of %s from %d to %d, not %v", things, lo, hi, v)
+		}
+		*dst = int(n)
+		return nil
+	}
 }
 
 func boolInto(dst *bool) func(any) error {

@@ -454,17 +454,10 @@ func collect(events <-chan Event, first Event, wait time.Duration) ([]Event, boo
 			}
 			batch = append(batch, ev)
 		case <-timer.C:
-			// What is queued already goes too, rather than waiting a whole pace.
-			for len(batch) < MaxDigest {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						return batch, false
-					}
-					batch = append(batch, ev)
-				default:
-					return batch, true
-				}
+			// What is queued already goes too, rather than waiting a whole pace. This
+			// is the only reader, so what len counts can be taken without blocking.
+			for len(batch) < MaxDigest && len(events) > 0 {
+				batch = append(batch, <-events)
 			}
 			return batch, true
 		}

@@ -26,7 +26,7 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	job := fs.String("job", os.Getenv("SUPERVISE_JOB"), "the `job` the message is about (default $SUPERVISE_JOB, as inside a job)")
 	test := fs.Bool("test", false, "send a test message and say whether it arrived")
-	state := fs.String("state", "", "`folder` for the notification spool (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
+	state := stateFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: supervise notify [--job JOB] TEXT...   (TEXT - reads it from stdin)\n       supervise notify --test\n\nflags:\n")
 		fs.PrintDefaults()

@@ -19,10 +19,6 @@ import (
 	"github.com/supervise/supervise/supervisor"
 )
 
-// maxPingMessage is the most of a ping message that is sent: the server keeps the
-// first 100 KB of a body (supervisor.MaxPingMessage), so more would be thrown away.
-const maxPingMessage = 100 << 10
-
 // pingTimeout bounds the whole exchange with the daemon, so that a stalled or wedged
 // supervise never hangs the shell script that pings it. A variable for tests.
 var pingTimeout = 10 * time.Second
@@ -77,8 +73,8 @@ flags:
 			return exitFail
 		}
 	}
-	if len(body) > maxPingMessage {
-		body = body[:maxPingMessage]
+	if len(body) > supervisor.MaxPingMessage {
+		body = body[:supervisor.MaxPingMessage]
 		fmt.Fprintf(stderr, "supervise ping: %s: the message is longer than 100 KB; sending its first 100 KB\n", t.job)
 	}
 
@@ -190,7 +186,7 @@ func pingSuffix(arg string) (string, error) {
 // must wait for the end of the job's output, not ping early and leave the job to die
 // of SIGPIPE. That wait is the pipeline's, so pingTimeout starts after it.
 func readMessage(r io.Reader) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxPingMessage+1))
+	b, err := io.ReadAll(io.LimitReader(r, supervisor.MaxPingMessage+1))
 	if err == nil {
 		_, err = io.Copy(io.Discard, r)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/supervise/supervise/supervisor"
 )
 
 // These tests ping a fake daemon in httptest that answers as the real one does. None
@@ -130,7 +132,7 @@ func TestPingSuffixes(t *testing.T) {
 func TestPingMessage(t *testing.T) {
 	pingEnv(t, "", "")
 	d := newFakeDaemon(t, "backup")
-	long := strings.Repeat("0123456789abcdef", maxPingMessage/16) + "the end, cut off"
+	long := strings.Repeat("0123456789abcdef", supervisor.MaxPingMessage/16) + "the end, cut off"
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -143,9 +145,9 @@ func TestPingMessage(t *testing.T) {
 		{"--message", []string{"--message", "rows: 1204", "backup"}, "", "rows: 1204", false, "/ping/backup"},
 		{"-m -", []string{"-m", "-", "backup", "2"}, "line 1\nline 2\n", "line 1\nline 2\n", false, "/ping/backup/2"},
 		{"-m - empty", []string{"-m", "-", "backup"}, "", "", false, "/ping/backup"},
-		{"-m - over 100 KB", []string{"-m", "-", "backup", "fail"}, long, long[:maxPingMessage], true, "/ping/backup/fail"},
-		{"-m over 100 KB", []string{"-m", long, "backup"}, "", long[:maxPingMessage], true, "/ping/backup"},
-		{"-m - exactly 100 KB", []string{"-m", "-", "backup"}, long[:maxPingMessage], long[:maxPingMessage], false, "/ping/backup"},
+		{"-m - over 100 KB", []string{"-m", "-", "backup", "fail"}, long, long[:supervisor.MaxPingMessage], true, "/ping/backup/fail"},
+		{"-m over 100 KB", []string{"-m", long, "backup"}, "", long[:supervisor.MaxPingMessage], true, "/ping/backup"},
+		{"-m - exactly 100 KB", []string{"-m", "-", "backup"}, long[:supervisor.MaxPingMessage], long[:supervisor.MaxPingMessage], false, "/ping/backup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(d.requests())

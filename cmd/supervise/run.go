@@ -100,7 +100,7 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) 
 		notifyOn = fs.String("notify-on", "", "comma-separated `events` to notify: failure, timeout, heartbeat, recovery, success, start (default failure,timeout,heartbeat,recovery; empty for none)")
 		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
 		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
-		state    = fs.String("state", "", "`folder` for the notification spool (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
+		state    = stateFlag(fs)
 		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, `supervise ping`, sd_notify WATCHDOG=1) at least this `often`, like 5m")
 	)
 	fs.Usage = func() {

@@ -26,7 +26,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
-	stateFlag := fs.String("state", "", "`folder` for logs and state (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, or /var/lib/supervise for root)")
+	stateArg := stateFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -42,7 +42,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise up: --jobs %s: not a folder of job files\n", *dir)
 		return exitUsage
 	}
-	state := stateDir(*stateFlag, os.Getenv)
+	state := stateDir(*stateArg, os.Getenv)
 	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(state, "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
