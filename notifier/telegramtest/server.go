@@ -316,16 +316,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	if wait := s.throttle(m.ChatID); wait > 0 {
-		s.mu.Unlock()
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+	if !s.admit(w, m.ChatID, func(id int64) { m.ID = id; s.messages = append(s.messages, m) }) {
 		return
 	}
-	s.lastID++
-	m.ID = s.lastID
-	s.messages = append(s.messages, m)
-	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, response{OK: true, Result: map[string]any{
 		"message_id": m.ID,
 		"date":       time.Now().Unix(),
@@ -424,16 +417,9 @@ func (s *Server) sendDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	if wait := s.throttle(d.ChatID); wait > 0 {
-		s.mu.Unlock()
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+	if !s.admit(w, d.ChatID, func(id int64) { d.ID = id; s.documents = append(s.documents, d) }) {
 		return
 	}
-	s.lastID++
-	d.ID = s.lastID
-	s.documents = append(s.documents, d)
-	s.mu.Unlock()
 
 	mimeType, _, _ := mime.ParseMediaType(d.MIMEType)
 	result := map[string]any{
@@ -522,6 +508,23 @@ func uploadParams(r *http.Request) (map[string]string, map[string]upload, error)
 		}
 	}
 	return p, files, nil
+}
+
+// admit gives a message or document for chatID its number and keeps it, with keep,
+// unless the chat's limit answers it with 429, as Telegram does.
+func (s *Server) admit(w http.ResponseWriter, chatID int64, keep func(id int64)) bool {
+	s.mu.Lock()
+	wait := s.throttle(chatID)
+	if wait == 0 {
+		s.lastID++
+		keep(s.lastID)
+	}
+	s.mu.Unlock()
+	if wait > 0 {
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
+		return false
+	}
+	return true
 }
 
 // params reads a request's parameters the ways the Bot API accepts them: the query
