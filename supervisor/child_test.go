@@ -94,6 +94,21 @@ func child(args []string) {
 		time.Sleep(300 * time.Millisecond)
 		post("/0", "")
 		time.Sleep(time.Hour)
+	case "trigger": // sd_notify: a sign of life, WATCHDOG=trigger, then signs again
+		send := func(msg string) {
+			c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET"))
+			if err != nil {
+				panic(err)
+			}
+			c.Write([]byte(msg))
+			c.Close()
+		}
+		send("READY=1\nSTATUS=stuck on a lock")
+		time.Sleep(100 * time.Millisecond)
+		send("WATCHDOG=trigger")
+		time.Sleep(300 * time.Millisecond)
+		send("WATCHDOG=1")
+		time.Sleep(time.Hour)
 	case "fail-ping": // report a failure by ping, then exit 0
 		resp, err := http.Post(os.Getenv("SUPERVISE_PING_URL")+"/fail", "text/plain", strings.NewReader("run failed"))
 		if err != nil {

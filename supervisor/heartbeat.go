@@ -109,6 +109,11 @@ func (p *Pulse) Ping(what, message string) error {
 func (p *Pulse) beat(now time.Time, by, failure, message string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.beatLocked(now, by, failure, message)
+}
+
+// beatLocked is beat with p.mu held.
+func (p *Pulse) beatLocked(now time.Time, by, failure, message string) {
 	if message != "" {
 		p.message = message
 	}
@@ -183,31 +188,25 @@ func (p *Pulse) takeNews() []pulseNews {
 // notify records an sd_notify datagram.
 func (p *Pulse) notify(m notifyMessage) {
 	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if m.HasStatus {
-		p.mu.Lock()
 		p.status = m.Status
-		p.mu.Unlock()
 	}
 	if m.Ready {
-		p.mu.Lock()
 		p.ready = now
-		p.mu.Unlock()
 	}
-	if m.Trigger {
+	if m.Trigger && !p.late {
 		// The program asks for its watchdog action now, as if it had missed its
 		// heartbeat; its next sign of life is its recovery.
-		p.mu.Lock()
-		if !p.late {
-			p.late = true
-			p.push(pulseNews{kind: KindHeartbeat, at: now, note: "it sent WATCHDOG=trigger"})
-		}
-		p.mu.Unlock()
+		p.late = true
+		p.push(pulseNews{kind: KindHeartbeat, at: now, note: "it sent WATCHDOG=trigger"})
 	}
 	switch {
 	case m.Watchdog:
-		p.beat(now, "WATCHDOG=1", "", "")
+		p.beatLocked(now, "WATCHDOG=1", "", "")
 	case m.Ready:
-		p.beat(now, "READY=1", "", "")
+		p.beatLocked(now, "READY=1", "", "")
 	}
 }
 

@@ -348,3 +348,18 @@ func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
 		t.Errorf("recovery says %v of silence, less than the %v the heartbeat message said", back.Silent, late.Silent)
 	}
 }
+
+// WATCHDOG=trigger is a missed heartbeat at once, told with the program's STATUS; its
+// next WATCHDOG=1 is its recovery.
+func TestWatchdogTrigger(t *testing.T) {
+	job := childJob(t, "trigger")
+	job.Heartbeat = &supervisor.Heartbeat{Every: time.Minute, Action: supervisor.ActionAlert}
+	rec, out := withPings(t, time.Second, job)
+	kinds := rec.kinds()
+	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
+		t.Fatalf("events %v, want a heartbeat and a recovery\n%s", kinds, out)
+	}
+	if ev := rec.events[0]; ev.Note != "it sent WATCHDOG=trigger" || ev.Status != "stuck on a lock" || ev.Ready.IsZero() {
+		t.Errorf("heartbeat says note %q, status %q, ready %v", ev.Note, ev.Status, ev.Ready)
+	}
+}
