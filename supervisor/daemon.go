@@ -45,15 +45,18 @@ type Daemon struct {
 	events    chan Event         // to the notifier goroutine; nil once closed
 	keepers   map[string]*keeper // by job name
 	stopping  map[string]*keeper // removed by a reload and not yet stopped
-	pulses    map[string]*pulse  // by job name; kept across reloads
+	jobs      map[string]*perJob // by job name; kept across reloads
+	halted    map[string]bool    // jobs stopped by `supervise stop`, by name
 	longNames int                // sockets named by number, for names too long for a path
 }
 
-// pulse is a job's Pulse with its NOTIFY_SOCKET, which outlive the job's keepers so a
-// reload does not move the socket a running job was given.
-type pulse struct {
+// perJob is what a job keeps across its keepers: its Pulse with its NOTIFY_SOCKET, so
+// a reload does not move the socket a running job was given, and its status.
+type perJob struct {
 	*Pulse
-	socket *NotifySocket // nil when it could not be made
+	socket    *NotifySocket // nil when it could not be made
+	tracker   *tracker
+	followers followers // readers of `supervise logs -f`
 }
 
 // eventQueue is how many events may wait for the notifier before new ones go to
@@ -67,7 +70,8 @@ func (d *Daemon) init() {
 		d.events = make(chan Event, eventQueue)
 		d.keepers = map[string]*keeper{}
 		d.stopping = map[string]*keeper{}
-		d.pulses = map[string]*pulse{}
+		d.jobs = map[string]*perJob{}
+		d.halted = map[string]bool{}
 	})
 }
 
@@ -94,7 +98,13 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	// start runs job in a keeper of its own, once the keeper it replaces is done.
 	start := func(job *Job, replaces *keeper) {
 		kctx, cancel := context.WithCancel(ctx)
-		// The job's output goes to up's stdout behind its name, and to its log.
+		// The pulse is found or made under the lock that registers the keeper, so a
+		// keeper of the same name that just stopped cannot close it meanwhile.
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		pl := d.perJob(job.Name)
+		// The job's output goes to up's stdout behind its name, and to its log and
+		// those who follow it.
 		var outs []io.Writer
 		screen := out.prefixed(job.Name)
 		if screen != nil {
@@ -102,14 +112,12 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		}
 		log := &logFile{path: filepath.Join(d.LogDir, job.Name+".log"), max: job.Log.MaxSize, keep: job.Log.Keep, stderr: d.Stderr}
 		if d.LogDir != "" {
-			outs = append(outs, log)
+			outs = append(outs, pl.followers.writer(log))
+		} else {
+			outs = append(outs, pl.followers.writer(io.Discard))
 		}
-		// The pulse is found or made under the lock that registers the keeper, so a
-		// keeper of the same name that just stopped cannot close it meanwhile.
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		pl := d.pulse(job.Name)
-		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Tell: d.queue}
+		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Tell: d.queue,
+			Started: pl.tracker.started}
 		if d.PingBase != "" {
 			runner.PingURL = PingURL(d.PingBase, job.Name)
 		}
@@ -123,17 +131,20 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			spec:     job,
 			runner:   runner,
 			pulse:    pl.Pulse,
+			track:    pl.tracker,
+			halted:   d.halted[job.Name],
 			runsDir:  d.RunsDir,
 			flush: func() {
 				if screen != nil {
 					screen.Flush()
 				}
 			},
-			notify:  d.queue,
-			signals: make(chan os.Signal, 1),
-			updates: make(chan *Job, 1),
-			stop:    cancel,
-			done:    make(chan struct{}),
+			notify:   d.queue,
+			signals:  make(chan os.Signal, 1),
+			updates:  make(chan *Job, 1),
+			requests: make(chan request),
+			stop:     cancel,
+			done:     make(chan struct{}),
 		}
 		if old := d.stopping[job.Name]; replaces == nil && old != nil {
 			replaces = old // the same name, removed by an earlier reload and still stopping
@@ -154,7 +165,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		case <-ctx.Done():
 			wg.Wait()
 			d.mu.Lock()
-			for _, p := range d.pulses {
+			for _, p := range d.jobs {
 				if p.socket != nil {
 					p.socket.Close()
 				}
@@ -172,14 +183,14 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	}
 }
 
-// pulse returns the job's Pulse, made with its NOTIFY_SOCKET the first time. d.mu
-// is held.
-func (d *Daemon) pulse(name string) *pulse {
-	if p := d.pulses[name]; p != nil {
+// perJob returns what the job keeps across keepers, made with its NOTIFY_SOCKET the
+// first time. d.mu is held.
+func (d *Daemon) perJob(name string) *perJob {
+	if p := d.jobs[name]; p != nil {
 		return p
 	}
-	p := &pulse{Pulse: NewPulse()}
-	d.pulses[name] = p
+	p := &perJob{Pulse: NewPulse(), tracker: newTracker(name)}
+	d.jobs[name] = p
 	if d.NotifyDir == "" {
 		return p
 	}
@@ -205,7 +216,7 @@ func (d *Daemon) Pulse(name string) *Pulse {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if p := d.pulses[name]; p != nil && d.keepers[name] != nil {
+	if p := d.jobs[name]; p != nil && d.keepers[name] != nil {
 		return p.Pulse
 	}
 	return nil
@@ -271,9 +282,11 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 				if d.stopping[name] == k {
 					delete(d.stopping, name)
 				}
-				// Gone for good: its NOTIFY_SOCKET goes too.
-				if p := d.pulses[name]; p != nil && d.keepers[name] == nil && d.stopping[name] == nil {
-					delete(d.pulses, name)
+				// Gone for good: its NOTIFY_SOCKET, status and stop go too.
+				if p := d.jobs[name]; p != nil && d.keepers[name] == nil && d.stopping[name] == nil {
+					delete(d.jobs, name)
+					delete(d.halted, name)
+					p.followers.closeReaders()
 					if p.socket != nil {
 						p.socket.Close()
 					}

@@ -22,6 +22,9 @@ type keeper struct {
 	runsDir  string         // where a scheduled job's last run is kept; empty for nowhere
 	forget   *atomic.Bool   // set when the job is removed, so its last run is forgotten
 	replaced *atomic.Bool   // set when a reload replaces the keeper: the job runs on
+	track    *tracker       // what status shows of the job
+	requests chan request   // start, stop and restart, from Daemon.Control
+	halted   bool           // stopped by `supervise stop`: no run starts until a start
 
 	spec     *Job          // the job as the daemon last gave it: the daemon's, not the keeper's
 	updates  chan *Job     // new settings from a reload, taken between runs
@@ -91,20 +94,29 @@ func (k *keeper) run(ctx context.Context) {
 	k.forgetRuns()
 	for {
 		k.take()
-		res, healthy := k.runOnce(ctx, &st)
+		if k.halted && !k.halt(ctx) {
+			return
+		}
+		res, healthy, asked := k.runOnce(ctx, &st)
 		if ctx.Err() != nil {
 			return
+		}
+		if asked {
+			continue // stopped or restarted by the operator: not a death, not told
 		}
 		delay, again := k.after(res, healthy, &st)
 		if !again {
 			// The job has ended for good, but a ping may still report on it, and a
-			// reload may ask for it to run again.
+			// reload or a start may ask for it to run again.
+			k.track.set(StateExited, time.Time{})
 			if !k.idle(ctx) {
 				return
 			}
 			continue
 		}
+		k.track.restarted(st.looping)
 		if delay > 0 {
+			k.track.set(StateBackingOff, time.Now().Add(delay))
 			t := time.NewTimer(delay)
 			ok := k.wait(ctx, t.C)
 			t.Stop()
@@ -116,7 +128,8 @@ func (k *keeper) run(ctx context.Context) {
 }
 
 // idle waits after the job has ended for good, telling what its Pulse brings, until
-// ctx is done (false) or a reload sets its restart to always (true).
+// ctx is done (false), or a reload sets its restart to always or a command comes
+// (true).
 func (k *keeper) idle(ctx context.Context) bool {
 	for {
 		select {
@@ -129,12 +142,15 @@ func (k *keeper) idle(ctx context.Context) bool {
 			if job.Restart == RestartAlways {
 				return true
 			}
+		case req := <-k.requests:
+			k.between(req)
+			return true
 		}
 	}
 }
 
 // wait waits for until, telling what the job's Pulse brings meanwhile, between runs.
-// It reports false when ctx is done first.
+// It reports false when ctx is done first; a command ends the wait early.
 func (k *keeper) wait(ctx context.Context, until <-chan time.Time) bool {
 	for {
 		select {
@@ -144,31 +160,82 @@ func (k *keeper) wait(ctx context.Context, until <-chan time.Time) bool {
 			return true
 		case <-k.pulse.wake:
 			k.pulseNews()
+		case req := <-k.requests:
+			k.between(req)
+			return true
+		}
+	}
+}
+
+// between does a command that comes while no run goes: a stop holds the job, a start
+// or restart lets it start at once.
+func (k *keeper) between(req request) {
+	k.halted = req.cmd == CommandStop
+	req.answer("")
+}
+
+// halt holds a job stopped by the operator, telling what its Pulse brings, until a
+// start or restart (true) or until ctx is done (false).
+func (k *keeper) halt(ctx context.Context) bool {
+	k.track.set(StateStopped, time.Time{})
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-k.pulse.wake:
+			k.pulseNews()
+		case job := <-k.updates:
+			k.job = job
+		case req := <-k.requests:
+			if req.cmd == CommandStop {
+				req.answer("already stopped")
+				continue
+			}
+			k.halted = false
+			req.answer("")
+			return true
 		}
 	}
 }
 
 // runOnce runs the job once. Once it has stayed up for healthy_after, its backoff is
-// reset and, if it was crash-looping, the chat hears that it recovered.
-func (k *keeper) runOnce(ctx context.Context, st *keepState) (Result, bool) {
+// reset and, if it was crash-looping, the chat hears that it recovered. A stop or
+// restart ends the run early; asked then reports that the operator ended it.
+func (k *keeper) runOnce(ctx context.Context, st *keepState) (res Result, healthy, asked bool) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	results := make(chan Result, 1)
 	job := k.job
 	go func() {
-		res := k.runner.Run(ctx, job, k.signals)
+		res := k.runner.Run(rctx, job, k.signals)
 		k.flush()
 		results <- res
 	}()
-	healthy := time.NewTimer(job.HealthyAfter)
-	defer healthy.Stop()
+	healthyAfter := time.NewTimer(job.HealthyAfter)
+	defer healthyAfter.Stop()
+	var waiting []request // commands done once the run has ended
 	for {
 		select {
 		case res := <-results:
-			return res, res.Duration >= job.HealthyAfter
+			k.track.ended(res)
+			for _, req := range waiting {
+				req.answer("")
+			}
+			return res, res.Duration >= job.HealthyAfter, len(waiting) > 0
+		case req := <-k.requests:
+			if req.cmd == CommandStart {
+				req.answer("already running")
+				continue
+			}
+			k.halted = req.cmd == CommandStop
+			cancel() // the runner stops the job with its stop_signal and stop_timeout
+			waiting = append(waiting, req)
 		case next := <-k.updates:
 			k.job = next // notification settings count at once; the rest from the next run
-		case <-healthy.C:
+		case <-healthyAfter.C:
 			st.streak = 0
 			if st.looping {
+				k.track.recovered()
 				ev := k.job.Event(KindRecovery, k.runner.Host)
 				ev.Down, ev.Crashes = time.Since(st.loopFrom)-job.HealthyAfter, st.crashes
 				k.send(ev)

@@ -119,6 +119,10 @@ type Runner struct {
 	// recovery, a failure the job reported), which the job's [notify] section asks
 	// for. Nil sends them through Notifier without holding up the job.
 	Tell func(Event)
+
+	// Started, when set, is called with the pid of the job's main process once it has
+	// started, for status.
+	Started func(pid int)
 }
 
 // Run starts job and waits until it and every process of its session are gone.
@@ -166,6 +170,9 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	if err != nil {
 		res.Err = fmt.Errorf("start %s: %w", job.Display, err)
 	} else {
+		if r.Started != nil {
+			r.Started(p.sid)
+		}
 		if job.Notify.Wants(KindStart) {
 			ev := job.Event(KindStart, r.Host)
 			ev.Start = res.Start

@@ -38,8 +38,9 @@ type run struct {
 	due     time.Time
 	stop    context.CancelFunc
 	result  chan Result
-	note    string // why it was stopped, when supervise stopped it
-	retried bool   // it was started again after it stalled
+	note    string    // why it was stopped, when supervise stopped it
+	retried bool      // it was started again after it stalled
+	asked   []request // stop or restart commands, answered once the run has ended
 }
 
 // schedule runs a scheduled job at its times until ctx is done. One run goes at a
@@ -99,7 +100,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 			k.send(ev)
 			fmt.Fprintf(k.runner.Stderr, "supervise: %s: missed %d run(s), the last due at %s\n", k.job.Name, n, latest.Format(timeLayout))
-			if k.job.CatchUp {
+			if k.job.CatchUp && !k.halted {
 				catchUp = &latest
 			}
 		}
@@ -125,6 +126,11 @@ func (k *keeper) schedule(ctx context.Context) {
 			results = cur.result
 		} else {
 			news = k.pulse.wake // while a run goes, its runner takes the news
+			if k.halted {
+				k.track.set(StateStopped, time.Time{})
+			} else {
+				k.track.set(StateScheduled, due)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -159,8 +165,15 @@ func (k *keeper) schedule(ctx context.Context) {
 				k.logNext(due)
 			}
 		case <-timer.C:
-			k.due(due, cur, &queued, &skips, start, &rec)
-			if wait, ok := k.deadMan(); ok {
+			if k.halted {
+				// Stopped by the operator: the run is not missed, just not run.
+				fmt.Fprintf(k.runner.Stderr, "supervise: %s: run due at %s not started: the job is stopped\n", k.job.Name, due.Format(timeLayout))
+				rec.Due = due
+				k.saveLast(rec)
+			} else {
+				k.due(due, cur, &queued, &skips, start, &rec)
+			}
+			if wait, ok := k.deadMan(); ok && !k.halted {
 				// Counted from now, when the run was to start, jitter and all.
 				if len(checks) == 0 {
 					deadline.Reset(wait)
@@ -173,6 +186,9 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 			timer.Reset(time.Until(Jittered(due, k.job.Jitter)))
 		case <-deadline.C:
+			if len(checks) == 0 {
+				continue // the job was stopped meanwhile
+			}
 			t := checks[0].due
 			checks = checks[1:]
 			if len(checks) > 0 {
@@ -181,11 +197,53 @@ func (k *keeper) schedule(ctx context.Context) {
 			if !overdue && k.missedDeadline(t, cur, !startedDue.Before(t), !endedDue.Before(t)) {
 				overdue = true
 			}
+		case req := <-k.requests:
+			switch {
+			case req.cmd == CommandStart && cur != nil:
+				k.halted = false
+				req.answer("already running")
+			case req.cmd == CommandStart:
+				k.halted = false
+				start(time.Now(), false)
+				req.answer("")
+			case cur != nil:
+				// Stop or restart: the run ends first; what follows is done then.
+				k.halted = req.cmd == CommandStop
+				cur.asked = append(cur.asked, req)
+				cur.stop()
+			case req.cmd == CommandStop:
+				note := ""
+				if k.halted {
+					note = "already stopped"
+				}
+				k.halted, queued = true, nil
+				checks = nil
+				deadline.Stop()
+				req.answer(note)
+			default: // restart, with no run going: run now
+				k.halted = false
+				start(time.Now(), false)
+				req.answer("")
+			}
 		case res := <-results:
 			r := cur
 			cur, endedDue = nil, r.due
 			rec.Ended, rec.Result = time.Now(), res.Short()
 			k.saveLast(rec)
+			k.track.ended(res)
+			if len(r.asked) > 0 {
+				// Stopped or restarted by the operator: not told, not retried.
+				if k.halted {
+					queued, checks = nil, nil
+					deadline.Stop()
+				} else {
+					start(time.Now(), false)
+				}
+				for _, req := range r.asked {
+					req.answer("")
+				}
+				continue
+			}
 			kind := res.Kind()
 			if kind != KindHeartbeat { // a stalled run was told of when it was stopped
 				ev := k.event(kind, res)
@@ -203,6 +261,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			case res.Stalled && !r.retried:
 				// action = restart: the run starts again at once, once; a run that
 				// stalls again is left to the job's next time.
+				k.track.restarted(false)
 				start(r.due, true)
 			case queued != nil:
 				start(*queued, false)

@@ -22,6 +22,10 @@ const usage = `usage:
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
   supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
   supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
+  supervise status [--json]            the jobs of the running up: state, pid, exits, next run
+  supervise start|stop|restart JOB...  start, stop or restart jobs of the running up
+  supervise reload                     reload the running up's job folder (as SIGHUP)
+  supervise logs JOB [-n N] [-f]       the last N lines of a job's output, and follow it
   supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
   supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
   supervise telegram chats             list the chats that wrote to the bot, with their ids
@@ -49,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return check(rest, stdout, stderr)
 	case "notify":
 		return notify(ctx, rest, stdin, stdout, stderr)
+	case "status", "start", "stop", "restart", "reload", "logs":
+		return controlCommand(ctx, cmd, rest, stdout, stderr)
 	case "ping":
 		return ping(ctx, rest, stdin, stdout, stderr)
 	case "telegram":

@@ -17,6 +17,7 @@ import (
 
 	actor "github.com/oklog/run"
 
+	"github.com/supervise/supervise/control"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
@@ -28,6 +29,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
 	stateArg := stateFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
+	socket := socketFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -52,6 +54,12 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ln, err := listenLoopback(*listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: --listen: %v\n", err)
+		return exitUsage
+	}
+	ctl, err := control.Listen(socketPath(*socket, state))
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "supervise up: control socket: %v\n", err)
 		return exitUsage
 	}
 	// The jobs' NOTIFY_SOCKETs go in a private folder of their own; the path of a
@@ -83,7 +91,20 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise up: cannot adopt orphaned processes: %v\n", err)
 	}
 	jobs, _ := load(d, *dir)
-	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, ln.Addr())
+	started := time.Now()
+	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s; control socket %s\n", len(jobs), *dir, logs, ln.Addr(), ctl.Addr())
+
+	// A reload, by SIGHUP or by `supervise reload`.
+	reload := func(ctx context.Context) control.Reloaded {
+		jobs, problems := load(d, *dir)
+		fmt.Fprintf(stderr, "supervise: reload: %d jobs from %s\n", len(jobs), *dir)
+		d.Reload(ctx, jobs, brokenFiles(problems))
+		r := control.Reloaded{Jobs: len(jobs)}
+		for _, p := range problems {
+			r.Broken = append(r.Broken, p.Error())
+		}
+		return r
+	}
 
 	hurry := make(chan struct{}) // closed by a second SIGINT or SIGTERM
 	var g actor.Group
@@ -97,9 +118,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				select {
 				case sig := <-sigs:
 					if sig == syscall.SIGHUP {
-						jobs, broken := load(d, *dir)
-						fmt.Fprintf(stderr, "supervise: reload: %d jobs from %s\n", len(jobs), *dir)
-						d.Reload(ctx, jobs, broken)
+						reload(ctx)
 						continue
 					}
 					fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
@@ -149,6 +168,19 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			srv.Close()
 		})
 	}
+	{
+		// The control socket: status, start, stop, restart, reload, logs, ping.
+		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr}
+		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := srv.Serve(ctl); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			srv.Close()
+		})
+	}
 	if err := g.Run(); err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
 		return exitFail
@@ -170,20 +202,31 @@ func listenLoopback(addr string) (net.Listener, error) {
 }
 
 // load reads the job folder, reporting each file it cannot load on stderr and to the
-// chat. It returns the jobs loaded and the paths of the files that could not be.
-func load(d *supervisor.Daemon, dir string) ([]*supervisor.Job, []string) {
+// chat. It returns the jobs loaded and the problems of the files that could not be.
+func load(d *supervisor.Daemon, dir string) ([]*supervisor.Job, []error) {
 	jobs, err := supervisor.LoadDir(dir)
-	var broken []string
-	for _, e := range unjoin(err) {
+	problems := unjoin(err)
+	for _, e := range problems {
 		var fe *supervisor.FileError
 		if errors.As(e, &fe) {
-			broken = append(broken, fe.Path)
 			d.Report(fe.Path, "not loaded; the other jobs run", fe.Err)
 		} else {
 			d.Report(dir, "not loaded", e)
 		}
 	}
-	return jobs, broken
+	return jobs, problems
+}
+
+// brokenFiles returns the paths of the job files among problems.
+func brokenFiles(problems []error) []string {
+	var broken []string
+	for _, e := range problems {
+		var fe *supervisor.FileError
+		if errors.As(e, &fe) {
+			broken = append(broken, fe.Path)
+		}
+	}
+	return broken
 }
 
 // isTerminal reports whether w is a terminal, where up colours the jobs' names.

@@ -1,0 +1,231 @@
+// Package control is the control socket of `supervise up`, STATE/supervise.sock: JSON
+// over HTTP on a unix socket that only its owner and root may use, and the client
+// that `supervise status`, start, stop, restart, reload, logs and ping use.
+//
+// The protocol, for other tools:
+//
+//	GET  /v1/status                              {"host", "started", "jobs": [JobStatus…], "delivery"}
+//	POST /v1/jobs/{job}/start|stop|restart       {"job", "command", "note"}; stop answers once the job is down
+//	POST /v1/reload                              {"jobs": N, "broken": ["file: error"…]}
+//	GET  /v1/jobs/{job}/logs?lines=N&follow=1    the job's output as text/plain, streamed while follow
+//	POST /ping/{job}[/start|/fail|/N]            a heartbeat, as on up's --listen
+//
+// Errors answer {"error": "…"} with 400, 403 (another user), 404 (no such job) or 500.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// Status is the answer to GET /v1/status.
+type Status struct {
+	Host     string                     `json:"host"`
+	Started  time.Time                  `json:"started"` // when up started
+	Jobs     []supervisor.JobStatus     `json:"jobs"`
+	Delivery *supervisor.DeliveryStatus `json:"delivery,omitempty"` // how the notifier fares
+}
+
+// Answer is the answer to a start, stop or restart.
+type Answer struct {
+	Job     string `json:"job"`
+	Command string `json:"command"`
+	Note    string `json:"note,omitempty"` // what was found instead: "already running"
+}
+
+// Reloaded is the answer to POST /v1/reload.
+type Reloaded struct {
+	Jobs   int      `json:"jobs"`             // jobs loaded
+	Broken []string `json:"broken,omitempty"` // files that could not be, each with its error
+}
+
+// Server serves the control socket for a running up.
+type Server struct {
+	Daemon  *supervisor.Daemon
+	Started time.Time
+	Reload  func(context.Context) Reloaded // what SIGHUP does
+	Stderr  io.Writer                      // where refused peers are logged
+}
+
+// Handler returns the socket's routes, behind the check of the peer's uid.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("POST /v1/jobs/{job}/{command}", s.command)
+	mux.HandleFunc("POST /v1/reload", s.reload)
+	mux.HandleFunc("GET /v1/jobs/{job}/logs", s.logs)
+	mux.Handle("/ping/", supervisor.PingHandler(s.Daemon.Pulse))
+	return s.owner(mux)
+}
+
+func (s *Server) status(w http.ResponseWriter, req *http.Request) {
+	st := Status{Host: s.Daemon.Host, Started: s.Started, Jobs: s.Daemon.Status()}
+	if d, ok := s.Daemon.Delivery(); ok {
+		st.Delivery = &d
+	}
+	reply(w, http.StatusOK, st)
+}
+
+func (s *Server) command(w http.ResponseWriter, req *http.Request) {
+	name, cmd := req.PathValue("job"), req.PathValue("command")
+	note, err := s.Daemon.Control(req.Context(), name, cmd)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, Answer{Job: name, Command: cmd, Note: note})
+}
+
+func (s *Server) reload(w http.ResponseWriter, req *http.Request) {
+	reply(w, http.StatusOK, s.Reload(req.Context()))
+}
+
+// logs writes the last lines of the job's log and, with follow, what it writes from
+// then on, until the client goes or the job is removed.
+func (s *Server) logs(w http.ResponseWriter, req *http.Request) {
+	name := req.PathValue("job")
+	lines := 10
+	if v := req.URL.Query().Get("lines"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			fail(w, fmt.Errorf("lines=%q: want a number of lines, 0 or more", v))
+			return
+		}
+		lines = n
+	}
+	follow := req.URL.Query().Get("follow") == "1"
+	last, output, stop, err := s.Daemon.Follow(name, lines)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer stop()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(last)
+	if !follow {
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case p, ok := <-output:
+			if !ok {
+				fmt.Fprintf(w, "\nsupervise: logs: %s: stopped following (the job was removed, or this reader fell behind)\n", name)
+				return
+			}
+			if _, err := w.Write(p); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// peerKey is the context key of the peer's credentials.
+type peerKey struct{}
+
+// ConnContext records the uid of the process at the other end of a unix socket, for
+// the owner check; set it as the http.Server's ConnContext.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ctx
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	var cred *syscall.Ucred
+	raw.Control(func(fd uintptr) {
+		cred, err = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	})
+	if err != nil || cred == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, peerKey{}, *cred)
+}
+
+// owner serves only the user up runs as, and root: the socket's mode says as much,
+// and SO_PEERCRED makes sure, should the mode be changed.
+func (s *Server) owner(next http.Handler) http.Handler {
+	me := os.Getuid()
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		cred, ok := req.Context().Value(peerKey{}).(syscall.Ucred)
+		if !ok || (int(cred.Uid) != me && cred.Uid != 0) {
+			uid := "unknown"
+			if ok {
+				uid = strconv.Itoa(int(cred.Uid))
+				fmt.Fprintf(s.Stderr, "supervise: control socket: refused a request from uid %s (pid %d): only uid %d and root are served\n", uid, cred.Pid, me)
+			}
+			reply(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("uid %s may not control this supervise: only uid %d and root may", uid, me)})
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func fail(w http.ResponseWriter, err error) {
+	code := http.StatusBadRequest
+	switch {
+	case errors.Is(err, supervisor.ErrNoJob):
+		code = http.StatusNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+	}
+	reply(w, code, map[string]string{"error": err.Error()})
+}
+
+// Listen listens on the unix socket at path, mode 0600, in a folder only its owner
+// may enter. A socket left there by an up that died is replaced; one that answers
+// belongs to a running up, which is an error.
+func Listen(path string) (net.Listener, error) {
+	if len(path) >= 108 {
+		return nil, fmt.Errorf("%s: the path is too long for a unix socket (at most 107 bytes); give a shorter --socket", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: another supervise up is running here (its socket answers)", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
