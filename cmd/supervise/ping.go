@@ -32,7 +32,9 @@ const pingUsage = "usage: supervise ping [flags] JOB [start|fail|N]"
 func ping(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("supervise ping", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL")
+	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL and the control socket")
+	state := stateFlag(fs)
+	socket := socketFlag(fs)
 	var message string
 	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (at most 100 KB is sent)")
 	fs.StringVar(&message, "message", "", "the same as -m `text`")
@@ -45,9 +47,10 @@ func ping(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
   fail    the job failed
   N       the job ended with exit status N, 0..255; 0 is success, as in "$?"
 
-Inside the job JOB, the ping goes to SUPERVISE_PING_URL, which reaches the supervise
-that runs it; elsewhere, to the supervise up at --listen. Exit status: 0 when the ping
-was taken, 1 when it was not (no answer within 10s, no such job), 2 for a usage error.
+Inside a job, the ping goes to SUPERVISE_PING_URL, which reaches the supervise that
+runs it; elsewhere, to the running up's control socket (STATE/supervise.sock), or to
+its --listen address when that is given. Exit status: 0 when the ping was taken, 1
+when it was not (no answer within 10s, no such job), 2 for a usage error.
 
 flags:
 `)
@@ -63,6 +66,9 @@ flags:
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise ping: %v\n", err)
 		return exitUsage
+	}
+	if !t.fromEnv && !isSet(fs, "listen") {
+		t.socket = socketPath(*socket, *state) // a shell script beside up: its control socket
 	}
 
 	body := message
@@ -89,7 +95,8 @@ flags:
 type pingTarget struct {
 	job     string
 	url     *url.URL
-	fromEnv bool // the URL is SUPERVISE_PING_URL, not built from --listen
+	fromEnv bool   // the URL is SUPERVISE_PING_URL, not built from --listen
+	socket  string // when set, the URL's path is asked at up's control socket instead
 }
 
 // pingTargetOf checks the arguments JOB [start|fail|N] and works out the URL: the
@@ -216,6 +223,13 @@ func (t pingTarget) send(ctx context.Context, body string) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	addr := t.url.Host
+	if t.socket != "" {
+		addr = t.socket
+		client.Transport.(*http.Transport).DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", t.socket)
+		}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return t.transportError(addr, err)
@@ -235,7 +249,10 @@ func (t pingTarget) transportError(addr string, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		hint := "is `supervise up` running? see --listen"
-		if t.fromEnv {
+		switch {
+		case t.socket != "":
+			hint = "is `supervise up` running? see --state, --socket or --listen"
+		case t.fromEnv:
 			hint = "from SUPERVISE_PING_URL: is the supervise that runs this job still running?"
 		}
 		return fmt.Errorf("cannot reach supervise at %s: %s (%s)", addr, reason(op.Err), hint)

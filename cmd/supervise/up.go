@@ -18,6 +18,7 @@ import (
 	actor "github.com/oklog/run"
 
 	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/metrics"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
@@ -45,7 +46,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	state := stateDir(*stateArg, os.Getenv)
-	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(state, "spool"))
+	n, err := newNotifier(stderr, filepath.Join(state, "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
 		return exitUsage
@@ -92,7 +93,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	jobs, _ := load(d, *dir)
 	started := time.Now()
-	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s; control socket %s\n", len(jobs), *dir, logs, ln.Addr(), ctl.Addr())
+	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s and on %s\n", len(jobs), *dir, logs, ln.Addr(), ctl.Addr())
 
 	// A reload, by SIGHUP or by `supervise reload`.
 	reload := func(ctx context.Context) control.Reloaded {
@@ -157,8 +158,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 	}
 	{
-		// Heartbeat pings come here (and metrics, later).
-		srv := &http.Server{Handler: supervisor.PingHandler(d.Pulse), ReadHeaderTimeout: 10 * time.Second}
+		// Heartbeat pings and Prometheus's scrapes come here.
+		mux := http.NewServeMux()
+		mux.Handle("/ping/", supervisor.PingHandler(d.Pulse))
+		mux.Handle("GET /metrics", metrics.Handler(d))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return err

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/supervisor"
+)
+
+// Tests here drive a running up, a process of its own, through its control socket,
+// with the commands a user types.
+
+// upWithSocket starts up on dir, with args, and a state folder of its own; it waits for
+// its control socket, and returns the state folder, to pass to the commands as --state.
+func upWithSocket(t *testing.T, dir string, args ...string) (state string, stdout, stderr *syncBuffer) {
+	t.Helper()
+	state = t.TempDir()
+	_, stdout, stderr = startUp(t, dir, append([]string{"--state", state}, args...)...)
+	waitOutput(t, stderr, ".sock\n")
+	return state, stdout, stderr
+}
+
+// jobStatus returns the job's line of `supervise status --json`.
+func jobStatus(t *testing.T, state, name string) supervisor.JobStatus {
+	t.Helper()
+	status, out, errs := supervise(t, "status", "--json", "--state", state)
+	if status != 0 {
+		t.Fatalf("status: %d: %s", status, errs)
+	}
+	var st control.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v:\n%s", err, out)
+	}
+	for _, j := range st.Jobs {
+		if j.Name == name {
+			return j
+		}
+	}
+	t.Fatalf("status lacks %s:\n%s", name, out)
+	return supervisor.JobStatus{}
+}
+
+// waitState waits until the job is in state, and returns its status then.
+func waitState(t *testing.T, state, name, want string) supervisor.JobStatus {
+	t.Helper()
+	var j supervisor.JobStatus
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if j = jobStatus(t, state, name); j.State == want {
+			return j
+		}
+	}
+	t.Fatalf("%s is %s, not %s: %+v", name, j.State, want, j)
+	return j
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// status lists every job in its state; stop, start and restart change the process as
+// named; a stopped job stays stopped across a reload.
+func TestControlStatusStopStartRestart(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo web is up; exec sleep 100"`)
+	writeFile(t, dir, "once.toml", "command = \"echo once\"\nrestart = \"never\"\n")
+	writeFile(t, dir, "nightly.toml", "command = \"echo nightly ran\"\nschedule = \"0 3 * * *\"\n")
+	writeFile(t, dir, "crashy.toml", "command = \"exit 3\"\nrestart = \"always\"\n[backoff]\ninitial = \"10s\"\nmax = \"20s\"\n")
+	state, stdout, stderr := upWithSocket(t, dir)
+	waitOutput(t, stdout, "web | web is up")
+
+	web := waitState(t, state, "web", supervisor.StateRunning)
+	if web.PID <= 0 || !alive(web.PID) {
+		t.Fatalf("web: pid %d, want its live process", web.PID)
+	}
+	once := waitState(t, state, "once", supervisor.StateExited)
+	if once.Exits["0"] != 1 || once.LastExit != "exit 0" || once.LastSuccess.IsZero() {
+		t.Errorf("once: %+v, want one exit 0, a success", once)
+	}
+	if n := jobStatus(t, state, "nightly"); n.State != supervisor.StateScheduled || n.NextRun.Before(time.Now()) || n.Schedule != "0 3 * * *" {
+		t.Errorf("nightly: %+v, want scheduled, next run ahead", n)
+	}
+	crashy := waitState(t, state, "crashy", supervisor.StateBackingOff)
+	if crashy.Exits["3"] < 1 || crashy.Restarts < 1 || time.Until(crashy.NextRun) < 5*time.Second {
+		t.Errorf("crashy: %+v, want exit 3 counted, a restart, the next start about 10s ahead", crashy)
+	}
+	status, table, errs := supervise(t, "status", "--state", state)
+	if status != 0 || !strings.Contains(table, "JOB") || !strings.Contains(table, "backing-off") ||
+		!strings.Contains(table, "notifier: standard error") {
+		t.Errorf("status: %d %s\n%s", status, errs, table)
+	}
+
+	// stop: the process is gone when the command returns.
+	status, out, errs := supervise(t, "stop", "--state", state, "web")
+	if status != 0 || out != "web: stopped\n" {
+		t.Fatalf("stop: %d %q %s", status, out, errs)
+	}
+	if alive(web.PID) {
+		t.Errorf("web's process %d is still there after stop", web.PID)
+	}
+	if j := jobStatus(t, state, "web"); j.State != supervisor.StateStopped || j.PID != 0 {
+		t.Errorf("web after stop: %+v", j)
+	}
+	if _, out, _ := supervise(t, "stop", "--state", state, "web"); out != "web: already stopped\n" {
+		t.Errorf("second stop: %q", out)
+	}
+	// A reload keeps it stopped, even one that changes its command.
+	writeFile(t, dir, "web.toml", `command = "echo web is up again; exec sleep 100"`)
+	if status, out, errs := supervise(t, "reload", "--state", state); status != 0 || out != "reloaded: 4 jobs\n" {
+		t.Fatalf("reload: %d %q %s", status, out, errs)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if j := jobStatus(t, state, "web"); j.State != supervisor.StateStopped || strings.Contains(stdout.String(), "web is up again") {
+		t.Errorf("web after a reload: %+v; want it still stopped", j)
+	}
+	// start: it runs again, as the reload left it.
+	if status, out, errs := supervise(t, "start", "--state", state, "web"); status != 0 || out != "web: started\n" {
+		t.Fatalf("start: %d %q %s", status, out, errs)
+	}
+	waitOutput(t, stdout, "web | web is up again")
+	web2 := waitState(t, state, "web", supervisor.StateRunning)
+	if _, out, _ := supervise(t, "start", "--state", state, "web"); out != "web: already running\n" {
+		t.Errorf("start of a running job: %q", out)
+	}
+	// restart: a new process, not counted as a crash, not told.
+	if status, out, errs := supervise(t, "restart", "--state", state, "web"); status != 0 || out != "web: restarted\n" {
+		t.Fatalf("restart: %d %q %s", status, out, errs)
+	}
+	var web3 supervisor.JobStatus
+	for deadline := time.Now().Add(5 * time.Second); web3.PID == 0 || web3.PID == web2.PID; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("web's pid is still %d after restart", web2.PID)
+		}
+		web3 = jobStatus(t, state, "web")
+	}
+	if alive(web2.PID) || web3.Restarts != 0 || strings.Contains(stderr.String(), "web failed") {
+		t.Errorf("restart: old pid alive %v, %+v; want the old process gone, no automatic restart counted, nothing told:\n%s",
+			alive(web2.PID), web3, stderr.String())
+	}
+	// start of a scheduled job runs it now; of a backing-off one, starts it at once.
+	supervise(t, "start", "--state", state, "nightly")
+	waitOutput(t, stdout, "nightly | nightly ran")
+	before := jobStatus(t, state, "crashy").Exits["3"]
+	supervise(t, "start", "--state", state, "crashy")
+	for deadline := time.Now().Add(5 * time.Second); jobStatus(t, state, "crashy").Exits["3"] == before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("crashy did not run again at once on start")
+		}
+	}
+	// Unknown jobs: exit 1, the others are still done.
+	status, out, errs = supervise(t, "stop", "--state", state, "nosuch", "once")
+	if status != 1 || !strings.Contains(errs, "nosuch: no such job") || out != "once: stopped\n" {
+		t.Errorf("stop nosuch once: %d %q %q", status, out, errs)
+	}
+}
+
+// logs -n prints the job's last lines; -f prints what it writes from then on.
+func TestControlLogs(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "counter.toml", `command = '''
+for i in 1 2 3 4 5; do echo "line $i"; done
+while [ ! -e go ]; do sleep 0.02; done
+echo after go
+exec sleep 100
+'''
+dir = "`+dir+`"
+`)
+	state, stdout, _ := upWithSocket(t, dir)
+	waitOutput(t, stdout, "counter | line 5")
+	status, out, errs := supervise(t, "logs", "--state", state, "counter", "-n", "2")
+	if status != 0 || out != "line 4\nline 5\n" {
+		t.Fatalf("logs -n 2: %d %q %s", status, out, errs)
+	}
+	if _, out, _ := supervise(t, "logs", "--state", state, "-n", "0", "counter"); out != "" {
+		t.Errorf("logs -n 0: %q", out)
+	}
+
+	// -f: the last line, then what comes, until interrupted.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var followed syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"logs", "-f", "-n", "1", "--state", state, "counter"}, strings.NewReader(""), &followed, io.Discard)
+	}()
+	waitOutput(t, &followed, "line 5\n")
+	writeFile(t, dir, "go", "")
+	waitOutput(t, &followed, "after go\n")
+	cancel()
+	select {
+	case status := <-done:
+		if status != 0 || followed.String() != "line 5\nafter go\n" {
+			t.Errorf("logs -f: %d %q", status, followed.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("logs -f did not end when interrupted")
+	}
+	if status, _, errs := supervise(t, "logs", "--state", state, "nosuch"); status != 1 || !strings.Contains(errs, "no such job") {
+		t.Errorf("logs nosuch: %d %s", status, errs)
+	}
+}
+
+// Without a running up, each command says so and exits 1.
+func TestControlWithoutUp(t *testing.T) {
+	noTelegram(t)
+	state := t.TempDir()
+	for _, args := range [][]string{{"status"}, {"stop", "web"}, {"reload"}, {"logs", "web"}} {
+		status, _, errs := supervise(t, append(args, "--state", state)...)
+		if status != 1 || !strings.Contains(errs, "supervise up is not running") {
+			t.Errorf("%v: %d %q, want 1 and that up is not running", args, status, errs)
+		}
+	}
+	for _, args := range [][]string{{"stop"}, {"status", "web"}, {"logs"}, {"logs", "-n", "-1", "web"}} {
+		if status, _, errs := supervise(t, append(args, "--state", state)...); status != 2 {
+			t.Errorf("%v: %d %q, want a usage error", args, status, errs)
+		}
+	}
+}
+
+// A second up on the same state is refused while the first runs.
+func TestControlSocketTakenBySecondUp(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "exec sleep 100"`)
+	state, _, _ := upWithSocket(t, dir)
+	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", state)
+	if status != 2 || !strings.Contains(errs, "another supervise up is running") {
+		t.Errorf("second up: %d %s", status, errs)
+	}
+}
+
+// supervise ping, with no SUPERVISE_PING_URL and no --listen, goes over the socket.
+func TestPingOverControlSocket(t *testing.T) {
+	noTelegram(t)
+	t.Setenv("SUPERVISE_PING_URL", "")
+	dir := t.TempDir()
+	writeFile(t, dir, "quiet.toml", "command = \"echo started; exec sleep 100\"\n[heartbeat]\nevery = \"300ms\"\ngrace = \"100ms\"\n")
+	state, _, stderr := upWithSocket(t, dir)
+	waitOutput(t, stderr, "quiet missed its heartbeat on ")
+	if status, _, errs := supervise(t, "ping", "--state", state, "-m", "all good", "quiet"); status != 0 {
+		t.Fatalf("ping: %d %s", status, errs)
+	}
+	waitOutput(t, stderr, "quiet recovered on ")
+	if j := jobStatus(t, state, "quiet"); j.HeartbeatBy != "ping" || time.Since(j.Heartbeat) > 5*time.Second {
+		t.Errorf("quiet: %+v, want the ping as its last heartbeat", j)
+	}
+	status, _, errs := supervise(t, "ping", "--state", t.TempDir(), "quiet")
+	if status != 1 || !strings.Contains(errs, "is `supervise up` running?") {
+		t.Errorf("ping with no up: %d %s", status, errs)
+	}
+}
+
+// The socket is for its owner and root: its mode keeps others out, and should it be
+// opened up, SO_PEERCRED does. The client runs as nobody, which needs root to arrange.
+func TestControlSocketRefusesOtherUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a client as another user needs root")
+	}
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "exec sleep 100"`)
+	// A folder anyone may enter, holding the socket and a copy of this binary.
+	open := t.TempDir()
+	for _, d := range []string{filepath.Dir(open), open} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	socket := filepath.Join(open, "s.sock")
+	_, _, stderr := upWithSocket(t, dir, "--socket", socket)
+	bin := filepath.Join(open, "supervise")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func() (string, error) {
+		cmd := exec.Command(bin, "status", "--socket", socket)
+		cmd.Env = []string{"SUPERVISE_TEST_AS_MAIN=1", "PATH=/usr/bin:/bin"}
+		cmd.Dir = open
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := asNobody()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "permission denied") {
+		t.Errorf("nobody, socket 0600: %v %q; want permission denied", err, out)
+	}
+	if err := os.Chmod(socket, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	out, err = asNobody()
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "uid 65534 may not control this supervise") {
+		t.Errorf("nobody, socket 0666: %v %q; want refused by uid", err, out)
+	}
+	waitOutput(t, stderr, "control socket: refused a request from uid 65534")
+	// The owner is served all along.
+	if status, out, errs := supervise(t, "status", "--socket", socket); status != 0 || !strings.Contains(out, "web") {
+		t.Errorf("root: %d %s %s", status, out, errs)
+	}
+}
