@@ -171,6 +171,9 @@ func (k *keeper) wait(ctx context.Context, until <-chan time.Time) bool {
 // or restart lets it start at once.
 func (k *keeper) between(req request) {
 	k.halted = req.cmd == CommandStop
+	if k.halted {
+		k.track.set(StateStopped, time.Time{})
+	}
 	req.answer("")
 }
 
@@ -218,6 +221,9 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (res Result, health
 		select {
 		case res := <-results:
 			k.track.ended(res)
+			if k.halted {
+				k.track.set(StateStopped, time.Time{}) // before the answer says so
+			}
 			for _, req := range waiting {
 				req.answer("")
 			}

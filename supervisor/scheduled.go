@@ -219,6 +219,7 @@ func (k *keeper) schedule(ctx context.Context) {
 				k.halted, queued = true, nil
 				checks = nil
 				deadline.Stop()
+				k.track.set(StateStopped, time.Time{})
 				req.answer(note)
 			default: // restart, with no run going: run now
 				k.halted = false
@@ -236,6 +237,7 @@ func (k *keeper) schedule(ctx context.Context) {
 				if k.halted {
 					queued, checks = nil, nil
 					deadline.Stop()
+					k.track.set(StateStopped, time.Time{})
 				} else {
 					start(time.Now(), false)
 				}

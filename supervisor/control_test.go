@@ -1,0 +1,106 @@
+package supervisor_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// status returns the daemon's status of the job named name; none before it started.
+func status(t *testing.T, d *supervisor.Daemon, name string) supervisor.JobStatus {
+	t.Helper()
+	for _, st := range d.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return supervisor.JobStatus{}
+}
+
+// eventually waits until cond holds, for at most 5 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+func control(t *testing.T, d *supervisor.Daemon, name, cmd, wantNote string) {
+	t.Helper()
+	note, err := d.Control(context.Background(), name, cmd)
+	if err != nil || note != wantNote {
+		t.Fatalf("%s %s: note %q, error %v; want note %q", cmd, name, note, err, wantNote)
+	}
+}
+
+// A scheduled job stopped mid-run: the run ends, later due times are skipped without
+// counting as missed, and nothing is told; start runs it now, restart replaces the run
+// under way. None of it is a failure.
+func TestControlScheduledJob(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	job := scheduled(t, "@every 300ms", log, "sleep 5")
+	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure, supervisor.KindHeartbeat}
+	rec, out := &recorder{}, &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec, RunsDir: t.TempDir()}
+	halt := start(d, job)
+	defer halt()
+	eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
+	if st := status(t, d, "batch"); st.State != supervisor.StateRunning || st.PID == 0 {
+		t.Errorf("status %+v, want running with its pid", st)
+	}
+
+	control(t, d, "batch", supervisor.CommandStop, "")
+	if st := status(t, d, "batch"); st.State != supervisor.StateStopped || st.PID != 0 || st.LastExit != "SIGTERM" {
+		t.Errorf("status after stop %+v, want stopped, its run ended by SIGTERM", st)
+	}
+	time.Sleep(700 * time.Millisecond) // two due times pass
+	if got := lines(t, log); len(got) != 1 || !strings.Contains(out.String(), "not started: the job is stopped") {
+		t.Errorf("log %v, want no run while stopped, each due time logged:\n%s", got, out.String())
+	}
+	control(t, d, "batch", supervisor.CommandStop, "already stopped")
+
+	control(t, d, "batch", supervisor.CommandStart, "")
+	eventually(t, "a run on start", func() bool { return len(lines(t, log)) == 2 })
+	control(t, d, "batch", supervisor.CommandStart, "already running")
+	first := status(t, d, "batch").PID
+	control(t, d, "batch", supervisor.CommandRestart, "")
+	eventually(t, "a new run on restart", func() bool { return len(lines(t, log)) == 3 })
+	if st := status(t, d, "batch"); st.PID == first || st.State != supervisor.StateRunning {
+		t.Errorf("after restart %+v, want a new process than %d", st, first)
+	}
+	halt()
+	if kinds := rec.kinds(); len(kinds) != 0 {
+		t.Errorf("events %v, want none: stops asked for are not failures, nor missed runs", kinds)
+	}
+	if _, err := d.Control(context.Background(), "nosuch", supervisor.CommandStop); err == nil {
+		t.Error("a command for no job did not fail")
+	}
+}
+
+// States as the keepers go through them: crash-looping for a job that keeps dying,
+// heartbeat-late for one that went silent; a stopped looping job is stopped.
+func TestStatusStates(t *testing.T) {
+	crashy := upJob("crashy", "exit 1")
+	silent := upJob("silent", "exec sleep 100")
+	silent.Heartbeat = &supervisor.Heartbeat{Every: 100 * time.Millisecond, Grace: 50 * time.Millisecond}
+	out := &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: &recorder{}}
+	halt := start(d, crashy, silent)
+	defer halt()
+	eventually(t, "crashy crash-looping", func() bool { return status(t, d, "crashy").State == supervisor.StateCrashLooping })
+	eventually(t, "silent late", func() bool { return status(t, d, "silent").State == supervisor.StateHeartbeatLate })
+	st := status(t, d, "crashy")
+	if st.Restarts < 3 || st.Exits["1"] < 4 || st.LastExit != "exit 1" || !st.LastSuccess.IsZero() {
+		t.Errorf("crashy: %+v", st)
+	}
+	control(t, d, "crashy", supervisor.CommandStop, "")
+	if st := status(t, d, "crashy"); st.State != supervisor.StateStopped {
+		t.Errorf("crashy after stop: %+v", st)
+	}
+}
