@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,79 +24,118 @@ const (
 	EnvTimeout   = "SUPERVISE_TELEGRAM_TIMEOUT" // how long a message is tried before it waits in the spool
 )
 
-// FromEnv returns the notifier the environment configures, looking variables up with
-// getenv (os.Getenv in production). With no token it is a Console on stderr. With a
-// token it sends to Telegram through a Spool in spoolDir (none when empty), and when a
-// message cannot be delivered it writes the error and the message to stderr, so the
-// alert is not lost, and returns the error. A notifier with a spool also has a method
-// Flush(context.Context) error, which sends what earlier processes left there.
+// fileKeys maps each variable to the key of [telegram] in the config file that gives
+// the same setting.
+var fileKeys = map[string]string{EnvToken: "token", EnvTokenFile: "token_file", EnvChatID: "chat_id", EnvAPIURL: "api_url", EnvTimeout: "timeout"}
+
+// Lookup returns the Telegram setting that the variable env names, and where it is
+// given, for messages about it. The environment (getenv: os.Getenv in production)
+// wins over the global config file cfg (nil for none), key by key. The token is one
+// setting, given as itself or as a file: either variable set hides both token and
+// token_file of the file. from is the variable's name, or the file, line and key
+// ("/etc/supervise/config.toml:3: telegram.chat_id"); both are empty when the
+// setting is not given.
+func Lookup(cfg *supervisor.Config, getenv func(string) string, env string) (value, from string) {
+	if v := strings.TrimSpace(getenv(env)); v != "" {
+		return v, env
+	}
+	if cfg == nil {
+		return "", ""
+	}
+	if (env == EnvToken || env == EnvTokenFile) && strings.TrimSpace(getenv(EnvToken)+getenv(EnvTokenFile)) != "" {
+		return "", ""
+	}
+	key := fileKeys[env]
+	if v, ok := cfg.Telegram[key]; ok {
+		return v, cfg.Where("telegram." + key)
+	}
+	return "", ""
+}
+
+// FromConfig returns the notifier that the environment and the global config file cfg
+// (nil for none) configure, each setting looked up with Lookup. With no token it is a
+// Console on stderr. With a token it sends to Telegram through a Spool in spoolDir
+// (none when empty), and when a message cannot be delivered it writes the error and
+// the message to stderr, so the alert is not lost, and returns the error. A notifier
+// with a spool also has a method Flush(context.Context) error, which sends what
+// earlier processes left there.
 //
-// The token comes from SUPERVISE_TELEGRAM_TOKEN or from the file that
-// SUPERVISE_TELEGRAM_TOKEN_FILE names (for secrets mounted as files), never both;
-// SUPERVISE_TELEGRAM_CHAT_ID is then required. No error shows the token.
-func FromEnv(getenv func(string) string, stderr io.Writer, spoolDir string) (supervisor.Notifier, error) {
-	token, err := tokenFromEnv(getenv)
+// An event with no chats of its own (Event.To) goes to the default chat
+// (SUPERVISE_TELEGRAM_CHAT_ID, or chat_id in the file), or, when none is set, to each
+// of the file's default destinations that wants it; a token calls for one of the two.
+// No error shows the token.
+func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Writer, spoolDir string) (supervisor.Notifier, error) {
+	token, err := tokenOf(cfg, getenv)
 	if err != nil {
 		return nil, err
 	}
-	apiURL, err := apiURLFromEnv(getenv, token)
+	apiURL, err := apiURLOf(cfg, getenv, token)
 	if err != nil {
 		return nil, err
 	}
-	chatID := strings.TrimSpace(getenv(EnvChatID))
+	chatID, chatFrom := Lookup(cfg, getenv, EnvChatID)
+	var defaults []supervisor.Destination
+	if chatID == "" && cfg != nil {
+		defaults = cfg.Destinations
+	}
 	if token == "" {
-		if chatID != "" {
-			// Most likely the token was forgotten; a silent fall back to the console
-			// would leave the user waiting for a Telegram message that never comes.
-			return nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s",
-				EnvChatID, EnvToken, EnvTokenFile)
+		// Most likely the token was forgotten; a silent fall back to the console
+		// would leave the user waiting for a Telegram message that never comes.
+		if chatID == "" && len(defaults) > 0 {
+			chatFrom = cfg.Where("notify.telegram")
+		}
+		if chatFrom != "" {
+			return nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s (or token_file under [telegram] in the config file)",
+				chatFrom, EnvToken, EnvTokenFile)
 		}
 		return Console{W: stderr}, nil
 	}
-	if chatID == "" {
-		return nil, fmt.Errorf("notifier: a bot token is set but %s is not: set it to the chat to notify "+
-			"(`supervise telegram chats` lists the chats that wrote to the bot)", EnvChatID)
+	if chatID == "" && len(defaults) == 0 {
+		return nil, fmt.Errorf("notifier: a bot token is set but no chat to notify: set %s (or chat_id under [telegram] in the config file) "+
+			"to the chat, or give the config file [[notify.telegram]] tables; `supervise telegram chats` lists the chats that wrote to the bot", EnvChatID)
 	}
-	if err := checkChatID(chatID); err != nil {
-		return nil, err
+	if chatID != "" {
+		if err := checkChatID(chatID, chatFrom); err != nil {
+			return nil, err
+		}
 	}
 	tg := NewTelegram(token, chatID)
 	tg.APIURL = apiURL
-	if raw := strings.TrimSpace(getenv(EnvTimeout)); raw != "" {
+	if raw, from := Lookup(cfg, getenv, EnvTimeout); raw != "" {
 		if tg.MaxWait, err = supervisor.ParseDuration(raw); err != nil {
-			return nil, fmt.Errorf("notifier: %s: %w", EnvTimeout, err)
+			return nil, fmt.Errorf("notifier: %s: %w", from, err)
 		}
 	}
 	if spoolDir != "" {
-		s := &spooler{tg: tg, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}
+		s := &spooler{tg: tg, defaults: defaults, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}
 		s.spool.Chat = s.chat
 		return s, nil
 	}
-	return &fallback{tg: tg, w: stderr}, nil
+	return &fallback{tg: tg, defaults: defaults, w: stderr}, nil
 }
 
-// tokenFromEnv returns the bot token, or "" when none is configured.
-func tokenFromEnv(getenv func(string) string) (string, error) {
-	token, file := strings.TrimSpace(getenv(EnvToken)), getenv(EnvTokenFile)
+// tokenOf returns the bot token, or "" when none is configured.
+func tokenOf(cfg *supervisor.Config, getenv func(string) string) (string, error) {
+	token, from := Lookup(cfg, getenv, EnvToken)
+	file, fileFrom := Lookup(cfg, getenv, EnvTokenFile)
 	if token != "" && file != "" {
-		return "", fmt.Errorf("notifier: %s and %s are both set: use one", EnvToken, EnvTokenFile)
+		return "", fmt.Errorf("notifier: %s and %s are both set: use one", from, fileFrom)
 	}
-	name := EnvToken
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			// The *PathError names the file; it never holds the file's contents.
-			return "", fmt.Errorf("notifier: %s: %w", EnvTokenFile, err)
+			return "", fmt.Errorf("notifier: %s: %w", fileFrom, err)
 		}
 		token = strings.TrimSpace(string(data))
 		if token == "" {
-			return "", fmt.Errorf("notifier: %s: %s is empty", EnvTokenFile, file)
+			return "", fmt.Errorf("notifier: %s: %s is empty", fileFrom, file)
 		}
-		name = EnvTokenFile
+		from = fileFrom
 	}
 	if token != "" {
 		if err := checkToken(token); err != nil {
-			return "", fmt.Errorf("notifier: %s: %w", name, err)
+			return "", fmt.Errorf("notifier: %s: %w", from, err)
 		}
 	}
 	return token, nil
@@ -123,62 +163,75 @@ func checkToken(token string) error {
 }
 
 // checkChatID accepts what sendMessage takes as chat_id: a number (negative for
-// groups and channels) or a channel's @username.
-func checkChatID(chatID string) error {
+// groups and channels) or a channel's @username. from is where it was given.
+func checkChatID(chatID, from string) error {
 	if _, err := strconv.ParseInt(chatID, 10, 64); err == nil {
 		return nil
 	}
 	if name, ok := strings.CutPrefix(chatID, "@"); ok && name != "" && !strings.ContainsAny(name, " \t/") {
 		return nil
 	}
-	return fmt.Errorf("notifier: %s: %q is neither a chat number nor an @channel name", EnvChatID, chatID)
+	return fmt.Errorf("notifier: %s: %q is neither a chat number nor an @channel name", from, chatID)
 }
 
-// apiURLFromEnv returns the Bot API's base URL, DefaultAPIURL unless the environment
-// names another, such as a local Bot API server.
-func apiURLFromEnv(getenv func(string) string, token string) (string, error) {
-	raw := strings.TrimSpace(getenv(EnvAPIURL))
+// apiURLOf returns the Bot API's base URL, DefaultAPIURL unless the environment or
+// the config file names another, such as a local Bot API server.
+func apiURLOf(cfg *supervisor.Config, getenv func(string) string, token string) (string, error) {
+	raw, from := Lookup(cfg, getenv, EnvAPIURL)
 	if raw == "" {
 		return DefaultAPIURL, nil
 	}
 	if token != "" && strings.Contains(raw, token) {
-		return "", fmt.Errorf("notifier: %s: give the base URL only, without /bot<token>", EnvAPIURL)
+		return "", fmt.Errorf("notifier: %s: give the base URL only, without /bot<token>", from)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("notifier: %s: %q is not an http or https URL such as %s", EnvAPIURL, raw, DefaultAPIURL)
+		return "", fmt.Errorf("notifier: %s: %q is not an http or https URL such as %s", from, raw, DefaultAPIURL)
 	}
 	return strings.TrimSuffix(raw, "/"), nil
 }
 
 // fallback sends to Telegram and, when that fails, writes the message to w instead.
 type fallback struct {
-	tg *Telegram
-	w  io.Writer
+	tg       *Telegram
+	defaults []supervisor.Destination // in place of the default chat, for events without chats of their own
+	w        io.Writer
 }
 
-// Pace is how often the chat may be written to; see spooler.Pace.
-func (f *fallback) Pace() time.Duration { return pace(f.tg.ChatID) }
+// Pace is how often the chats may be written to; see spooler.Pace.
+func (f *fallback) Pace() time.Duration {
+	p := pace(f.tg.ChatID)
+	for _, d := range f.defaults {
+		p = max(p, pace(d.ChatID))
+	}
+	return p
+}
 
 // Notify sends ev to Telegram; if it cannot, it writes the reason and the message to
 // f.w so that the alert is not lost, and returns the reason.
 func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
+	ev = f.tg.redactEvent(ev)
+	return f.deliver(ctx, ev, deliveries(ev, f.defaults))
+}
+
+// deliver sends the redacted event ev, or the part of it each delivery says, to each
+// of ds, as each asks.
+func (f *fallback) deliver(ctx context.Context, ev supervisor.Event, ds []delivery) error {
+	html := HTML(ev)
 	var err error
-	if len(ev.To) == 0 {
-		err = f.tg.Notify(ctx, ev)
-	} else {
-		// The job's own chats, each as it asks.
-		html := HTML(f.tg.redactEvent(ev))
-		for _, d := range ev.To {
-			to := Target{ChatID: d.ChatID, ThreadID: d.ThreadID, Silent: d.Silent || d.Quiet.Has(time.Now())}
-			if serr := f.tg.send(ctx, to, html, "HTML"); serr != nil {
-				err = errors.Join(err, fmt.Errorf("chat %s: %w", d.ChatID, serr))
-			}
+	for _, d := range ds {
+		text := html
+		if d.part != nil {
+			text = HTML(*d.part)
+		}
+		to := Target{ChatID: cmp.Or(d.to.ChatID, f.tg.ChatID), ThreadID: d.to.ThreadID, Silent: d.to.Silent || d.to.Quiet.Has(time.Now())}
+		if serr := f.tg.send(ctx, to, text, "HTML"); serr != nil {
+			err = errors.Join(err, fmt.Errorf("chat %s: %w", to.ChatID, serr))
 		}
 	}
 	if err != nil {
 		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(f.tg.redactEvent(ev)))
+		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(ev))
 	}
 	return err
 }

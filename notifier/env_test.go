@@ -3,13 +3,16 @@ package notifier_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
+	"github.com/supervise/supervise/supervisor"
 )
 
 // envOf returns a getenv that looks names up in vars.
@@ -17,14 +20,14 @@ func envOf(vars map[string]string) func(string) string {
 	return func(name string) string { return vars[name] }
 }
 
-func TestFromEnvWithoutTokenIsConsole(t *testing.T) {
+func TestFromConfigWithoutTokenIsConsole(t *testing.T) {
 	var stderr strings.Builder
-	n, err := notifier.FromEnv(envOf(nil), &stderr, "")
+	n, err := notifier.FromConfig(nil, envOf(nil), &stderr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := n.(notifier.Console); !ok {
-		t.Fatalf("FromEnv = %T, want notifier.Console", n)
+		t.Fatalf("FromConfig = %T, want notifier.Console", n)
 	}
 	if err := n.Notify(context.Background(), backupFailed); err != nil {
 		t.Fatal(err)
@@ -34,7 +37,7 @@ func TestFromEnvWithoutTokenIsConsole(t *testing.T) {
 	}
 }
 
-func TestFromEnvSendsToTelegram(t *testing.T) {
+func TestFromConfigSendsToTelegram(t *testing.T) {
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -53,7 +56,7 @@ func TestFromEnvSendsToTelegram(t *testing.T) {
 			tt.vars[notifier.EnvChatID] = tgChatID
 			tt.vars[notifier.EnvAPIURL] = srv.URL() + "/"
 			var stderr strings.Builder
-			n, err := notifier.FromEnv(envOf(tt.vars), &stderr, "")
+			n, err := notifier.FromConfig(nil, envOf(tt.vars), &stderr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,11 +75,11 @@ func TestFromEnvSendsToTelegram(t *testing.T) {
 	}
 }
 
-func TestFromEnvWritesUndeliveredToStderr(t *testing.T) {
+func TestFromConfigWritesUndeliveredToStderr(t *testing.T) {
 	srv := telegramtest.NewServer("1:another-bot", tgChat) // so our tgToken gets a 401
 	defer srv.Close()
 	var stderr strings.Builder
-	n, err := notifier.FromEnv(envOf(map[string]string{
+	n, err := notifier.FromConfig(nil, envOf(map[string]string{
 		notifier.EnvToken:  tgToken,
 		notifier.EnvChatID: tgChatID,
 		notifier.EnvAPIURL: srv.URL(),
@@ -100,7 +103,7 @@ func TestFromEnvWritesUndeliveredToStderr(t *testing.T) {
 	assertNoToken(t, err)
 }
 
-func TestFromEnvErrors(t *testing.T) {
+func TestFromConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no-such-file")
 	empty := filepath.Join(dir, "empty")
@@ -119,7 +122,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"empty file", map[string]string{notifier.EnvTokenFile: empty, notifier.EnvChatID: tgChatID},
 			empty + " is empty"},
 		{"no chat", map[string]string{notifier.EnvToken: tgToken},
-			"SUPERVISE_TELEGRAM_CHAT_ID is not"},
+			"a bot token is set but no chat to notify: set SUPERVISE_TELEGRAM_CHAT_ID"},
 		{"chat without token", map[string]string{notifier.EnvChatID: tgChatID},
 			"SUPERVISE_TELEGRAM_CHAT_ID is set but there is no bot token"},
 		{"bad chat", map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: "my group"},
@@ -136,24 +139,155 @@ func TestFromEnvErrors(t *testing.T) {
 			"without /bot<token>"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := notifier.FromEnv(envOf(tt.vars), &strings.Builder{}, "")
+			n, err := notifier.FromConfig(nil, envOf(tt.vars), &strings.Builder{}, "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("FromEnv = %v, %v; want an error containing %q", n, err, tt.want)
+				t.Fatalf("FromConfig = %v, %v; want an error containing %q", n, err, tt.want)
 			}
 			assertNoToken(t, err)
 		})
 	}
 }
 
-func TestFromEnvTokenFileErrorHidesContents(t *testing.T) {
+func TestFromConfigTokenFileErrorHidesContents(t *testing.T) {
 	// A file holding a malformed token: the error names the variable, not the token.
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte("bot"+tgToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := notifier.FromEnv(envOf(map[string]string{notifier.EnvTokenFile: file, notifier.EnvChatID: tgChatID}), &strings.Builder{}, "")
+	_, err := notifier.FromConfig(nil, envOf(map[string]string{notifier.EnvTokenFile: file, notifier.EnvChatID: tgChatID}), &strings.Builder{}, "")
 	if err == nil || !strings.Contains(err.Error(), notifier.EnvTokenFile) {
-		t.Fatalf("FromEnv = %v, want an error naming %s", err, notifier.EnvTokenFile)
+		t.Fatalf("FromConfig = %v, want an error naming %s", err, notifier.EnvTokenFile)
+	}
+	assertNoToken(t, err)
+}
+
+// loadConfig writes text to a global config file, private to its owner, and loads it.
+func loadConfig(t *testing.T, text string) *supervisor.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := supervisor.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestLookup(t *testing.T) {
+	cfg := loadConfig(t, "[telegram]\ntoken_file = \"/run/secrets/bot\"\nchat_id = 42\n")
+	for _, tt := range []struct {
+		cfg             *supervisor.Config
+		vars            map[string]string
+		env             string
+		wantVal, wantAt string
+	}{
+		{cfg, nil, notifier.EnvChatID, "42", cfg.File + ":3: telegram.chat_id"},
+		{cfg, map[string]string{notifier.EnvChatID: " 7 "}, notifier.EnvChatID, "7", notifier.EnvChatID},
+		{cfg, nil, notifier.EnvTokenFile, "/run/secrets/bot", cfg.File + ":2: telegram.token_file"},
+		// The token is one setting: given in the environment, as itself or as a file,
+		// it hides both ways of giving it in the file.
+		{cfg, map[string]string{notifier.EnvToken: tgToken}, notifier.EnvTokenFile, "", ""},
+		{cfg, map[string]string{notifier.EnvTokenFile: "/elsewhere"}, notifier.EnvTokenFile, "/elsewhere", notifier.EnvTokenFile},
+		{cfg, nil, notifier.EnvAPIURL, "", ""},
+		{nil, nil, notifier.EnvChatID, "", ""},
+	} {
+		val, at := notifier.Lookup(tt.cfg, envOf(tt.vars), tt.env)
+		if val != tt.wantVal || at != tt.wantAt {
+			t.Errorf("Lookup(%v, %s) = %q, %q; want %q, %q", tt.vars, tt.env, val, at, tt.wantVal, tt.wantAt)
+		}
+	}
+}
+
+// The environment wins over the config file, key by key: each case has the file say
+// something that would not reach the chat, and the environment what does.
+func TestFromConfigEnvironmentWins(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(tgToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "no-such-token")
+	for _, tt := range []struct {
+		name, file string
+		vars       map[string]string
+	}{
+		{"all in the file", fmt.Sprintf("token = %q\nchat_id = 42\napi_url = %q", tgToken, srv.URL()), nil},
+		{"chat", fmt.Sprintf("token = %q\nchat_id = 777\napi_url = %q", tgToken, srv.URL()),
+			map[string]string{notifier.EnvChatID: tgChatID}},
+		{"API URL", fmt.Sprintf("token = %q\nchat_id = 42\napi_url = \"http://127.0.0.1:1\"", tgToken),
+			map[string]string{notifier.EnvAPIURL: srv.URL()}},
+		{"token over token_file", fmt.Sprintf("token_file = %q\nchat_id = 42\napi_url = %q", missing, srv.URL()),
+			map[string]string{notifier.EnvToken: tgToken}},
+		{"token_file over token", fmt.Sprintf("token = \"1:wrong\"\nchat_id = 42\napi_url = %q", srv.URL()),
+			map[string]string{notifier.EnvTokenFile: tokenFile}},
+		{"chat over destinations", fmt.Sprintf("token = %q\napi_url = %q\n[[notify.telegram]]\nchat_id = 777", tgToken, srv.URL()),
+			map[string]string{notifier.EnvChatID: tgChatID}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadConfig(t, "[telegram]\ntimeout = \"2s\"\n"+tt.file+"\n")
+			n, err := notifier.FromConfig(cfg, envOf(tt.vars), &strings.Builder{}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(srv.Messages())
+			if err := n.Notify(context.Background(), backupFailed); err != nil {
+				t.Fatal(err)
+			}
+			if msgs := srv.Messages(); len(msgs) != before+1 || msgs[len(msgs)-1].ChatID != tgChat {
+				t.Errorf("server got %+v, want the message in chat %d", msgs[before:], tgChat)
+			}
+		})
+	}
+
+	// The timeout too: the environment's second, not the file's hour, bounds a try at
+	// a Bot API that is not there.
+	cfg := loadConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = 42\napi_url = \"http://127.0.0.1:1\"\ntimeout = \"1h\"\n", tgToken))
+	n, err := notifier.FromConfig(cfg, envOf(map[string]string{notifier.EnvTimeout: "1s"}), &strings.Builder{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := n.Notify(context.Background(), backupFailed); err == nil || time.Since(start) > 10*time.Second {
+		t.Errorf("Notify = %v after %v, want an error within seconds", err, time.Since(start))
+	}
+}
+
+// What is wrong with a setting of the file, or with the settings together, names the
+// file, the line and the key; no error shows the token.
+func TestFromConfigFileErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-token")
+	for _, tt := range []struct {
+		name, text string
+		want       string // after the file's path
+	}{
+		{"bad token", fmt.Sprintf("[telegram]\ntoken = \"bot%s\"\nchat_id = 42\n", tgToken), `:2: telegram.token: the token must not start with "bot"`},
+		{"missing token file", fmt.Sprintf("[telegram]\ntoken_file = %q\nchat_id = 42\n", missing), ":2: telegram.token_file: open " + missing},
+		{"bad URL", fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = 42\napi_url = \"api.telegram.org\"\n", tgToken),
+			`:4: telegram.api_url: "api.telegram.org" is not an http or https URL`},
+		{"URL with token", fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = 42\napi_url = \"https://api.telegram.org/bot%s\"\n", tgToken, tgToken),
+			":4: telegram.api_url: give the base URL only"},
+		{"chat without token", "[telegram]\nchat_id = 42\n", ":2: telegram.chat_id is set but there is no bot token"},
+		{"destinations without token", "[[notify.telegram]]\nchat_id = 42\n", ":1: notify.telegram is set but there is no bot token"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadConfig(t, tt.text)
+			n, err := notifier.FromConfig(cfg, envOf(nil), &strings.Builder{}, "")
+			if err == nil || !strings.Contains(err.Error(), cfg.File+tt.want) {
+				t.Fatalf("FromConfig = %v, %v; want an error containing %q", n, err, cfg.File+tt.want)
+			}
+			assertNoToken(t, err)
+		})
+	}
+
+	// With a token, a chat is needed: a default chat, or default destinations.
+	cfg := loadConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\n", tgToken))
+	_, err := notifier.FromConfig(cfg, envOf(nil), &strings.Builder{}, "")
+	if err == nil || !strings.Contains(err.Error(), notifier.EnvChatID) || !strings.Contains(err.Error(), "[[notify.telegram]]") {
+		t.Errorf("FromConfig with a token only = %v, want an error that tells both ways to name a chat", err)
 	}
 	assertNoToken(t, err)
 }

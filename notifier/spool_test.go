@@ -30,7 +30,7 @@ type flusher interface {
 func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer) flusher {
 	t.Helper()
 	t.Cleanup(notifier.SetPace(time.Millisecond))
-	n, err := notifier.FromEnv(envOf(map[string]string{
+	n, err := notifier.FromConfig(nil, envOf(map[string]string{
 		notifier.EnvToken:   token,
 		notifier.EnvChatID:  tgChatID,
 		notifier.EnvAPIURL:  srv.URL(),
@@ -41,7 +41,7 @@ func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr 
 	}
 	f, ok := n.(flusher)
 	if !ok {
-		t.Fatalf("FromEnv with a spool = %T, want a notifier with Flush", n)
+		t.Fatalf("FromConfig with a spool = %T, want a notifier with Flush", n)
 	}
 	return f
 }
@@ -266,7 +266,7 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 	dir := t.TempDir()
 	var stderr syncBuffer
 	t.Cleanup(notifier.SetPace(time.Millisecond))
-	n, err := notifier.FromEnv(envOf(map[string]string{
+	n, err := notifier.FromConfig(nil, envOf(map[string]string{
 		notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: front.URL, notifier.EnvTimeout: "1s",
 	}), &stderr, dir)
 	if err != nil {
@@ -386,7 +386,7 @@ func TestSpoolFollowsFixedChat(t *testing.T) {
 	dir := t.TempDir()
 	var stderr syncBuffer
 	t.Cleanup(notifier.SetPace(time.Millisecond))
-	wrong, err := notifier.FromEnv(envOf(map[string]string{
+	wrong, err := notifier.FromConfig(nil, envOf(map[string]string{
 		notifier.EnvToken: tgToken, notifier.EnvChatID: "777", notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
 	}), &stderr, dir)
 	if err != nil {

@@ -19,9 +19,10 @@ import (
 // sent, and is sent after whatever older messages wait there; what cannot be sent
 // stays for a later flush, by this process or the next supervise to start.
 type spooler struct {
-	tg    *Telegram
-	spool *Spool
-	w     io.Writer
+	tg       *Telegram
+	defaults []supervisor.Destination // in place of the default chat, for events without chats of their own
+	spool    *Spool
+	w        io.Writer
 
 	mu       sync.Mutex
 	migrated map[string]string    // group chats upgraded to supergroups: old id to new
@@ -63,38 +64,32 @@ func (s *spooler) sent(chat string) {
 // waits in the spool.
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
-	html, whole := render(ev)
-	msg := spooled{Created: time.Now(), Job: ev.Job, Kind: string(ev.Kind), HTML: html, Text: Text(ev)}
-	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
-		msg.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
-	}
-	// With no chats of its own, the chat is left empty: the configured one, when the
-	// message goes, so a backlog kept because the chat was wrong goes to the right one
-	// once the configuration is fixed.
-	msgs := []spooled{msg}
-	if len(ev.To) > 0 {
-		msgs = msgs[:0]
-		for _, d := range ev.To {
-			m := msg
-			m.ChatID, m.ThreadID, m.Silent = d.ChatID, d.ThreadID, d.Silent
-			m.QuietFrom, m.QuietTo = d.Quiet.From, d.Quiet.To
-			msgs = append(msgs, m)
-		}
-	}
+	ds := deliveries(ev, s.defaults)
+	now := time.Now()
+	msg := spooledOf(ev, now)
 	mine := map[string]bool{}
-	for i, m := range msgs {
+	for i, d := range ds {
+		m := msg
+		if d.part != nil {
+			m = spooledOf(*d.part, now)
+		}
+		// The default chat is left empty: it is the one configured when the message
+		// goes, so a backlog kept because the chat was wrong goes to the right one
+		// once the configuration is fixed.
+		m.ChatID, m.ThreadID, m.Silent = d.to.ChatID, d.to.ThreadID, d.to.Silent
+		m.QuietFrom, m.QuietTo = d.to.Quiet.From, d.to.Quiet.To
 		e, err := s.spool.put(m)
 		if err != nil {
 			// The disk fails: what is not spooled yet goes without the spool, as it
 			// would without one, to the same chats.
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
-			if len(ev.To) > 0 {
-				ev.To = ev.To[i:]
-			}
-			return (&fallback{tg: s.tg, w: s.w}).Notify(ctx, ev)
+			return (&fallback{tg: s.tg, defaults: s.defaults, w: s.w}).deliver(ctx, ev, ds[i:])
 		}
 		e.release() // the flush sends it in its turn, after the older ones
 		mine[e.path] = true
+	}
+	if len(mine) == 0 {
+		return nil // none of the default destinations wants it
 	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
@@ -111,7 +106,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 			continue // delivered, by this process or another
 		}
 		if sentAlready(path) {
-			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", msg.Kind, msg.Job, s.spool.Dir, err)
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", ev.Kind, ev.Job, s.spool.Dir, err)
 			continue
 		}
 		kept++
@@ -124,6 +119,17 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	}
 	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), msg.Text)
 	return fmt.Errorf("%w (kept in the spool)", err)
+}
+
+// spooledOf is the spool entry of the redacted event ev, made at now, for the chat
+// that Notify then sets.
+func spooledOf(ev supervisor.Event, now time.Time) spooled {
+	html, whole := render(ev)
+	m := spooled{Created: now, Job: ev.Job, Kind: string(ev.Kind), HTML: html, Text: Text(ev)}
+	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
+		m.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
+	}
+	return m
 }
 
 // Flush sends what waits in the spool, oldest first, for at most the notifier's
@@ -261,9 +267,16 @@ type unsendable struct{ error }
 
 func (u unsendable) Unwrap() error { return u.error }
 
-// Pace is how often the chat may be written to, as Telegram asks of bots: about once a
-// second in a private chat, twenty times a minute in a group or channel.
-func (s *spooler) Pace() time.Duration { return pace(s.chat(s.tg.ChatID)) }
+// Pace is how often the default chat may be written to (the slowest of the default
+// destinations), as Telegram asks of bots: about once a second in a private chat,
+// twenty times a minute in a group or channel.
+func (s *spooler) Pace() time.Duration {
+	p := pace(s.chat(s.tg.ChatID))
+	for _, d := range s.defaults {
+		p = max(p, pace(s.chat(d.ChatID)))
+	}
+	return p
+}
 
 func pace(chatID string) time.Duration {
 	if strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@") {
@@ -283,6 +296,10 @@ var (
 func (s *spooler) chat(id string) string {
 	if id == "" {
 		id = s.tg.ChatID
+	}
+	if id == "" && len(s.defaults) > 0 {
+		// Spooled for the default chat before default destinations took its place.
+		id = s.defaults[0].ChatID
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,13 +9,15 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/supervise/supervise/supervisor"
 )
 
 // MaxUpdates is the most updates one getUpdates call returns, and so the most that
 // Chats looks at.
 const MaxUpdates = 100
 
-// ErrNoToken matches, with errors.Is, the error of BotFromEnv when no bot token is
+// ErrNoToken matches, with errors.Is, the error of BotFromConfig when no bot token is
 // configured.
 var ErrNoToken = errors.New("no bot token")
 
@@ -51,19 +53,21 @@ type Topic struct {
 	Name string // known only when the update that created or renamed it was seen
 }
 
-// BotFromEnv returns a Telegram for the bot that the environment configures, looking
-// variables up with getenv: the token and the API URL as FromEnv reads them, but no
-// chat, since it is for the calls that find one. With no token the error matches
-// ErrNoToken. No error shows the token.
-func BotFromEnv(getenv func(string) string) (*Telegram, error) {
-	token, err := tokenFromEnv(getenv)
+// BotFromConfig returns a Telegram for the bot that the environment and the global
+// config file cfg (nil for none) configure, each setting looked up with Lookup: the
+// token and the API URL as FromConfig reads them, but no chat, since it is for the
+// calls that find one. With no token the error matches ErrNoToken. No error shows the
+// token.
+func BotFromConfig(cfg *supervisor.Config, getenv func(string) string) (*Telegram, error) {
+	token, err := tokenOf(cfg, getenv)
 	if err != nil {
 		return nil, err
 	}
 	if token == "" {
-		return nil, fmt.Errorf("notifier: %w: set %s (or %s) to the token @BotFather gave", ErrNoToken, EnvToken, EnvTokenFile)
+		return nil, fmt.Errorf("notifier: %w: set %s (or %s, or token_file under [telegram] in the config file) to the token @BotFather gave",
+			ErrNoToken, EnvToken, EnvTokenFile)
 	}
-	apiURL, err := apiURLFromEnv(getenv, token)
+	apiURL, err := apiURLOf(cfg, getenv, token)
 	if err != nil {
 		return nil, err
 	}

@@ -235,7 +235,7 @@ func TestChatsRetriesServerErrors(t *testing.T) {
 	}
 }
 
-func TestBotFromEnv(t *testing.T) {
+func TestBotFromConfig(t *testing.T) {
 	srv := telegramtest.NewServer(tgToken)
 	defer srv.Close()
 	srv.AddUpdate(msg("message", bob, nil))
@@ -249,13 +249,13 @@ func TestBotFromEnv(t *testing.T) {
 		// The chat is not needed, nor checked: this is how one finds it.
 		{notifier.EnvToken: tgToken, notifier.EnvAPIURL: srv.URL(), notifier.EnvChatID: "my group"},
 	} {
-		tg, err := notifier.BotFromEnv(envOf(vars))
+		tg, err := notifier.BotFromConfig(nil, envOf(vars))
 		if err != nil {
-			t.Errorf("BotFromEnv(%v): %v", vars, err)
+			t.Errorf("BotFromConfig(%v): %v", vars, err)
 			continue
 		}
 		if chats, err := tg.Chats(context.Background()); err != nil || len(chats) != 1 {
-			t.Errorf("BotFromEnv(%v).Chats() = %v, %v", vars, chats, err)
+			t.Errorf("BotFromConfig(%v).Chats() = %v, %v", vars, chats, err)
 		}
 		if strings.Contains(tg.String(), tgToken) {
 			t.Errorf("String() shows the token: %s", tg)
@@ -267,20 +267,20 @@ func TestBotFromEnv(t *testing.T) {
 		want    string
 		noToken bool
 	}{
-		{nil, "no bot token: set SUPERVISE_TELEGRAM_TOKEN (or SUPERVISE_TELEGRAM_TOKEN_FILE) to the token @BotFather gave", true},
+		{nil, "no bot token: set SUPERVISE_TELEGRAM_TOKEN (or SUPERVISE_TELEGRAM_TOKEN_FILE, or token_file under [telegram] in the config file) to the token @BotFather gave", true},
 		{map[string]string{notifier.EnvChatID: "42"}, "no bot token", true},
 		{map[string]string{notifier.EnvToken: "bot" + tgToken}, `must not start with "bot"`, false},
 		{map[string]string{notifier.EnvToken: tgToken, notifier.EnvTokenFile: file}, "both set", false},
 		{map[string]string{notifier.EnvToken: tgToken, notifier.EnvAPIURL: "https://api.telegram.org/bot" + tgToken}, "base URL only", false},
 		{map[string]string{notifier.EnvToken: tgToken, notifier.EnvAPIURL: "api.telegram.org"}, "not an http or https URL", false},
 	} {
-		tg, err := notifier.BotFromEnv(envOf(tt.vars))
+		tg, err := notifier.BotFromConfig(nil, envOf(tt.vars))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("BotFromEnv(%v) = %v, %v; want an error containing %q", tt.vars, tg, err, tt.want)
+			t.Errorf("BotFromConfig(%v) = %v, %v; want an error containing %q", tt.vars, tg, err, tt.want)
 			continue
 		}
 		if errors.Is(err, notifier.ErrNoToken) != tt.noToken {
-			t.Errorf("BotFromEnv(%v): errors.Is(%v, ErrNoToken) = %v", tt.vars, err, !tt.noToken)
+			t.Errorf("BotFromConfig(%v): errors.Is(%v, ErrNoToken) = %v", tt.vars, err, !tt.noToken)
 		}
 		assertNoToken(t, err)
 	}

@@ -573,17 +573,7 @@ func destination(t map[string]any) (Destination, []error) {
 		var err error
 		switch key {
 		case "chat_id":
-			switch id := v.(type) {
-			case int64:
-				d.ChatID = strconv.FormatInt(id, 10)
-			case string:
-				d.ChatID = strings.TrimSpace(id)
-				if _, perr := strconv.ParseInt(d.ChatID, 10, 64); perr != nil && !channelName(d.ChatID) {
-					err = fmt.Errorf("%q is neither a chat number nor an @channel name", id)
-				}
-			default:
-				err = fmt.Errorf("must be a chat number or an @channel name, not %s", typeName(v))
-			}
+			d.ChatID, err = chatID(v)
 		case "thread_id":
 			n, ok := v.(int64)
 			switch {
@@ -630,6 +620,22 @@ func destination(t map[string]any) (Destination, []error) {
 		errs = append(errs, errors.New("chat_id: is required (`supervise telegram chats` lists the chats that wrote to the bot)"))
 	}
 	return d, errs
+}
+
+// chatID decodes a chat_id: a number (negative for groups and channels), or a public
+// chat's @name.
+func chatID(v any) (string, error) {
+	switch id := v.(type) {
+	case int64:
+		return strconv.FormatInt(id, 10), nil
+	case string:
+		s := strings.TrimSpace(id)
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil && !channelName(s) {
+			return s, fmt.Errorf("%q is neither a chat number nor an @channel name", id)
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("must be a chat number or an @channel name, not %s", typeName(v))
 }
 
 // channelName reports whether s is a public chat's @name as Telegram allows them:

@@ -6,16 +6,33 @@ import (
 	"os"
 	"time"
 
+	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
 
-// check is `supervise check`: validate job files and folders of them, print every
+// check is `supervise check`: validate the notifier's configuration (the global
+// config file and the environment) and job files and folders of them, print every
 // problem, and exit 2 if there was one.
 func check(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		args = []string{"jobs.d"}
 	}
 	status := exitOK
+	cfg, err := loadConfig(os.Getenv)
+	if err == nil {
+		// Built without a spool, it sends nothing: this checks what only the
+		// settings together tell, the token file it names included.
+		_, err = notifier.FromConfig(cfg, os.Getenv, io.Discard, "")
+	}
+	switch {
+	case err != nil:
+		for _, e := range unjoin(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		status = exitUsage
+	case cfg != nil:
+		fmt.Fprintf(stdout, "%s: ok: config\n", cfg.File)
+	}
 	for _, path := range args {
 		var (
 			jobs []*supervisor.Job

@@ -21,7 +21,7 @@ const usage = `usage:
   supervise run JOB.toml               run one job once, in the foreground
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
   supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
-  supervise check [FILE|DIR]...        validate job files (default ./jobs.d)
+  supervise check [FILE|DIR]...        validate the config and job files (default ./jobs.d)
   supervise status [--json]            the jobs of the running up: state, pid, exits, next run
   supervise start|stop|restart JOB...  start, stop or restart jobs of the running up
   supervise reload                     reload the running up's job folder (as SIGHUP)

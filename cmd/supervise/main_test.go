@@ -51,7 +51,8 @@ func supervise(t *testing.T, args ...string) (int, string, string) {
 // noTelegram makes sure no bot is configured, so notifications go to stderr.
 func noTelegram(t *testing.T) {
 	t.Setenv("SUPERVISE_STATE_DIR", t.TempDir()) // and no state outside the test
-	for _, k := range []string{"SUPERVISE_TELEGRAM_TOKEN", "SUPERVISE_TELEGRAM_TOKEN_FILE", "SUPERVISE_TELEGRAM_CHAT_ID", "SUPERVISE_TELEGRAM_API_URL"} {
+	for _, k := range []string{"SUPERVISE_TELEGRAM_TOKEN", "SUPERVISE_TELEGRAM_TOKEN_FILE", "SUPERVISE_TELEGRAM_CHAT_ID", "SUPERVISE_TELEGRAM_API_URL",
+		"SUPERVISE_TELEGRAM_TIMEOUT", "SUPERVISE_CONFIG"} {
 		t.Setenv(k, "")
 	}
 }
@@ -262,6 +263,7 @@ func TestRunTelegramRefusesWithoutLeakingToken(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	noTelegram(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "good.toml", `command = ["true"]`)
 	writeFile(t, dir, "bad.toml", "command = \"true\"\nstop_signal = \"TREM\"\n[notify]\ntail = -1\n")
@@ -284,6 +286,7 @@ func TestCheck(t *testing.T) {
 
 // Every job file the project ships is valid.
 func TestShippedJobsAreValid(t *testing.T) {
+	noTelegram(t)
 	status, _, stderr := supervise(t, "check", "../../jobs.d", "../../examples")
 	if status != 0 {
 		t.Errorf("status %d:\n%s", status, stderr)
@@ -305,16 +308,25 @@ func TestTokenNotInJobOrMessage(t *testing.T) {
 	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", "")
 	t.Setenv("SUPERVISE_TELEGRAM_TOKEN_FILE", file)
 	supervise(t, "run", "--name", "printer", "--", "sh", "-c", `echo "token is $(cat $SUPERVISE_TELEGRAM_TOKEN_FILE)"; exit 1`)
+
+	// A token in the config file, which a job can read as well.
+	config := writeFile(t, t.TempDir(), "config.toml", fmt.Sprintf("[telegram]\ntoken = %q\n", tgToken))
+	if err := os.Chmod(config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN_FILE", "")
+	t.Setenv("SUPERVISE_CONFIG", config)
+	supervise(t, "run", "--name", "reader", "--", "sh", "-c", `grep token "$SUPERVISE_CONFIG"; exit 1`)
 	msgs := srv.Messages()
-	if len(msgs) != 2 {
-		t.Fatalf("got %d messages, want 2; stderr %s", len(msgs), stderr)
+	if len(msgs) != 3 {
+		t.Fatalf("got %d messages, want 3; stderr %s", len(msgs), stderr)
 	}
 	for _, m := range msgs {
 		if strings.Contains(m.Text, tgToken) || strings.Contains(m.Text, "AAH-secret") {
 			t.Errorf("message shows the token:\n%s", m.Text)
 		}
 	}
-	if !strings.Contains(msgs[1].Text, "token is &lt;redacted&gt;") {
-		t.Errorf("message does not show the redacted line:\n%s", msgs[1].Text)
+	if !strings.Contains(msgs[1].Text, "token is &lt;redacted&gt;") || !strings.Contains(msgs[2].Text, `token = "&lt;redacted&gt;"`) {
+		t.Errorf("messages do not show the redacted lines:\n%s\n%s", msgs[1].Text, msgs[2].Text)
 	}
 }

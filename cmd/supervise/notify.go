@@ -62,7 +62,12 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitUsage
 		}
 	}
-	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(stateDir(*state, os.Getenv), "spool"))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
+		return exitUsage
+	}
+	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(stateDir(*state, os.Getenv), "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
 		return exitUsage
@@ -81,10 +86,28 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if *test {
 		if _, console := n.(notifier.Console); console {
-			fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s)\n", notifier.EnvToken, notifier.EnvChatID)
+			path, _ := configPath(os.Getenv)
+			fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s, or [telegram] in %s)\n",
+				notifier.EnvToken, notifier.EnvChatID, path)
 		} else {
-			fmt.Fprintf(stdout, "sent: chat %s got the test message\n", os.Getenv(notifier.EnvChatID))
+			fmt.Fprintf(stdout, "sent: %s got the test message\n", recipients(cfg))
 		}
 	}
 	return exitOK
+}
+
+// recipients names the chats that a message without chats of its own goes to: the
+// default chat, or else the config file's default destinations.
+func recipients(cfg *supervisor.Config) string {
+	if chat, _ := notifier.Lookup(cfg, os.Getenv, notifier.EnvChatID); chat != "" || cfg == nil {
+		return "chat " + chat
+	}
+	chats := make([]string, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		chats[i] = d.ChatID
+		if d.ThreadID != 0 {
+			chats[i] += fmt.Sprintf(" (topic %d)", d.ThreadID)
+		}
+	}
+	return "chats " + strings.Join(chats, ", ")
 }

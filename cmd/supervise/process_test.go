@@ -25,7 +25,17 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// No config file of the machine's (~/.config, /etc) reaches a test: the default
+	// one is looked for in an empty folder. A test that wants one sets its own.
+	dir, err := os.MkdirTemp("", "supervise-config-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	os.Unsetenv("SUPERVISE_CONFIG")
+	status := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(status)
 }
 
 // command returns supervise, as a process to start, with args.

@@ -33,13 +33,14 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
 	}
-	n, err := notifier.FromEnv(os.Getenv, stderr, filepath.Join(stateDir(state, os.Getenv), "spool"))
+	n, err := newNotifier(stderr, filepath.Join(stateDir(state, os.Getenv), "spool"))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
 	}
 	// The token is read; no job inherits it, so none can print it. A job that runs
-	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept.
+	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept,
+	// or in the config file.
 	os.Unsetenv(notifier.EnvToken)
 	host, _ := os.Hostname()
 

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/supervisor"
 )
 
 // chatsTimeout bounds `supervise telegram chats`, retries included. A variable for tests.
@@ -79,13 +80,20 @@ configuration error.
 		return exitUsage
 	}
 
-	tg, err := notifier.BotFromEnv(os.Getenv)
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise telegram chats: %v\n", err)
+		return exitUsage
+	}
+	tg, err := notifier.BotFromConfig(cfg, os.Getenv)
 	if errors.Is(err, notifier.ErrNoToken) {
+		path, _ := configPath(os.Getenv)
 		fmt.Fprintf(stderr, `supervise telegram chats: no bot token is set.
 Create a bot: in Telegram, write /newbot to @BotFather, which answers with its token. Then
   export %s='123456:ABC-def...'
-(or put the token in a file and set %s to its path), and run this again.
-`, notifier.EnvToken, notifier.EnvTokenFile)
+(or put the token in a file and set %s to its path, or token_file under [telegram]
+in %s), and run this again.
+`, notifier.EnvToken, notifier.EnvTokenFile, path)
 		return exitUsage
 	}
 	if err != nil {
@@ -98,7 +106,7 @@ Create a bot: in Telegram, write /newbot to @BotFather, which answers with its t
 
 	chats, err := tg.Chats(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise telegram chats: %s\n", chatsError(err, os.Getenv))
+		fmt.Fprintf(stderr, "supervise telegram chats: %s\n", chatsError(err, cfg, os.Getenv))
 		return exitFail
 	}
 	if len(chats) == 0 {
@@ -133,9 +141,10 @@ const (
 	otherPollerHint = "A program that reads this bot's updates (getUpdates) takes them first: stop it while you run this.\n"
 )
 
-// chatsError words an error of Chats for someone setting up the bot. The error is
-// the client's, from which the token is already redacted.
-func chatsError(err error, getenv func(string) string) string {
+// chatsError words an error of Chats for someone setting up the bot, with the config
+// file cfg and getenv that configured it. The error is the client's, from which the
+// token is already redacted.
+func chatsError(err error, cfg *supervisor.Config, getenv func(string) string) string {
 	var apiErr *notifier.APIError
 	errors.As(err, &apiErr)
 	switch {
@@ -146,14 +155,16 @@ func chatsError(err error, getenv func(string) string) string {
 	case errors.Is(err, notifier.ErrOtherPoller):
 		return fmt.Sprintf("another program is reading this bot's updates right now: %v\n%s", err, strings.TrimSuffix(otherPollerHint, "\n"))
 	case apiErr != nil && apiErr.Code == http.StatusUnauthorized:
-		name := notifier.EnvToken
-		if getenv(notifier.EnvTokenFile) != "" {
-			name = notifier.EnvTokenFile
+		_, from := notifier.Lookup(cfg, getenv, notifier.EnvToken)
+		if file, fileFrom := notifier.Lookup(cfg, getenv, notifier.EnvTokenFile); file != "" {
+			from = fileFrom
 		}
 		return fmt.Sprintf("Telegram does not accept the bot token in %s (%v): "+
-			"@BotFather's /mybots shows the bot's current token", name, err)
-	case apiErr != nil && apiErr.Code == http.StatusNotFound && getenv(notifier.EnvAPIURL) != "":
-		return fmt.Sprintf("%v (is %s a Bot API server?)", err, notifier.EnvAPIURL)
+			"@BotFather's /mybots shows the bot's current token", from, err)
+	case apiErr != nil && apiErr.Code == http.StatusNotFound:
+		if base, from := notifier.Lookup(cfg, getenv, notifier.EnvAPIURL); base != "" {
+			return fmt.Sprintf("%v (is %s a Bot API server?)", err, from)
+		}
 	}
 	return err.Error()
 }

@@ -1,0 +1,157 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the global config file: the Telegram settings that the environment may
+// also give, and the default destinations.
+//
+//	[telegram]
+//	token_file = "/etc/supervise/bot-token"   # or token = "123456:ABC…"
+//	chat_id = -1001234567890
+//	api_url = "https://api.telegram.org"
+//	timeout = "1m"
+//
+//	[[notify.telegram]]        # as in a job file
+//	chat_id = -1001234567890
+type Config struct {
+	File string
+
+	// Telegram holds the keys of [telegram] that the file sets, as strings: token,
+	// token_file (made absolute), chat_id, api_url and timeout. The notifier reads
+	// them behind the environment's SUPERVISE_TELEGRAM_* variables, which win.
+	Telegram map[string]string
+
+	// Destinations are where the messages of jobs without chats of their own go, and
+	// supervise's own: the [[notify.telegram]] tables, with the keys of a job file's.
+	// They take the place of the default chat, so the file sets one or the other.
+	Destinations []Destination
+
+	lines map[string]int // the line of each key set, by its dotted name
+}
+
+// Where names key, a dotted name such as "telegram.chat_id", as the file sets it, for
+// a message about its value: "FILE:LINE: telegram.chat_id".
+func (c *Config) Where(key string) string {
+	if line := c.lines[key]; line > 0 {
+		return fmt.Sprintf("%s:%d: %s", c.File, line, key)
+	}
+	return c.File + ": " + key
+}
+
+// tokenKey matches a line that sets the token, whose text an error must not quote.
+var tokenKey = regexp.MustCompile(`\btoken\s*=`)
+
+// LoadConfig reads and validates the global config file at path. Its decoding is as
+// strict as a job file's: every problem is reported, each as "path:LINE: key: what is
+// wrong". A token written in the file itself is refused while group or others may
+// read the file. Whether the token and api_url are ones Telegram takes is for the
+// notifier to check, which names them with Where; no error shows the token.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &top)
+	if err != nil {
+		var perr toml.ParseError
+		if !errors.As(err, &perr) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		msg, n := perr.Message, perr.Position.Line
+		lines := strings.Split(string(data), "\n")
+		// Lines n-1 and n: the line blamed may be the one after the mistake, when the
+		// mistake's newline is what the parser stumbles on.
+		for i := n - 2; i < n; i++ {
+			if i >= 0 && i < len(lines) && tokenKey.MatchString(lines[i]) {
+				msg = "not valid TOML, as in token = \"123456:ABC-def\" (the line holds the token, so what is wrong is not quoted)"
+			}
+		}
+		return nil, fmt.Errorf("%s:%d: %s", path, n, msg)
+	}
+
+	cfg := &Config{File: path, Telegram: map[string]string{}, lines: map[string]int{}}
+	d := &jobDecoder{file: path, md: md}
+	set := func(key string, decode func(any) (string, error)) func(any) error {
+		return func(v any) error {
+			s, err := decode(v)
+			if err == nil && s == "" {
+				err = errors.New("is empty")
+			}
+			cfg.Telegram[key] = s
+			return err
+		}
+	}
+	tables := map[string]map[string]func(any) error{
+		"telegram": {
+			"token": set("token", asString),
+			"token_file": set("token_file", func(v any) (string, error) {
+				s, err := asString(v)
+				if s != "" && !filepath.IsAbs(s) {
+					s = filepath.Join(filepath.Dir(path), s) // as a job's dir is
+				}
+				return s, err
+			}),
+			"chat_id": set("chat_id", chatID),
+			"api_url": set("api_url", asString),
+			"timeout": set("timeout", func(v any) (string, error) {
+				var timeout time.Duration
+				s, _ := v.(string)
+				return s, durationInto(&timeout)(v)
+			}),
+		},
+		"notify": {"telegram": destinationsInto(&cfg.Destinations)},
+	}
+	for _, key := range sortedKeys(top) {
+		if fields := tables[key]; fields != nil {
+			d.table(key, top[key], fields)
+		} else {
+			d.reject(key, top[key], "unknown key")
+		}
+	}
+	for table := range tables {
+		if prim, ok := top[table]; ok {
+			sub, _ := d.subkeys(prim)
+			for k, p := range sub {
+				cfg.lines[table+"."+k] = d.line(p)
+			}
+		}
+	}
+
+	report := func(key, msg string) {
+		d.problems = append(d.problems, problem{line: cfg.lines[key], key: key, msg: msg})
+	}
+	_, token := cfg.Telegram["token"]
+	if _, file := cfg.Telegram["token_file"]; token && file {
+		report("telegram.token_file", "and token are both set: use one")
+	}
+	if _, chat := cfg.Telegram["chat_id"]; chat && len(cfg.Destinations) > 0 {
+		report("telegram.chat_id", "and [[notify.telegram]] both say where messages go: keep one "+
+			"(a [[notify.telegram]] with only chat_id does what chat_id does)")
+	}
+	if token {
+		// As ssh refuses a private key that others may read: the token is a password.
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if perm := fi.Mode().Perm(); perm&0o044 != 0 {
+			report("telegram.token", fmt.Sprintf("group or others may read this file (%s), which holds the bot token: "+
+				"chmod 600 %s, or put the token in a file of its own and give token_file", perm, path))
+		}
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
