@@ -71,11 +71,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) status(w http.ResponseWriter, req *http.Request) {
-	st := Status{Host: s.Daemon.Host, Started: s.Started, Jobs: s.Daemon.Status()}
-	if d, ok := s.Daemon.Delivery(); ok {
-		st.Delivery = &d
-	}
-	reply(w, http.StatusOK, st)
+	reply(w, http.StatusOK, Status{Host: s.Daemon.Host, Started: s.Started, Jobs: s.Daemon.Status(), Delivery: delivery(s.Daemon)})
 }
 
 func (s *Server) command(w http.ResponseWriter, req *http.Request) {

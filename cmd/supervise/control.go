@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -83,7 +82,7 @@ func controlCommand(ctx context.Context, cmd string, args []string, stdout, stde
 			enc.Encode(st)
 			return exitOK
 		}
-		printStatus(stdout, st, terminalWidth(stdout), time.Now())
+		control.WriteStatus(stdout, st, terminalWidth(stdout), time.Now())
 		return exitOK
 	case "reload":
 		r, err := c.Reload(ctx)
@@ -140,97 +139,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		names, args = append(names, args[0]), args[1:]
 	}
-}
-
-// printStatus writes the jobs as a table that fits in width columns (0 for any),
-// dropping the columns that matter least until it does, then the notifier's health.
-func printStatus(w io.Writer, st control.Status, width int, now time.Time) {
-	header := []string{"JOB", "STATE", "LAST EXIT", "PID", "UPTIME", "RESTARTS", "NEXT RUN", "HEARTBEAT"}
-	rows := [][]string{header}
-	for _, j := range st.Jobs {
-		row := []string{j.Name, j.State, "-", "-", "-", strconv.Itoa(j.Restarts), "-", "-"}
-		if j.LastExit != "" {
-			row[2] = j.LastExit + ", " + ago(now, j.LastExitAt)
-		}
-		if j.PID > 0 {
-			row[3], row[4] = strconv.Itoa(j.PID), short(now.Sub(j.Since))
-		}
-		if !j.NextRun.IsZero() {
-			row[6] = "in " + short(j.NextRun.Sub(now))
-		}
-		if !j.Heartbeat.IsZero() {
-			row[7] = ago(now, j.Heartbeat) + " (" + j.HeartbeatBy + ")"
-		}
-		rows = append(rows, row)
-	}
-	// Widest first, then drop from the right while it does not fit: the heartbeat,
-	// the next run, and so on; the job and its state always stay.
-	widths := make([]int, len(header))
-	for _, r := range rows {
-		for i, cell := range r {
-			widths[i] = max(widths[i], len([]rune(cell)))
-		}
-	}
-	cols := len(header)
-	total := func(n int) int {
-		t := 0
-		for _, wd := range widths[:n] {
-			t += wd + 2
-		}
-		return t - 2
-	}
-	for width > 0 && cols > 2 && total(cols) > width {
-		cols--
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, cell := range r[:cols] {
-			b.WriteString(cell)
-			if i < cols-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(cell))+2))
-			}
-		}
-		fmt.Fprintln(w, b.String())
-	}
-	if len(st.Jobs) == 0 {
-		fmt.Fprintln(w, "(no jobs)")
-	}
-	d := st.Delivery
-	if d == nil {
-		fmt.Fprintln(w, "\nnotifier: standard error (no Telegram bot configured)")
-		return
-	}
-	line := "\nnotifier: Telegram"
-	if !d.LastDelivery.IsZero() {
-		line += "; last delivery " + ago(now, d.LastDelivery)
-	} else {
-		line += "; nothing delivered yet"
-	}
-	line += fmt.Sprintf("; %d waiting in the spool", d.Spooled)
-	fmt.Fprintln(w, line)
-	if d.LastError != "" {
-		fmt.Fprintf(w, "  last error, %s: %s\n", ago(now, d.LastErrorAt), d.LastError)
-	}
-	for _, p := range d.Permanent {
-		fmt.Fprintf(w, "  not delivering until the configuration is fixed: %s\n", p)
-	}
-}
-
-// ago says how long before now t was: "5s ago".
-func ago(now, t time.Time) string { return short(now.Sub(t)) + " ago" }
-
-// short writes d in its two largest units: "45s", "3m20s", "2h5m", "3d4h".
-func short(d time.Duration) string {
-	d = max(d, 0).Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return d.String()
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
-	}
-	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }
 
 // terminalWidth is the width of the terminal w is, or $COLUMNS, or 0 (no limit).

@@ -88,7 +88,11 @@ type Server struct {
 	lastUpdateID int64
 	updateAdded  chan struct{} // closed and replaced by AddUpdate, to wake long polls
 	webhook      string
+	polling      chan struct{} // closed to end the long poll waiting now, for a newer one
 }
+
+// BotUsername is the username getMe gives the bot.
+const BotUsername = "supervise_test_bot"
 
 // NewServer starts a Server that knows one bot, by its token, and the chats it may
 // send to.
@@ -209,6 +213,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.sendDocument(w, r)
 	case "getupdates":
 		s.getUpdates(w, r)
+	case "getme":
+		drain(r)
+		id, _, _ := strings.Cut(s.token, ":")
+		n, _ := strconv.ParseInt(id, 10, 64)
+		writeJSON(w, http.StatusOK, response{OK: true, Result: map[string]any{
+			"id": n, "is_bot": true, "first_name": "supervise test", "username": BotUsername}})
 	default:
 		drain(r)
 		writeError(w, http.StatusNotFound, "Not Found", 0)
@@ -640,7 +650,8 @@ func (s *Server) SetWebhook(url string) {
 // getUpdates answers as Telegram does: updates with an update_id below offset are
 // confirmed and forgotten, a negative offset keeps only the last -offset updates,
 // limit (1 to 100, default 100) caps the answer, and with a timeout in seconds the
-// request waits for an update when there is none yet.
+// request waits for an update when there is none yet. A request that comes while
+// another waits ends that one with 409 Conflict: one poller per bot.
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	if err != nil {
@@ -667,6 +678,13 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+
+	s.mu.Lock()
+	if s.polling != nil {
+		close(s.polling) // the long poll waiting now ends
+		s.polling = nil
+	}
+	s.mu.Unlock()
 
 	wait := time.NewTimer(time.Duration(max(timeout, 0)) * time.Second)
 	defer wait.Stop()
@@ -700,8 +718,13 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 			s.updateAdded = make(chan struct{})
 		}
 		added := s.updateAdded
+		terminated := make(chan struct{})
+		s.polling = terminated
 		s.mu.Unlock()
 		select {
+		case <-terminated:
+			writeError(w, http.StatusConflict, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
+			return
 		case <-added:
 		case <-wait.C:
 			timeout = 0 // answer with what there is, which is nothing

@@ -1,0 +1,182 @@
+package control_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/notifier/telegramtest"
+	"github.com/supervise/supervise/supervisor"
+)
+
+const (
+	token   = "123456:AAH-secret_token_do_not_print"
+	allowed = int64(4242)
+	other   = int64(777)
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// message is an update with a text message from chat, sent now.
+func message(chat int64, text string) map[string]any {
+	return map[string]any{"message": map[string]any{
+		"message_id": 1, "date": time.Now().Unix(), "text": text,
+		"chat": map[string]any{"id": chat, "type": "private"},
+		"from": map[string]any{"id": chat, "is_bot": false, "first_name": "Ann", "username": "ann"},
+	}}
+}
+
+// commandsUp runs a daemon with one job, web, and the Telegram commands for it.
+func commandsUp(t *testing.T, fake *telegramtest.Server, stderr *syncBuffer) *supervisor.Daemon {
+	t.Helper()
+	job := supervisor.NewJob("web", supervisor.ShellCommand("echo web says hello; exec sleep 100")...)
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: stderr, LogDir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { d.Run(ctx, []*supervisor.Job{job}); done <- struct{}{} }()
+	bot := notifier.NewTelegram(token, "")
+	bot.APIURL = fake.URL()
+	c := &control.Commands{Bot: bot, Allow: map[int64]bool{allowed: true}, Daemon: d, Stderr: stderr, Wait: time.Second}
+	go func() { c.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+	})
+	return d
+}
+
+func pid(d *supervisor.Daemon) int {
+	for _, st := range d.Status() {
+		if st.Name == "web" {
+			return st.PID
+		}
+	}
+	return 0
+}
+
+// answers returns the texts of the messages sent to chat.
+func answers(fake *telegramtest.Server, chat int64) []string {
+	var out []string
+	for _, m := range fake.Messages() {
+		if m.ChatID == chat {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// /status, /restart and /logs from an allowed chat are done and answered; the same
+// from a chat not allowed do nothing and are logged; a command for another bot, or
+// one sent long ago, is left alone.
+func TestTelegramCommands(t *testing.T) {
+	fake := telegramtest.NewServer(token, allowed, other)
+	defer fake.Close()
+	stderr := &syncBuffer{}
+	d := commandsUp(t, fake, stderr)
+	eventually(t, "web running", func() bool { return pid(d) != 0 })
+	first := pid(d)
+	eventually(t, "web's output in its log", func() bool {
+		last, _, stop, err := d.Follow("web", 1)
+		if err == nil {
+			stop()
+		}
+		return bytes.Contains(last, []byte("hello"))
+	})
+
+	fake.AddUpdate(message(other, "/restart web"))
+	fake.AddUpdate(message(other, "/status"))
+	eventually(t, "the stranger's commands logged", func() bool {
+		return strings.Count(stderr.String(), "from chat 777 (@ann): the chat is not in telegram.allow") == 2
+	})
+	if pid(d) != first || len(answers(fake, other)) != 0 {
+		t.Fatalf("a chat not allowed restarted web (pid %d, was %d) or got answers %q", pid(d), first, answers(fake, other))
+	}
+
+	fake.AddUpdate(message(allowed, "/status"))
+	eventually(t, "an answer to /status", func() bool { return len(answers(fake, allowed)) == 1 })
+	if a := answers(fake, allowed)[0]; !strings.Contains(a, "web") || !strings.Contains(a, "running") || !strings.Contains(a, "<pre>") {
+		t.Errorf("/status answered %q", a)
+	}
+
+	fake.AddUpdate(message(allowed, "/restart@"+telegramtest.BotUsername+" web"))
+	eventually(t, "an answer to /restart", func() bool { return len(answers(fake, allowed)) == 2 })
+	if a := answers(fake, allowed)[1]; !strings.Contains(a, "web restarted on testhost") || pid(d) == first {
+		t.Errorf("/restart answered %q; pid %d, was %d", a, pid(d), first)
+	}
+
+	fake.AddUpdate(message(allowed, "/logs web 3"))
+	eventually(t, "an answer to /logs", func() bool { return len(answers(fake, allowed)) == 3 })
+	if a := answers(fake, allowed)[2]; !strings.Contains(a, "web says hello") {
+		t.Errorf("/logs answered %q", a)
+	}
+
+	// For another bot in the group, or sent while up was down: not answered.
+	fake.AddUpdate(message(allowed, "/status@some_other_bot"))
+	old := message(allowed, "/restart web")
+	old["message"].(map[string]any)["date"] = time.Now().Add(-time.Hour).Unix()
+	fake.AddUpdate(old)
+	fake.AddUpdate(message(allowed, "/nonsense"))
+	eventually(t, "an answer to /nonsense", func() bool { return len(answers(fake, allowed)) == 4 })
+	if a := answers(fake, allowed)[3]; !strings.Contains(a, "/status, /restart JOB, /logs JOB") {
+		t.Errorf("an unknown command answered %q, want the list of commands", a)
+	}
+	if !strings.Contains(stderr.String(), "ignored /restart from chat 4242 (@ann): sent at ") {
+		t.Errorf("an old command was not logged as ignored:\n%s", stderr.String())
+	}
+	eventually(t, "every update confirmed", func() bool { return fake.PendingUpdates() == 0 })
+	if strings.Contains(stderr.String(), token) {
+		t.Error("the token is in stderr")
+	}
+}
+
+// Two pollers of one bot: Telegram ends one's request with 409, which is said once,
+// clearly, and polling goes on.
+func TestTelegramCommandsSecondPoller(t *testing.T) {
+	fake := telegramtest.NewServer(token, allowed)
+	defer fake.Close()
+	first, second := &syncBuffer{}, &syncBuffer{}
+	commandsUp(t, fake, first)
+	commandsUp(t, fake, second)
+	eventually(t, "the conflict said", func() bool {
+		return strings.Contains(first.String()+second.String(), "another program is reading this bot's updates")
+	})
+	time.Sleep(3 * time.Second) // a few more polls, each ended by the other
+	for _, s := range []string{first.String(), second.String()} {
+		if n := strings.Count(s, "another program is reading"); n > 1 {
+			t.Errorf("the conflict was said %d times:\n%s", n, s)
+		}
+		if strings.Contains(s, token) {
+			t.Error("the token is in stderr")
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package notifier
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Command is a message a chat sent the bot, for Telegram commands.
+type Command struct {
+	ChatID   int64
+	ThreadID int64  // the forum topic it was sent in, or 0
+	From     string // who sent it: @username, or the user's id
+	Text     string
+	Date     time.Time // when it was sent
+}
+
+// MaxPollWait is the longest Poll asks Telegram to hold a getUpdates request, within
+// the bound of one request.
+const MaxPollWait = attemptTimeout - 5*time.Second
+
+// Poll long-polls getUpdates for the messages after offset, waiting up to wait (at
+// most MaxPollWait) for one to come. It confirms every update before offset, so they
+// are not seen again, and returns the messages (other updates are skipped) with the
+// offset of the next call. It is one request, not retried: the caller polls again.
+// When another program polls the same bot, the error matches ErrOtherPoller; when
+// the bot has a webhook, ErrWebhookSet.
+func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) ([]Command, int64, error) {
+	body, err := json.Marshal(struct {
+		Offset         int64    `json:"offset,omitempty"`
+		Timeout        int      `json:"timeout"`
+		AllowedUpdates []string `json:"allowed_updates"`
+	}{offset, int(min(wait, MaxPollWait) / time.Second), []string{"message"}})
+	if err != nil {
+		return nil, offset, err
+	}
+	result, err := t.post(ctx, "getUpdates", jsonPayload(body))
+	if err != nil {
+		return nil, offset, t.redactAnswer(classifyConflict(err))
+	}
+	var updates []struct {
+		UpdateID int64 `json:"update_id"`
+		Message  *struct {
+			Chat            tgChat `json:"chat"`
+			MessageThreadID int64  `json:"message_thread_id"`
+			IsTopicMessage  bool   `json:"is_topic_message"`
+			From            *struct {
+				ID       int64  `json:"id"`
+				Username string `json:"username"`
+			} `json:"from"`
+			Text string `json:"text"`
+			Date int64  `json:"date"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(result, &updates); err != nil {
+		return nil, offset, fmt.Errorf("telegram: getUpdates: the result is not a list of updates: %w", err)
+	}
+	var cmds []Command
+	for _, u := range updates {
+		offset = max(offset, u.UpdateID+1)
+		m := u.Message
+		if m == nil || m.Text == "" {
+			continue
+		}
+		c := Command{ChatID: m.Chat.ID, Text: m.Text, Date: time.Unix(m.Date, 0)}
+		if m.IsTopicMessage {
+			c.ThreadID = m.MessageThreadID
+		}
+		if m.From != nil {
+			c.From = strconv.FormatInt(m.From.ID, 10)
+			if m.From.Username != "" {
+				c.From = "@" + m.From.Username
+			}
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, offset, nil
+}
+
+// Reply sends html to the chat and topic a command came from, retried as Send is.
+func (t *Telegram) Reply(ctx context.Context, c Command, html string) error {
+	return t.send(ctx, Target{ChatID: strconv.FormatInt(c.ChatID, 10), ThreadID: c.ThreadID}, html, "HTML")
+}
+
+// Preformatted renders title in bold over text in a <pre> block, cleaned and escaped
+// as a job's output is, its first lines left out as needed to fit one message: the
+// answer to a command.
+func Preformatted(title, text string) string {
+	head := "<b>" + escape(title) + "</b>"
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return head + "\n(nothing)"
+	}
+	const open, end = "\n<pre>", "</pre>"
+	t := fit(tail{lines: strings.Split(clean([]byte(text)), "\n")}, maxMessage-utf16Len(head)-len(open)-len(end))
+	var b strings.Builder
+	b.WriteString(head + open)
+	if t.omitted > 0 {
+		b.WriteString(earlier(t.omitted) + "\n")
+	}
+	for i, l := range t.lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(escape(l))
+	}
+	b.WriteString(end)
+	return b.String()
+}
+
+// Username asks Telegram for the bot's username (getMe), retried as Send is: in a
+// group, a command may name the bot it is for, as in /status@my_bot.
+func (t *Telegram) Username(ctx context.Context) (string, error) {
+	result, err := t.retry(ctx, "getMe", []byte("{}"))
+	if err != nil {
+		return "", t.redactAnswer(err)
+	}
+	var me struct {
+		Username string `json:"username"`
+	}
+	if err := json.Unmarshal(result, &me); err != nil {
+		return "", fmt.Errorf("telegram: getMe: %w", err)
+	}
+	return me.Username, nil
+}
