@@ -500,20 +500,31 @@ func LoadDir(dir string) ([]*Job, error) {
 
 // loadChecked is Load with the checks of ownership that running as root calls for.
 func loadChecked(path string) (*Job, error) {
-	if os.Geteuid() == 0 {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, err
-		}
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		switch {
-		case st != nil && st.Uid != 0:
-			return nil, fmt.Errorf("%s: refused: owned by uid %d, and supervise runs as root (chown root %s)", path, st.Uid, path)
-		case fi.Mode().Perm()&0o022 != 0:
-			return nil, fmt.Errorf("%s: refused: group or others may write it (%s), and supervise runs as root (chmod go-w %s)", path, fi.Mode().Perm(), path)
-		}
+	if err := checkOwner(path); err != nil {
+		return nil, err
 	}
 	return Load(path)
+}
+
+// checkOwner refuses, when supervise runs as root, a file that another user owns or
+// that group or others may write, as cron refuses such a crontab: whoever can edit a
+// job file, or the config, can run commands as root.
+func checkOwner(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case st != nil && st.Uid != 0:
+		return fmt.Errorf("%s: refused: owned by uid %d, and supervise runs as root (chown root %s)", path, st.Uid, path)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%s: refused: group or others may write it (%s), and supervise runs as root (chmod go-w %s)", path, fi.Mode().Perm(), path)
+	}
+	return nil
 }
 
 func durationInto(dst *time.Duration) func(any) error {

@@ -36,6 +36,11 @@ type Config struct {
 	// They take the place of the default chat, so the file sets one or the other.
 	Destinations []Destination
 
+	// Commands turns on Telegram commands (/status, /restart JOB, /logs JOB) under
+	// up, answered in the chats of Allow only: [telegram] commands and allow.
+	Commands bool
+	Allow    []int64
+
 	lines map[string]int // the line of each key set, by its dotted name
 }
 
@@ -57,6 +62,9 @@ var tokenKey = regexp.MustCompile(`\btoken\s*=`)
 // read the file. Whether the token and api_url are ones Telegram takes is for the
 // notifier to check, which names them with Where; no error shows the token.
 func LoadConfig(path string) (*Config, error) {
+	if err := checkOwner(path); err != nil {
+		return nil, err // whoever may write it may send the token anywhere (api_url)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -109,6 +117,8 @@ func LoadConfig(path string) (*Config, error) {
 				s, _ := v.(string)
 				return s, durationInto(&timeout)(v)
 			}),
+			"commands": boolInto(&cfg.Commands),
+			"allow":    chatNumbersInto(&cfg.Allow),
 		},
 		"notify": {"telegram": destinationsInto(&cfg.Destinations)},
 	}
@@ -139,6 +149,10 @@ func LoadConfig(path string) (*Config, error) {
 		report("telegram.chat_id", "and [[notify.telegram]] both say where messages go: keep one "+
 			"(a [[notify.telegram]] with only chat_id does what chat_id does)")
 	}
+	if cfg.Commands && len(cfg.Allow) == 0 {
+		report("telegram.commands", "needs allow, the list of chat ids whose commands are done: "+
+			"anyone can find a bot and write to it")
+	}
 	if token {
 		// As ssh refuses a private key that others may read: the token is a password.
 		fi, err := os.Stat(path)
@@ -154,4 +168,23 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// chatNumbersInto decodes a list of chat numbers, such as [telegram] allow: commands
+// come from chats, which have numbers, never from a channel's @name.
+func chatNumbersInto(dst *[]int64) func(any) error {
+	return func(v any) error {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("must be a list of chat numbers, such as [123456789, -1001234567890], not %s", typeName(v))
+		}
+		for i, e := range list {
+			n, ok := e.(int64)
+			if !ok {
+				return fmt.Errorf("element %d must be a chat number (`supervise telegram chats` lists them), not %s", i+1, typeName(e))
+			}
+			*dst = append(*dst, n)
+		}
+		return nil
+	}
 }

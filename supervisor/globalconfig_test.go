@@ -97,6 +97,11 @@ func TestLoadConfigErrors(t *testing.T) {
 			":2: telegram.token_file: and token are both set: use one"}},
 		{"chat twice", "[telegram]\nchat_id = 42\n[[notify.telegram]]\nchat_id = 43\n", []string{
 			":2: telegram.chat_id: and [[notify.telegram]] both say where messages go"}},
+		{"commands", "[telegram]\ncommands = \"yes\"\nallow = [\"@ops\"]\n", []string{
+			":2: telegram.commands: must be true or false, not a string",
+			":3: telegram.allow: element 1 must be a chat number (`supervise telegram chats` lists them), not a string"}},
+		{"commands for anyone", "[telegram]\ncommands = true\n", []string{
+			":2: telegram.commands: needs allow, the list of chat ids whose commands are done"}},
 		{"syntax", "[telegram]\nchat_id = = 4\n", []string{":2: expected value"}},
 		{"syntax on the token's line", "[telegram]\ntoken = " + secretToken + "\n", []string{":2: not valid TOML"}},
 		{"syntax after the token's line", "[telegram]\ntoken = \"" + secretToken, []string{":2: not valid TOML"}},
@@ -148,5 +153,20 @@ func TestLoadConfigTokenNeedsPrivateFile(t *testing.T) {
 func TestLoadConfigMissing(t *testing.T) {
 	if _, err := supervisor.LoadConfig(filepath.Join(t.TempDir(), "config.toml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadConfig of a missing file = %v, want fs.ErrNotExist", err)
+	}
+}
+
+// As root, a config file others may write is refused, as a job file is: it can send
+// the token anywhere with api_url.
+func TestLoadConfigRefusedAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies only when supervise runs as root")
+	}
+	path := writeConfig(t, "[telegram]\nchat_id = 42\n", 0o600)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := supervisor.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "refused: group or others may write it") {
+		t.Errorf("LoadConfig of a file anyone may write: %v", err)
 	}
 }

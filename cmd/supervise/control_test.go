@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -309,5 +311,48 @@ func TestControlSocketRefusesOtherUsers(t *testing.T) {
 	// The owner is served all along.
 	if status, out, errs := supervise(t, "status", "--socket", socket); status != 0 || !strings.Contains(out, "web") {
 		t.Errorf("root: %d %s %s", status, out, errs)
+	}
+}
+
+// With commands = true in the config file, up answers /restart from an allowed chat
+// and does nothing for another; commands without allow is a configuration error.
+func TestUpTelegramCommands(t *testing.T) {
+	fake := telegramtest.NewServer(tgToken, tgChat, 777)
+	t.Cleanup(fake.Close)
+	useConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = %d\napi_url = %q\ncommands = true\nallow = [%d]\n",
+		tgToken, tgChat, fake.URL(), tgChat), 0o600)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo web is up; exec sleep 100"`)
+	state, stdout, stderr := upWithSocket(t, dir)
+	waitOutput(t, stdout, "web | web is up")
+	waitOutput(t, stderr, "answering Telegram commands from 1 chats")
+	first := jobStatus(t, state, "web").PID
+	send := func(chat int64, text string) {
+		fake.AddUpdate(map[string]any{"message": map[string]any{"message_id": 1, "date": time.Now().Unix(), "text": text,
+			"chat": map[string]any{"id": chat, "type": "private"}}})
+	}
+	send(777, "/restart web")
+	waitOutput(t, stderr, "ignored /restart from chat 777: the chat is not in telegram.allow")
+	if pid := jobStatus(t, state, "web").PID; pid != first {
+		t.Fatalf("an unlisted chat restarted web: pid %d, was %d", pid, first)
+	}
+	send(tgChat, "/restart web")
+	waitOutput(t, stdout, "web | web is up\nweb | web is up")
+	if pid := jobStatus(t, state, "web").PID; pid == first {
+		t.Errorf("web's pid is still %d after /restart", pid)
+	}
+	for _, m := range fake.Messages() {
+		if m.ChatID == 777 {
+			t.Errorf("the unlisted chat got %q", m.Text)
+		}
+	}
+	if strings.Contains(stderr.String(), tgToken) {
+		t.Error("the token is in up's stderr")
+	}
+
+	useConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = %d\ncommands = true\n", tgToken, tgChat), 0o600)
+	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", t.TempDir())
+	if status != 2 || !strings.Contains(errs, "telegram.commands: needs allow") {
+		t.Errorf("commands without allow: %d %s", status, errs)
 	}
 }

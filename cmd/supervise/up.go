@@ -46,10 +46,22 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	state := stateDir(*stateArg, os.Getenv)
-	n, err := newNotifier(stderr, filepath.Join(state, "spool"))
+	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
 		return exitUsage
+	}
+	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(state, "spool"))
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise up: %v\n", err)
+		return exitUsage
+	}
+	var bot *notifier.Telegram // for Telegram commands, when the config turns them on
+	if cfg != nil && cfg.Commands {
+		if bot, err = notifier.BotFromConfig(cfg, os.Getenv); err != nil {
+			fmt.Fprintf(stderr, "supervise up: %s: %v\n", cfg.Where("telegram.commands"), err)
+			return exitUsage
+		}
 	}
 	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
 	ln, err := listenLoopback(*listen)
@@ -184,6 +196,21 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}, func(error) {
 			srv.Close()
 		})
+	}
+	if bot != nil {
+		allow := map[int64]bool{}
+		for _, id := range cfg.Allow {
+			allow[id] = true
+		}
+		c := &control.Commands{Bot: bot, Allow: allow, Daemon: d, Started: started, Stderr: stderr}
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			c.Run(ctx)
+			return nil
+		}, func(error) {
+			cancel()
+		})
+		fmt.Fprintf(stderr, "supervise: up: answering Telegram commands from %d chats\n", len(allow))
 	}
 	if err := g.Run(); err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
