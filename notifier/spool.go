@@ -39,7 +39,8 @@ type Spool struct {
 	Stderr   io.Writer           // where drops and delivery problems are told
 	Chat     func(string) string // where messages for a chat id go; nil for the id itself
 
-	mu sync.Mutex // one flush at a time in this process
+	mu     sync.Mutex // one flush at a time in this process
+	health health
 }
 
 // spooled is one message in the spool.
@@ -230,6 +231,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		case errors.As(err, &junk):
 			s.tell("supervise: spool: %v: dropped, it is not a message\n", err)
 			os.Remove(filepath.Join(s.Dir, name))
+			s.health.dropped()
 			continue
 		case err != nil:
 			s.tell("supervise: spool: %v; left for a later try\n", err)
@@ -244,6 +246,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			if err := e.done(); err != nil {
 				return errors.Join(first, err)
 			}
+			s.health.dropped()
 			continue
 		}
 		if broken[s.key(e.msg.ChatID)] {
@@ -254,6 +257,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		var bad unsendable
 		switch {
 		case err == nil:
+			s.health.delivered(s.key(e.msg.ChatID))
 			if err := e.done(); err != nil {
 				return errors.Join(first, err)
 			}
@@ -261,6 +265,7 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		case errors.As(err, &bad):
 			s.tell("supervise: spool: dropped the %s message about %s from %s: Telegram refuses it (%v); it said:\n%s\n",
 				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), err, e.msg.Text)
+			s.health.dropped()
 			if err := e.done(); err != nil {
 				return errors.Join(first, err)
 			}
@@ -271,8 +276,10 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		case errors.Is(err, ErrPermanent) || isFlood(err):
 			// This chat is wrong, or was written to too fast: the others may go on.
 			broken[s.key(e.msg.ChatID)] = true
+			s.health.failed(s.key(e.msg.ChatID), err, errors.Is(err, ErrPermanent))
 			e.release()
 		default:
+			s.health.failed(s.key(e.msg.ChatID), err, false)
 			e.release()
 			return errors.Join(first, err)
 		}
@@ -347,6 +354,7 @@ func (s *Spool) trim(names []string) {
 		if e.done() != nil {
 			return
 		}
+		s.health.dropped()
 		total -= sizes[i]
 	}
 }

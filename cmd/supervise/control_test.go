@@ -349,6 +349,9 @@ func TestUpTelegramCommands(t *testing.T) {
 	if strings.Contains(stderr.String(), tgToken) {
 		t.Error("the token is in up's stderr")
 	}
+	if _, out, _ := supervise(t, "status", "--state", state); !strings.Contains(out, "notifier: Telegram; nothing delivered yet; 0 waiting in the spool") {
+		t.Errorf("status does not tell the notifier's health:\n%s", out)
+	}
 
 	useConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\nchat_id = %d\ncommands = true\n", tgToken, tgChat), 0o600)
 	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", t.TempDir())

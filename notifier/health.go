@@ -1,0 +1,107 @@
+package notifier
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// health is how a Spool's deliveries have gone, for `supervise status` and the
+// metrics: counts by result, the last delivery and error, and the chats that refuse
+// messages for good until the configuration is fixed.
+type health struct {
+	mu           sync.Mutex
+	lastDelivery time.Time
+	lastError    string
+	lastErrorAt  time.Time
+	permanent    map[string]string // why each chat refuses, by chat
+	results      map[string]int    // "sent", "failed", "dropped"
+}
+
+func (h *health) count(result string) {
+	if h.results == nil {
+		h.results = map[string]int{}
+	}
+	h.results[result]++
+}
+
+// delivered records a message that reached chat.
+func (h *health) delivered(chat string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.count("sent")
+	h.lastDelivery = time.Now()
+	delete(h.permanent, chat)
+}
+
+// failed records a try that failed and kept the message; permanent says the chat
+// refuses messages until the configuration changes.
+func (h *health) failed(chat string, err error, permanent bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.count("failed")
+	h.lastError, h.lastErrorAt = fmt.Sprintf("%s: %v", chatName(chat), err), time.Now()
+	if permanent {
+		if h.permanent == nil {
+			h.permanent = map[string]string{}
+		}
+		h.permanent[chat] = h.lastError
+	}
+}
+
+// dropped records a message given up on.
+func (h *health) dropped() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.count("dropped")
+}
+
+func chatName(chat string) string {
+	if chat == "" {
+		return "the default chat"
+	}
+	return "chat " + chat
+}
+
+// status returns how deliveries have gone, with the messages waiting in the spool.
+func (s *Spool) status() supervisor.DeliveryStatus {
+	h := &s.health
+	h.mu.Lock()
+	st := supervisor.DeliveryStatus{LastDelivery: h.lastDelivery, LastError: h.lastError, LastErrorAt: h.lastErrorAt,
+		Results: map[string]int{"sent": 0, "failed": 0, "dropped": 0}}
+	for k, v := range h.results {
+		st.Results[k] = v
+	}
+	for _, why := range h.permanent {
+		st.Permanent = append(st.Permanent, why)
+	}
+	h.mu.Unlock()
+	slices.Sort(st.Permanent)
+	st.Spooled = s.waiting()
+	return st
+}
+
+// waiting counts the messages in the spool; what cannot be read counts as none.
+func (s *Spool) waiting() int {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".") {
+			n++
+		}
+	}
+	return n
+}
+
+// Delivery says how deliveries have gone, for status and the metrics.
+func (s *spooler) Delivery() supervisor.DeliveryStatus { return s.spool.status() }
