@@ -500,22 +500,25 @@ func LoadDir(dir string) ([]*Job, error) {
 
 // loadChecked is Load with the checks of ownership that running as root calls for.
 func loadChecked(path string) (*Job, error) {
-	if err := checkOwner(path); err != nil {
-		return nil, err
+	if os.Geteuid() == 0 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkOwner(path, fi); err != nil {
+			return nil, err
+		}
 	}
 	return Load(path)
 }
 
-// checkOwner refuses, when supervise runs as root, a file that another user owns or
-// that group or others may write, as cron refuses such a crontab: whoever can edit a
-// job file, or the config, can run commands as root.
-func checkOwner(path string) error {
+// checkOwner refuses, when supervise runs as root, the file at path (described by
+// fi) when another user owns it or group or others may write it, as cron refuses
+// such a crontab: whoever can edit a job file, or the config, can run commands as
+// root.
+func checkOwner(path string, fi os.FileInfo) error {
 	if os.Geteuid() != 0 {
 		return nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	switch {

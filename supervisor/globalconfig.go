@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,10 +63,19 @@ var tokenKey = regexp.MustCompile(`\btoken\s*=`)
 // read the file. Whether the token and api_url are ones Telegram takes is for the
 // notifier to check, which names them with Where; no error shows the token.
 func LoadConfig(path string) (*Config, error) {
-	if err := checkOwner(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOwner(path, fi); err != nil {
 		return nil, err // whoever may write it may send the token anywhere (api_url)
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
