@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,18 +49,18 @@ type JobStatus struct {
 // tracker keeps a job's JobStatus as its keepers change it. Like its Pulse, it
 // outlives the keepers, so restarts are counted across reloads.
 type tracker struct {
-	mu      sync.Mutex
-	st      JobStatus
-	looping bool
+	mu        sync.Mutex
+	st        JobStatus
+	crashLoop bool
 }
 
 func newTracker(name string) *tracker {
 	return &tracker{st: JobStatus{Name: name, State: StateStarting, Since: time.Now(), Exits: map[string]int{}}}
 }
 
-// set puts the job in state until next (zero for none); since moves only when the
-// state changes.
-func (t *tracker) set(state string, next time.Time) {
+// notRunning puts the job, which has no process, in state until next (zero for
+// none); since moves only when the state changes.
+func (t *tracker) notRunning(state string, next time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.st.State != state {
@@ -88,19 +89,18 @@ func (t *tracker) ended(res Result) {
 	}
 }
 
-// restarted counts an automatic restart, and whether the job is crash-looping.
-func (t *tracker) restarted(looping bool) {
+// restarted counts an automatic restart as it begins.
+func (t *tracker) restarted() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.st.Restarts++
-	t.looping = looping
 }
 
-// recovered records that a crash loop ended.
-func (t *tracker) recovered() {
+// looping records whether the job is crash-looping.
+func (t *tracker) looping(on bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.looping = false
+	t.crashLoop = on
 }
 
 // snapshot returns the job's status with what its Pulse knows.
@@ -111,7 +111,7 @@ func (t *tracker) snapshot(p *Pulse, job *Job) JobStatus {
 	for k, v := range t.st.Exits {
 		st.Exits[k] = v
 	}
-	looping := t.looping
+	looping := t.crashLoop
 	t.mu.Unlock()
 	ps := p.State()
 	st.Heartbeat, st.HeartbeatBy, st.Status = ps.Last, ps.By, ps.Status
@@ -136,15 +136,7 @@ func (d *Daemon) Status() []JobStatus {
 	for name, k := range d.keepers {
 		out = append(out, d.jobs[name].tracker.snapshot(k.pulse, k.spec))
 	}
-	slices.SortFunc(out, func(a, b JobStatus) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b JobStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -181,9 +173,6 @@ func (d *Daemon) Control(ctx context.Context, name, cmd string) (string, error) 
 	}
 	d.mu.Lock()
 	k := d.keepers[name]
-	if k != nil {
-		d.halted[name] = cmd == CommandStop // a keeper that replaces this one starts so
-	}
 	d.mu.Unlock()
 	if k == nil {
 		return "", fmt.Errorf("%s: %w", name, ErrNoJob)

@@ -104,3 +104,89 @@ func TestStatusStates(t *testing.T) {
 		t.Errorf("crashy after stop: %+v", st)
 	}
 }
+
+// Status may be asked while a reload changes a job's settings (run with -race).
+func TestStatusDuringReload(t *testing.T) {
+	job := upJob("web", "exec sleep 100")
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	halt := start(d, job)
+	defer halt()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			changed := *job
+			changed.Notify.Tail = i + 1
+			d.Reload(context.Background(), []*supervisor.Job{&changed}, nil)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+			d.Status()
+		}
+	}
+}
+
+// stubborn is a job that ignores SIGTERM, so a stop takes its stop_timeout.
+func stubborn(script string) *supervisor.Job {
+	job := upJob("stubborn", "trap '' TERM; "+script)
+	job.StopTimeout = 500 * time.Millisecond
+	return job
+}
+
+// A start while a slow stop is under way starts the job again once it is down.
+func TestStartDuringSlowStop(t *testing.T) {
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	halt := start(d, stubborn("while :; do sleep 0.05; done"))
+	defer halt()
+	eventually(t, "running", func() bool { return status(t, d, "stubborn").PID != 0 })
+	first := status(t, d, "stubborn").PID
+	stopped := make(chan error, 1)
+	go func() {
+		_, err := d.Control(context.Background(), "stubborn", supervisor.CommandStop)
+		stopped <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	control(t, d, "stubborn", supervisor.CommandStart, "")
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "running again", func() bool {
+		st := status(t, d, "stubborn")
+		return st.State == supervisor.StateRunning && st.PID != 0 && st.PID != first
+	})
+}
+
+// A stop that comes while a reload replaces the job is done once the old version is
+// down, and the new version does not start; a stopped job removed and then added
+// again is a new job, which starts.
+func TestStopDuringReplaceAndRemoval(t *testing.T) {
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	job := stubborn("while :; do sleep 0.05; done")
+	halt := start(d, job)
+	defer halt()
+	eventually(t, "running", func() bool { return status(t, d, "stubborn").PID != 0 })
+	changed := stubborn("echo new version; while :; do sleep 0.05; done")
+	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
+	if st := status(t, d, "stubborn"); st.State != supervisor.StateStarting {
+		t.Errorf("while the old version stops: %+v, want starting", st)
+	}
+	control(t, d, "stubborn", supervisor.CommandStop, "")
+	st := status(t, d, "stubborn")
+	if st.State != supervisor.StateStopped || len(st.Exits) != 1 || st.Exits["137"] != 1 {
+		t.Errorf("after the stop: %+v; want stopped, and only the old version's SIGKILL", st)
+	}
+	// A reload keeps it stopped.
+	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
+	time.Sleep(100 * time.Millisecond)
+	if st := status(t, d, "stubborn"); st.State != supervisor.StateStopped {
+		t.Errorf("after a reload: %+v, want still stopped", st)
+	}
+	// Removed, then back: a new job.
+	d.Reload(context.Background(), nil, nil)
+	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
+	eventually(t, "the job back and running", func() bool { return status(t, d, "stubborn").State == supervisor.StateRunning })
+}

@@ -46,7 +46,6 @@ type Daemon struct {
 	keepers   map[string]*keeper // by job name
 	stopping  map[string]*keeper // removed by a reload and not yet stopped
 	jobs      map[string]*perJob // by job name; kept across reloads
-	halted    map[string]bool    // jobs stopped by `supervise stop`, by name
 	longNames int                // sockets named by number, for names too long for a path
 }
 
@@ -71,7 +70,6 @@ func (d *Daemon) init() {
 		d.keepers = map[string]*keeper{}
 		d.stopping = map[string]*keeper{}
 		d.jobs = map[string]*perJob{}
-		d.halted = map[string]bool{}
 	})
 }
 
@@ -132,7 +130,6 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			runner:   runner,
 			pulse:    pl.Pulse,
 			track:    pl.tracker,
-			halted:   d.halted[job.Name],
 			runsDir:  d.RunsDir,
 			flush: func() {
 				if screen != nil {
@@ -151,6 +148,9 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		}
 		d.keepers[job.Name] = k
 		k.replaces = replaces
+		if replaces != nil {
+			pl.tracker.notRunning(StateStarting, time.Time{}) // until the old version is down
+		}
 		wg.Go(func() {
 			defer close(k.done)
 			defer log.Close()
@@ -282,10 +282,9 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 				if d.stopping[name] == k {
 					delete(d.stopping, name)
 				}
-				// Gone for good: its NOTIFY_SOCKET, status and stop go too.
+				// Gone for good: its NOTIFY_SOCKET and status go too.
 				if p := d.jobs[name]; p != nil && d.keepers[name] == nil && d.stopping[name] == nil {
 					delete(d.jobs, name)
-					delete(d.halted, name)
 					p.followers.closeReaders()
 					if p.socket != nil {
 						p.socket.Close()
@@ -305,7 +304,9 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 			k.stop()
 			start(job, k)
 		default:
+			d.mu.Lock() // Status reads the spec
 			k.update(job)
+			d.mu.Unlock()
 		}
 	}
 }

@@ -62,6 +62,7 @@ type keepState struct {
 	loopFrom time.Time   // when the first death of the loop happened
 	crashes  int         // deaths since the loop began
 	exits    []string    // the last few ways the job ended, newest last
+	halted   bool        // stopped by `supervise stop`, which a new version of the job keeps
 }
 
 // maxExits is how many of the last exits a crash-loop message lists.
@@ -71,52 +72,56 @@ const maxExits = 5
 // job has ended for good.
 func (k *keeper) run(ctx context.Context) {
 	var st keepState
-	defer func() { k.state = st }()
+	defer func() {
+		st.halted = k.halted
+		k.state = st
+	}()
 	defer func() {
 		if k.forget.Load() {
 			k.forgetRuns() // removed, even before it began
 		}
 	}()
-	if k.replaces != nil {
-		// The old version of the job is stopping; it was told to before this keeper
-		// began. Its crash loop, if any, goes on here: a reload that fixes a looping
-		// job ends with its recovery message.
-		<-k.replaces.done
-		st, k.replaces = k.replaces.state, nil
-		if ctx.Err() != nil {
-			return
-		}
+	if k.replaces != nil && !k.succeed(ctx, &st) {
+		return
 	}
 	if k.job.Schedule != nil {
 		k.schedule(ctx)
 		return
 	}
 	k.forgetRuns()
+	restarting := false // the job died and its restart policy starts it again
 	for {
 		k.take()
-		if k.halted && !k.halt(ctx) {
-			return
+		if k.halted {
+			if !k.halt(ctx) {
+				return
+			}
+			restarting = false // started by the operator
+		}
+		if restarting {
+			k.track.restarted()
 		}
 		res, healthy, asked := k.runOnce(ctx, &st)
 		if ctx.Err() != nil {
 			return
 		}
-		if asked {
+		if restarting = false; asked {
 			continue // stopped or restarted by the operator: not a death, not told
 		}
 		delay, again := k.after(res, healthy, &st)
 		if !again {
 			// The job has ended for good, but a ping may still report on it, and a
 			// reload or a start may ask for it to run again.
-			k.track.set(StateExited, time.Time{})
+			k.track.notRunning(StateExited, time.Time{})
 			if !k.idle(ctx) {
 				return
 			}
 			continue
 		}
-		k.track.restarted(st.looping)
+		k.track.looping(st.looping)
+		restarting = true
 		if delay > 0 {
-			k.track.set(StateBackingOff, time.Now().Add(delay))
+			k.track.notRunning(StateBackingOff, time.Now().Add(delay))
 			t := time.NewTimer(delay)
 			ok := k.wait(ctx, t.C)
 			t.Stop()
@@ -143,7 +148,7 @@ func (k *keeper) idle(ctx context.Context) bool {
 				return true
 			}
 		case req := <-k.requests:
-			k.between(req)
+			k.commandBetweenRuns(req)
 			return true
 		}
 	}
@@ -161,26 +166,58 @@ func (k *keeper) wait(ctx context.Context, until <-chan time.Time) bool {
 		case <-k.pulse.wake:
 			k.pulseNews()
 		case req := <-k.requests:
-			k.between(req)
+			k.commandBetweenRuns(req)
 			return true
 		}
 	}
 }
 
-// between does a command that comes while no run goes: a stop holds the job, a start
-// or restart lets it start at once.
-func (k *keeper) between(req request) {
+// commandBetweenRuns does a command that comes while no run goes: a stop holds the
+// job, a start or restart lets it start at once.
+func (k *keeper) commandBetweenRuns(req request) {
 	k.halted = req.cmd == CommandStop
 	if k.halted {
-		k.track.set(StateStopped, time.Time{})
+		k.track.notRunning(StateStopped, time.Time{})
 	}
 	req.answer("")
+}
+
+// succeed waits for the keeper this one replaces to be done, and takes over its
+// state: a crash loop goes on here, so a reload that fixes a looping job ends with
+// its recovery message, and a stopped job stays stopped. A removed job that comes
+// back is new: it starts. Commands that come meanwhile are done once the old
+// version is gone. It reports false when ctx is done.
+func (k *keeper) succeed(ctx context.Context, st *keepState) bool {
+	var early []request
+	for waiting := true; waiting; {
+		select {
+		case <-k.replaces.done:
+			waiting = false
+		case req := <-k.requests:
+			early = append(early, req)
+		}
+	}
+	*st = k.replaces.state
+	if !k.replaces.replaced.Load() {
+		st.halted = false
+	}
+	k.halted, k.replaces = st.halted, nil
+	for _, req := range early {
+		k.halted = req.cmd == CommandStop
+	}
+	if k.halted {
+		k.track.notRunning(StateStopped, time.Time{})
+	}
+	for _, req := range early {
+		req.answer("")
+	}
+	return ctx.Err() == nil
 }
 
 // halt holds a job stopped by the operator, telling what its Pulse brings, until a
 // start or restart (true) or until ctx is done (false).
 func (k *keeper) halt(ctx context.Context) bool {
-	k.track.set(StateStopped, time.Time{})
+	k.track.notRunning(StateStopped, time.Time{})
 	for {
 		select {
 		case <-ctx.Done():
@@ -222,17 +259,18 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (res Result, health
 		case res := <-results:
 			k.track.ended(res)
 			if k.halted {
-				k.track.set(StateStopped, time.Time{}) // before the answer says so
+				k.track.notRunning(StateStopped, time.Time{}) // before the answer says so
 			}
 			for _, req := range waiting {
 				req.answer("")
 			}
 			return res, res.Duration >= job.HealthyAfter, len(waiting) > 0
 		case req := <-k.requests:
-			if req.cmd == CommandStart {
+			if req.cmd == CommandStart && len(waiting) == 0 {
 				req.answer("already running")
 				continue
 			}
+			// A start while a stop is under way starts the job again once it is down.
 			k.halted = req.cmd == CommandStop
 			cancel() // the runner stops the job with its stop_signal and stop_timeout
 			waiting = append(waiting, req)
@@ -241,7 +279,7 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (res Result, health
 		case <-healthyAfter.C:
 			st.streak = 0
 			if st.looping {
-				k.track.recovered()
+				k.track.looping(false)
 				ev := k.job.Event(KindRecovery, k.runner.Host)
 				ev.Down, ev.Crashes = time.Since(st.loopFrom)-job.HealthyAfter, st.crashes
 				k.send(ev)

@@ -127,9 +127,9 @@ func (k *keeper) schedule(ctx context.Context) {
 		} else {
 			news = k.pulse.wake // while a run goes, its runner takes the news
 			if k.halted {
-				k.track.set(StateStopped, time.Time{})
+				k.track.notRunning(StateStopped, time.Time{})
 			} else {
-				k.track.set(StateScheduled, due)
+				k.track.notRunning(StateScheduled, due)
 			}
 		}
 		select {
@@ -199,6 +199,10 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 		case req := <-k.requests:
 			switch {
+			case req.cmd == CommandStart && cur != nil && len(cur.asked) > 0:
+				// A start while a stop is under way: it runs again once it is down.
+				k.halted = false
+				cur.asked = append(cur.asked, req)
 			case req.cmd == CommandStart && cur != nil:
 				k.halted = false
 				req.answer("already running")
@@ -219,7 +223,7 @@ func (k *keeper) schedule(ctx context.Context) {
 				k.halted, queued = true, nil
 				checks = nil
 				deadline.Stop()
-				k.track.set(StateStopped, time.Time{})
+				k.track.notRunning(StateStopped, time.Time{})
 				req.answer(note)
 			default: // restart, with no run going: run now
 				k.halted = false
@@ -237,7 +241,7 @@ func (k *keeper) schedule(ctx context.Context) {
 				if k.halted {
 					queued, checks = nil, nil
 					deadline.Stop()
-					k.track.set(StateStopped, time.Time{})
+					k.track.notRunning(StateStopped, time.Time{})
 				} else {
 					start(time.Now(), false)
 				}
@@ -263,7 +267,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			case res.Stalled && !r.retried:
 				// action = restart: the run starts again at once, once; a run that
 				// stalls again is left to the job's next time.
-				k.track.restarted(false)
+				k.track.restarted()
 				start(r.due, true)
 			case queued != nil:
 				start(*queued, false)
