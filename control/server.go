@@ -10,7 +10,8 @@
 //	GET  /v1/jobs/{job}/logs?lines=N&follow=1    the job's output as text/plain, streamed while follow
 //	POST /ping/{job}[/start|/fail|/N]            a heartbeat, as on up's --listen
 //
-// Errors answer {"error": "…"} with 400, 403 (another user), 404 (no such job) or 500.
+// Errors answer {"error": "…"} with 400, 403 (another user), 404 (no such job) or
+// 503 (the request was given up, as up stops).
 package control
 
 import (
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -101,7 +103,16 @@ func (s *Server) logs(w http.ResponseWriter, req *http.Request) {
 		}
 		lines = n
 	}
-	follow := req.URL.Query().Get("follow") == "1"
+	if req.URL.Query().Get("follow") != "1" {
+		last, err := s.Daemon.LastLines(name, lines)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(last)
+		return
+	}
 	last, output, stop, err := s.Daemon.Follow(name, lines)
 	if err != nil {
 		fail(w, err)
@@ -110,9 +121,6 @@ func (s *Server) logs(w http.ResponseWriter, req *http.Request) {
 	defer stop()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(last)
-	if !follow {
-		return
-	}
 	flusher, _ := w.(http.Flusher)
 	if flusher != nil {
 		flusher.Flush()
@@ -198,30 +206,50 @@ func fail(w http.ResponseWriter, err error) {
 	reply(w, code, map[string]string{"error": err.Error()})
 }
 
-// Listen listens on the unix socket at path, mode 0600, in a folder only its owner
-// may enter. A socket left there by an up that died is replaced; one that answers
-// belongs to a running up, which is an error.
-func Listen(path string) (net.Listener, error) {
+// Listen listens on the unix socket at path, mode 0600 (its folder is made 0700 when
+// it does not exist). A lock on path.lock, held until release is called, says that an
+// up uses the socket: one that a second up finds held is an error, even while the
+// first is stopping its jobs and no longer answers. A socket left there by an up that
+// died is replaced; any other file there is an error, never removed.
+func Listen(path string) (ln net.Listener, release func(), err error) {
 	if len(path) >= 108 {
-		return nil, fmt.Errorf("%s: the path is too long for a unix socket (at most 107 bytes); give a shorter --socket", path)
+		return nil, nil, fmt.Errorf("%s: the path is too long for a unix socket (at most 107 bytes); give a shorter --socket", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("%s: another supervise up is running here (its socket answers)", path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", path)
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil, fmt.Errorf("%s: another supervise up is running here (it holds %s.lock)", path, path)
+		}
+		return nil, nil, fmt.Errorf("%s.lock: %w", path, err)
 	}
-	return ln, nil
+	release = func() { lock.Close() }
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			release()
+			return nil, nil, fmt.Errorf("%s exists and is not a socket: give another --socket", path)
+		}
+		if err := os.Remove(path); err != nil { // left by an up that died
+			release()
+			return nil, nil, err
+		}
+	}
+	ln, err = net.Listen("unix", path)
+	if err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		release()
+		return nil, nil, err
+	}
+	return ln, release, nil
 }

@@ -188,11 +188,10 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 		if len(args) < 1 || len(args) > 2 {
 			return escape("usage: /logs JOB [LINES]")
 		}
-		last, _, stop, err := d.Follow(args[0], n)
+		last, err := d.LastLines(args[0], n)
 		if err != nil {
 			return escape(fmt.Sprintf("❌ /logs %s: %v", args[0], err))
 		}
-		stop()
 		return notifier.Preformatted(fmt.Sprintf("%s on %s: its last %d lines", args[0], d.Host, n), string(last))
 	}
 	return escape("commands: /status, /restart JOB, /logs JOB [LINES]")

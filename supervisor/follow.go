@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -47,34 +48,41 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// Follow returns the last lines lines of the job's log and a channel of what the job
-// writes from then on, until stop is called. The channel is closed when the reader
-// fell too far behind, or when the job is removed.
+// MaxLines is the most lines LastLines and Follow give of a log.
+const MaxLines = 10000
+
+// LastLines returns the last lines lines of the job's log (at most MaxLines).
+func (d *Daemon) LastLines(name string, lines int) ([]byte, error) {
+	if _, err := d.logged(name); err != nil || d.LogDir == "" {
+		return nil, err
+	}
+	return lastLines(filepath.Join(d.LogDir, name+".log"), min(lines, MaxLines), -1)
+}
+
+// Follow returns the last lines lines of the job's log (at most MaxLines) and a
+// channel of what the job writes from then on, until stop is called. The channel is
+// closed when the reader fell too far behind, or when the job is removed.
 func (d *Daemon) Follow(name string, lines int) (last []byte, output <-chan []byte, stop func(), err error) {
-	d.init()
-	d.mu.Lock()
-	p := d.jobs[name]
-	if d.keepers[name] == nil {
-		p = nil
+	p, err := d.logged(name)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	d.mu.Unlock()
-	if p == nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", name, ErrNoJob)
-	}
+	path := filepath.Join(d.LogDir, name+".log")
 	f := &p.followers
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if d.LogDir != "" {
-		last, err = lastLines(filepath.Join(d.LogDir, name+".log"), lines)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-	}
 	ch := make(chan []byte, followQueue)
+	// Where the log ends when the reader joins is taken under the lock that writes
+	// it, so the reader sees each byte once; the log is read after, so a long read
+	// never holds up the job.
+	f.mu.Lock()
+	end := int64(-1)
+	if fi, err := os.Stat(path); err == nil {
+		end = fi.Size()
+	}
 	if f.readers == nil {
 		f.readers = map[chan []byte]struct{}{}
 	}
 	f.readers[ch] = struct{}{}
+	f.mu.Unlock()
 	stop = func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -83,7 +91,25 @@ func (d *Daemon) Follow(name string, lines int) (last []byte, output <-chan []by
 			close(ch)
 		}
 	}
+	if d.LogDir != "" && end >= 0 {
+		if last, err = lastLines(path, min(lines, MaxLines), end); err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+	}
 	return last, ch, stop, nil
+}
+
+// logged returns what the job named name keeps across keepers, its log readers among
+// it.
+func (d *Daemon) logged(name string) (*perJob, error) {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keepers[name] == nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoJob)
+	}
+	return d.jobs[name], nil
 }
 
 // closeReaders ends every reader's channel, for a job that is gone.
@@ -96,9 +122,9 @@ func (f *followers) closeReaders() {
 	}
 }
 
-// lastLines returns the last n lines of the file at path, read from its end; nothing
-// when the file does not exist yet.
-func lastLines(path string, n int) ([]byte, error) {
+// lastLines returns the last n lines of the file at path before byte end (-1 for
+// its end), read backwards in chunks; nothing when the file does not exist yet.
+func lastLines(path string, n int, end int64) ([]byte, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -115,26 +141,30 @@ func lastLines(path string, n int) ([]byte, error) {
 		return nil, err
 	}
 	const chunk = 64 << 10
-	end := fi.Size()
-	var data []byte
-	for end > 0 {
-		start := max(end-chunk, 0)
-		buf := make([]byte, end-start)
+	if end < 0 || end > fi.Size() {
+		end = fi.Size()
+	}
+	var chunks [][]byte // read backwards: the last first
+	count, partial := 0, false
+	for pos := end; pos > 0 && count <= n; {
+		start := max(pos-chunk, 0)
+		buf := make([]byte, pos-start)
 		if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
-		data = append(buf, data...)
-		end = start
-		// One more newline than lines: the one that ends the line before them. A last
-		// line without its newline yet counts as a line.
-		count := bytes.Count(data, []byte("\n"))
-		if len(data) > 0 && data[len(data)-1] != '\n' {
+		if pos == end && len(buf) > 0 && buf[len(buf)-1] != '\n' {
+			partial = true // a last line without its newline yet counts as a line
+		}
+		chunks = append(chunks, buf)
+		// One more newline than lines: the one that ends the line before them.
+		count += bytes.Count(buf, []byte("\n"))
+		if partial && len(chunks) == 1 {
 			count++
 		}
-		if count > n {
-			break
-		}
+		pos = start
 	}
+	slices.Reverse(chunks)
+	data := bytes.Join(chunks, nil)
 	// Keep the last n lines.
 	cut := len(data)
 	if cut > 0 && data[cut-1] == '\n' {

@@ -31,12 +31,12 @@ func TestLastLines(t *testing.T) {
 	} {
 		path := filepath.Join(dir, "log")
 		os.WriteFile(path, []byte(tc.text), 0o600)
-		got, err := lastLines(path, tc.n)
+		got, err := lastLines(path, tc.n, -1)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("lastLines(%.20q, %d) = %.40q, %v; want %.40q", tc.text, tc.n, got, err, tc.want)
 		}
 	}
-	if got, err := lastLines(filepath.Join(dir, "missing"), 3); err != nil || got != nil {
+	if got, err := lastLines(filepath.Join(dir, "missing"), 3, -1); err != nil || got != nil {
 		t.Errorf("a missing log: %q, %v; want nothing", got, err)
 	}
 }

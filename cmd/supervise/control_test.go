@@ -228,15 +228,46 @@ func TestControlWithoutUp(t *testing.T) {
 	}
 }
 
-// A second up on the same state is refused while the first runs.
+// A second up on the same state is refused while the first runs, and while it is
+// stopping its jobs; a file that is not a socket is never taken for a stale one.
 func TestControlSocketTakenBySecondUp(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "web.toml", `command = "exec sleep 100"`)
-	state, _, _ := upWithSocket(t, dir)
-	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", state)
-	if status != 2 || !strings.Contains(errs, "another supervise up is running") {
+	writeFile(t, dir, "slow.toml", "command = \"trap '' TERM; echo up; while :; do sleep 0.05; done\"\nstop_timeout = \"3s\"\n")
+	state := t.TempDir()
+	cmd, stdout, stderr := startUp(t, dir, "--state", state)
+	waitOutput(t, stdout, "slow | up")
+	second := func() (int, string) {
+		status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", state)
+		return status, errs
+	}
+	if status, errs := second(); status != 1 || !strings.Contains(errs, "another supervise up is running") {
 		t.Errorf("second up: %d %s", status, errs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitOutput(t, stderr, "stopping every job")
+	if status, errs := second(); status != 1 || !strings.Contains(errs, "another supervise up is running") {
+		t.Errorf("second up while the first stops its jobs: %d %s", status, errs)
+	}
+	cmd.Wait()
+
+	// An up killed leaves its socket behind: the next one replaces it.
+	cmd, stdout, _ = startUp(t, dir, "--state", state)
+	waitOutput(t, stdout, "slow | up")
+	orphan := waitState(t, state, "slow", supervisor.StateRunning).PID
+	cmd.Process.Kill()
+	cmd.Wait()
+	syscall.Kill(-orphan, syscall.SIGKILL) // the killed up's job, in a session of its own
+	_, stdout, _ = startUp(t, dir, "--state", state)
+	waitOutput(t, stdout, "slow | up")
+	if status, _, errs := supervise(t, "status", "--state", state); status != 0 {
+		t.Errorf("status after an up was killed and another started: %d %s", status, errs)
+	}
+
+	precious := writeFile(t, t.TempDir(), "precious.txt", "keep me\n")
+	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", state, "--socket", precious)
+	if data, _ := os.ReadFile(precious); status != 1 || !strings.Contains(errs, "is not a socket") || string(data) != "keep me\n" {
+		t.Errorf("--socket at a file: %d %s; the file holds %q", status, errs, data)
 	}
 }
 

@@ -69,12 +69,13 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise up: --listen: %v\n", err)
 		return exitUsage
 	}
-	ctl, err := control.Listen(socketPath(*socket, state))
+	ctl, release, err := control.Listen(socketPath(*socket, state))
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "supervise up: control socket: %v\n", err)
-		return exitUsage
+		return exitFail
 	}
+	defer release() // only once every job has stopped: until then, no other up starts here
 	// The jobs' NOTIFY_SOCKETs go in a private folder of their own; the path of a
 	// unix socket must be short, which the state folder need not be.
 	sockets, err := os.MkdirTemp("", "supervise-")
