@@ -69,8 +69,11 @@ func (c *Client) Logs(ctx context.Context, job string, lines int, follow bool, w
 	}
 	defer resp.Body.Close()
 	_, err = io.Copy(w, resp.Body)
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return nil // the reader stopped following
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("supervise up stopped")
 	}
 	return err
 }

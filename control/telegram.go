@@ -35,6 +35,9 @@ const (
 	maxLogLines = 200
 )
 
+// maxArg is how much of an argument an answer quotes: job names are short.
+const maxArg = 100
+
 // stale is how old a command may be and still be done: one sent while up was down is
 // not done when it comes back, perhaps hours later.
 const stale = 2 * time.Minute
@@ -157,6 +160,11 @@ func (c *Commands) handle(ctx context.Context, cmd notifier.Command, username st
 // answer does the command name with args and says how it went, as HTML.
 func (c *Commands) answer(ctx context.Context, name string, args []string) string {
 	d := c.Daemon
+	for i, a := range args {
+		if len([]rune(a)) > maxArg { // quoted in the answer, which must fit a message
+			args[i] = string([]rune(a)[:maxArg]) + "…"
+		}
+	}
 	switch name {
 	case "status":
 		var b bytes.Buffer
@@ -177,6 +185,9 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 		}
 		return escape(fmt.Sprintf("🔁 %s restarted on %s", args[0], d.Host))
 	case "logs":
+		if len(args) < 1 || len(args) > 2 {
+			return escape("usage: /logs JOB [LINES]")
+		}
 		n := logLines
 		if len(args) == 2 {
 			v, err := strconv.Atoi(args[1])
@@ -184,9 +195,6 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 				return escape("usage: /logs JOB [LINES]")
 			}
 			n = min(v, maxLogLines)
-		}
-		if len(args) < 1 || len(args) > 2 {
-			return escape("usage: /logs JOB [LINES]")
 		}
 		last, err := d.LastLines(args[0], n)
 		if err != nil {

@@ -154,6 +154,12 @@ func TestTelegramCommands(t *testing.T) {
 		t.Errorf("an old command was not logged as ignored:\n%s", stderr.String())
 	}
 	eventually(t, "every update confirmed", func() bool { return fake.PendingUpdates() == 0 })
+	// An argument too long to quote whole is cut, so the answer still fits.
+	fake.AddUpdate(message(allowed, "/restart "+strings.Repeat("x", 5000)))
+	eventually(t, "an answer to a long /restart", func() bool { return len(answers(fake, allowed)) == 5 })
+	if a := answers(fake, allowed)[4]; !strings.Contains(a, "no such job") {
+		t.Errorf("a long /restart answered %q", a)
+	}
 	if strings.Contains(stderr.String(), token) {
 		t.Error("the token is in stderr")
 	}

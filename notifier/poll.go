@@ -29,11 +29,12 @@ const MaxPollWait = attemptTimeout - 5*time.Second
 // When another program polls the same bot, the error matches ErrOtherPoller; when
 // the bot has a webhook, ErrWebhookSet.
 func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) ([]Command, int64, error) {
+	// No allowed_updates: Telegram keeps that setting for the bot, and `supervise
+	// telegram chats` needs the updates other than messages.
 	body, err := json.Marshal(struct {
-		Offset         int64    `json:"offset,omitempty"`
-		Timeout        int      `json:"timeout"`
-		AllowedUpdates []string `json:"allowed_updates"`
-	}{offset, int(min(wait, MaxPollWait) / time.Second), []string{"message"}})
+		Offset  int64 `json:"offset,omitempty"`
+		Timeout int   `json:"timeout"`
+	}{offset, int(min(wait, MaxPollWait) / time.Second)})
 	if err != nil {
 		return nil, offset, err
 	}

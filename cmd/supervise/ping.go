@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -239,6 +240,12 @@ func (t pingTarget) send(ctx context.Context, body string) error {
 		return nil
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // one line is wanted; what came is enough
+	var refusal struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(answer, &refusal) == nil && refusal.Error != "" {
+		answer = []byte(refusal.Error) // the control socket answers in JSON
+	}
 	return errors.New(statusLine(resp.StatusCode, string(answer)))
 }
 
