@@ -360,10 +360,15 @@ func render(ev supervisor.Event) (string, bool) {
 		b.WriteString("\n(no output)")
 		return b.String(), true
 	}
+	t := pre(&b, m.tail)
+	return b.String(), t.omitted == 0 && t.lines[len(t.lines)-1] == m.lines[len(m.lines)-1]
+}
+
+// pre writes to b the last lines of t that fit in what is left of a message, in a
+// <pre> block, with a note on the lines left out, and returns what it wrote.
+func pre(b *strings.Builder, t tail) tail {
 	const open, end = "\n<pre>", "</pre>"
-	room := maxMessage - utf16Len(b.String()) - len(open) - len(end)
-	t := fit(m.tail, room)
-	whole := t.omitted == 0 && t.lines[len(t.lines)-1] == m.lines[len(m.lines)-1]
+	t = fit(t, maxMessage-utf16Len(b.String())-len(open)-len(end))
 	b.WriteString(open)
 	if t.omitted > 0 {
 		b.WriteString(earlier(t.omitted) + "\n")
@@ -375,7 +380,7 @@ func render(ev supervisor.Event) (string, bool) {
 		b.WriteString(escape(l))
 	}
 	b.WriteString(end)
-	return b.String(), whole
+	return t
 }
 
 // fit keeps as many of t's last lines as fit in room UTF-16 units once escaped, with

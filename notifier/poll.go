@@ -95,20 +95,9 @@ func Preformatted(title, text string) string {
 	if text == "" {
 		return head + "\n(nothing)"
 	}
-	const open, end = "\n<pre>", "</pre>"
-	t := fit(tail{lines: strings.Split(clean([]byte(text)), "\n")}, maxMessage-utf16Len(head)-len(open)-len(end))
 	var b strings.Builder
-	b.WriteString(head + open)
-	if t.omitted > 0 {
-		b.WriteString(earlier(t.omitted) + "\n")
-	}
-	for i, l := range t.lines {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(escape(l))
-	}
-	b.WriteString(end)
+	b.WriteString(head)
+	pre(&b, tail{lines: strings.Split(clean([]byte(text)), "\n")})
 	return b.String()
 }
 
