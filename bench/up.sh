@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures `supervise up` with N sleeping jobs: resident memory, CPU used while idle,
-# and the time from a SIGKILL of a job to its replacement's start. KIND is what the
-# sleepers are: plain daemons, daemons with a heartbeat (every 1m, fed by sd_notify
-# never: its timer is armed), or jobs scheduled every hour.
+# the CPU and memory of scraping its /metrics, and the time from a SIGKILL of a job to
+# its replacement's start. KIND is what the sleepers are: plain daemons, daemons with
+# a heartbeat (every 1m, fed by sd_notify never: its timer is armed), or jobs
+# scheduled every hour.
 #   bash bench/up.sh [N] [IDLE_SECONDS] [plain|heartbeat|scheduled]
 set -euo pipefail
 n=${1:-200}
@@ -40,6 +41,16 @@ sleep "$idle"
 after=$(cpu)
 echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB"
 echo "CPU while idle: $(( (after - before) * 1000 / ticks )) ms in ${idle}s"
+
+# 200 scrapes of /metrics, as Prometheus asks for them (gzip), one after another.
+addr=$(sed -n 's/.*listening on \([^ ;]*\).*/\1/p' "$work/err" | head -1)
+before=$(cpu)
+for i in $(seq 200); do
+	curl -fsS --compressed -o /dev/null "http://$addr/metrics"
+done
+after=$(cpu)
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+echo "200 scrapes of /metrics: $(( (after - before) * 1000 / ticks )) ms CPU of up; RSS after: $((rss / 1024)) MiB"
 
 # Restart latency, roughly (each look at the pid file forks a cat; the Go benchmark
 # BenchmarkRestartAfterKill in supervisor/ measures it closely).

@@ -18,10 +18,10 @@ import (
 
 // /metrics on up's --listen, scraped as Prometheus does: a running daemon is up, a
 // crashing job's restarts and exits move, a job that succeeded has the time, a
-// scheduled one its next run, one with a sign of life its age, and the names pass
-// Prometheus's own lint.
+// scheduled one its next run, one with a sign of life its age, the crash's message
+// is counted as sent, and the names pass Prometheus's own lint.
 func TestUpMetrics(t *testing.T) {
-	noTelegram(t)
+	telegram(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "web.toml", "command = \"echo web is up; exec sleep 100\"\n[heartbeat]\nevery = \"1h\"\noutput = true\n")
 	writeFile(t, dir, "crasher.toml", "command = \"exit 1\"\nbackoff = { initial = \"10ms\", max = \"50ms\" }\n")
@@ -35,16 +35,18 @@ func TestUpMetrics(t *testing.T) {
 	}
 	url := "http://" + addr[1] + "/metrics"
 
-	// Wait until the crasher has been restarted twice and once has succeeded.
+	// Wait until the crasher has been restarted twice and told, and once has succeeded.
 	var m scraped
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		m = scrapeMetrics(t, url)
 		_, succeeded := m.value("supervise_job_last_success_timestamp_seconds", "job", "once")
-		if restarts, _ := m.value("supervise_job_restarts_total", "job", "crasher"); restarts >= 2 && succeeded {
+		restarts, _ := m.value("supervise_job_restarts_total", "job", "crasher")
+		sent, _ := m.value("supervise_notifications_total", "result", "sent")
+		if restarts >= 2 && succeeded && sent >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the crasher was not restarted twice, or once did not succeed:\n%s", m.text)
+			t.Fatalf("the crasher was not restarted twice or told, or once did not succeed:\n%s", m.text)
 		}
 	}
 
@@ -56,6 +58,8 @@ func TestUpMetrics(t *testing.T) {
 		"supervise_job_last_success_timestamp_seconds": dto.MetricType_GAUGE,
 		"supervise_job_heartbeat_age_seconds":          dto.MetricType_GAUGE,
 		"supervise_job_next_run_timestamp_seconds":     dto.MetricType_GAUGE,
+		"supervise_notifications_total":                dto.MetricType_COUNTER,
+		"supervise_spool_messages":                     dto.MetricType_GAUGE,
 		"process_resident_memory_bytes":                dto.MetricType_GAUGE,
 		"go_goroutines":                                dto.MetricType_GAUGE,
 	} {
