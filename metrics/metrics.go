@@ -47,7 +47,7 @@ var (
 	jobNextRun = prometheus.NewDesc("supervise_job_next_run_timestamp_seconds",
 		"When the job next runs on its schedule, or next starts while backing off, in Unix time.", []string{"job"}, nil)
 	notifications = prometheus.NewDesc("supervise_notifications_total",
-		"Messages by how they ended: sent, failed (kept to try again) or dropped.", []string{"result"}, nil)
+		"Tries to deliver a message, by result: sent, failed (the message is kept to try again) or dropped (given up on).", []string{"result"}, nil)
 	spooled = prometheus.NewDesc("supervise_spool_messages",
 		"Messages waiting in the spool.", nil, nil)
 )
