@@ -1,106 +1,191 @@
 // Package metrics serves /metrics on `supervise up --listen`: what up knows of its
-// jobs and its notifier, in Prometheus's text format.
+// jobs and its notifier, in Prometheus's text format (version 0.0.4).
 //
 // Nothing is counted as it happens: each scrape reads the daemon's Status and
 // Delivery, which up keeps anyway for `supervise status`, so a job costs nothing
 // between scrapes and the metrics always agree with the status.
+//
+// The format is written here rather than with prometheus/client_golang: linking that
+// library made every command start about 6 ms later (its package initialisation and
+// protobuf's), which each `supervise run` from cron would pay. The tests read what
+// is written here with Prometheus's own parser and linter.
 package metrics
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/supervise/supervise/supervisor"
 )
 
-// Handler returns the /metrics handler for d: its jobs and notifier, and the standard
-// process and Go runtime metrics of up itself (process_resident_memory_bytes,
-// process_open_fds, go_goroutines…), which cost a fraction of a millisecond a scrape.
-// It has a registry of its own, not the global one.
+// Handler returns the /metrics handler for d: its jobs and notifier, and a few
+// standard metrics of up itself (process_start_time_seconds, process_cpu_seconds_total,
+// process_resident_memory_bytes, process_open_fds, go_goroutines).
 func Handler(d *supervisor.Daemon) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{d},
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector())
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	started := time.Now()
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		b := bufio.NewWriter(w)
+		for _, f := range gather(d, started, time.Now()) {
+			f.write(b)
+		}
+		b.Flush()
+	})
 }
 
-// The metrics. Their names and labels are public interface, listed in the README.
-var (
-	jobUp = prometheus.NewDesc("supervise_job_up",
-		"1 when the job's process runs, else 0.", []string{"job"}, nil)
-	jobState = prometheus.NewDesc("supervise_job_state",
-		"1 for the job's state, as supervise status shows it; the other states have no series.", []string{"job", "state"}, nil)
-	jobRestarts = prometheus.NewDesc("supervise_job_restarts_total",
-		"Automatic restarts of the job under this up.", []string{"job"}, nil)
-	jobExits = prometheus.NewDesc("supervise_job_exits_total",
-		"Runs of the job that ended, by exit status as supervise run gives it (128+N for signal N, 124 for a timeout).", []string{"job", "status"}, nil)
-	jobLastSuccess = prometheus.NewDesc("supervise_job_last_success_timestamp_seconds",
-		"When a run of the job last ended well, in Unix time; no series until one has.", []string{"job"}, nil)
-	jobHeartbeatAge = prometheus.NewDesc("supervise_job_heartbeat_age_seconds",
-		"Seconds since the job's last sign of life (ping, sd_notify or output); no series until its first.", []string{"job"}, nil)
-	jobNextRun = prometheus.NewDesc("supervise_job_next_run_timestamp_seconds",
-		"When the job next runs on its schedule, or next starts while backing off, in Unix time.", []string{"job"}, nil)
-	notifications = prometheus.NewDesc("supervise_notifications_total",
-		"Tries to deliver a message, by result: sent, failed (the message is kept to try again) or dropped (given up on).", []string{"result"}, nil)
-	spooled = prometheus.NewDesc("supervise_spool_messages",
-		"Messages waiting in the spool.", nil, nil)
-)
+// family is one metric with its samples.
+type family struct {
+	name, help, kind string // kind is "gauge" or "counter"
+	samples          []sample
+}
 
-// results are the notification results that always have a series, from 0, so that
-// rate() and increase() see their first message.
-var results = []string{"sent", "failed", "dropped"}
+type sample struct {
+	labels []string // name, value, name, value…
+	value  float64
+}
 
-// collector reads the metrics from a daemon at each scrape.
-type collector struct{ d *supervisor.Daemon }
+func (f *family) add(value float64, labels ...string) {
+	f.samples = append(f.samples, sample{labels, value})
+}
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, desc := range []*prometheus.Desc{jobUp, jobState, jobRestarts, jobExits, jobLastSuccess, jobHeartbeatAge, jobNextRun, notifications, spooled} {
-		ch <- desc
+// write writes f in the text format; a family without samples is left out.
+func (f *family) write(w io.Writer) {
+	if len(f.samples) == 0 {
+		return
+	}
+	help := strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(f.help)
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, help, f.name, f.kind)
+	value := strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+	for _, s := range f.samples {
+		io.WriteString(w, f.name)
+		for i := 0; i+1 < len(s.labels); i += 2 {
+			sep := ","
+			if i == 0 {
+				sep = "{"
+			}
+			fmt.Fprintf(w, `%s%s="%s"`, sep, s.labels[i], value.Replace(s.labels[i+1]))
+		}
+		if len(s.labels) > 0 {
+			io.WriteString(w, "}")
+		}
+		fmt.Fprintf(w, " %s\n", strconv.FormatFloat(s.value, 'g', -1, 64))
 	}
 }
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
-	for _, st := range c.d.Status() {
+// gather reads the metrics of d at now. Their names and labels are public interface,
+// listed in the README.
+func gather(d *supervisor.Daemon, started, now time.Time) []*family {
+	var (
+		jobUp = &family{name: "supervise_job_up", kind: "gauge",
+			help: "1 when the job's process runs, else 0."}
+		jobState = &family{name: "supervise_job_state", kind: "gauge",
+			help: "1 for the job's state, as supervise status shows it; the other states have no series."}
+		jobRestarts = &family{name: "supervise_job_restarts_total", kind: "counter",
+			help: "Automatic restarts of the job under this up."}
+		jobExits = &family{name: "supervise_job_exits_total", kind: "counter",
+			help: "Runs of the job that ended, by exit status as supervise run gives it (128+N for signal N, 124 for a timeout)."}
+		jobLastSuccess = &family{name: "supervise_job_last_success_timestamp_seconds", kind: "gauge",
+			help: "When a run of the job last ended well, in Unix time; no series until one has."}
+		jobHeartbeatAge = &family{name: "supervise_job_heartbeat_age_seconds", kind: "gauge",
+			help: "Seconds since the job's last sign of life (ping, sd_notify or output); no series until its first."}
+		jobNextRun = &family{name: "supervise_job_next_run_timestamp_seconds", kind: "gauge",
+			help: "When the job next runs on its schedule, or next starts while backing off, in Unix time."}
+		notifications = &family{name: "supervise_notifications_total", kind: "counter",
+			help: "Tries to deliver a message, by result: sent, failed (the message is kept to try again) or dropped (given up on)."}
+		spooled = &family{name: "supervise_spool_messages", kind: "gauge",
+			help: "Messages waiting in the spool."}
+	)
+	for _, st := range d.Status() {
 		up := 0.0
 		if st.PID != 0 {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(jobUp, prometheus.GaugeValue, up, st.Name)
-		ch <- prometheus.MustNewConstMetric(jobState, prometheus.GaugeValue, 1, st.Name, st.State)
-		ch <- prometheus.MustNewConstMetric(jobRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name)
-		for status, n := range st.Exits {
-			ch <- prometheus.MustNewConstMetric(jobExits, prometheus.CounterValue, float64(n), st.Name, status)
+		jobUp.add(up, "job", st.Name)
+		jobState.add(1, "job", st.Name, "state", st.State)
+		jobRestarts.add(float64(st.Restarts), "job", st.Name)
+		for _, status := range sortedKeys(st.Exits) {
+			jobExits.add(float64(st.Exits[status]), "job", st.Name, "status", status)
 		}
 		if !st.LastSuccess.IsZero() {
-			ch <- prometheus.MustNewConstMetric(jobLastSuccess, prometheus.GaugeValue, unix(st.LastSuccess), st.Name)
+			jobLastSuccess.add(unix(st.LastSuccess), "job", st.Name)
 		}
 		if !st.Heartbeat.IsZero() {
-			ch <- prometheus.MustNewConstMetric(jobHeartbeatAge, prometheus.GaugeValue, now.Sub(st.Heartbeat).Seconds(), st.Name)
+			jobHeartbeatAge.add(now.Sub(st.Heartbeat).Seconds(), "job", st.Name)
 		}
 		if !st.NextRun.IsZero() {
-			ch <- prometheus.MustNewConstMetric(jobNextRun, prometheus.GaugeValue, unix(st.NextRun), st.Name)
+			jobNextRun.add(unix(st.NextRun), "job", st.Name)
 		}
 	}
-	ds, ok := c.d.Delivery()
-	if !ok {
-		return
+	fams := []*family{jobUp, jobState, jobRestarts, jobExits, jobLastSuccess, jobHeartbeatAge, jobNextRun}
+	if ds, ok := d.Delivery(); ok {
+		// sent, failed and dropped always have a series, from 0, so that rate() and
+		// increase() see the first message.
+		results := map[string]int{"sent": 0, "failed": 0, "dropped": 0}
+		for r, n := range ds.Results {
+			results[r] = n
+		}
+		for _, r := range sortedKeys(results) {
+			notifications.add(float64(results[r]), "result", r)
+		}
+		spooled.add(float64(ds.Spooled))
+		fams = append(fams, notifications, spooled)
 	}
-	for _, r := range results {
-		ch <- prometheus.MustNewConstMetric(notifications, prometheus.CounterValue, float64(ds.Results[r]), r)
+	return append(fams, self(started)...)
+}
+
+// self is the standard metrics of up's own process, as every Prometheus client gives
+// them, read from /proc.
+func self(started time.Time) []*family {
+	start := &family{name: "process_start_time_seconds", kind: "gauge",
+		help: "Start time of the process since unix epoch in seconds."}
+	start.add(unix(started))
+	goroutines := &family{name: "go_goroutines", kind: "gauge",
+		help: "Number of goroutines that currently exist."}
+	goroutines.add(float64(runtime.NumGoroutine()))
+	fams := []*family{start, goroutines}
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		f := &family{name: "process_open_fds", kind: "gauge", help: "Number of open file descriptors."}
+		f.add(float64(len(fds)))
+		fams = append(fams, f)
 	}
-	for r, n := range ds.Results {
-		if !slices.Contains(results, r) {
-			ch <- prometheus.MustNewConstMetric(notifications, prometheus.CounterValue, float64(n), r)
+	// /proc/self/stat: utime and stime are fields 14 and 15, in clock ticks (100 a
+	// second on Linux), rss field 24, in pages. The command name, field 2, may hold
+	// spaces, so the fields are counted from after its closing parenthesis.
+	if data, err := os.ReadFile("/proc/self/stat"); err == nil {
+		if i := strings.LastIndexByte(string(data), ')'); i > 0 {
+			fields := strings.Fields(string(data[i+1:])) // fields[0] is field 3
+			if len(fields) > 21 {
+				utime, _ := strconv.ParseFloat(fields[11], 64)
+				stime, _ := strconv.ParseFloat(fields[12], 64)
+				rss, _ := strconv.ParseFloat(fields[21], 64)
+				cpu := &family{name: "process_cpu_seconds_total", kind: "counter",
+					help: "Total user and system CPU time spent in seconds."}
+				cpu.add((utime + stime) / 100)
+				mem := &family{name: "process_resident_memory_bytes", kind: "gauge",
+					help: "Resident memory size in bytes."}
+				mem.add(rss * float64(os.Getpagesize()))
+				fams = append(fams, cpu, mem)
+			}
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(spooled, prometheus.GaugeValue, float64(ds.Spooled))
+	return fams
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // unix is t in Unix seconds, with its fraction.
