@@ -78,7 +78,8 @@ func (c *Client) Logs(ctx context.Context, job string, lines int, follow bool, w
 	return err
 }
 
-// Ping sends a heartbeat for the job: what is "", "start", "fail" or an exit status.
+// Ping sends a heartbeat for the job, as `supervise ping` does outside a job: what is
+// "", "start", "fail" or an exit status, and message the job's ping message.
 func (c *Client) Ping(ctx context.Context, job, what, message string) error {
 	path := "/ping/" + url.PathEscape(job)
 	if what != "" {

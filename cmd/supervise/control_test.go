@@ -287,7 +287,7 @@ func TestPingOverControlSocket(t *testing.T) {
 		t.Errorf("quiet: %+v, want the ping as its last heartbeat", j)
 	}
 	status, _, errs := supervise(t, "ping", "--state", t.TempDir(), "quiet")
-	if status != 1 || !strings.Contains(errs, "is `supervise up` running?") {
+	if status != 1 || !strings.Contains(errs, "supervise up is not running") {
 		t.Errorf("ping with no up: %d %s", status, errs)
 	}
 }

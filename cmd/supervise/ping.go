@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/supervise/supervise/control"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -95,9 +95,10 @@ flags:
 // pingTarget is where a ping goes.
 type pingTarget struct {
 	job     string
+	what    string // "", "start", "fail" or an exit status
 	url     *url.URL
 	fromEnv bool   // the URL is SUPERVISE_PING_URL, not built from --listen
-	socket  string // when set, the URL's path is asked at up's control socket instead
+	socket  string // when set, the ping goes to up's control socket instead of url
 }
 
 // pingTargetOf checks the arguments JOB [start|fail|N] and works out the URL: the
@@ -128,7 +129,7 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 		}
 	}
 
-	t := pingTarget{job: job}
+	t := pingTarget{job: job, what: suffix}
 	if env := getenv("SUPERVISE_PING_URL"); !listenSet && env != "" {
 		// Inside a job, the supervise that runs it is the one to ask, for this job or
 		// another: the URL of another job is beside this job's own.
@@ -206,6 +207,13 @@ func readMessage(r io.Reader) (string, error) {
 func (t pingTarget) send(ctx context.Context, body string) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
+	if t.socket != "" {
+		err := control.NewClient(t.socket).Ping(ctx, t.job, t.what, body)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("no answer from %s within %v", t.socket, pingTimeout)
+		}
+		return err
+	}
 	// Always a POST, with or without a message: a ping records something (a start,
 	// a failure), so it is not a GET that a proxy or a retry may repeat or cache,
 	// and there is one kind of request to test whether or not -m was given.
@@ -224,13 +232,6 @@ func (t pingTarget) send(ctx context.Context, body string) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	addr := t.url.Host
-	if t.socket != "" {
-		addr = t.socket
-		client.Transport.(*http.Transport).DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", t.socket)
-		}
-	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return t.transportError(addr, err)
@@ -240,12 +241,6 @@ func (t pingTarget) send(ctx context.Context, body string) error {
 		return nil
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // one line is wanted; what came is enough
-	var refusal struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(answer, &refusal) == nil && refusal.Error != "" {
-		answer = []byte(refusal.Error) // the control socket answers in JSON
-	}
 	return errors.New(statusLine(resp.StatusCode, string(answer)))
 }
 
@@ -256,10 +251,7 @@ func (t pingTarget) transportError(addr string, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		hint := "is `supervise up` running? see --listen"
-		switch {
-		case t.socket != "":
-			hint = "is `supervise up` running? see --state, --socket or --listen"
-		case t.fromEnv:
+		if t.fromEnv {
 			hint = "from SUPERVISE_PING_URL: is the supervise that runs this job still running?"
 		}
 		return fmt.Errorf("cannot reach supervise at %s: %s (%s)", addr, reason(op.Err), hint)
