@@ -73,7 +73,17 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) status(w http.ResponseWriter, req *http.Request) {
-	reply(w, http.StatusOK, Status{Host: s.Daemon.Host, Started: s.Started, Jobs: s.Daemon.Status(), Delivery: delivery(s.Daemon)})
+	reply(w, http.StatusOK, statusOf(s.Daemon, s.Started))
+}
+
+// statusOf is what d knows of its jobs and its notifier now, for up started at
+// started.
+func statusOf(d *supervisor.Daemon, started time.Time) Status {
+	st := Status{Host: d.Host, Started: started, Jobs: d.Status()}
+	if ds, ok := d.Delivery(); ok {
+		st.Delivery = &ds
+	}
+	return st
 }
 
 func (s *Server) command(w http.ResponseWriter, req *http.Request) {

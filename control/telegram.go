@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"strconv"
@@ -57,13 +58,20 @@ func (c *Commands) Run(ctx context.Context) {
 	}
 	username := ""
 	var offset int64
-	said := map[string]time.Time{} // when each problem was last said
+	said := map[string]time.Time{} // when each problem was said, within sayAgain
 	problem := ""                  // the problem of the last poll
 	say := func(what string) {
-		if time.Since(said[what]) > sayAgain {
-			fmt.Fprintf(c.Stderr, "supervise: telegram commands: %s\n", what)
-			said[what] = time.Now()
+		if at, ok := said[what]; ok && time.Since(at) <= sayAgain {
+			return
 		}
+		fmt.Fprintf(c.Stderr, "supervise: telegram commands: %s\n", what)
+		now := time.Now()
+		for w, at := range said { // forgotten once they may be said again
+			if now.Sub(at) > sayAgain {
+				delete(said, w)
+			}
+		}
+		said[what] = now
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
@@ -168,52 +176,39 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 	switch name {
 	case "status":
 		var b bytes.Buffer
-		WriteStatus(&b, Status{Host: d.Host, Started: c.Started, Jobs: d.Status(), Delivery: delivery(d)}, 0, time.Now())
+		WriteStatus(&b, statusOf(d, c.Started), 0, time.Now())
 		return notifier.Preformatted("status of "+d.Host, b.String())
 	case "restart":
 		if len(args) != 1 {
-			return escape("usage: /restart JOB")
+			return html.EscapeString("usage: /restart JOB")
 		}
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		note, err := d.Control(ctx, args[0], supervisor.CommandRestart)
 		switch {
 		case err != nil:
-			return escape(fmt.Sprintf("❌ /restart %s: %v", args[0], err))
+			return html.EscapeString(fmt.Sprintf("❌ /restart %s: %v", args[0], err))
 		case note != "":
-			return escape(fmt.Sprintf("%s on %s: %s", args[0], d.Host, note))
+			return html.EscapeString(fmt.Sprintf("%s on %s: %s", args[0], d.Host, note))
 		}
-		return escape(fmt.Sprintf("🔁 %s restarted on %s", args[0], d.Host))
+		return html.EscapeString(fmt.Sprintf("🔁 %s restarted on %s", args[0], d.Host))
 	case "logs":
 		if len(args) < 1 || len(args) > 2 {
-			return escape("usage: /logs JOB [LINES]")
+			return html.EscapeString("usage: /logs JOB [LINES]")
 		}
 		n := logLines
 		if len(args) == 2 {
 			v, err := strconv.Atoi(args[1])
 			if err != nil || v < 1 {
-				return escape("usage: /logs JOB [LINES]")
+				return html.EscapeString("usage: /logs JOB [LINES]")
 			}
 			n = min(v, maxLogLines)
 		}
 		last, err := d.LastLines(args[0], n)
 		if err != nil {
-			return escape(fmt.Sprintf("❌ /logs %s: %v", args[0], err))
+			return html.EscapeString(fmt.Sprintf("❌ /logs %s: %v", args[0], err))
 		}
 		return notifier.Preformatted(fmt.Sprintf("%s on %s: its last %d lines", args[0], d.Host, n), string(last))
 	}
-	return escape("commands: /status, /restart JOB, /logs JOB [LINES]")
-}
-
-// delivery is the notifier's health for status, if it can say.
-func delivery(d *supervisor.Daemon) *supervisor.DeliveryStatus {
-	if ds, ok := d.Delivery(); ok {
-		return &ds
-	}
-	return nil
-}
-
-// escape makes text safe in Telegram's HTML parse mode.
-func escape(text string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
+	return html.EscapeString("commands: /status, /restart JOB, /logs JOB [LINES]")
 }

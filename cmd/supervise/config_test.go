@@ -48,7 +48,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 
 	// Settings that are wrong only together: a token and no chat.
-	path = useConfig(t, "[telegram]\ntoken = \""+tgToken+"\"\n", 0o600)
+	useConfig(t, "[telegram]\ntoken = \""+tgToken+"\"\n", 0o600)
 	status, _, stderr = supervise(t, "check", jobs)
 	if status != 2 || !strings.Contains(stderr, "no chat to notify") || strings.Contains(stderr, "AAH-secret") {
 		t.Errorf("token without a chat: status %d, stderr %q; want 2, the reason and no token", status, stderr)
