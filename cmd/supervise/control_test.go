@@ -95,13 +95,46 @@ func TestControlStatusStopStartRestart(t *testing.T) {
 		t.Errorf("crashy: %+v, want exit 3 counted, no restart yet, the next start about 10s ahead", crashy)
 	}
 	status, table, errs := supervise(t, "status", "--state", state)
+	var out string
 	if status != 0 || !strings.Contains(table, "JOB") || !strings.Contains(table, "backing-off") ||
 		!strings.Contains(table, "notifier: standard error") {
 		t.Errorf("status: %d %s\n%s", status, errs, table)
 	}
 
+	// --json: the field names scripts rely on, decoded without our own types.
+	_, raw, _ := supervise(t, "status", "--json", "--state", state)
+	var doc struct {
+		Host    string           `json:"host"`
+		Started string           `json:"started"`
+		Jobs    []map[string]any `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil || doc.Host == "" || doc.Started == "" || len(doc.Jobs) != 4 {
+		t.Fatalf("status --json: %v:\n%s", err, raw)
+	}
+	wantKeys := map[string][]string{
+		"web":     {"name", "state", "pid", "since", "restarts"},
+		"once":    {"exits", "last_exit", "last_exit_at", "last_success"},
+		"nightly": {"schedule", "next_run"},
+		"crashy":  {"next_run", "exits", "last_exit"},
+	}
+	for _, j := range doc.Jobs {
+		for _, k := range wantKeys[j["name"].(string)] {
+			if _, ok := j[k]; !ok {
+				t.Errorf("status --json: %s has no %q: %v", j["name"], k, j)
+			}
+		}
+	}
+
+	// reload with a broken file: exit 1, the file named, the others loaded.
+	broken := writeFile(t, dir, "broken.toml", "command = \"true\"\ntimeout = 5\n")
+	status, out, errs = supervise(t, "reload", "--state", state)
+	if status != 1 || out != "reloaded: 4 jobs\n" || !strings.Contains(errs, "broken.toml:2: timeout") {
+		t.Errorf("reload with a broken file: %d %q %q", status, out, errs)
+	}
+	os.Remove(broken)
+
 	// stop: the process is gone when the command returns.
-	status, out, errs := supervise(t, "stop", "--state", state, "web")
+	status, out, errs = supervise(t, "stop", "--state", state, "web")
 	if status != 0 || out != "web: stopped\n" {
 		t.Fatalf("stop: %d %q %s", status, out, errs)
 	}
@@ -388,5 +421,32 @@ func TestUpTelegramCommands(t *testing.T) {
 	status, _, errs := supervise(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0", "--state", t.TempDir())
 	if status != 2 || !strings.Contains(errs, "telegram.commands: needs allow") {
 		t.Errorf("commands without allow: %d %s", status, errs)
+	}
+}
+
+// logs -f follows the job across its restarts, and says so when up stops.
+func TestControlLogsFollowAcrossRestart(t *testing.T) {
+	noTelegram(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo web started; exec sleep 100"`)
+	state := t.TempDir()
+	cmd, stdout, _ := startUp(t, dir, "--state", state)
+	waitOutput(t, stdout, "web | web started")
+	var followed, errs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"logs", "-f", "--state", state, "web"}, strings.NewReader(""), &followed, &errs)
+	}()
+	waitOutput(t, &followed, "web started\n")
+	supervise(t, "restart", "--state", state, "web")
+	waitOutput(t, &followed, "web started\nweb started\n")
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case status := <-done:
+		if status != 1 || !strings.Contains(errs.String(), "supervise up stopped") {
+			t.Errorf("logs -f when up stopped: %d %q", status, errs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("logs -f did not end when up stopped")
 	}
 }
