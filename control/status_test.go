@@ -20,7 +20,7 @@ func TestWriteStatusFitsWidth(t *testing.T) {
 		{Name: "nightly-backup", State: supervisor.StateScheduled, NextRun: now.Add(15 * time.Hour)},
 	}}
 	for _, tc := range []struct {
-		width     int
+		width      int
 		has, lacks []string
 	}{
 		{0, []string{"HEARTBEAT", "3s ago (ping)", "in 15h0m", "1m30s", "exit 1, 1h0m ago"}, nil},
