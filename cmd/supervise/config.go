@@ -49,12 +49,13 @@ func loadConfig(getenv func(string) string) (*supervisor.Config, error) {
 	return cfg, err
 }
 
-// newNotifier returns the notifier that the environment and the global config file
-// configure, with its spool in spoolDir.
-func newNotifier(stderr io.Writer, spoolDir string) (supervisor.Notifier, error) {
+// newNotifier returns the global config file (nil for none) and the notifier that it
+// and the environment configure, with its spool in the state folder.
+func newNotifier(stderr io.Writer, state string) (*supervisor.Config, supervisor.Notifier, error) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return notifier.FromConfig(cfg, os.Getenv, stderr, spoolDir)
+	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(state, "spool"))
+	return cfg, n, err
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/supervise/supervise/notifier"
@@ -62,12 +61,7 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitUsage
 		}
 	}
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
-		return exitUsage
-	}
-	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(stateDir(*state, os.Getenv), "spool"))
+	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
 		return exitUsage

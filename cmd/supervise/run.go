@@ -33,7 +33,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage
 	}
-	n, err := newNotifier(stderr, filepath.Join(stateDir(state, os.Getenv), "spool"))
+	_, n, err := newNotifier(stderr, stateDir(state, os.Getenv))
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", err)
 		return exitUsage

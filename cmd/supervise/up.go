@@ -46,12 +46,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	state := stateDir(*stateArg, os.Getenv)
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "supervise up: %v\n", err)
-		return exitUsage
-	}
-	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(state, "spool"))
+	cfg, n, err := newNotifier(stderr, state)
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise up: %v\n", err)
 		return exitUsage
