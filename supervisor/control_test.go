@@ -130,19 +130,21 @@ func TestStatusDuringReload(t *testing.T) {
 	}
 }
 
-// stubborn is a job that ignores SIGTERM, so a stop takes its stop_timeout.
+// stubborn is a job that ignores SIGTERM, so a stop takes its stop_timeout. It says
+// "trapped" once it does: before, a SIGTERM would still end it.
 func stubborn(script string) *supervisor.Job {
-	job := upJob("stubborn", "trap '' TERM; "+script)
+	job := upJob("stubborn", "trap '' TERM; echo trapped; "+script)
 	job.StopTimeout = 500 * time.Millisecond
 	return job
 }
 
 // A start while a slow stop is under way starts the job again once it is down.
 func TestStartDuringSlowStop(t *testing.T) {
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	out := &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Notifier: &recorder{}}
 	halt := start(d, stubborn("while :; do sleep 0.05; done"))
 	defer halt()
-	eventually(t, "running", func() bool { return status(t, d, "stubborn").PID != 0 })
+	eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
 	first := status(t, d, "stubborn").PID
 	stopped := make(chan error, 1)
 	go func() {
@@ -164,11 +166,12 @@ func TestStartDuringSlowStop(t *testing.T) {
 // down, and the new version does not start; a stopped job removed and then added
 // again is a new job, which starts.
 func TestStopDuringReplaceAndRemoval(t *testing.T) {
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	out := &syncBuffer{}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Notifier: &recorder{}}
 	job := stubborn("while :; do sleep 0.05; done")
 	halt := start(d, job)
 	defer halt()
-	eventually(t, "running", func() bool { return status(t, d, "stubborn").PID != 0 })
+	eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
 	changed := stubborn("echo new version; while :; do sleep 0.05; done")
 	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
 	if st := status(t, d, "stubborn"); st.State != supervisor.StateStarting {
