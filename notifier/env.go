@@ -1,8 +1,6 @@
 package notifier
 
 import (
-	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -56,7 +53,9 @@ func Lookup(cfg *supervisor.Config, getenv func(string) string, env string) (val
 // (nil for none) configure, each setting looked up with Lookup. With no token it is a
 // Console on stderr. With a token it sends to Telegram through a Spool in spoolDir
 // (none when empty), and when a message cannot be delivered it writes the error and
-// the message to stderr, so the alert is not lost, and returns the error. A notifier
+// the message to stderr, so the alert is not lost, and returns the error. With a
+// spool or without, or when the spool cannot be written, a message is sent the same
+// way, answers that ask for it to go otherwise included. A notifier
 // with a spool also has a method Flush(context.Context) error, which sends what
 // earlier processes left there.
 //
@@ -106,13 +105,17 @@ func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Wr
 			return nil, fmt.Errorf("notifier: %s: %w", from, err)
 		}
 	}
-	if spoolDir != "" {
-		s := &spooler{tg: tg, defaults: defaults, spool: &Spool{Dir: spoolDir, Stderr: stderr}, w: stderr}
-		s.spool.Chat = s.chat
-		return s, nil
+	s := &spooler{tg: tg, defaults: defaults, w: stderr}
+	if spoolDir == "" {
+		return notifyOnly{s}, nil
 	}
-	return &fallback{tg: tg, defaults: defaults, w: stderr}, nil
+	s.spool = &Spool{Dir: spoolDir, Stderr: stderr, Chat: s.chat}
+	return s, nil
 }
+
+// notifyOnly offers a notifier's Notify and nothing else: a spooler without a spool
+// has nothing to flush and no deliveries to report.
+type notifyOnly struct{ supervisor.Notifier }
 
 // tokenOf returns the bot token, or "" when none is configured.
 func tokenOf(cfg *supervisor.Config, getenv func(string) string) (string, error) {
@@ -189,49 +192,4 @@ func apiURLOf(cfg *supervisor.Config, getenv func(string) string, token string) 
 		return "", fmt.Errorf("notifier: %s: %q is not an http or https URL such as %s", from, raw, DefaultAPIURL)
 	}
 	return strings.TrimSuffix(raw, "/"), nil
-}
-
-// fallback sends to Telegram and, when that fails, writes the message to w instead.
-type fallback struct {
-	tg       *Telegram
-	defaults []supervisor.Destination // in place of the default chat, for events without chats of their own
-	w        io.Writer
-}
-
-// Pace is how often the chats may be written to; see spooler.Pace.
-func (f *fallback) Pace() time.Duration {
-	p := pace(f.tg.ChatID)
-	for _, d := range f.defaults {
-		p = max(p, pace(d.ChatID))
-	}
-	return p
-}
-
-// Notify sends ev to Telegram; if it cannot, it writes the reason and the message to
-// f.w so that the alert is not lost, and returns the reason.
-func (f *fallback) Notify(ctx context.Context, ev supervisor.Event) error {
-	ev = f.tg.redactEvent(ev)
-	return f.deliver(ctx, ev, deliveries(ev, f.defaults))
-}
-
-// deliver sends the redacted event ev, or the part of it each delivery says, to each
-// of ds, as each asks.
-func (f *fallback) deliver(ctx context.Context, ev supervisor.Event, ds []delivery) error {
-	html := HTML(ev)
-	var err error
-	for _, d := range ds {
-		text := html
-		if d.part != nil {
-			text = HTML(*d.part)
-		}
-		to := Target{ChatID: cmp.Or(d.to.ChatID, f.tg.ChatID), ThreadID: d.to.ThreadID, Silent: d.to.Silent || d.to.Quiet.Has(time.Now())}
-		if serr := f.tg.send(ctx, to, text, "HTML"); serr != nil {
-			err = errors.Join(err, fmt.Errorf("chat %s: %w", to.ChatID, serr))
-		}
-	}
-	if err != nil {
-		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(f.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(ev))
-	}
-	return err
 }

@@ -140,8 +140,12 @@ func (e *entry) release() { e.file.Close() }
 
 // save writes e's message over its file, in place, so that the lock on it holds. A
 // crash while it writes leaves a file that cannot be read, which is dropped: this is
-// only done once the message is sent, so only its document would be lost.
+// only done once the message is sent, so only its document would be lost. An entry
+// that is in no spool (there is none, or it cannot be written) has no file to save.
 func (e *entry) save() error {
+	if e.file == nil {
+		return nil
+	}
 	data, err := json.Marshal(e.msg)
 	if err != nil {
 		return err

@@ -495,20 +495,71 @@ func TestSpoolDocumentTopicGone(t *testing.T) {
 	}
 }
 
-// With a spool that cannot be written, a message still goes to the job's own chats.
-func TestSpoolUnwritableKeepsDestinations(t *testing.T) {
-	srv := telegramtest.NewServer(tgToken, tgChat, -100555)
-	defer srv.Close()
-	file := filepath.Join(t.TempDir(), "not-a-folder")
-	os.WriteFile(file, nil, 0o600)
-	var stderr syncBuffer
-	n := spooling(t, srv, tgToken, file, &stderr)
-	ev := failed("routed")
-	ev.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 3}}
-	if err := n.Notify(context.Background(), ev); err != nil {
+// Without a spool, or with one that cannot be written, a message goes as it does
+// through the spool: to the job's own chat and topic, to the chat itself when the
+// topic is gone, as plain text when Telegram cannot parse it, to the supergroup a
+// group became.
+func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != -100555 || msgs[0].ThreadID != 3 {
-		t.Errorf("messages %+v, want the job's chat and topic", msgs)
+	for _, tt := range []struct{ name, dir string }{
+		{"spool", t.TempDir()},
+		{"no spool", ""},
+		{"unwritable spool", filepath.Join(notADir, "spool")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := telegramtest.NewServer(tgToken, tgChat, -100555, -100777)
+			defer srv.Close()
+			var stderr syncBuffer
+			t.Cleanup(notifier.SetPace(time.Millisecond))
+			n, err := notifier.FromConfig(nil, envOf(map[string]string{
+				notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
+			}), &stderr, tt.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			notify := func(ev supervisor.Event) telegramtest.Message {
+				t.Helper()
+				if err := n.Notify(context.Background(), ev); err != nil {
+					t.Fatalf("Notify: %v\n%s", err, stderr.String())
+				}
+				msgs := srv.Messages()
+				if len(msgs) == 0 {
+					t.Fatalf("nothing delivered:\n%s", stderr.String())
+				}
+				return msgs[len(msgs)-1]
+			}
+			topic := failed("routed")
+			topic.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 3}}
+			if m := notify(topic); m.ChatID != -100555 || m.ThreadID != 3 {
+				t.Errorf("got %+v, want the job's chat and topic", m)
+			}
+
+			srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message thread not found"})
+			if m := notify(topic); m.ChatID != -100555 || m.ThreadID != 0 || !strings.Contains(stderr.String(), "topic 3 of chat -100555 not found") {
+				t.Errorf("with the topic gone got %+v, stderr %q; want the chat itself and a word on stderr", m, stderr.String())
+			}
+
+			srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"})
+			if m := notify(failed("plain")); m.ChatID != tgChat || m.ParseMode != "" || !strings.HasPrefix(m.Text, "❌ plain failed") {
+				t.Errorf("resent as %+v, want the plain text", m)
+			}
+
+			srv.Fail(telegramtest.Fault{Status: 400, Body: `{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-100777}}`})
+			if m := notify(failed("moved")); m.ChatID != -100777 {
+				t.Errorf("got %+v, want it in the supergroup", m)
+			}
+			if m := notify(failed("after")); m.ChatID != -100777 {
+				t.Errorf("the next message got %+v, want it in the supergroup too", m)
+			}
+			if got := len(srv.Messages()); got != 5 {
+				t.Errorf("%d messages, want 5", got)
+			}
+			if unwritable := strings.Contains(stderr.String(), "sending without it"); unwritable != strings.HasPrefix(tt.name, "unwritable") {
+				t.Errorf("stderr %q: should say it sends without the spool only when the spool cannot be written", stderr.String())
+			}
+		})
 	}
 }

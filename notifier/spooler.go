@@ -61,14 +61,16 @@ func (s *spooler) sent(chat string) {
 
 // Notify spools ev, once for each chat it goes to, and flushes the spool. When a
 // message could not be sent, it says so on w, with the message, and that the message
-// waits in the spool.
+// waits in the spool. Without a spool, or when the spool cannot be written, the
+// messages go all the same, by the same way, and what cannot be sent is lost: w gets
+// it, with why.
 func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
-	ds := deliveries(ev, s.defaults)
 	now := time.Now()
 	msg := spooledOf(ev, now)
 	mine := map[string]bool{}
-	for i, d := range ds {
+	var unspooled []*entry
+	for _, d := range deliveries(ev, s.defaults) {
 		m := msg
 		if d.part != nil {
 			m = spooledOf(*d.part, now)
@@ -78,24 +80,59 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 		// once the configuration is fixed.
 		m.ChatID, m.ThreadID, m.Silent = d.to.ChatID, d.to.ThreadID, d.to.Silent
 		m.QuietFrom, m.QuietTo = d.to.Quiet.From, d.to.Quiet.To
-		e, err := s.spool.put(m)
-		if err != nil {
+		if s.spool != nil && unspooled == nil {
+			e, err := s.spool.put(m)
+			if err == nil {
+				e.release() // the flush sends it in its turn, after the older ones
+				mine[e.path] = true
+				continue
+			}
 			// The disk fails: what is not spooled yet goes without the spool, as it
 			// would without one, to the same chats.
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
-			return (&fallback{tg: s.tg, defaults: s.defaults, w: s.w}).deliver(ctx, ev, ds[i:])
 		}
-		e.release() // the flush sends it in its turn, after the older ones
-		mine[e.path] = true
-	}
-	if len(mine) == 0 {
-		return nil // none of the default destinations wants it
+		unspooled = append(unspooled, &entry{msg: m})
 	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
-	fctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
+	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
 	defer cancel()
-	err := s.spool.flush(fctx, s.send, mine)
+	var err error
+	if len(mine) > 0 {
+		err = s.flushMine(ctx, ev, mine)
+	}
+	if len(unspooled) > 0 {
+		err = errors.Join(err, s.sendUnspooled(ctx, ev, unspooled))
+	}
+	return err
+}
+
+// sendUnspooled sends messages that are in no spool, by the way a flush sends
+// spooled ones, and, should one not go, writes the message to w, with why: nothing
+// else keeps it.
+func (s *spooler) sendUnspooled(ctx context.Context, ev supervisor.Event, es []*entry) error {
+	var err error
+	for _, e := range es {
+		serr := s.send(ctx, e)
+		switch {
+		case serr == nil:
+		case e.msg.Sent:
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log was not (%v)\n", ev.Kind, ev.Job, serr)
+		default:
+			err = errors.Join(err, serr)
+		}
+	}
+	if err != nil {
+		// err comes from the Telegram client, which has already redacted the token.
+		writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(ev))
+	}
+	return err
+}
+
+// flushMine flushes the spool, in which mine are the spooled messages of ev, and
+// says on w what became of them.
+func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine map[string]bool) error {
+	err := s.spool.flush(ctx, s.send, mine)
 	var bad unsendable
 	if errors.As(err, &bad) {
 		return err // dropped, and said so with its words
@@ -117,7 +154,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	if err == nil {
 		err = errors.New("not sent yet")
 	}
-	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), msg.Text)
+	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), Text(ev))
 	return fmt.Errorf("%w (kept in the spool)", err)
 }
 
