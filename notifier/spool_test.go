@@ -475,7 +475,8 @@ func TestSpoolFloodIsPerChat(t *testing.T) {
 	}
 }
 
-// A document for a forum topic that is gone goes to the chat itself, as its message.
+// A document follows its message into the forum topic; for a topic that is gone, it
+// goes to the chat itself, as its message.
 func TestSpoolDocumentTopicGone(t *testing.T) {
 	srv := telegramtest.NewServer(tgToken, -100555)
 	defer srv.Close()
@@ -484,14 +485,20 @@ func TestSpoolDocumentTopicGone(t *testing.T) {
 	ev := failed("chatty")
 	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
 	ev.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 7}}
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if docs := srv.Documents(); len(docs) != 1 || docs[0].ChatID != -100555 || docs[0].ThreadID != 7 {
+		t.Fatalf("documents %+v, want the log in topic 7", docs)
+	}
 	// The message goes to the topic; then the topic is deleted before the document.
 	srv.Fail(telegramtest.Fault{Status: 200, Body: `{"ok":true,"result":{}}`},
 		telegramtest.Fault{Status: 400, Description: "Bad Request: message thread not found"})
 	if err := n.Notify(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	if docs := srv.Documents(); len(docs) != 1 || docs[0].ChatID != -100555 {
-		t.Errorf("documents %+v, want the log in the chat itself", docs)
+	if docs := srv.Documents(); len(docs) != 2 || docs[1].ChatID != -100555 || docs[1].ThreadID != 0 {
+		t.Errorf("documents %+v, want the second log in the chat itself", docs)
 	}
 }
 

@@ -31,6 +31,7 @@ type Message struct {
 type Document struct {
 	ID                  int64
 	ChatID              int64
+	ThreadID            int64  // message_thread_id, or 0
 	Name                string // the file part's filename, as sent
 	MIMEType            string // the file part's Content-Type, as sent
 	Content             []byte
@@ -417,6 +418,12 @@ func (s *Server) sendDocument(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !s.chats[d.ChatID] {
 		writeError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
 		return
+	}
+	if t := p["message_thread_id"]; t != "" {
+		if d.ThreadID, err = strconv.ParseInt(t, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, "Bad Request: invalid message thread identifier specified", 0)
+			return
+		}
 	}
 	if len(d.Content) == 0 {
 		writeError(w, http.StatusBadRequest, "Bad Request: file must be non-empty", 0)

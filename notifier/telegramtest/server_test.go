@@ -510,7 +510,9 @@ func TestServerSendDocument(t *testing.T) {
 	}{
 		{"ok", send, [][2]string{chat, {"caption", "<b>backup</b> &amp; more"}, {"parse_mode", "HTML"}, {"disable_notification", "true"}},
 			[]formFile{logFile("line 1\n\x00\xff")}, 200, ""},
-		{"no caption", send, [][2]string{{"chat_id", "-1001234567890"}}, []formFile{logFile("x")}, 200, ""},
+		{"no caption, in a topic", send, [][2]string{{"chat_id", "-1001234567890"}, {"message_thread_id", "9"}}, []formFile{logFile("x")}, 200, ""},
+		{"bad topic", send, [][2]string{chat, {"message_thread_id", "nine"}}, []formFile{logFile("x")}, 400,
+			"Bad Request: invalid message thread identifier specified"},
 		{"method case", s.URL() + "/bot" + token + "/senddocument", [][2]string{chat}, []formFile{logFile("x")}, 200, ""},
 		{"chat in the query", send + "?chat_id=42", nil, []formFile{logFile("x")}, 200, ""},
 		{"caption of 1024 after parsing", send, [][2]string{chat, {"caption", "<b>" + strings.Repeat("x", 1024) + "</b>"}, {"parse_mode", "HTML"}},
@@ -559,11 +561,11 @@ func TestServerSendDocument(t *testing.T) {
 		got.DisableNotification != want.DisableNotification {
 		t.Errorf("first document = %+v, want %+v", got, want)
 	}
-	if docs[1].ChatID != -1001234567890 || docs[1].Caption != "" || docs[1].ParseMode != "" || docs[1].DisableNotification {
+	if docs[1].ChatID != -1001234567890 || docs[1].ThreadID != 9 || docs[1].Caption != "" || docs[1].ParseMode != "" || docs[1].DisableNotification {
 		t.Errorf("second document = %+v", docs[1])
 	}
-	if got := s.Requests(); got != 19 {
-		t.Errorf("Requests() = %d, want 19", got)
+	if got := s.Requests(); got != 20 {
+		t.Errorf("Requests() = %d, want 20", got)
 	}
 	if len(s.Messages()) != 0 {
 		t.Errorf("documents were recorded as messages")
