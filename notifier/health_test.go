@@ -22,13 +22,7 @@ func TestDeliveryStatus(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var stderr syncBuffer
-	t.Cleanup(notifier.SetPace(time.Millisecond))
-	wrong, err := notifier.FromConfig(nil, envOf(map[string]string{
-		notifier.EnvToken: tgToken, notifier.EnvChatID: "777", notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
-	}), &stderr, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
 	wrong.Notify(context.Background(), failed("kept"))
 	wrong.Notify(context.Background(), failed("kept too"))
 	st := wrong.(reporter).Delivery()

@@ -99,13 +99,7 @@ func TestSpoolBacklogToDefaultDestinations(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var stderr syncBuffer
-	t.Cleanup(notifier.SetPace(time.Millisecond))
-	wrong, err := notifier.FromConfig(nil, envOf(map[string]string{
-		notifier.EnvToken: tgToken, notifier.EnvChatID: "777", notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
-	}), &stderr, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
 	if err := wrong.Notify(context.Background(), failed("kept")); err == nil {
 		t.Fatal("Notify to an unknown chat succeeded")
 	}

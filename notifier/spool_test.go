@@ -25,25 +25,41 @@ type flusher interface {
 	Flush(context.Context) error
 }
 
-// spooling returns the notifier the environment gives for srv, with a spool in dir
-// and a short timeout.
-func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer) flusher {
+// spooling returns the notifier the environment gives for srv, with a spool in dir;
+// see notifierFor.
+func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) flusher {
 	t.Helper()
-	t.Cleanup(notifier.SetPace(time.Millisecond))
-	n, err := notifier.FromConfig(nil, envOf(map[string]string{
-		notifier.EnvToken:   token,
-		notifier.EnvChatID:  tgChatID,
-		notifier.EnvAPIURL:  srv.URL(),
-		notifier.EnvTimeout: "1s",
-	}), stderr, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := notifierFor(t, srv, token, dir, stderr, env...)
 	f, ok := n.(flusher)
 	if !ok {
 		t.Fatalf("FromConfig with a spool = %T, want a notifier with Flush", n)
 	}
 	return f
+}
+
+// notifierFor returns the notifier the environment gives for srv: the bot token, the
+// chat tgChat, a timeout of a second, and a spool in dir (none when empty), at a pace
+// of a millisecond. env, name and value in turn, changes or adds variables.
+func notifierFor(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) supervisor.Notifier {
+	t.Helper()
+	vars := map[string]string{
+		notifier.EnvToken:   token,
+		notifier.EnvChatID:  tgChatID,
+		notifier.EnvAPIURL:  srv.URL(),
+		notifier.EnvTimeout: "1s",
+	}
+	if len(env)%2 != 0 {
+		t.Fatalf("notifierFor: env %q is not names and values in turn", env)
+	}
+	for i := 0; i < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	t.Cleanup(notifier.SetPace(time.Millisecond))
+	n, err := notifier.FromConfig(nil, envOf(vars), stderr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func spooled(t *testing.T, dir string) []string {
@@ -265,13 +281,7 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 
 	dir := t.TempDir()
 	var stderr syncBuffer
-	t.Cleanup(notifier.SetPace(time.Millisecond))
-	n, err := notifier.FromConfig(nil, envOf(map[string]string{
-		notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: front.URL, notifier.EnvTimeout: "1s",
-	}), &stderr, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvAPIURL, front.URL)
 	ev := failed("chatty")
 	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("a line of output\n", 5000)), 5000, supervisor.AttachAuto
 	// The message was delivered: that is what Notify reports, and that the log waits.
@@ -385,13 +395,7 @@ func TestSpoolFollowsFixedChat(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var stderr syncBuffer
-	t.Cleanup(notifier.SetPace(time.Millisecond))
-	wrong, err := notifier.FromConfig(nil, envOf(map[string]string{
-		notifier.EnvToken: tgToken, notifier.EnvChatID: "777", notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
-	}), &stderr, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
 	if err := wrong.Notify(context.Background(), failed("kept")); !errors.Is(err, notifier.ErrPermanent) {
 		t.Fatalf("Notify = %v, want chat not found", err)
 	}
@@ -520,13 +524,7 @@ func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
 			srv := telegramtest.NewServer(tgToken, tgChat, -100555, -100777)
 			defer srv.Close()
 			var stderr syncBuffer
-			t.Cleanup(notifier.SetPace(time.Millisecond))
-			n, err := notifier.FromConfig(nil, envOf(map[string]string{
-				notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID, notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s",
-			}), &stderr, tt.dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			n := notifierFor(t, srv, tgToken, tt.dir, &stderr)
 			notify := func(ev supervisor.Event) telegramtest.Message {
 				t.Helper()
 				if err := n.Notify(context.Background(), ev); err != nil {
