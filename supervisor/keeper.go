@@ -62,7 +62,6 @@ type keepState struct {
 	loopFrom time.Time   // when the first death of the loop happened
 	crashes  int         // deaths since the loop began
 	exits    []string    // the last few ways the job ended, newest last
-	halted   bool        // stopped by `supervise stop`, which a new version of the job keeps
 }
 
 // maxExits is how many of the last exits a crash-loop message lists.
@@ -72,10 +71,7 @@ const maxExits = 5
 // job has ended for good.
 func (k *keeper) run(ctx context.Context) {
 	var st keepState
-	defer func() {
-		st.halted = k.halted
-		k.state = st
-	}()
+	defer func() { k.state = st }()
 	defer func() {
 		if k.forget.Load() {
 			k.forgetRuns() // removed, even before it began
@@ -198,10 +194,8 @@ func (k *keeper) succeed(ctx context.Context, st *keepState) bool {
 		}
 	}
 	*st = k.replaces.state
-	if !k.replaces.replaced.Load() {
-		st.halted = false
-	}
-	k.halted, k.replaces = st.halted, nil
+	k.halted = k.replaces.halted && k.replaces.replaced.Load() // not when it was removed
+	k.replaces = nil
 	for _, req := range early {
 		k.halted = req.cmd == CommandStop
 	}

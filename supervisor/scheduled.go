@@ -21,9 +21,6 @@ const skipsToTell = 3
 type lastRun struct {
 	Schedule string    `json:"schedule"` // the schedule the times below follow
 	Due      time.Time `json:"due"`      // the last due time handled: run, queued or skipped
-	Started  time.Time `json:"started,omitzero"`
-	Ended    time.Time `json:"ended,omitzero"`
-	Result   string    `json:"result,omitempty"` // how the last run ended: "exit 0"
 	// Unfinished is the due time of a run that supervise stopped when it stopped
 	// itself: a run missed all the same.
 	Unfinished time.Time `json:"unfinished,omitzero"`
@@ -72,7 +69,6 @@ func (k *keeper) schedule(ctx context.Context) {
 		if due.After(rec.Due) {
 			rec.Due = due
 		}
-		rec.Started = time.Now()
 		k.saveLast(rec)
 	}
 
@@ -233,8 +229,6 @@ func (k *keeper) schedule(ctx context.Context) {
 		case res := <-results:
 			r := cur
 			cur, endedDue = nil, r.due
-			rec.Ended, rec.Result = time.Now(), res.Short()
-			k.saveLast(rec)
 			k.track.ended(res)
 			if len(r.asked) > 0 {
 				// Stopped or restarted by the operator: not told, not retried.
