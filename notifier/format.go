@@ -212,22 +212,10 @@ func after(d time.Duration) string {
 	return " after " + human(d)
 }
 
-// signalNames are the signals a shell user knows by name; syscall.Signal.String gives
-// only a description ("killed"). Numbers differ between systems, so the table is built
-// from the constants rather than written as numbers.
-var signalNames = map[syscall.Signal]string{
-	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
-	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
-	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
-	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
-	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
-}
-
 // signalName gives "SIGKILL (signal 9)", or "signal 42" for a signal without a name.
 func signalName(sig syscall.Signal) string {
 	num := "signal " + strconv.Itoa(int(sig))
-	if name, ok := signalNames[sig]; ok {
+	if name := supervisor.SignalName(sig); name != "" {
 		return name + " (" + num + ")"
 	}
 	return num

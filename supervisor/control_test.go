@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,4 +193,22 @@ func TestStopDuringReplaceAndRemoval(t *testing.T) {
 	d.Reload(context.Background(), nil, nil)
 	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
 	eventually(t, "the job back and running", func() bool { return status(t, d, "stubborn").State == supervisor.StateRunning })
+}
+
+// How a run ended, in a word or two, names any signal a shell user knows.
+func TestResultShort(t *testing.T) {
+	for _, tc := range []struct {
+		res  supervisor.Result
+		want string
+	}{
+		{supervisor.Result{ExitCode: 3}, "exit 3"},
+		{supervisor.Result{ExitCode: -1, Signal: syscall.SIGSEGV}, "SIGSEGV"},
+		{supervisor.Result{ExitCode: -1, Signal: syscall.SIGTERM}, "SIGTERM"},
+		{supervisor.Result{ExitCode: -1, Signal: syscall.Signal(42)}, "signal 42"},
+		{supervisor.Result{TimedOut: true}, "timeout"},
+	} {
+		if got := tc.res.Short(); got != tc.want {
+			t.Errorf("%+v.Short() = %q, want %q", tc.res, got, tc.want)
+		}
+	}
 }

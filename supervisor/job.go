@@ -244,6 +244,23 @@ var signals = map[string]syscall.Signal{
 	"TSTP": syscall.SIGTSTP, "PIPE": syscall.SIGPIPE, "PWR": syscall.SIGPWR,
 }
 
+// signalNames are the signals a shell user knows by name; syscall.Signal.String gives
+// only a description ("killed"). Numbers differ between systems, so the table is built
+// from the constants rather than written as numbers.
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
+	syscall.SIGCONT: "SIGCONT", syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP",
+	syscall.SIGWINCH: "SIGWINCH", syscall.SIGPWR: "SIGPWR",
+}
+
+// SignalName is the name of sig, "SIGKILL", or "" for a signal without one.
+func SignalName(sig syscall.Signal) string { return signalNames[sig] }
+
 // ParseSignal reads a signal name such as "TERM", "SIGTERM" or "term".
 func ParseSignal(name string) (syscall.Signal, error) {
 	n := strings.TrimPrefix(strings.ToUpper(name), "SIG")

@@ -355,14 +355,7 @@ func (k *keeper) backoff(n int) time.Duration {
 
 // event describes the run res as an event of kind.
 func (k *keeper) event(kind Kind, res Result) Event {
-	ev := k.job.Event(kind, k.runner.Host)
-	ev.Start, ev.Duration = res.Start, res.Duration
-	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
-	ev.Output, ev.OutputLines = res.Output, res.OutputLines
-	if res.TooShort {
-		ev.MinRuntime = k.job.MinRuntime
-	}
-	return ev
+	return k.job.runEvent(kind, k.runner.Host, res)
 }
 
 // send passes ev on when the job asks for its kind.

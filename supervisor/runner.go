@@ -76,10 +76,8 @@ func (r Result) Short() string {
 	case r.Err != nil:
 		return "not started"
 	case r.Signal != 0:
-		for name, sig := range signals {
-			if sig == r.Signal {
-				return "SIG" + name
-			}
+		if name := SignalName(r.Signal); name != "" {
+			return name
 		}
 		return "signal " + strconv.Itoa(int(r.Signal))
 	default:
@@ -400,14 +398,19 @@ func (r *Runner) notify(ctx context.Context, job *Job, res Result) {
 	if !job.Notify.Wants(kind) || kind == KindHeartbeat {
 		return // a run stopped for its heartbeat was told of when it was stopped
 	}
-	ev := job.Event(kind, r.Host)
+	r.send(ctx, job.runEvent(kind, r.Host, res))
+}
+
+// runEvent describes the run res of j on host as an event of kind.
+func (j *Job) runEvent(kind Kind, host string, res Result) Event {
+	ev := j.Event(kind, host)
 	ev.Start, ev.Duration = res.Start, res.Duration
 	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
 	ev.Output, ev.OutputLines = res.Output, res.OutputLines
 	if res.TooShort {
-		ev.MinRuntime = job.MinRuntime
+		ev.MinRuntime = j.MinRuntime
 	}
-	r.send(ctx, ev)
+	return ev
 }
 
 func (r *Runner) send(ctx context.Context, ev Event) {
