@@ -9,9 +9,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -566,5 +568,212 @@ func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
 				t.Errorf("stderr %q: should say it sends without the spool only when the spool cannot be written", stderr.String())
 			}
 		})
+	}
+}
+
+// Past its size limit, the spool drops its oldest messages, each with a line on
+// stderr, and sends the rest.
+func TestSpoolDropsOldestPastMaxBytes(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	broken := spooling(t, srv, "1:wrong-token", dir, &stderr)
+	for _, job := range []string{"one", "two", "three", "four"} {
+		broken.Notify(context.Background(), failed(job))
+	}
+	names := spooled(t, dir)
+	if len(names) != 4 {
+		t.Fatalf("spool %v, want 4 messages", names)
+	}
+	var newest int64 // the size of the newest two, which is to be the limit
+	for _, name := range names[2:] {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newest += fi.Size()
+	}
+	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	notifier.SetSpoolMaxBytes(fixed, newest)
+	if err := fixed.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, m := range srv.Messages() {
+		sent = append(sent, strings.Fields(m.Text)[1])
+	}
+	if strings.Join(sent, " ") != "three four" || len(spooled(t, dir)) != 0 {
+		t.Errorf("sent %v, spool %v; want three and four sent and nothing kept", sent, spooled(t, dir))
+	}
+	for _, job := range []string{"one", "two"} {
+		want := fmt.Sprintf("dropped the failure message about %s from ", job)
+		if s := stderr.String(); !strings.Contains(s, want) || !strings.Contains(s, fmt.Sprintf("the spool is over %d bytes", newest)) {
+			t.Errorf("stderr should say %q, for the size:\n%s", want, s)
+		}
+	}
+}
+
+// A document that Telegram refuses for good is left out, with a line on stderr: its
+// message went, and nothing waits in the spool.
+func TestSpoolDocumentRefused(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, dir, &stderr)
+	ev := failed("chatty")
+	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
+	srv.Fail(telegramtest.Fault{Status: 200, Body: `{"ok":true,"result":{}}`}, // the message
+		telegramtest.Fault{Status: 400, Description: "Bad Request: file is too big"})
+	if err := n.Notify(context.Background(), ev); err != nil {
+		t.Fatalf("Notify = %v, want nil: the message went", err)
+	}
+	if got := srv.Requests(); got != 2 || len(srv.Documents()) != 0 || len(spooled(t, dir)) != 0 {
+		t.Errorf("%d requests, %d documents, spool %v; want the document tried once and not kept",
+			got, len(srv.Documents()), spooled(t, dir))
+	}
+	if s := stderr.String(); !strings.Contains(s, "the output of chatty was not attached") || !strings.Contains(s, "file is too big") {
+		t.Errorf("stderr should say the log was left out, and why:\n%s", s)
+	}
+}
+
+// A message of its own that another process is sending is waited for: Notify
+// reports what became of it rather than passing it by.
+func TestSpoolWaitsForItsOwnMessage(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	spooling(t, srv, "1:wrong-token", dir, &stderr).Notify(context.Background(), failed("old"))
+	old := spooled(t, dir)
+	if len(old) != 1 {
+		t.Fatalf("spool %v, want one message left", old)
+	}
+	// In front of the fake, a proxy that holds the first request until the test has
+	// taken the new message's lock, as another process that sends it would.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived); <-release })
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	n := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvAPIURL, front.URL, notifier.EnvTimeout, "10s")
+	done := make(chan error, 1)
+	go func() { done <- n.Notify(context.Background(), failed("new")) }()
+
+	<-arrived // the old message is on its way; the new one is in the spool
+	var mine string
+	for _, name := range spooled(t, dir) {
+		if name != old[0] && strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".") {
+			mine = name
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, mine), os.O_RDWR, 0)
+	if err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case err := <-done:
+		f.Close()
+		t.Fatalf("Notify = %v while another process held its message, want it to wait", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	f.Close() // the other process lets it go unsent: this one sends it
+	if err := <-done; err != nil {
+		t.Errorf("Notify = %v, want nil", err)
+	}
+	var sent []string
+	for _, m := range srv.Messages() {
+		sent = append(sent, strings.Fields(m.Text)[1])
+	}
+	if strings.Join(sent, " ") != "old new" || len(spooled(t, dir)) != 0 {
+		t.Errorf("sent %v, spool %v; want old and new, and nothing kept", sent, spooled(t, dir))
+	}
+}
+
+// envFlushChild, set, makes TestSpoolUnremovableSendsNothing the child that flushes
+// the spool it names, as a user who cannot change it.
+const envFlushChild = "NOTIFIER_TEST_FLUSH_SPOOL"
+
+// Nothing is sent from a spool whose files cannot be removed, since every flush would
+// send them again.
+func TestSpoolUnremovableSendsNothing(t *testing.T) {
+	if dir := os.Getenv(envFlushChild); dir != "" {
+		n, err := notifier.FromConfig(nil, os.Getenv, os.Stderr, dir)
+		if err == nil {
+			err = n.(flusher).Flush(context.Background())
+		}
+		fmt.Printf("Flush: %v\n", err)
+		return
+	}
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	// A tree others may enter, as the child may run as another user.
+	root := t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root, "spool")
+	var stderr syncBuffer
+	spooling(t, srv, "1:wrong-token", dir, &stderr).Notify(context.Background(), failed("kept"))
+	kept := spooled(t, dir)
+	if len(kept) != 1 {
+		t.Fatalf("spool %v, want the one message", kept)
+	}
+	// The file may be opened, locked and read, as for sending; only the folder is
+	// closed to changes, so that it cannot be removed.
+	if err := os.Chmod(filepath.Join(dir, kept[0]), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+
+	// The folder's mode binds root only as another user: the child is the test binary,
+	// run as nobody when this is root, from where nobody may run it.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestSpoolUnremovableSendsNothing$")
+	cmd.Env = append(os.Environ(), envFlushChild+"="+dir, notifier.EnvToken+"="+tgToken,
+		notifier.EnvChatID+"="+tgChatID, notifier.EnvAPIURL+"="+srv.URL(), notifier.EnvTimeout+"=1s")
+	if os.Geteuid() == 0 {
+		bin := filepath.Join(root, "notifier.test")
+		data, err := os.ReadFile(exe)
+		if err == nil {
+			err = os.WriteFile(bin, data, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Path, cmd.Dir = bin, root
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) {
+		t.Skipf("cannot run the child as another user, and as root nothing is unremovable: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("the child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Flush: spool: ") || !strings.Contains(string(out), "nothing is sent until it can be written") {
+		t.Errorf("the child's Flush should say nothing is sent:\n%s", out)
+	}
+	if got := len(srv.Messages()); got != 0 || len(spooled(t, dir)) != 1 {
+		t.Errorf("%d messages sent, spool %v; want none sent and the message kept", got, spooled(t, dir))
 	}
 }
