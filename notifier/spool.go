@@ -197,58 +197,93 @@ func take(path string, wait bool) (*entry, error) {
 // while it was saved again: it can never be sent.
 type corrupt struct{ error }
 
+// outcome is what a flush did with one of the caller's own messages.
+type outcome int
+
+const (
+	kept      outcome = iota // left in the spool, for a later flush
+	delivered                // sent, by this flush or by another process
+	logKept                  // the message was sent; its document waits in the spool
+	dropped                  // given up on, with a line on Stderr
+)
+
 // flush sends what the spool holds, oldest first, with send. It drops what is older
 // than MaxAge, and the oldest when the spool is over MaxBytes, each with a line on
 // Stderr. A destination that fails for good (wrong token, unknown chat) is skipped for
 // the rest of the flush, its messages kept; a failure that may pass (Telegram down)
-// ends the flush, keeping the rest. It returns the first error of either kind. A
-// message Telegram refuses whatever is done with it is dropped, its words on Stderr;
-// when that is one of the caller's own (their paths are in mine), the error says so.
-// A message of the caller's that another process is sending is waited for.
-func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) error, mine map[string]bool) error {
+// ends the flush, keeping the rest. It returns the first error of either kind, and
+// those of the caller's own messages (the paths in mine). A message Telegram refuses
+// whatever is done with it is dropped, its words on Stderr; when that is one of the
+// caller's own, the error says so.
+//
+// It also returns the outcome of each of the caller's own messages, by path; one that
+// another process is sending is waited for, so that its outcome is known.
+func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) error, mine []string) (map[string]outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	outcomes := make(map[string]outcome, len(mine))
+	for _, path := range mine {
+		outcomes[path] = delivered // unless it is still there
+	}
 	names, err := s.list()
+	for _, name := range names {
+		if _, ok := outcomes[filepath.Join(s.Dir, name)]; ok {
+			outcomes[filepath.Join(s.Dir, name)] = kept
+		}
+	}
 	if err != nil || len(names) == 0 {
-		return err
+		return outcomes, err
 	}
 	// A message is only sent when it can then be removed: else every flush would send
 	// it again.
 	if probe, err := os.CreateTemp(s.Dir, ".probe-*"); err != nil {
-		return fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
+		return outcomes, fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
 	} else {
 		probe.Close()
 		if err := os.Remove(probe.Name()); err != nil {
-			return fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
+			return outcomes, fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
 		}
 	}
-	s.trim(names)
+	// note records what became of path, when it is one of the caller's.
+	note := func(path string, o outcome) {
+		if _, ok := outcomes[path]; ok {
+			outcomes[path] = o
+		}
+	}
+	s.trim(names, note)
 	var first error
 	broken := map[string]bool{} // destinations that failed for good
 	for _, name := range names {
 		if ctx.Err() != nil {
-			return errors.Join(first, ctx.Err())
+			return outcomes, errors.Join(first, ctx.Err())
 		}
-		e, err := take(filepath.Join(s.Dir, name), mine[filepath.Join(s.Dir, name)])
+		path := filepath.Join(s.Dir, name)
+		_, own := outcomes[path]
+		e, err := take(path, own)
 		var junk corrupt
 		switch {
 		case errors.As(err, &junk):
 			s.tell("supervise: spool: %v: dropped, it is not a message\n", err)
-			os.Remove(filepath.Join(s.Dir, name))
+			os.Remove(path)
 			s.health.dropped()
+			note(path, dropped)
 			continue
 		case err != nil:
 			s.tell("supervise: spool: %v; left for a later try\n", err)
 			continue
 		}
 		if e == nil {
+			if own && outcomes[path] == kept {
+				note(path, delivered) // waited for, and gone: the other process sent it
+			}
 			continue
 		}
 		if age := time.Since(e.msg.Created); age > orDefault(s.MaxAge, DefaultSpoolMaxAge) {
 			s.tell("supervise: spool: dropped the %s message about %s from %s: undelivered for %s\n",
 				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), age.Round(time.Minute))
+			note(path, dropped)
 			if err := e.done(); err != nil {
-				return errors.Join(first, err)
+				return outcomes, errors.Join(first, err)
 			}
 			s.health.dropped()
 			continue
@@ -261,37 +296,46 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		var bad unsendable
 		switch {
 		case err == nil:
+			note(path, delivered)
 			s.health.delivered(s.key(e.msg.ChatID))
 			if err := e.done(); err != nil {
-				return errors.Join(first, err)
+				return outcomes, errors.Join(first, err)
 			}
 			continue
 		case errors.As(err, &bad):
 			s.tell("supervise: spool: dropped the %s message about %s from %s: Telegram refuses it (%v); it said:\n%s\n",
 				e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), err, e.msg.Text)
+			note(path, dropped)
 			s.health.dropped()
 			if err := e.done(); err != nil {
-				return errors.Join(first, err)
+				return outcomes, errors.Join(first, err)
 			}
-			if mine[e.path] {
+			if own {
 				first = errors.Join(first, err)
 			}
 			continue // told on stderr; the flush goes on
-		case errors.Is(err, ErrPermanent) || isFlood(err):
+		}
+		if e.msg.Sent {
+			note(path, logKept)
+		}
+		if errors.Is(err, ErrPermanent) || isFlood(err) {
 			// This chat is wrong, or was written to too fast: the others may go on.
 			broken[s.key(e.msg.ChatID)] = true
 			s.health.failed(s.key(e.msg.ChatID), err, errors.Is(err, ErrPermanent))
 			e.release()
-		default:
+		} else {
 			s.health.failed(s.key(e.msg.ChatID), err, false)
 			e.release()
-			return errors.Join(first, err)
+			return outcomes, errors.Join(first, err)
 		}
-		if first == nil {
+		switch {
+		case first == nil:
 			first = err
+		case own:
+			first = errors.Join(first, err) // the caller is told why its own waits
 		}
 	}
-	return first
+	return outcomes, first
 }
 
 // key is how a flush tells chats apart: by where messages for chat id go.
@@ -333,9 +377,9 @@ func (s *Spool) list() ([]string, error) {
 	return names, nil
 }
 
-// trim drops the oldest messages while the spool holds more than MaxBytes. A message
-// being sent by another process is left alone.
-func (s *Spool) trim(names []string) {
+// trim drops the oldest messages while the spool holds more than MaxBytes, and notes
+// each as dropped. A message being sent by another process is left alone.
+func (s *Spool) trim(names []string, note func(path string, o outcome)) {
 	var total int64
 	sizes := make([]int64, len(names))
 	for i, n := range names {
@@ -355,6 +399,7 @@ func (s *Spool) trim(names []string) {
 		}
 		s.tell("supervise: spool: dropped the %s message about %s from %s: the spool is over %d bytes\n",
 			e.msg.Kind, e.msg.Job, e.msg.Created.Format(timeLayout), limit)
+		note(e.path, dropped)
 		if e.done() != nil {
 			return
 		}

@@ -777,3 +777,29 @@ func TestSpoolUnremovableSendsNothing(t *testing.T) {
 		t.Errorf("%d messages sent, spool %v; want none sent and the message kept", got, spooled(t, dir))
 	}
 }
+
+// When one of a Notify's messages is refused for good and another must wait, stderr
+// says both: which was dropped, and which is kept.
+func TestSpoolDroppedAndKept(t *testing.T) {
+	srv := telegramtest.NewServer(tgToken, -100555, -100666)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	n := spooling(t, srv, tgToken, dir, &stderr)
+	ev := failed("split")
+	ev.To = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
+	// Whichever goes first is refused, as HTML and as text; the other is flooded.
+	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"},
+		telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"},
+		telegramtest.Fault{Status: 429, RetryAfter: 30})
+	err := n.Notify(context.Background(), ev)
+	if err == nil || !strings.Contains(err.Error(), "message is too long") || !strings.Contains(err.Error(), "429") {
+		t.Errorf("Notify = %v, want both the refusal and the 429", err)
+	}
+	if s := stderr.String(); !strings.Contains(s, "dropped the failure message about split") || !strings.Contains(s, "it is kept in "+dir) {
+		t.Errorf("stderr should say one was dropped and one is kept:\n%s", s)
+	}
+	if got := spooled(t, dir); len(got) != 1 {
+		t.Errorf("spool %v, want the flooded chat's message kept", got)
+	}
+}

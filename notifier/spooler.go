@@ -1,12 +1,11 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +67,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	ev = s.tg.redactEvent(ev)
 	now := time.Now()
 	msg := spooledOf(ev, now)
-	mine := map[string]bool{}
+	var mine []string
 	var unspooled []*entry
 	for _, d := range deliveries(ev, s.defaults) {
 		m := msg
@@ -84,7 +83,7 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 			e, err := s.spool.put(m)
 			if err == nil {
 				e.release() // the flush sends it in its turn, after the older ones
-				mine[e.path] = true
+				mine = append(mine, e.path)
 				continue
 			}
 			// The disk fails: what is not spooled yet goes without the spool, as it
@@ -131,29 +130,26 @@ func (s *spooler) sendUnspooled(ctx context.Context, ev supervisor.Event, es []*
 
 // flushMine flushes the spool, in which mine are the spooled messages of ev, and
 // says on w what became of them.
-func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine map[string]bool) error {
-	err := s.spool.flush(ctx, s.send, mine)
-	var bad unsendable
-	if errors.As(err, &bad) {
-		return err // dropped, and said so with its words
-	}
-	kept := 0
-	for path := range mine {
-		if _, serr := os.Stat(path); serr != nil {
-			continue // delivered, by this process or another
-		}
-		if sentAlready(path) {
+func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []string) error {
+	outcomes, err := s.spool.flush(ctx, s.send, mine)
+	waiting, refused := 0, false
+	for _, o := range outcomes {
+		switch o {
+		case kept:
+			waiting++
+		case logKept:
 			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", ev.Kind, ev.Job, s.spool.Dir, err)
-			continue
+		case dropped:
+			refused = true // said so on stderr, with its words; err says so too
 		}
-		kept++
 	}
-	if kept == 0 {
+	switch {
+	case waiting == 0 && refused:
+		return cmp.Or(err, errors.New("dropped from the spool"))
+	case waiting == 0:
 		return nil
 	}
-	if err == nil {
-		err = errors.New("not sent yet")
-	}
+	err = cmp.Or(err, errors.New("not sent yet"))
 	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), Text(ev))
 	return fmt.Errorf("%w (kept in the spool)", err)
 }
@@ -174,15 +170,8 @@ func spooledOf(ev supervisor.Event, now time.Time) spooled {
 func (s *spooler) Flush(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
 	defer cancel()
-	return s.spool.flush(ctx, s.send, nil)
-}
-
-// sentAlready reports whether the spooled message at path was sent, its document
-// being what is left.
-func sentAlready(path string) bool {
-	data, err := os.ReadFile(path)
-	var m spooled
-	return err == nil && json.Unmarshal(data, &m) == nil && m.Sent
+	_, err := s.spool.flush(ctx, s.send, nil)
+	return err
 }
 
 // send sends one spooled message and then its document, if it has one. Once the
