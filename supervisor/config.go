@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -146,25 +147,7 @@ func Parse(path string, data []byte) (*Job, error) {
 		},
 	}
 	notifyFields := map[string]func(any) error{
-		"on": func(v any) error {
-			a, ok := v.([]any)
-			if !ok {
-				return fmt.Errorf("must be an array of event names, like [\"failure\", \"timeout\"], not %s", typeName(v))
-			}
-			names, err := asStrings(a)
-			if err != nil {
-				return err
-			}
-			job.Notify.On = job.Notify.On[:0]
-			for _, n := range names {
-				k, err := ParseKind(n)
-				if err != nil {
-					return err
-				}
-				job.Notify.On = append(job.Notify.On, k)
-			}
-			return nil
-		},
+		"on":       kindsInto(&job.Notify.On),
 		"attach":   enumInto(&job.Notify.Attach, "an attach setting", AttachAuto, AttachAlways, AttachNever),
 		"telegram": destinationsInto(&job.Notify.Telegram),
 		"tail": func(v any) error {
@@ -500,34 +483,38 @@ func LoadDir(dir string) ([]*Job, error) {
 
 // loadChecked is Load with the checks of ownership that running as root calls for.
 func loadChecked(path string) (*Job, error) {
-	if os.Geteuid() == 0 {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkOwner(path, fi); err != nil {
-			return nil, err
-		}
+	data, _, err := readChecked(path)
+	if err != nil {
+		return nil, err
 	}
-	return Load(path)
+	return Parse(path, data)
 }
 
-// checkOwner refuses, when supervise runs as root, the file at path (described by
-// fi) when another user owns it or group or others may write it, as cron refuses
-// such a crontab: whoever can edit a job file, or the config, can run commands as
-// root.
-func checkOwner(path string, fi os.FileInfo) error {
-	if os.Geteuid() != 0 {
-		return nil
+// readChecked reads the file at path and returns it with its FileInfo. When
+// supervise runs as root it refuses a file that another user owns or that group or
+// others may write, as cron refuses such a crontab: whoever can edit a job file, or
+// the config, can run commands as root. What is checked is the file that is read.
+func readChecked(path string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case st != nil && st.Uid != 0:
-		return fmt.Errorf("%s: refused: owned by uid %d, and supervise runs as root (chown root %s)", path, st.Uid, path)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%s: refused: group or others may write it (%s), and supervise runs as root (chmod go-w %s)", path, fi.Mode().Perm(), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil
+	if os.Geteuid() == 0 {
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case st != nil && st.Uid != 0:
+			return nil, nil, fmt.Errorf("%s: refused: owned by uid %d, and supervise runs as root (chown root %s)", path, st.Uid, path)
+		case fi.Mode().Perm()&0o022 != 0:
+			return nil, nil, fmt.Errorf("%s: refused: group or others may write it (%s), and supervise runs as root (chmod go-w %s)", path, fi.Mode().Perm(), path)
+		}
+	}
+	data, err := io.ReadAll(f)
+	return data, fi, err
 }
 
 func durationInto(dst *time.Duration) func(any) error {
@@ -600,24 +587,7 @@ func destination(t map[string]any) (Destination, []error) {
 		case "silent":
 			err = boolInto(&d.Silent)(v)
 		case "on":
-			a, ok := v.([]any)
-			if !ok {
-				err = fmt.Errorf("must be an array of event names, not %s", typeName(v))
-				break
-			}
-			names, aerr := asStrings(a)
-			if err = aerr; err != nil {
-				break
-			}
-			d.On = []Kind{}
-			for _, n := range names {
-				k, kerr := ParseKind(n)
-				if kerr != nil {
-					err = kerr
-					break
-				}
-				d.On = append(d.On, k)
-			}
+			err = kindsInto(&d.On)(v)
 		case "quiet_hours":
 			s, serr := asString(v)
 			if err = serr; err == nil {
@@ -689,6 +659,31 @@ func countInto(dst *int, things string, lo, hi int64) func(any) error {
 			return fmt.Errorf("must be a whole number of %s from %d to %d, not %v", things, lo, hi, v)
 		}
 		*dst = int(n)
+		return nil
+	}
+}
+
+// kindsInto decodes a list of event names, such as notify.on, into dst: an empty list
+// is not nil, so that "on = []" says none.
+func kindsInto(dst *[]Kind) func(any) error {
+	return func(v any) error {
+		a, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("must be an array of event names, like [\"failure\", \"timeout\"], not %s", typeName(v))
+		}
+		names, err := asStrings(a)
+		if err != nil {
+			return err
+		}
+		kinds := []Kind{}
+		for _, n := range names {
+			k, err := ParseKind(n)
+			if err != nil {
+				return err
+			}
+			kinds = append(kinds, k)
+		}
+		*dst = kinds
 		return nil
 	}
 }

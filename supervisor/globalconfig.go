@@ -3,8 +3,6 @@ package supervisor
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,19 +61,7 @@ var tokenKey = regexp.MustCompile(`\btoken\s*=`)
 // read the file. Whether the token and api_url are ones Telegram takes is for the
 // notifier to check, which names them with Where; no error shows the token.
 func LoadConfig(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkOwner(path, fi); err != nil {
-		return nil, err // whoever may write it may send the token anywhere (api_url)
-	}
-	data, err := io.ReadAll(f)
+	data, fi, err := readChecked(path) // whoever may write it may send the token anywhere (api_url)
 	if err != nil {
 		return nil, err
 	}
@@ -165,10 +151,6 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if token {
 		// As ssh refuses a private key that others may read: the token is a password.
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, err
-		}
 		if perm := fi.Mode().Perm(); perm&0o044 != 0 {
 			report("telegram.token", fmt.Sprintf("group or others may read this file (%s), which holds the bot token: "+
 				"chmod 600 %s, or put the token in a file of its own and give token_file", perm, path))

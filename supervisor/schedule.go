@@ -47,12 +47,9 @@ func ParseSchedule(spec string, loc *time.Location) (Schedule, error) {
 		if len(fields) != 2 {
 			return nil, bad(`"@every 10m"`, "@every takes one duration")
 		}
-		d, err := time.ParseDuration(fields[1])
+		d, err := ParseDuration(fields[1])
 		if err != nil {
 			return nil, bad(`"@every 10m"`, "%v", err)
-		}
-		if d <= 0 {
-			return nil, bad(`"@every 10m"`, "the interval must be more than zero")
 		}
 		return every{spec: spec, d: d}, nil
 	case strings.HasPrefix(spec, "@"):
