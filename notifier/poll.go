@@ -40,7 +40,7 @@ func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) (
 	}
 	result, err := t.post(ctx, "getUpdates", jsonPayload(body))
 	if err != nil {
-		return nil, offset, t.redactAnswer(classifyConflict(err))
+		return nil, offset, classifyConflict(err)
 	}
 	var updates []struct {
 		UpdateID int64 `json:"update_id"`
@@ -106,7 +106,7 @@ func Preformatted(title, text string) string {
 func (t *Telegram) Username(ctx context.Context) (string, error) {
 	result, err := t.retry(ctx, "getMe", []byte("{}"))
 	if err != nil {
-		return "", t.redactAnswer(err)
+		return "", err
 	}
 	var me struct {
 		Username string `json:"username"`

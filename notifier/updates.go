@@ -95,28 +95,13 @@ func (t *Telegram) Chats(ctx context.Context) ([]Chat, error) {
 	}
 	result, err := t.retry(ctx, "getUpdates", body)
 	if err != nil {
-		return nil, t.redactAnswer(classifyConflict(err))
+		return nil, classifyConflict(err)
 	}
 	var updates []tgUpdate
 	if err := json.Unmarshal(result, &updates); err != nil {
 		return nil, fmt.Errorf("telegram: getUpdates: the result is not a list of updates: %w", err)
 	}
 	return chatsOf(updates), nil
-}
-
-// redactAnswer takes the token out of an error's description, in case a server (a
-// proxy, a local Bot API server) echoed the request's URL in it.
-func (t *Telegram) redactAnswer(err error) error {
-	var apiErr *APIError
-	if t.token == "" || !errors.As(err, &apiErr) {
-		return err
-	}
-	// The APIError is this call's own, made by post, so it is ours to change.
-	apiErr.Description = t.hide(apiErr.Description)
-	if strings.Contains(err.Error(), t.token) {
-		return t.redact(err)
-	}
-	return err
 }
 
 // conflictError tells, with errors.Is, which of Telegram's 409 answers err is.

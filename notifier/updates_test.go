@@ -182,6 +182,9 @@ func TestChatsErrors(t *testing.T) {
 			s.Fail(telegramtest.Fault{Status: 409, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"})
 		}, notifier.ErrOtherPoller, 409, 1},
 		{"bad token", "123456789:AAE-wrong", func(*telegramtest.Server) {}, notifier.ErrPermanent, 401, 1},
+		{"description with the URL", "", func(s *telegramtest.Server) {
+			s.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: no such path /bot" + tgToken + "/getUpdates"})
+		}, notifier.ErrPermanent, 400, 1},
 		{"server errors until time is up", "", func(s *telegramtest.Server) {
 			for range 100 {
 				s.Fail(telegramtest.Fault{Status: 502})
