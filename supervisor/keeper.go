@@ -295,8 +295,7 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	again := k.job.Restart == RestartAlways || k.job.Restart == RestartOnFailure && kind != KindSuccess || res.Stalled
 	if kind == KindHeartbeat {
 		// Stopped for its heartbeat, which the chat heard of then: it starts again at
-		// once, and counts towards a crash loop like any other death.
-		kind = KindFailure
+		// once (again is set), and counts towards a crash loop like any other death.
 		healthy = true
 	}
 	if !again || kind == KindSuccess {

@@ -17,7 +17,6 @@ type notifyMessage struct {
 	Ready     bool   // READY=1
 	Watchdog  bool   // WATCHDOG=1: a sign of life
 	Trigger   bool   // WATCHDOG=trigger: the program asks for its watchdog action now
-	Stopping  bool   // STOPPING=1
 	Status    string // STATUS=...; empty when not set
 	HasStatus bool   // STATUS= was present (it may be set to empty)
 }
@@ -37,8 +36,6 @@ func parseNotify(b []byte) notifyMessage {
 			m.Watchdog = true
 		case key == "WATCHDOG" && value == "trigger":
 			m.Trigger = true
-		case key == "STOPPING" && value == "1":
-			m.Stopping = true
 		case key == "STATUS":
 			m.Status, m.HasStatus = value, true
 		}

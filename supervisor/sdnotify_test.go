@@ -24,7 +24,7 @@ func TestParseNotify(t *testing.T) {
 		{"WATCHDOG=1\nSTATUS=ok", notifyMessage{Watchdog: true, Status: "ok", HasStatus: true}},
 		{"STATUS=", notifyMessage{HasStatus: true}},
 		{"WATCHDOG=trigger", notifyMessage{Trigger: true}},
-		{"STOPPING=1", notifyMessage{Stopping: true}},
+		{"STOPPING=1", notifyMessage{}}, // nothing to do with it
 		{"READY=0", notifyMessage{}},
 		{"", notifyMessage{}},
 		{"garbage without an equals sign", notifyMessage{}},
