@@ -31,33 +31,12 @@ const MaxPollWait = attemptTimeout - 5*time.Second
 func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) ([]Command, int64, error) {
 	// No allowed_updates: Telegram keeps that setting for the bot, and `supervise
 	// telegram chats` needs the updates other than messages.
-	body, err := json.Marshal(struct {
+	updates, err := t.getUpdates(ctx, t.post, struct {
 		Offset  int64 `json:"offset,omitempty"`
 		Timeout int   `json:"timeout"`
 	}{offset, int(min(wait, MaxPollWait) / time.Second)})
 	if err != nil {
 		return nil, offset, err
-	}
-	result, err := t.post(ctx, "getUpdates", jsonPayload(body))
-	if err != nil {
-		return nil, offset, classifyConflict(err)
-	}
-	var updates []struct {
-		UpdateID int64 `json:"update_id"`
-		Message  *struct {
-			Chat            tgChat `json:"chat"`
-			MessageThreadID int64  `json:"message_thread_id"`
-			IsTopicMessage  bool   `json:"is_topic_message"`
-			From            *struct {
-				ID       int64  `json:"id"`
-				Username string `json:"username"`
-			} `json:"from"`
-			Text string `json:"text"`
-			Date int64  `json:"date"`
-		} `json:"message"`
-	}
-	if err := json.Unmarshal(result, &updates); err != nil {
-		return nil, offset, fmt.Errorf("telegram: getUpdates: the result is not a list of updates: %w", err)
 	}
 	var cmds []Command
 	for _, u := range updates {

@@ -86,14 +86,25 @@ func BotFromConfig(cfg *supervisor.Config, getenv func(string) string) (*Telegra
 // has a webhook, the error matches ErrWebhookSet.
 func (t *Telegram) Chats(ctx context.Context) ([]Chat, error) {
 	// No offset: an offset above an update's ID confirms it, and Telegram forgets it.
-	body, err := json.Marshal(struct {
+	updates, err := t.getUpdates(ctx, t.retryPayload, struct {
 		Timeout int `json:"timeout"`
 		Limit   int `json:"limit"`
 	}{0, MaxUpdates})
 	if err != nil {
+		return nil, err
+	}
+	return chatsOf(updates), nil
+}
+
+// getUpdates calls getUpdates with params through call (post for one request,
+// retryPayload for retries) and returns the updates. A 409 answer is classified, as
+// ErrWebhookSet or ErrOtherPoller.
+func (t *Telegram) getUpdates(ctx context.Context, call func(context.Context, string, payload) (json.RawMessage, error), params any) ([]tgUpdate, error) {
+	body, err := json.Marshal(params)
+	if err != nil {
 		return nil, fmt.Errorf("telegram: getUpdates: %w", err)
 	}
-	result, err := t.retry(ctx, "getUpdates", body)
+	result, err := call(ctx, "getUpdates", jsonPayload(body))
 	if err != nil {
 		return nil, classifyConflict(err)
 	}
@@ -101,7 +112,7 @@ func (t *Telegram) Chats(ctx context.Context) ([]Chat, error) {
 	if err := json.Unmarshal(result, &updates); err != nil {
 		return nil, fmt.Errorf("telegram: getUpdates: the result is not a list of updates: %w", err)
 	}
-	return chatsOf(updates), nil
+	return updates, nil
 }
 
 // conflictError tells, with errors.Is, which of Telegram's 409 answers err is.
@@ -129,7 +140,7 @@ func classifyConflict(err error) error {
 	return err
 }
 
-// tgUpdate is the part of a Bot API Update that names a chat.
+// tgUpdate is the part of a Bot API Update that names a chat or carries a command.
 type tgUpdate struct {
 	UpdateID          int64      `json:"update_id"`
 	Message           *tgMessage `json:"message"`
@@ -157,6 +168,14 @@ type tgMessage struct {
 	MigrateToChatID   int64    `json:"migrate_to_chat_id"`
 	ForumTopicCreated *tgTopic `json:"forum_topic_created"`
 	ForumTopicEdited  *tgTopic `json:"forum_topic_edited"`
+	From              *tgUser  `json:"from"`
+	Text              string   `json:"text"`
+	Date              int64    `json:"date"` // Unix time
+}
+
+type tgUser struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
 }
 
 type tgTopic struct {
