@@ -332,3 +332,39 @@ func TestStalledNotifierDoesNotStopRestarts(t *testing.T) {
 		t.Error("the events the queue could not hold were not reported on stderr")
 	}
 }
+
+// A job that ended for good (restart = never) runs again when a reload makes its
+// restart always; a change to its schedule alone starts counting from the reload.
+func TestReloadRevivesEndedJob(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	job := upJob("once", "echo ran >> "+log+"; exec sleep 100")
+	job.Restart = supervisor.RestartNever
+	job.Command = supervisor.ShellCommand("echo ran >> " + log)
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	halt := start(d, job)
+	defer halt()
+	waitLines := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); len(linesOf(log)) < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d runs, want %d", len(linesOf(log)), n)
+			}
+		}
+	}
+	waitLines(1)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(linesOf(log)); n != 1 {
+		t.Fatalf("%d runs of a job with restart = never", n)
+	}
+	always := *job
+	always.Restart = supervisor.RestartAlways
+	always.Backoff.Initial, always.Backoff.Max = time.Hour, time.Hour // one run is enough to see
+	d.Reload(context.Background(), []*supervisor.Job{&always}, nil)
+	waitLines(2)
+}
+
+func linesOf(path string) []string {
+	b, _ := os.ReadFile(path)
+	return strings.Fields(string(b))
+}

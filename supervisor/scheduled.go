@@ -48,13 +48,13 @@ func (k *keeper) schedule(ctx context.Context) {
 	rec := k.loadLast()
 	now := time.Now()
 	var (
-		cur     *run
-		queued  *time.Time // a due time waiting for the run under way to end
-		skips   int
-		checks  []check // dead man's switches set, oldest first
-		overdue bool    // the chat was told a run did not happen or succeed in time
-		// The due times of the last run started and the last run ended.
-		startedDue, endedDue time.Time
+		cur        *run
+		queued     *time.Time // a due time waiting for the run under way to end
+		skips      int
+		checks     []check   // dead man's switches set, oldest first
+		overdue    bool      // the chat was told a run did not happen or succeed in time
+		startedDue time.Time // the due time of the last run started
+		endedAt    time.Time // when the last run ended
 	)
 	start := func(due time.Time, retry bool) {
 		rctx, stop := context.WithCancel(ctx)
@@ -190,7 +190,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			if len(checks) > 0 {
 				deadline.Reset(time.Until(checks[0].deadline))
 			}
-			if !overdue && k.missedDeadline(t, cur, !startedDue.Before(t), !endedDue.Before(t)) {
+			if !overdue && k.missedDeadline(t, cur, !startedDue.Before(t), !endedAt.Before(t)) {
 				overdue = true
 			}
 		case req := <-k.requests:
@@ -228,7 +228,7 @@ func (k *keeper) schedule(ctx context.Context) {
 			}
 		case res := <-results:
 			r := cur
-			cur, endedDue = nil, r.due
+			cur, endedAt = nil, time.Now()
 			k.track.ended(res)
 			if len(r.asked) > 0 {
 				// Stopped or restarted by the operator: not told, not retried.
@@ -319,9 +319,11 @@ func (k *keeper) deadMan() (time.Duration, bool) {
 }
 
 // missedDeadline tells the chat, and reports true, when the run due at t has not done
-// by now what the job's dead man's switch expects; started and ended say whether a run
-// due at t or later has. A run that ended badly was told of already, so only a run
-// that never started, or is still going, is told here.
+// by now what the job's dead man's switch expects: started says whether a run due at t
+// or later has started, ended whether a run has ended since t. A run that ended badly
+// was told of already, and one that succeeded since t is the success expected (even
+// when t's own run was skipped for it), so only a run that never started, or is still
+// going, is told here.
 func (k *keeper) missedDeadline(t time.Time, cur *run, started, ended bool) bool {
 	if ended || started && k.job.ExpectSuccessWithin == 0 {
 		return false

@@ -298,3 +298,21 @@ func TestScheduledRestartOnce(t *testing.T) {
 		t.Errorf("events %v, want one heartbeat", kinds)
 	}
 }
+
+// A run that succeeds after its dead man's switch went off is the recovery: one
+// heartbeat message, then one recovery.
+func TestExpectSuccessRecovers(t *testing.T) {
+	dir := t.TempDir()
+	log, mark := filepath.Join(dir, "log"), filepath.Join(dir, "slow-once")
+	job := scheduled(t, "@every 300ms", log, "if [ ! -e "+mark+" ]; then touch "+mark+"; sleep 0.6; fi")
+	job.ExpectSuccessWithin = 200 * time.Millisecond
+	job.Notify.On = []supervisor.Kind{supervisor.KindHeartbeat, supervisor.KindRecovery, supervisor.KindFailure}
+	rec, out := upFor(t, 1500*time.Millisecond, t.TempDir(), job)
+	kinds := rec.kinds()
+	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
+		t.Fatalf("events %v, want a heartbeat and then its recovery\n%s", kinds, out)
+	}
+	if note := rec.events[1].Note; note != "a scheduled run succeeded again" {
+		t.Errorf("recovery says %q", note)
+	}
+}
