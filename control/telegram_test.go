@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
@@ -20,31 +20,8 @@ const (
 	other   = int64(777)
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-	}
-}
+// syncBuffer is output a test reads while it is written.
+type syncBuffer = testkit.Buffer
 
 // message is an update with a text message from chat, sent now.
 func message(chat int64, text string) map[string]any {
@@ -103,9 +80,9 @@ func TestTelegramCommands(t *testing.T) {
 	defer fake.Close()
 	stderr := &syncBuffer{}
 	d := commandsUp(t, fake, stderr)
-	eventually(t, "web running", func() bool { return pid(d) != 0 })
+	testkit.Eventually(t, "web running", func() bool { return pid(d) != 0 })
 	first := pid(d)
-	eventually(t, "web's output in its log", func() bool {
+	testkit.Eventually(t, "web's output in its log", func() bool {
 		last, _, stop, err := d.Follow("web", 1)
 		if err == nil {
 			stop()
@@ -115,7 +92,7 @@ func TestTelegramCommands(t *testing.T) {
 
 	fake.AddUpdate(message(other, "/restart web"))
 	fake.AddUpdate(message(other, "/status"))
-	eventually(t, "the stranger's commands logged", func() bool {
+	testkit.Eventually(t, "the stranger's commands logged", func() bool {
 		return strings.Count(stderr.String(), "from chat 777 (@ann): the chat is not in telegram.allow") == 2
 	})
 	if pid(d) != first || len(answers(fake, other)) != 0 {
@@ -123,19 +100,19 @@ func TestTelegramCommands(t *testing.T) {
 	}
 
 	fake.AddUpdate(message(allowed, "/status"))
-	eventually(t, "an answer to /status", func() bool { return len(answers(fake, allowed)) == 1 })
+	testkit.Eventually(t, "an answer to /status", func() bool { return len(answers(fake, allowed)) == 1 })
 	if a := answers(fake, allowed)[0]; !strings.Contains(a, "web") || !strings.Contains(a, "running") || !strings.Contains(a, "<pre>") {
 		t.Errorf("/status answered %q", a)
 	}
 
 	fake.AddUpdate(message(allowed, "/restart@"+telegramtest.BotUsername+" web"))
-	eventually(t, "an answer to /restart", func() bool { return len(answers(fake, allowed)) == 2 })
+	testkit.Eventually(t, "an answer to /restart", func() bool { return len(answers(fake, allowed)) == 2 })
 	if a := answers(fake, allowed)[1]; !strings.Contains(a, "web restarted on testhost") || pid(d) == first {
 		t.Errorf("/restart answered %q; pid %d, was %d", a, pid(d), first)
 	}
 
 	fake.AddUpdate(message(allowed, "/logs web 3"))
-	eventually(t, "an answer to /logs", func() bool { return len(answers(fake, allowed)) == 3 })
+	testkit.Eventually(t, "an answer to /logs", func() bool { return len(answers(fake, allowed)) == 3 })
 	if a := answers(fake, allowed)[2]; !strings.Contains(a, "web says hello") {
 		t.Errorf("/logs answered %q", a)
 	}
@@ -146,17 +123,17 @@ func TestTelegramCommands(t *testing.T) {
 	old["message"].(map[string]any)["date"] = time.Now().Add(-time.Hour).Unix()
 	fake.AddUpdate(old)
 	fake.AddUpdate(message(allowed, "/nonsense"))
-	eventually(t, "an answer to /nonsense", func() bool { return len(answers(fake, allowed)) == 4 })
+	testkit.Eventually(t, "an answer to /nonsense", func() bool { return len(answers(fake, allowed)) == 4 })
 	if a := answers(fake, allowed)[3]; !strings.Contains(a, "/status, /restart JOB, /logs JOB") {
 		t.Errorf("an unknown command answered %q, want the list of commands", a)
 	}
 	if !strings.Contains(stderr.String(), "ignored /restart from chat 4242 (@ann): sent at ") {
 		t.Errorf("an old command was not logged as ignored:\n%s", stderr.String())
 	}
-	eventually(t, "every update confirmed", func() bool { return fake.PendingUpdates() == 0 })
+	testkit.Eventually(t, "every update confirmed", func() bool { return fake.PendingUpdates() == 0 })
 	// An argument too long to quote whole is cut, so the answer still fits.
 	fake.AddUpdate(message(allowed, "/restart "+strings.Repeat("x", 5000)))
-	eventually(t, "an answer to a long /restart", func() bool { return len(answers(fake, allowed)) == 5 })
+	testkit.Eventually(t, "an answer to a long /restart", func() bool { return len(answers(fake, allowed)) == 5 })
 	if a := answers(fake, allowed)[4]; !strings.Contains(a, "no such job") {
 		t.Errorf("a long /restart answered %q", a)
 	}
@@ -173,7 +150,7 @@ func TestTelegramCommandsSecondPoller(t *testing.T) {
 	first, second := &syncBuffer{}, &syncBuffer{}
 	commandsUp(t, fake, first)
 	commandsUp(t, fake, second)
-	eventually(t, "the conflict said", func() bool {
+	testkit.Eventually(t, "the conflict said", func() bool {
 		return strings.Contains(first.String()+second.String(), "another program is reading this bot's updates")
 	})
 	time.Sleep(3 * time.Second) // a few more polls, each ended by the other

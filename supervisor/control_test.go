@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -20,16 +21,6 @@ func status(t *testing.T, d *supervisor.Daemon, name string) supervisor.JobStatu
 		}
 	}
 	return supervisor.JobStatus{}
-}
-
-// eventually waits until cond holds, for at most 5 seconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-	}
 }
 
 func control(t *testing.T, d *supervisor.Daemon, name, cmd, wantNote string) {
@@ -51,7 +42,7 @@ func TestControlScheduledJob(t *testing.T) {
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec, RunsDir: t.TempDir()}
 	halt := start(d, job)
 	defer halt()
-	eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
+	testkit.Eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
 	if st := status(t, d, "batch"); st.State != supervisor.StateRunning || st.PID == 0 {
 		t.Errorf("status %+v, want running with its pid", st)
 	}
@@ -67,11 +58,11 @@ func TestControlScheduledJob(t *testing.T) {
 	control(t, d, "batch", supervisor.CommandStop, "already stopped")
 
 	control(t, d, "batch", supervisor.CommandStart, "")
-	eventually(t, "a run on start", func() bool { return len(lines(t, log)) == 2 })
+	testkit.Eventually(t, "a run on start", func() bool { return len(lines(t, log)) == 2 })
 	control(t, d, "batch", supervisor.CommandStart, "already running")
 	first := status(t, d, "batch").PID
 	control(t, d, "batch", supervisor.CommandRestart, "")
-	eventually(t, "a new run on restart", func() bool { return len(lines(t, log)) == 3 })
+	testkit.Eventually(t, "a new run on restart", func() bool { return len(lines(t, log)) == 3 })
 	if st := status(t, d, "batch"); st.PID == first || st.State != supervisor.StateRunning {
 		t.Errorf("after restart %+v, want a new process than %d", st, first)
 	}
@@ -94,8 +85,8 @@ func TestStatusStates(t *testing.T) {
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: &recorder{}}
 	halt := start(d, crashy, silent)
 	defer halt()
-	eventually(t, "crashy crash-looping", func() bool { return status(t, d, "crashy").State == supervisor.StateCrashLooping })
-	eventually(t, "silent late", func() bool { return status(t, d, "silent").State == supervisor.StateHeartbeatLate })
+	testkit.Eventually(t, "crashy crash-looping", func() bool { return status(t, d, "crashy").State == supervisor.StateCrashLooping })
+	testkit.Eventually(t, "silent late", func() bool { return status(t, d, "silent").State == supervisor.StateHeartbeatLate })
 	st := status(t, d, "crashy")
 	if st.Restarts < 3 || st.Exits["1"] < 4 || st.LastExit != "exit 1" || !st.LastSuccess.IsZero() {
 		t.Errorf("crashy: %+v", st)
@@ -145,7 +136,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Notifier: &recorder{}}
 	halt := start(d, stubborn("while :; do sleep 0.05; done"))
 	defer halt()
-	eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
+	testkit.Eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
 	first := status(t, d, "stubborn").PID
 	stopped := make(chan error, 1)
 	go func() {
@@ -157,7 +148,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "running again", func() bool {
+	testkit.Eventually(t, "running again", func() bool {
 		st := status(t, d, "stubborn")
 		return st.State == supervisor.StateRunning && st.PID != 0 && st.PID != first
 	})
@@ -172,7 +163,7 @@ func TestStopDuringReplaceAndRemoval(t *testing.T) {
 	job := stubborn("while :; do sleep 0.05; done")
 	halt := start(d, job)
 	defer halt()
-	eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
+	testkit.Eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
 	changed := stubborn("echo new version; while :; do sleep 0.05; done")
 	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
 	if st := status(t, d, "stubborn"); st.State != supervisor.StateStarting {
@@ -192,7 +183,7 @@ func TestStopDuringReplaceAndRemoval(t *testing.T) {
 	// Removed, then back: a new job.
 	d.Reload(context.Background(), nil, nil)
 	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
-	eventually(t, "the job back and running", func() bool { return status(t, d, "stubborn").State == supervisor.StateRunning })
+	testkit.Eventually(t, "the job back and running", func() bool { return status(t, d, "stubborn").State == supervisor.StateRunning })
 }
 
 // How a run ended, in a word or two, names any signal a shell user knows.

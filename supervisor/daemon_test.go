@@ -227,7 +227,7 @@ func TestReload(t *testing.T) {
 
 	newChanged := waitPID(t, pidOf("changed"), changedPID)
 	waitPID(t, pidOf("added"), 0)
-	out.waitFor("changed v2")
+	waitFor(out, "changed v2")
 	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(removedPID, 0) == nil && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -55,26 +56,11 @@ func runTo(t *testing.T, out *syncBuffer, job *supervisor.Job, signals <-chan os
 	return res, rec, out.String()
 }
 
-// syncBuffer is the job's live output, readable while the job runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is output a test reads while it is written.
+type syncBuffer = testkit.Buffer
 
 // waitFor waits until the job has written want, so a test acts once the job is ready.
-func (s *syncBuffer) waitFor(want string) {
+func waitFor(s *syncBuffer, want string) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if strings.Contains(s.String(), want) {
 			return
@@ -296,9 +282,9 @@ func TestSignalsForwarded(t *testing.T) {
 		signals := make(chan os.Signal, 2)
 		out := &syncBuffer{}
 		go func() {
-			out.waitFor("ready")
+			waitFor(out, "ready")
 			signals <- syscall.SIGUSR1
-			out.waitFor("got user defined signal 1")
+			waitFor(out, "got user defined signal 1")
 			signals <- syscall.SIGTERM
 		}()
 		res, _, _ := runTo(t, out, job, signals)
@@ -315,7 +301,7 @@ func TestStopEscalates(t *testing.T) {
 	signals := make(chan os.Signal, 1)
 	out := &syncBuffer{}
 	go func() {
-		out.waitFor("ignoring")
+		waitFor(out, "ignoring")
 		signals <- syscall.SIGTERM
 	}()
 	res, _, _ := runTo(t, out, job, signals)

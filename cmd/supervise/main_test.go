@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -22,23 +21,8 @@ const (
 	tgChat  = 4242
 )
 
-// syncBuffer is supervise's stdout or stderr, readable while a job runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is output a test reads while it is written.
+type syncBuffer = testkit.Buffer
 
 // supervise runs the program with args and returns its exit status and output.
 func supervise(t *testing.T, args ...string) (int, string, string) {
