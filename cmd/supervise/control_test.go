@@ -262,7 +262,7 @@ func TestControlWithoutUp(t *testing.T) {
 }
 
 // A second up on the same state is refused while the first runs, and while it is
-// stopping its jobs; a file that is not a socket is never taken for a stale one.
+// stopping its jobs, when status still answers; a file that is not a socket is never taken for a stale one.
 func TestControlSocketTakenBySecondUp(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
@@ -281,6 +281,10 @@ func TestControlSocketTakenBySecondUp(t *testing.T) {
 	waitOutput(t, stderr, "stopping every job")
 	if status, errs := second(); status != 1 || !strings.Contains(errs, "another supervise up is running") {
 		t.Errorf("second up while the first stops its jobs: %d %s", status, errs)
+	}
+	// Meanwhile the socket still answers: what is still stopping is there to see.
+	if status, out, errs := supervise(t, "status", "--state", state); status != 0 || !strings.Contains(out, "slow") {
+		t.Errorf("status while up stops its jobs: %d %q %s", status, out, errs)
 	}
 	cmd.Wait()
 

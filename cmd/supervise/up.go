@@ -115,56 +115,50 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return r
 	}
 
+	// SIGINT or SIGTERM stops every job, each with its stop_signal and stop_timeout; a
+	// second one kills what is left at once. SIGHUP reloads. up ends once the jobs
+	// have stopped: until then, its control socket and metrics still answer.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
 	hurry := make(chan struct{}) // closed by a second SIGINT or SIGTERM
 	var g actor.Group
 	{
-		// SIGINT or SIGTERM stops every job, each with its stop_signal and
-		// stop_timeout; a second one kills what is left at once. SIGHUP reloads.
-		stop, finished := make(chan struct{}), make(chan struct{})
-		defer close(finished)
+		done := make(chan struct{})
 		g.Add(func() error {
+			stopping, killed := false, false
 			for {
 				select {
 				case sig := <-sigs:
-					if sig == syscall.SIGHUP {
-						reload(ctx)
-						continue
-					}
-					fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
-					go func() {
-						for {
-							select {
-							case sig := <-sigs:
-								if sig != syscall.SIGHUP {
-									fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
-									d.Kill()
-									close(hurry)
-									return
-								}
-							case <-finished:
-								return
-							}
+					switch {
+					case sig == syscall.SIGHUP:
+						if !stopping {
+							reload(ctx)
 						}
-					}()
-					return nil
-				case <-stop:
+					case !stopping:
+						fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
+						stopping = true
+						stopJobs()
+					case !killed:
+						fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
+						killed = true
+						d.Kill()
+						close(hurry)
+					}
+				case <-done:
 					return nil
 				}
 			}
 		}, func(error) {
-			close(stop)
+			close(done)
 		})
 	}
-	{
-		ctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error {
-			d.Run(ctx, jobs)
-			supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout, hurry)
-			return nil
-		}, func(error) {
-			cancel()
-		})
-	}
+	g.Add(func() error {
+		d.Run(jobsCtx, jobs)
+		supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout, hurry)
+		return nil // every job has stopped: up ends
+	}, func(error) {
+		stopJobs()
+	})
 	{
 		// Heartbeat pings and Prometheus's scrapes come here.
 		mux := http.NewServeMux()
