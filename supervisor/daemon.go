@@ -365,11 +365,11 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 	retry := time.NewTimer(0)
 	<-retry.C
 	defer retry.Stop()
-	wait, armed := time.Minute, false
+	wait, armed := spoolRetry, false
 	again := func() {
 		if !armed {
 			retry.Reset(wait)
-			armed, wait = true, min(2*wait, 15*time.Minute)
+			armed, wait = true, min(2*wait, 15*spoolRetry)
 		}
 	}
 	if spooled {
@@ -405,7 +405,7 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 						again()
 					}
 				} else if spooled {
-					wait = time.Minute
+					wait = spoolRetry
 				}
 			}
 			last = time.Now()
@@ -418,7 +418,7 @@ func (d *Daemon) deliver(events <-chan Event, draining context.Context, done cha
 				fmt.Fprintf(d.Stderr, "supervise: spooled messages not sent yet: %v; trying again in %s\n", err, wait)
 				again()
 			} else {
-				wait = time.Minute
+				wait = spoolRetry
 			}
 		}
 	}
@@ -478,6 +478,10 @@ func collect(events <-chan Event, first Event, wait time.Duration) ([]Event, boo
 	}
 	return batch, true
 }
+
+// spoolRetry is how long up waits before it tries a spool again that it could not
+// send; the wait doubles while it fails, up to 15 times as long. A variable for tests.
+var spoolRetry = time.Minute
 
 // pacer is a Notifier that may only send so often: at most one message per Pace.
 type pacer interface{ Pace() time.Duration }

@@ -2,10 +2,12 @@ package supervisor_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -367,4 +369,45 @@ func TestReloadRevivesEndedJob(t *testing.T) {
 func linesOf(path string) []string {
 	b, _ := os.ReadFile(path)
 	return strings.Fields(string(b))
+}
+
+// flaky is a notifier with a spool that cannot be sent the first fails times.
+type flaky struct {
+	mu      sync.Mutex
+	fails   int
+	flushes []time.Time
+}
+
+func (f *flaky) Notify(context.Context, supervisor.Event) error { return nil }
+
+func (f *flaky) Flush(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes = append(f.flushes, time.Now())
+	if len(f.flushes) <= f.fails {
+		return errors.New("telegram is down")
+	}
+	return nil
+}
+
+// Under up, a spool that cannot be sent is tried again on a timer that backs off,
+// doubling each time, and not again once it has gone.
+func TestSpoolRetryBacksOff(t *testing.T) {
+	t.Cleanup(supervisor.SetSpoolRetry(100 * time.Millisecond))
+	n := &flaky{fails: 3}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: n}
+	halt := start(d)
+	time.Sleep(1500 * time.Millisecond) // at start, then +0.1, +0.2, +0.4s: sent
+	halt()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.flushes) != 4 {
+		t.Fatalf("%d flushes, want 4: at start, and three retries until one went", len(n.flushes))
+	}
+	for i := 2; i < len(n.flushes); i++ {
+		gap, before := n.flushes[i].Sub(n.flushes[i-1]), n.flushes[i-1].Sub(n.flushes[i-2])
+		if gap < before*3/2 {
+			t.Errorf("retry %d came %v after the last, which came %v after its own: want the wait to double", i, gap, before)
+		}
+	}
 }
