@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/supervise/supervise/supervisor"
@@ -94,8 +93,8 @@ func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Wr
 			"to the chat, or give the config file [[notify.telegram]] tables; `supervise telegram chats` lists the chats that wrote to the bot", EnvChatID)
 	}
 	if chatID != "" {
-		if err := checkChatID(chatID, chatFrom); err != nil {
-			return nil, err
+		if err := supervisor.CheckChatID(chatID); err != nil {
+			return nil, fmt.Errorf("notifier: %s: %w", chatFrom, err)
 		}
 	}
 	tg := NewTelegram(token, chatID)
@@ -163,18 +162,6 @@ func checkToken(token string) error {
 		return errors.New(`the token must not start with "bot": give it as @BotFather shows it`)
 	}
 	return errors.New("not a bot token: want the form 123456:ABC-def_ghi, as @BotFather shows it")
-}
-
-// checkChatID accepts what sendMessage takes as chat_id: a number (negative for
-// groups and channels) or a channel's @username. from is where it was given.
-func checkChatID(chatID, from string) error {
-	if _, err := strconv.ParseInt(chatID, 10, 64); err == nil {
-		return nil
-	}
-	if name, ok := strings.CutPrefix(chatID, "@"); ok && name != "" && !strings.ContainsAny(name, " \t/") {
-		return nil
-	}
-	return fmt.Errorf("notifier: %s: %q is neither a chat number nor an @channel name", from, chatID)
 }
 
 // apiURLOf returns the Bot API's base URL, DefaultAPIURL unless the environment or

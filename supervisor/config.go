@@ -614,12 +614,18 @@ func chatID(v any) (string, error) {
 		return strconv.FormatInt(id, 10), nil
 	case string:
 		s := strings.TrimSpace(id)
-		if _, err := strconv.ParseInt(s, 10, 64); err != nil && !channelName(s) {
-			return s, fmt.Errorf("%q is neither a chat number nor an @channel name", id)
-		}
-		return s, nil
+		return s, CheckChatID(s)
 	}
 	return "", fmt.Errorf("must be a chat number or an @channel name, not %s", typeName(v))
+}
+
+// CheckChatID checks a chat_id as Telegram takes it: a number (negative for groups
+// and channels), or a public chat's @name.
+func CheckChatID(s string) error {
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil && !channelName(s) {
+		return fmt.Errorf("%q is neither a chat number nor an @channel name", s)
+	}
+	return nil
 }
 
 // channelName reports whether s is a public chat's @name as Telegram allows them:
