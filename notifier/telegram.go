@@ -37,10 +37,6 @@ const (
 // MaxDocumentSize is the largest file the Bot API takes from a bot: 50 MB.
 const MaxDocumentSize = 50 << 20
 
-// MaxCaptionLength is the most a document's caption may hold once its HTML is parsed,
-// in UTF-16 code units, as Telegram counts characters.
-const MaxCaptionLength = 1024
-
 // ErrPermanent matches, with errors.Is, an error that sending again will not cure: a
 // wrong token, an unknown chat, a message Telegram refuses.
 var ErrPermanent = errors.New("permanent error")
@@ -149,11 +145,6 @@ func (t *Telegram) Send(ctx context.Context, chatID, html string) error {
 	return t.send(ctx, Target{ChatID: chatID}, html, "HTML")
 }
 
-// SendText sends text as it is, without parse mode, to chatID, retrying as Send does.
-func (t *Telegram) SendText(ctx context.Context, chatID, text string) error {
-	return t.send(ctx, Target{ChatID: chatID}, text, "")
-}
-
 // Target is where a message goes: a chat, a forum topic of it, with or without sound.
 type Target struct {
 	ChatID   string
@@ -184,20 +175,19 @@ func (t *Telegram) send(ctx context.Context, to Target, text, parseMode string) 
 type Document struct {
 	Name    string // file name shown in the chat, like "backup-2026-11-27T030000.log"
 	Content []byte
-	Caption string // HTML, at most 1024 characters once parsed; may be empty
-	Silent  bool   // disable_notification
+	Silent  bool // disable_notification
 	// ThreadID is the forum topic it goes to, or 0.
 	ThreadID int64
 }
 
 // SendDocument sends doc to chatID as a text file (text/plain in UTF-8, though its
-// bytes go as they are), with its caption, if any, in Telegram's HTML parse mode. It
-// retries as Send does, sending the whole file again each time.
+// bytes go as they are), without a caption. It retries as Send does, sending the
+// whole file again each time.
 //
 // The name is made safe to save on any device: see fileName. An empty file, or one
 // over MaxDocumentSize, is refused before any request, with an error that matches
-// ErrPermanent. The token is taken out of the file, its name and its caption, as
-// Notify takes it out of an event: a job's whole output is where it would leak.
+// ErrPermanent. The token is taken out of the file and its name, as Notify takes it
+// out of an event: a job's whole output is where it would leak.
 func (t *Telegram) SendDocument(ctx context.Context, chatID string, doc Document) error {
 	const method = "sendDocument"
 	name := fileName(t.hide(doc.Name))
@@ -216,14 +206,6 @@ func (t *Telegram) SendDocument(ctx context.Context, chatID string, doc Document
 	fields := [][2]string{{"chat_id", chatID}}
 	if doc.ThreadID > 0 {
 		fields = append(fields, [2]string{"message_thread_id", strconv.FormatInt(doc.ThreadID, 10)})
-	}
-	if doc.Caption != "" {
-		caption := doc.Caption
-		if t.token != "" {
-			// Escaped: the caption is HTML, where "<redacted>" would be a tag.
-			caption = strings.ReplaceAll(caption, t.token, "&lt;redacted&gt;")
-		}
-		fields = append(fields, [2]string{"caption", caption}, [2]string{"parse_mode", "HTML"})
 	}
 	if doc.Silent {
 		fields = append(fields, [2]string{"disable_notification", "true"})

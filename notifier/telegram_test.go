@@ -245,14 +245,12 @@ func TestSendDocumentDelivers(t *testing.T) {
 	doc := notifier.Document{
 		Name:    "backup-2026-11-27T030000.log",
 		Content: content,
-		Caption: "<b>backup</b>: the whole output, 1 MiB",
 		Silent:  true,
 	}
 	if err := tg.SendDocument(context.Background(), tgChatID, doc); err != nil {
 		t.Fatal(err)
 	}
-	// Without a caption, parse_mode is left out, and without Silent, so is
-	// disable_notification.
+	// Without Silent, disable_notification is left out.
 	if err := tg.SendDocument(context.Background(), tgChatID, notifier.Document{Name: "b.txt", Content: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +261,7 @@ func TestSendDocumentDelivers(t *testing.T) {
 	}
 	want := []telegramtest.Document{
 		{ID: 1, ChatID: tgChat, Name: doc.Name, MIMEType: "text/plain; charset=utf-8", Content: content,
-			Caption: doc.Caption, ParseMode: "HTML", DisableNotification: true},
+			DisableNotification: true},
 		{ID: 2, ChatID: tgChat, Name: "b.txt", MIMEType: "text/plain; charset=utf-8", Content: []byte("x")},
 	}
 	for i, got := range docs {
@@ -348,11 +346,6 @@ func TestSendDocumentDoesNotRetryPermanentErrors(t *testing.T) {
 			"telegram: sendDocument: 401 Unauthorized"},
 		{"unknown chat", tgToken, "7", notifier.Document{Name: "a.log", Content: []byte("x")}, 400,
 			"telegram: sendDocument: 400 Bad Request: chat not found"},
-		{"invalid caption", tgToken, tgChatID, notifier.Document{Name: "a.log", Content: []byte("x"), Caption: "exit <1>"}, 400,
-			`telegram: sendDocument: 400 Bad Request: can't parse entities: Unsupported start tag "1" at byte offset 5`},
-		{"caption too long", tgToken, tgChatID, notifier.Document{Name: "a.log", Content: []byte("x"),
-			Caption: "<b>" + strings.Repeat("x", notifier.MaxCaptionLength+1) + "</b>"}, 400,
-			"telegram: sendDocument: 400 Bad Request: message caption is too long"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, srv := newTestTelegram(t)
@@ -431,7 +424,6 @@ func TestSendDocumentHidesToken(t *testing.T) {
 	doc := notifier.Document{
 		Name:    tgToken + ".log",
 		Content: []byte("env:\nSUPERVISE_TELEGRAM_TOKEN=" + tgToken + "\n\x00done\n"),
-		Caption: "token is " + tgToken,
 	}
 	if err := tg.SendDocument(context.Background(), tgChatID, doc); err != nil {
 		t.Fatal(err)
@@ -443,9 +435,6 @@ func TestSendDocumentHidesToken(t *testing.T) {
 	got := docs[0]
 	if string(got.Content) != "env:\nSUPERVISE_TELEGRAM_TOKEN=<redacted>\n\x00done\n" {
 		t.Errorf("content sent: %q", got.Content)
-	}
-	if got.Caption != "token is &lt;redacted&gt;" {
-		t.Errorf("caption sent: %q", got.Caption)
 	}
 	if strings.Contains(got.Name, tgToken) {
 		t.Errorf("name sent: %q", got.Name)
