@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,18 +203,13 @@ func (s *spooler) send(ctx context.Context, e *entry) error {
 			return err
 		}
 	}
-	doc := Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true, ThreadID: m.ThreadID}
-	err := s.tg.SendDocument(ctx, s.chat(m.ChatID), doc)
-	var apiErr *APIError
-	if doc.ThreadID != 0 && errors.As(err, &apiErr) && strings.Contains(strings.ToLower(apiErr.Description), "thread not found") {
-		m.ThreadID, doc.ThreadID = 0, 0 // the topic is gone: the chat itself gets it
-		if serr := e.save(); serr != nil {
-			return fmt.Errorf("spool: %s: %w", e.path, serr)
-		}
-		err = s.tg.SendDocument(ctx, s.chat(m.ChatID), doc)
-	}
+	doc := Document{Name: m.Document.Name, Content: m.Document.Content, Silent: true}
+	err := s.toTopicOrChat(m, func(thread int64) error {
+		doc.ThreadID = thread
+		return s.tg.SendDocument(ctx, s.chat(m.ChatID), doc)
+	})
 	s.sent(s.chat(m.ChatID))
-	if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
+	if refused(err) {
 		fmt.Fprintf(s.w, "supervise: spool: the output of %s was not attached: %v\n", m.Job, err)
 		return nil // the document itself is refused; its message went
 	}
@@ -228,26 +225,22 @@ func documentName(ev supervisor.Event) string {
 }
 
 // sendMessage sends the message of m, handling the answers that call for sending it
-// differently: to the supergroup a group became, or as plain text.
+// differently: to the chat itself when its topic is gone, to the supergroup a group
+// became, or as plain text.
 func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	chat := s.chat(m.ChatID)
 	quiet := supervisor.Quiet{From: m.QuietFrom, To: m.QuietTo}.Has(time.Now())
-	to := Target{ChatID: chat, ThreadID: m.ThreadID, Silent: m.Silent || quiet}
-	err := s.tg.send(ctx, to, m.HTML, "HTML")
+	to := Target{ChatID: chat, Silent: m.Silent || quiet}
+	send := func(text, parseMode string) error {
+		return s.toTopicOrChat(m, func(thread int64) error {
+			to.ThreadID = thread
+			return s.tg.send(ctx, to, text, parseMode)
+		})
+	}
+	err := send(m.HTML, "HTML")
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) {
-		return err
-	}
-	if to.ThreadID != 0 && strings.Contains(strings.ToLower(apiErr.Description), "thread not found") {
-		// A topic that was deleted: the chat itself gets the message, rather than nobody.
-		fmt.Fprintf(s.w, "supervise: telegram: topic %d of chat %s not found: sending to the chat itself; fix its thread_id\n", to.ThreadID, chat)
-		m.ThreadID, to.ThreadID = 0, 0
-		if err = s.tg.send(ctx, to, m.HTML, "HTML"); !errors.As(err, &apiErr) {
-			return err
-		}
-	}
 	switch {
-	case apiErr.MigrateToChatID != 0:
+	case errors.As(err, &apiErr) && apiErr.MigrateToChatID != 0:
 		moved := strconv.FormatInt(apiErr.MigrateToChatID, 10)
 		s.mu.Lock()
 		if s.migrated == nil {
@@ -257,16 +250,29 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 		s.mu.Unlock()
 		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s (or its chat_id) to %s\n", chat, moved, EnvChatID, moved)
 		to.ChatID = moved
-		return s.tg.send(ctx, to, m.HTML, "HTML")
-	case apiErr.Code == 400 && !destinationError(apiErr):
+		return send(m.HTML, "HTML")
+	case refused(err):
 		// Telegram refuses the message itself (our HTML is checked, but should it
 		// still "can't parse entities"): the words matter more than the markup.
-		err = s.tg.send(ctx, to, m.Text, "")
-		if errors.As(err, &apiErr) && apiErr.Code == 400 && !destinationError(apiErr) {
+		if err = send(m.Text, ""); refused(err) {
 			return unsendable{err}
 		}
 	}
 	return err
+}
+
+// toTopicOrChat sends with send to m's forum topic, if it has one, or, when Telegram
+// answers that the topic is gone, to the chat itself rather than to nobody: m forgets
+// the topic, and w says to fix its thread_id.
+func (s *spooler) toTopicOrChat(m *spooled, send func(thread int64) error) error {
+	err := send(m.ThreadID)
+	var apiErr *APIError
+	if m.ThreadID == 0 || !errors.As(err, &apiErr) || !apiErr.says("thread not found") {
+		return err
+	}
+	fmt.Fprintf(s.w, "supervise: telegram: topic %d of chat %s not found: sending to the chat itself; fix its thread_id\n", m.ThreadID, s.chat(m.ChatID))
+	m.ThreadID = 0
+	return send(0)
 }
 
 // messageRefusals are the 400 answers that are about the message itself, which
@@ -275,16 +281,11 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 var messageRefusals = []string{"can't parse entities", "message is too long", "text must be non-empty",
 	"message text is empty", "file must be non-empty", "caption is too long", "too big"}
 
-// destinationError reports whether a 400 answer is about where the message goes rather
-// than about the message.
-func destinationError(e *APIError) bool {
-	d := strings.ToLower(e.Description)
-	for _, r := range messageRefusals {
-		if strings.Contains(d, r) {
-			return false
-		}
-	}
-	return true
+// refused reports whether err is a 400 answer about the message itself rather than
+// about where it goes.
+func refused(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest && slices.ContainsFunc(messageRefusals, apiErr.says)
 }
 
 // unsendable is a message Telegram refuses whatever is done with it: kept, it would

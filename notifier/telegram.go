@@ -58,6 +58,12 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("telegram: %s: %d %s", e.Method, e.Code, e.Description)
 }
 
+// says reports whether e's description holds substr, given in lower case, in any
+// case: Telegram tells some answers apart only by their words.
+func (e *APIError) says(substr string) bool {
+	return strings.Contains(strings.ToLower(e.Description), substr)
+}
+
 // Is reports whether e is ErrPermanent: a 4xx answer other than 429, which asks for
 // a retry by definition.
 func (e *APIError) Is(target error) bool {

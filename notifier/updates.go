@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -130,11 +129,10 @@ func classifyConflict(err error) error {
 	if !errors.As(err, &apiErr) || apiErr.Code != http.StatusConflict {
 		return err
 	}
-	desc := strings.ToLower(apiErr.Description)
 	switch {
-	case strings.Contains(desc, "webhook"):
+	case apiErr.says("webhook"):
 		return conflictError{apiErr, ErrWebhookSet}
-	case strings.Contains(desc, "getupdates request"):
+	case apiErr.says("getupdates request"):
 		return conflictError{apiErr, ErrOtherPoller}
 	}
 	return err
