@@ -79,9 +79,6 @@ type entry struct {
 // put writes msg to the spool, whole or not at all (a file written, synced and
 // renamed into place, and the folder synced), and returns it locked.
 func (s *Spool) put(msg spooled) (*entry, error) {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return nil, err
-	}
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return nil, err
@@ -91,6 +88,12 @@ func (s *Spool) put(msg spooled) (*entry, error) {
 	// Names sort by age: a flush sends the oldest first.
 	name := fmt.Sprintf("%020d-%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]))
 	tmp, err := os.CreateTemp(s.Dir, ".new-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The first message, or someone removed the folder: it is made when needed.
+		if err = os.MkdirAll(s.Dir, 0o700); err == nil {
+			tmp, err = os.CreateTemp(s.Dir, ".new-*")
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -235,12 +238,11 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		return outcomes, err
 	}
 	// A message is only sent when it can then be removed: else every flush would send
-	// it again.
-	if probe, err := os.CreateTemp(s.Dir, ".probe-*"); err != nil {
-		return outcomes, fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
-	} else {
-		probe.Close()
-		if err := os.Remove(probe.Name()); err != nil {
+	// it again. The caller's own messages, just renamed into the folder, show that it
+	// can be changed (a rename there takes the right a removal takes); else a file is
+	// made and removed to see.
+	if len(mine) == 0 {
+		if err := probe(s.Dir); err != nil {
 			return outcomes, fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
 		}
 	}
@@ -336,6 +338,16 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		}
 	}
 	return outcomes, first
+}
+
+// probe makes a file in dir and removes it.
+func probe(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // key is how a flush tells chats apart: by where messages for chat id go.
