@@ -289,38 +289,13 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		}
 		m.NoLinkPreview = m.NoLinkPreview || opts.IsDisabled
 	}
-	if p["chat_id"] == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
+	if m.ChatID, m.ThreadID, err = s.destination(p); err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
 		return
 	}
-	// A chat_id that is not a number is a @username, which this fake never knows.
-	m.ChatID, err = strconv.ParseInt(p["chat_id"], 10, 64)
-	if err != nil || !s.chats[m.ChatID] {
-		writeError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
-		return
-	}
-	if t := p["message_thread_id"]; t != "" {
-		if m.ThreadID, err = strconv.ParseInt(t, 10, 64); err != nil {
-			writeError(w, http.StatusBadRequest, "Bad Request: invalid message thread identifier specified", 0)
-			return
-		}
-	}
-
-	plain := m.Text
-	switch m.ParseMode {
-	case "":
+	plain, err := parsed(m.Text, m.ParseMode)
+	if err == nil {
 		err = checkLength(plain)
-	case "HTML", "html":
-		plain, err = parseHTML(m.Text)
-		if err == nil {
-			err = checkLength(plain)
-		}
-	case "Markdown", "MarkdownV2":
-		// This fake does not parse Markdown: it checks only the length.
-		err = checkLength(plain)
-	default:
-		writeError(w, http.StatusBadRequest, "Bad Request: unsupported parse_mode", 0)
-		return
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
@@ -336,6 +311,39 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		"chat":       map[string]any{"id": m.ChatID, "type": chatType(m.ChatID)},
 		"text":       strings.TrimSpace(plain),
 	}})
+}
+
+// destination reads where a message or document goes, chat_id and
+// message_thread_id, as the API does; an error is the description of its 400 after
+// "Bad Request: ".
+func (s *Server) destination(p map[string]string) (chat, thread int64, err error) {
+	if p["chat_id"] == "" {
+		return 0, 0, errors.New("chat_id is empty")
+	}
+	// A chat_id that is not a number is a @username, which this fake never knows.
+	chat, err = strconv.ParseInt(p["chat_id"], 10, 64)
+	if err != nil || !s.chats[chat] {
+		return 0, 0, errors.New("chat not found")
+	}
+	if t := p["message_thread_id"]; t != "" {
+		if thread, err = strconv.ParseInt(t, 10, 64); err != nil {
+			return 0, 0, errors.New("invalid message thread identifier specified")
+		}
+	}
+	return chat, thread, nil
+}
+
+// parsed returns text as Telegram shows it once parsed in parseMode; an error is the
+// description of the API's 400 after "Bad Request: ". This fake does not parse
+// Markdown: such text is taken as it is.
+func parsed(text, parseMode string) (string, error) {
+	switch parseMode {
+	case "", "Markdown", "MarkdownV2":
+		return text, nil
+	case "HTML", "html":
+		return parseHTML(text)
+	}
+	return "", errors.New("unsupported parse_mode")
 }
 
 // throttle applies Limit to a message or document to chat, with s.mu held: it returns
@@ -395,36 +403,15 @@ func (s *Server) sendDocument(w http.ResponseWriter, r *http.Request) {
 		DisableNotification: p["disable_notification"] == "true",
 	}
 
-	caption := d.Caption
-	switch d.ParseMode {
-	case "", "Markdown", "MarkdownV2":
-		// This fake does not parse Markdown: it checks only the length.
-	case "HTML", "html":
-		if caption, err = parseHTML(d.Caption); err != nil {
-			writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
-			return
-		}
-	default:
-		writeError(w, http.StatusBadRequest, "Bad Request: unsupported parse_mode", 0)
+	caption, err := parsed(d.Caption, d.ParseMode)
+	if err == nil {
+		d.ChatID, d.ThreadID, err = s.destination(p)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
 		return
 	}
 	caption = strings.TrimFunc(caption, unicode.IsSpace)
-
-	if p["chat_id"] == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request: chat_id is empty", 0)
-		return
-	}
-	d.ChatID, err = strconv.ParseInt(p["chat_id"], 10, 64)
-	if err != nil || !s.chats[d.ChatID] {
-		writeError(w, http.StatusBadRequest, "Bad Request: chat not found", 0)
-		return
-	}
-	if t := p["message_thread_id"]; t != "" {
-		if d.ThreadID, err = strconv.ParseInt(t, 10, 64); err != nil {
-			writeError(w, http.StatusBadRequest, "Bad Request: invalid message thread identifier specified", 0)
-			return
-		}
-	}
 	if len(d.Content) == 0 {
 		writeError(w, http.StatusBadRequest, "Bad Request: file must be non-empty", 0)
 		return
