@@ -108,8 +108,8 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 		{"too long", tgToken, tgChatID, strings.Repeat("x", 4097), 400, "telegram: sendMessage: 400 Bad Request: message is too long"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tg, srv := newTestTelegram(t)
-			tg = notifier.NewTelegram(tt.token, tt.chat)
+			_, srv := newTestTelegram(t)
+			tg := notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
 			assertPermanent(t, srv, tg.Send(context.Background(), tt.chat, tt.text), tt.errMsg, tt.code)
 		})
