@@ -134,7 +134,7 @@ func (s *spooler) sendUnspooled(ctx context.Context, ev supervisor.Event, es []*
 // says on w what became of them.
 func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []string) error {
 	outcomes, err := s.spool.flush(ctx, s.send, mine)
-	waiting, refused := 0, false
+	waiting, lost := 0, false
 	for _, o := range outcomes {
 		switch o {
 		case kept:
@@ -142,11 +142,11 @@ func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []str
 		case logKept:
 			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", ev.Kind, ev.Job, s.spool.Dir, err)
 		case dropped:
-			refused = true // said so on stderr, with its words; err says so too
+			lost = true // said so on stderr, with its words; err says so too
 		}
 	}
 	switch {
-	case waiting == 0 && refused:
+	case waiting == 0 && lost:
 		return cmp.Or(err, errors.New("dropped from the spool"))
 	case waiting == 0:
 		return nil
