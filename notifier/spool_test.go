@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
@@ -221,23 +222,8 @@ func TestSpoolDropsOld(t *testing.T) {
 	}
 }
 
-// syncBuffer is a strings.Builder that two flushing goroutines may write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is stderr that two flushing goroutines may write to at once.
+type syncBuffer = testkit.Buffer
 
 // A message Telegram refuses as it is, and as plain text too, is dropped with its
 // words on stderr, rather than holding up every later message.
