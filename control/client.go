@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,7 +124,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("%s: %w", c.Socket, ctx.Err())
 		}
-		return nil, fmt.Errorf("%s: %v", c.Socket, reason(err))
+		return nil, fmt.Errorf("%s: %v", c.Socket, Reason(err))
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -139,8 +140,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*
 	return nil, fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(data)))
 }
 
-// reason is the innermost words of a network error, without the URL.
-func reason(err error) string {
+// Reason is the innermost useful words of a network error: "connection refused"
+// rather than `Post "http://…": dial tcp 127.0.0.1:8427: connect: connection refused`.
+func Reason(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
@@ -148,6 +150,10 @@ func reason(err error) string {
 	var op *net.OpError
 	if errors.As(err, &op) {
 		err = op.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se.Err
 	}
 	return err.Error()
 }

@@ -254,27 +254,9 @@ func (t pingTarget) transportError(addr string, err error) error {
 		if t.fromEnv {
 			hint = "from SUPERVISE_PING_URL: is the supervise that runs this job still running?"
 		}
-		return fmt.Errorf("cannot reach supervise at %s: %s (%s)", addr, reason(op.Err), hint)
+		return fmt.Errorf("cannot reach supervise at %s: %s (%s)", addr, control.Reason(op.Err), hint)
 	}
-	return fmt.Errorf("%s: %s", addr, reason(err))
-}
-
-// reason is the innermost useful words of a network error: "connection refused"
-// rather than `Post "http://…": dial tcp 127.0.0.1:8427: connect: connection refused`.
-func reason(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		err = op.Err
-	}
-	var se *os.SyscallError
-	if errors.As(err, &se) {
-		err = se.Err
-	}
-	return err.Error()
+	return fmt.Errorf("%s: %s", addr, control.Reason(err))
 }
 
 // statusLine is the server's answer to a refused ping as one printable line, led by
