@@ -334,10 +334,16 @@ func (t *Telegram) retryPayload(ctx context.Context, method string, body payload
 	deadline, _ := ctx.Deadline()
 
 	backoff := orDefault(t.Backoff, defaultBackoff)
+	var answered error // the last failure that was an answer, not the deadline
 	for attempt := 1; ; attempt++ {
 		result, err := t.post(ctx, method, body)
 		if err == nil || errors.Is(err, ErrPermanent) {
 			return result, err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			answered = err
+		} else if answered != nil {
+			err = answered // "502 Bad Gateway" says more than that time ran out
 		}
 		// Equal jitter: keep at least half the backoff, so waits still grow, and
 		// spread the rest, so many supervisors do not retry in step.

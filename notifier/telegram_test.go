@@ -507,3 +507,16 @@ func assertPermanent(t *testing.T, srv *telegramtest.Server, err error, msg stri
 	}
 	assertNoToken(t, err)
 }
+
+// When time runs out on a retry, the error says what Telegram last answered, not only
+// that the deadline passed.
+func TestGivingUpSaysTheLastAnswer(t *testing.T) {
+	tg, srv := newTestTelegram(t)
+	tg.MaxWait = 500 * time.Millisecond
+	srv.Fail(telegramtest.Fault{Status: 502, Body: "<html>bad gateway</html>"}, telegramtest.Fault{Stall: true})
+	err := tg.Send(context.Background(), tgChatID, "hello")
+	if err == nil || !strings.Contains(err.Error(), "502 Bad Gateway") || !strings.Contains(err.Error(), "gave up after 2 attempts") {
+		t.Errorf("Send = %v, want the 502 and the attempts", err)
+	}
+	assertNoToken(t, err)
+}
