@@ -23,6 +23,14 @@ func status(t *testing.T, d *supervisor.Daemon, name string) supervisor.JobStatu
 	return supervisor.JobStatus{}
 }
 
+// pidOf waits until the job's process is in its status (its pid is known once the fork
+// has returned, which may be after the job has written), and returns it.
+func pidOf(t *testing.T, d *supervisor.Daemon, name string) int {
+	t.Helper()
+	testkit.Eventually(t, name+"'s pid", func() bool { return status(t, d, name).PID != 0 })
+	return status(t, d, name).PID
+}
+
 func control(t *testing.T, d *supervisor.Daemon, name, cmd, wantNote string) {
 	t.Helper()
 	note, err := d.Control(context.Background(), name, cmd)
@@ -43,9 +51,11 @@ func TestControlScheduledJob(t *testing.T) {
 	halt := start(d, job)
 	defer halt()
 	testkit.Eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
-	if st := status(t, d, "batch"); st.State != supervisor.StateRunning || st.PID == 0 {
-		t.Errorf("status %+v, want running with its pid", st)
-	}
+	// Its pid is known once the fork has returned, which may be after the job wrote.
+	testkit.Eventually(t, "the run in status with its pid", func() bool {
+		st := status(t, d, "batch")
+		return st.State == supervisor.StateRunning && st.PID != 0
+	})
 
 	control(t, d, "batch", supervisor.CommandStop, "")
 	if st := status(t, d, "batch"); st.State != supervisor.StateStopped || st.PID != 0 || st.LastExit != "SIGTERM" {
@@ -60,11 +70,11 @@ func TestControlScheduledJob(t *testing.T) {
 	control(t, d, "batch", supervisor.CommandStart, "")
 	testkit.Eventually(t, "a run on start", func() bool { return len(lines(t, log)) == 2 })
 	control(t, d, "batch", supervisor.CommandStart, "already running")
-	first := status(t, d, "batch").PID
+	first := pidOf(t, d, "batch")
 	control(t, d, "batch", supervisor.CommandRestart, "")
 	testkit.Eventually(t, "a new run on restart", func() bool { return len(lines(t, log)) == 3 })
-	if st := status(t, d, "batch"); st.PID == first || st.State != supervisor.StateRunning {
-		t.Errorf("after restart %+v, want a new process than %d", st, first)
+	if pid := pidOf(t, d, "batch"); pid == first {
+		t.Errorf("after restart, pid %d, want a new process", pid)
 	}
 	halt()
 	if kinds := rec.kinds(); len(kinds) != 0 {
@@ -137,7 +147,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 	halt := start(d, stubborn("while :; do sleep 0.05; done"))
 	defer halt()
 	testkit.Eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
-	first := status(t, d, "stubborn").PID
+	first := pidOf(t, d, "stubborn")
 	stopped := make(chan error, 1)
 	go func() {
 		_, err := d.Control(context.Background(), "stubborn", supervisor.CommandStop)
