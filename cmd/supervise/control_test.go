@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/supervise/supervise/control"
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
 )
@@ -62,6 +63,18 @@ func waitState(t *testing.T, state, name, want string) supervisor.JobStatus {
 		}
 	}
 	t.Fatalf("%s is %s, not %s: %+v", name, j.State, want, j)
+	return j
+}
+
+// newPID waits until the job runs with another process than old, and returns its
+// status then.
+func newPID(t *testing.T, state, name string, old int) supervisor.JobStatus {
+	t.Helper()
+	var j supervisor.JobStatus
+	testkit.Eventually(t, fmt.Sprintf("%s with another pid than %d", name, old), func() bool {
+		j = jobStatus(t, state, name)
+		return j.PID != 0 && j.PID != old
+	})
 	return j
 }
 
@@ -169,13 +182,7 @@ func TestControlStatusStopStartRestart(t *testing.T) {
 	if status, out, errs := supervise(t, "restart", "--state", state, "web"); status != 0 || out != "web: restarted\n" {
 		t.Fatalf("restart: %d %q %s", status, out, errs)
 	}
-	var web3 supervisor.JobStatus
-	for deadline := time.Now().Add(5 * time.Second); web3.PID == 0 || web3.PID == web2.PID; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("web's pid is still %d after restart", web2.PID)
-		}
-		web3 = jobStatus(t, state, "web")
-	}
+	web3 := newPID(t, state, "web", web2.PID)
 	if alive(web2.PID) || web3.Restarts != 0 || strings.Contains(stderr.String(), "web failed") {
 		t.Errorf("restart: old pid alive %v, %+v; want the old process gone, no automatic restart counted, nothing told:\n%s",
 			alive(web2.PID), web3, stderr.String())
@@ -394,7 +401,7 @@ func TestUpTelegramCommands(t *testing.T) {
 	state, stdout, stderr := upWithSocket(t, dir)
 	waitOutput(t, stdout, "web | web is up")
 	waitOutput(t, stderr, "answering Telegram commands from 1 chats")
-	first := jobStatus(t, state, "web").PID
+	first := waitState(t, state, "web", supervisor.StateRunning).PID
 	send := func(chat int64, text string) {
 		fake.AddUpdate(map[string]any{"message": map[string]any{"message_id": 1, "date": time.Now().Unix(), "text": text,
 			"chat": map[string]any{"id": chat, "type": "private"}}})
@@ -406,9 +413,7 @@ func TestUpTelegramCommands(t *testing.T) {
 	}
 	send(tgChat, "/restart web")
 	waitOutput(t, stdout, "web | web is up\nweb | web is up")
-	if pid := jobStatus(t, state, "web").PID; pid == first {
-		t.Errorf("web's pid is still %d after /restart", pid)
-	}
+	newPID(t, state, "web", first)
 	for _, m := range fake.Messages() {
 		if m.ChatID == 777 {
 			t.Errorf("the unlisted chat got %q", m.Text)
