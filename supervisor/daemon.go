@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Daemon is `supervise up`: it keeps a set of jobs running, one keeper goroutine per
-// job, and delivers their events through one notifier goroutine, so that a slow chat
-// never holds up a restart. The goroutine in Run owns the set of keepers; Reload and
+// Daemon is `supervise up`: it keeps a set of jobs running, one lifecycle goroutine
+// per job, and delivers their events through one notifier goroutine, so that a slow chat
+// never holds up a restart. The goroutine in Run owns the set of lifecycles; Reload and
 // Kill ask it for changes.
 type Daemon struct {
 	Host     string
@@ -33,6 +33,9 @@ type Daemon struct {
 	PingBase  string
 	NotifyDir string
 
+	// Clock is the jobs' time; nil for the wall clock. Tests set a fake one.
+	Clock Clock
+
 	// DrainTimeout bounds how long pending messages are still sent once the jobs have
 	// stopped; what is left is written to Stderr. Zero means 5 seconds.
 	DrainTimeout time.Duration
@@ -41,15 +44,15 @@ type Daemon struct {
 	reloads  chan reload
 	stopped  chan struct{} // closed when Run has returned
 
-	mu        sync.Mutex
-	events    chan Event         // to the notifier goroutine; nil once closed
-	keepers   map[string]*keeper // by job name
-	stopping  map[string]*keeper // removed by a reload and not yet stopped
-	jobs      map[string]*perJob // by job name; kept across reloads
-	longNames int                // sockets named by number, for names too long for a path
+	mu         sync.Mutex
+	events     chan Event            // to the notifier goroutine; nil once closed
+	lifecycles map[string]*lifecycle // by job name
+	stopping   map[string]*lifecycle // removed by a reload and not yet stopped
+	jobs       map[string]*perJob    // by job name; kept across reloads
+	longNames  int                   // sockets named by number, for names too long for a path
 }
 
-// perJob is what a job keeps across its keepers: its Pulse with its NOTIFY_SOCKET, so
+// perJob is what a job keeps across its lifecycles: its Pulse with its NOTIFY_SOCKET, so
 // a reload does not move the socket a running job was given, and its status.
 type perJob struct {
 	*Pulse
@@ -67,8 +70,8 @@ func (d *Daemon) init() {
 		d.reloads = make(chan reload)
 		d.stopped = make(chan struct{})
 		d.events = make(chan Event, eventQueue)
-		d.keepers = map[string]*keeper{}
-		d.stopping = map[string]*keeper{}
+		d.lifecycles = map[string]*lifecycle{}
+		d.stopping = map[string]*lifecycle{}
 		d.jobs = map[string]*perJob{}
 	})
 }
@@ -93,11 +96,11 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 
 	out := &lineWriter{w: d.Stdout, color: d.Color}
 	var wg sync.WaitGroup
-	// start runs job in a keeper of its own, once the keeper it replaces is done.
-	start := func(job *Job, replaces *keeper) {
+	// start runs job in a lifecycle of its own, once the one it replaces is done.
+	start := func(job *Job, replaces *lifecycle) {
 		kctx, cancel := context.WithCancel(ctx)
-		// The pulse is found or made under the lock that registers the keeper, so a
-		// keeper of the same name that just stopped cannot close it meanwhile.
+		// The pulse is found or made under the lock that registers the lifecycle, so
+		// one of the same name that just stopped cannot close it meanwhile.
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		pl := d.perJob(job.Name)
@@ -122,39 +125,48 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		if pl.socket != nil {
 			runner.NotifySocket = pl.socket.Path
 		}
-		k := &keeper{
-			forget:   new(atomic.Bool),
-			replaced: new(atomic.Bool),
-			job:      job,
-			spec:     job,
-			runner:   runner,
+		signals := make(chan os.Signal, 1)
+		l := &lifecycle{
+			name:   job.Name,
+			job:    job,
+			spec:   job,
+			host:   d.Host,
+			clock:  d.clock(),
+			stderr: d.Stderr,
+			emit:   d.queue,
+			launch: func(ctx context.Context, job *Job) <-chan Result {
+				result := make(chan Result, 1)
+				go func() {
+					res := runner.Run(ctx, job, signals)
+					if screen != nil {
+						screen.Flush() // the last unfinished line of the run's output
+					}
+					result <- res
+				}()
+				return result
+			},
+			signals:  signals,
 			pulse:    pl.Pulse,
 			track:    pl.tracker,
-			runsDir:  d.RunsDir,
-			flush: func() {
-				if screen != nil {
-					screen.Flush()
-				}
-			},
-			notify:   d.queue,
-			signals:  make(chan os.Signal, 1),
-			updates:  make(chan *Job, 1),
+			runs:     runStore{dir: d.RunsDir, stderr: d.Stderr},
+			forget:   new(atomic.Bool),
+			replaced: new(atomic.Bool),
 			requests: make(chan request),
+			updates:  make(chan *Job, 1),
 			stop:     cancel,
 			done:     make(chan struct{}),
 		}
 		if old := d.stopping[job.Name]; replaces == nil && old != nil {
 			replaces = old // the same name, removed by an earlier reload and still stopping
 		}
-		d.keepers[job.Name] = k
-		k.replaces = replaces
+		d.lifecycles[job.Name] = l
+		l.replaces = replaces
 		if replaces != nil {
-			pl.tracker.notRunning(StateStarting, time.Time{}) // until the old version is down
+			pl.tracker.set(StateStarting, time.Time{}, time.Time{}, l.clock.Now()) // until the old version is down
 		}
 		wg.Go(func() {
-			defer close(k.done)
 			defer log.Close()
-			k.run(kctx)
+			l.loop(kctx)
 		})
 	}
 	for _, job := range jobs {
@@ -183,13 +195,13 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	}
 }
 
-// perJob returns what the job keeps across keepers, made with its NOTIFY_SOCKET the
+// perJob returns what the job keeps across lifecycles, made with its NOTIFY_SOCKET the
 // first time. d.mu is held.
 func (d *Daemon) perJob(name string) *perJob {
 	if p := d.jobs[name]; p != nil {
 		return p
 	}
-	p := &perJob{Pulse: NewPulse(), tracker: newTracker(name)}
+	p := &perJob{Pulse: NewPulse(), tracker: newTracker(name, d.clock().Now())}
 	d.jobs[name] = p
 	if d.NotifyDir == "" {
 		return p
@@ -216,10 +228,17 @@ func (d *Daemon) Pulse(name string) *Pulse {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if p := d.jobs[name]; p != nil && d.keepers[name] != nil {
+	if p := d.jobs[name]; p != nil && d.lifecycles[name] != nil {
 		return p.Pulse
 	}
 	return nil
+}
+
+func (d *Daemon) clock() Clock {
+	if d.Clock == nil {
+		return WallClock{}
+	}
+	return d.Clock
 }
 
 // queue hands ev to the notifier goroutine without waiting: a job is never held up by
@@ -260,30 +279,30 @@ func (d *Daemon) Reload(ctx context.Context, jobs []*Job, broken []string) {
 }
 
 // apply makes the changes of a reload; it runs on Run's goroutine.
-func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
+func (d *Daemon) apply(r reload, start func(*Job, *lifecycle)) {
 	d.mu.Lock()
-	current := maps.Clone(d.keepers)
+	current := maps.Clone(d.lifecycles)
 	d.mu.Unlock()
 	wanted := map[string]*Job{}
 	for _, job := range r.jobs {
 		wanted[job.Name] = job
 	}
-	for name, k := range current {
-		if wanted[name] == nil && !r.broken[k.spec.File] {
-			k.forget.Store(true) // removed, not down: no runs are missed meanwhile
-			k.stop()
+	for name, l := range current {
+		if wanted[name] == nil && !r.broken[l.spec.File] {
+			l.forget.Store(true) // removed, not down: no runs are missed meanwhile
+			l.stop()
 			d.mu.Lock()
-			delete(d.keepers, name)
-			d.stopping[name] = k
+			delete(d.lifecycles, name)
+			d.stopping[name] = l
 			d.mu.Unlock()
 			go func() {
-				<-k.done
+				<-l.done
 				d.mu.Lock()
-				if d.stopping[name] == k {
+				if d.stopping[name] == l {
 					delete(d.stopping, name)
 				}
 				// Gone for good: its NOTIFY_SOCKET and status go too.
-				if p := d.jobs[name]; p != nil && d.keepers[name] == nil && d.stopping[name] == nil {
+				if p := d.jobs[name]; p != nil && d.lifecycles[name] == nil && d.stopping[name] == nil {
 					delete(d.jobs, name)
 					p.followers.closeReaders()
 					if p.socket != nil {
@@ -295,17 +314,17 @@ func (d *Daemon) apply(r reload, start func(*Job, *keeper)) {
 		}
 	}
 	for _, job := range r.jobs {
-		k := current[job.Name]
+		l := current[job.Name]
 		switch {
-		case k == nil:
+		case l == nil:
 			start(job, nil)
-		case !sameProcess(k.spec, job):
-			k.replaced.Store(true)
-			k.stop()
-			start(job, k)
+		case !sameProcess(l.spec, job):
+			l.replaced.Store(true)
+			l.stop()
+			start(job, l)
 		default:
 			d.mu.Lock() // Status reads the spec
-			k.update(job)
+			l.update(job)
 			d.mu.Unlock()
 		}
 	}
@@ -323,11 +342,11 @@ func (d *Daemon) Kill() {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, k := range d.keepers {
-		k.kill()
+	for _, l := range d.lifecycles {
+		l.kill()
 	}
-	for _, k := range d.stopping {
-		k.kill()
+	for _, l := range d.stopping {
+		l.kill()
 	}
 }
 

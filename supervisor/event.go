@@ -63,12 +63,17 @@ type Event struct {
 	// started again after Retry; a restart loop counts Crashes within Within and lists
 	// the last Exits ("exit 1", "SIGKILL"); a recovery says how long the job was Down.
 	Restarting bool
-	Retry      time.Duration
-	Crashes    int
-	Within     time.Duration
-	Exits      []string
-	Down       time.Duration
-	Note       string // for KindProblem: what follows from it; else what the job reported
+	// Streak counts a restarting job's deaths in a row with no healthy run between
+	// them, this one included; Looping says it was crash-looping already. The chat
+	// hears of the first; the crash loop's own event tells of the rest.
+	Streak  int
+	Looping bool
+	Retry   time.Duration
+	Crashes int
+	Within  time.Duration
+	Exits   []string
+	Down    time.Duration
+	Note    string // for KindProblem: what follows from it; else what the job reported
 
 	// Heartbeats (KindHeartbeat, and the KindRecovery that follows one): how long the
 	// job was Silent when Every was its period, its last sign of life (zero if none)

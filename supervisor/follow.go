@@ -106,7 +106,7 @@ func (d *Daemon) logged(name string) (*perJob, error) {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.keepers[name] == nil {
+	if d.lifecycles[name] == nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrNoJob)
 	}
 	return d.jobs[name], nil

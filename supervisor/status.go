@@ -1,9 +1,7 @@
 package supervisor
 
 import (
-	"context"
-	"errors"
-	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,41 +44,45 @@ type JobStatus struct {
 	Status      string    `json:"status,omitempty"` // the job's last sd_notify STATUS=
 }
 
-// tracker keeps a job's JobStatus as its keepers change it. Like its Pulse, it
-// outlives the keepers, so restarts are counted across reloads.
+// tracker publishes a job's JobStatus, which its lifecycle writes and status reads.
+// Like its Pulse, it outlives a lifecycle, so restarts are counted across reloads.
 type tracker struct {
-	mu        sync.Mutex
-	st        JobStatus
-	crashLoop bool
+	mu sync.Mutex
+	st JobStatus
 }
 
-func newTracker(name string) *tracker {
-	return &tracker{st: JobStatus{Name: name, State: StateStarting, Since: time.Now(), Exits: map[string]int{}}}
+func newTracker(name string, now time.Time) *tracker {
+	return &tracker{st: JobStatus{Name: name, State: StateStarting, Since: now, Exits: map[string]int{}}}
 }
 
-// notRunning puts the job, which has no process, in state until next (zero for
-// none); since moves only when the state changes.
-func (t *tracker) notRunning(state string, next time.Time) {
+// set publishes the job's state: since is when a run started, or zero to have it
+// move to now only when the state changes; next is the next run or start, if any.
+func (t *tracker) set(state string, since, next, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.st.State != state {
-		t.st.State, t.st.Since = state, time.Now()
+	switch {
+	case !since.IsZero():
+		t.st.Since = since
+	case t.st.State != state:
+		t.st.Since = now
 	}
-	t.st.NextRun, t.st.PID = next, 0
+	if state != StateRunning && state != StateCrashLooping {
+		t.st.PID = 0
+	}
+	t.st.State, t.st.NextRun = state, next
 }
 
-// started records a run's main process.
+// started records a run's main process, once the fork has returned.
 func (t *tracker) started(pid int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.st.State, t.st.PID, t.st.Since, t.st.NextRun = StateRunning, pid, time.Now(), time.Time{}
+	t.st.PID = pid
 }
 
 // ended records how a run went.
-func (t *tracker) ended(res Result) {
+func (t *tracker) ended(res Result, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
 	t.st.PID = 0
 	t.st.LastExit, t.st.LastExitAt = res.Short(), now
 	t.st.Exits[strconv.Itoa(res.Status())]++
@@ -96,29 +98,16 @@ func (t *tracker) restarted() {
 	t.st.Restarts++
 }
 
-// looping records whether the job is crash-looping.
-func (t *tracker) looping(on bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.crashLoop = on
-}
-
-// snapshot returns the job's status with what its Pulse knows.
+// snapshot returns the job's status with what its Pulse knows: a running job whose
+// heartbeat is late shows so.
 func (t *tracker) snapshot(p *Pulse, job *Job) JobStatus {
 	t.mu.Lock()
 	st := t.st
-	st.Exits = make(map[string]int, len(t.st.Exits))
-	for k, v := range t.st.Exits {
-		st.Exits[k] = v
-	}
-	looping := t.crashLoop
+	st.Exits = maps.Clone(t.st.Exits)
 	t.mu.Unlock()
 	ps := p.State()
 	st.Heartbeat, st.HeartbeatBy, st.Status = ps.Last, ps.By, ps.Status
-	switch {
-	case looping && (st.State == StateRunning || st.State == StateBackingOff):
-		st.State = StateCrashLooping
-	case st.State == StateRunning && ps.Late:
+	if st.State == StateRunning && ps.Late {
 		st.State = StateHeartbeatLate
 	}
 	if job.Schedule != nil {
@@ -132,67 +121,12 @@ func (d *Daemon) Status() []JobStatus {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]JobStatus, 0, len(d.keepers))
-	for name, k := range d.keepers {
+	out := make([]JobStatus, 0, len(d.lifecycles))
+	for name, k := range d.lifecycles {
 		out = append(out, d.jobs[name].tracker.snapshot(k.pulse, k.spec))
 	}
 	slices.SortFunc(out, func(a, b JobStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-// The commands `supervise start`, `stop` and `restart` give a job.
-const (
-	CommandStart   = "start"
-	CommandStop    = "stop"
-	CommandRestart = "restart"
-)
-
-// ErrNoJob is Control's error for a name that is not a job.
-var ErrNoJob = errors.New("no such job")
-
-// request is a command for a keeper. The keeper answers on done once it has done it,
-// with a note such as "already running", or "".
-type request struct {
-	cmd  string
-	done chan string
-}
-
-// answer tells whoever asked that the command is done.
-func (r request) answer(note string) { r.done <- note }
-
-// Control gives the job named name a command and waits until it is done: stop returns
-// once the job's processes are gone (after its stop_timeout at most), start and
-// restart once the job is starting. A stopped job stays stopped, across reloads, until
-// it is started. For a scheduled job start runs it now, besides ending a stop, and
-// restart stops the run under way first. The note says what was found instead, such
-// as "already running".
-func (d *Daemon) Control(ctx context.Context, name, cmd string) (string, error) {
-	d.init()
-	if cmd != CommandStart && cmd != CommandStop && cmd != CommandRestart {
-		return "", fmt.Errorf("unknown command %q", cmd)
-	}
-	d.mu.Lock()
-	k := d.keepers[name]
-	d.mu.Unlock()
-	if k == nil {
-		return "", fmt.Errorf("%s: %w", name, ErrNoJob)
-	}
-	req := request{cmd: cmd, done: make(chan string, 1)}
-	select {
-	case k.requests <- req:
-	case <-k.done:
-		return "", fmt.Errorf("%s: reloaded meanwhile; try again", name)
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	select {
-	case note := <-req.done:
-		return note, nil
-	case <-k.done:
-		return "", fmt.Errorf("%s: reloaded or stopped meanwhile", name)
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
 }
 
 // DeliveryStatus is how the notifier fares, for status and the metrics.
