@@ -55,6 +55,10 @@ type lifecycle struct {
 	timer    Timer
 	armed    time.Time // what timer is set to
 
+	// waiting, when set (by tests), is sent to each time the loop is about to wait
+	// for its next input, so a test can step it one input at a time.
+	waiting chan struct{}
+
 	// Deadlines, each zero when not set; the timer fires at the earliest.
 	healthyAt time.Time // running: the run has stayed up for healthy_after
 	restartAt time.Time // backing off: start the job again
@@ -102,6 +106,9 @@ func (l *lifecycle) loop(ctx context.Context) {
 	}
 	for {
 		l.arm()
+		if l.waiting != nil {
+			l.waiting <- struct{}{}
+		}
 		var (
 			replaced <-chan struct{}
 			results  <-chan Result
@@ -117,11 +124,15 @@ func (l *lifecycle) loop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			l.shutdown()
+			l.shutdown(nil)
 			return
 		case <-replaced:
 			l.takeOver()
 		case res := <-results:
+			if ctx.Err() != nil {
+				l.shutdown(&res) // stopped by up's end, even if it ended first
+				return
+			}
 			l.ended(res)
 		case <-l.timer.C():
 			l.armed = time.Time{}
@@ -410,11 +421,16 @@ func (l *lifecycle) pulseNews() {
 }
 
 // shutdown stops the job with up: the run under way is stopped by its context and
-// waited for. A scheduled job keeps what it missed for the next up to tell.
-func (l *lifecycle) shutdown() {
+// waited for, unless its result, ended, has come. A scheduled job keeps what it
+// missed for the next up to tell.
+func (l *lifecycle) shutdown(ended *Result) {
 	var r *run
 	if r = l.cur; r != nil {
-		res := <-r.result // the runner stops the job on ctx
+		if ended == nil {
+			res := <-r.result // the runner stops the job on ctx
+			ended = &res
+		}
+		res := *ended
 		l.cur = nil
 		l.track.ended(res, l.clock.Now())
 		for _, req := range r.asked {
