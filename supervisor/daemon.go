@@ -213,7 +213,7 @@ func (d *Daemon) perJob(name string) *perJob {
 		d.longNames++
 		path = filepath.Join(d.NotifyDir, fmt.Sprintf("_%d.sock", d.longNames))
 	}
-	sock, err := listenNotify(path, p.notify)
+	sock, err := listenSdNotify(path, p.sdNotify)
 	if err != nil {
 		fmt.Fprintf(d.Stderr, "supervise: %s: no NOTIFY_SOCKET: %v\n", name, err)
 		return p

@@ -185,8 +185,8 @@ func (p *Pulse) takeNews() []pulseNews {
 	return n
 }
 
-// notify records an sd_notify datagram.
-func (p *Pulse) notify(m notifyMessage) {
+// sdNotify records an sd_notify datagram.
+func (p *Pulse) sdNotify(m sdMessage) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -293,5 +293,5 @@ func (o *outputBeat) Write(b []byte) (int, error) {
 // WATCHDOG=1 and READY=1 are signs of life, STATUS= is kept, WATCHDOG=trigger is a
 // missed heartbeat.
 func (p *Pulse) ListenNotify(path string) (*NotifySocket, error) {
-	return listenNotify(path, p.notify)
+	return listenSdNotify(path, p.sdNotify)
 }

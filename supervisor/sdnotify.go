@@ -11,9 +11,9 @@ import (
 	"syscall"
 )
 
-// notifyMessage is what one sd_notify datagram said. Unknown assignments are ignored,
+// sdMessage is what one sd_notify datagram said. Unknown assignments are ignored,
 // as systemd ignores them.
-type notifyMessage struct {
+type sdMessage struct {
 	Ready     bool   // READY=1
 	Watchdog  bool   // WATCHDOG=1: a sign of life
 	Trigger   bool   // WATCHDOG=trigger: the program asks for its watchdog action now
@@ -21,9 +21,9 @@ type notifyMessage struct {
 	HasStatus bool   // STATUS= was present (it may be set to empty)
 }
 
-// parseNotify reads one datagram.
-func parseNotify(b []byte) notifyMessage {
-	var m notifyMessage
+// parseSdMessage reads one datagram.
+func parseSdMessage(b []byte) sdMessage {
+	var m sdMessage
 	for line := range strings.SplitSeq(string(b), "\n") {
 		key, value, ok := strings.Cut(line, "=")
 		if !ok {
@@ -44,10 +44,10 @@ func parseNotify(b []byte) notifyMessage {
 }
 
 const (
-	// maxNotifyDatagram is the largest datagram taken, as systemd takes it
+	// maxDatagram is the largest datagram taken, as systemd takes it
 	// (NOTIFY_BUFFER_MAX, PIPE_BUF): a program written for systemd sends no more, and
 	// a socket per job holds no more than this for its reads.
-	maxNotifyDatagram = 4096
+	maxDatagram = 4096
 	// maxSocketPath is sun_path (108 bytes) less the terminating NUL.
 	maxSocketPath = 107
 	// maxPassedFDs is the kernel's SCM_MAX_FD: room for every fd one datagram can carry,
@@ -66,10 +66,10 @@ type NotifySocket struct {
 	err  error
 }
 
-// listenNotify creates the socket at path (mode 0600 or tighter; the caller makes the dir 0700)
+// listenSdNotify creates the socket at path (mode 0600 or tighter; the caller makes the dir 0700)
 // removing a stale socket file left at path by an earlier run, and starts one goroutine that
 // reads datagrams and calls handle for each, in order, until Close.
-func listenNotify(path string, handle func(notifyMessage)) (*NotifySocket, error) {
+func listenSdNotify(path string, handle func(sdMessage)) (*NotifySocket, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("listen %s: socket path is %d bytes, a unix socket allows %d", path, len(path), maxSocketPath)
 	}
@@ -95,32 +95,32 @@ func listenNotify(path string, handle func(notifyMessage)) (*NotifySocket, error
 	return s, nil
 }
 
-// notifyBuffers hold one datagram while it is read. They are shared: a socket waits
+// datagramBuffers hold one datagram while it is read. They are shared: a socket waits
 // for a datagram without a buffer, so hundreds of idle jobs do not hold one each.
-var notifyBuffers = sync.Pool{New: func() any {
-	return &notifyBuffer{oob: make([]byte, syscall.CmsgSpace(4*maxPassedFDs)+syscall.CmsgSpace(syscall.SizeofUcred))}
+var datagramBuffers = sync.Pool{New: func() any {
+	return &datagramBuffer{oob: make([]byte, syscall.CmsgSpace(4*maxPassedFDs)+syscall.CmsgSpace(syscall.SizeofUcred))}
 }}
 
-type notifyBuffer struct {
-	data [maxNotifyDatagram]byte
+type datagramBuffer struct {
+	data [maxDatagram]byte
 	oob  []byte
 }
 
 // read waits on Go's poller for a datagram, so an idle socket costs no CPU; Close
 // wakes it by closing conn.
-func (s *NotifySocket) read(handle func(notifyMessage)) {
+func (s *NotifySocket) read(handle func(sdMessage)) {
 	defer close(s.done)
 	rc, err := s.conn.SyscallConn()
 	if err != nil {
 		return
 	}
 	for {
-		var m notifyMessage
+		var m sdMessage
 		var ok bool
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			b := notifyBuffers.Get().(*notifyBuffer)
-			defer notifyBuffers.Put(b)
+			b := datagramBuffers.Get().(*datagramBuffer)
+			defer datagramBuffers.Put(b)
 			n, oobn, flags, _, err := syscall.Recvmsg(int(fd), b.data[:], b.oob, syscall.MSG_DONTWAIT|syscall.MSG_CMSG_CLOEXEC)
 			if err == syscall.EAGAIN {
 				return false // nothing yet: park until the poller says there is
@@ -134,7 +134,7 @@ func (s *NotifySocket) read(handle func(notifyMessage)) {
 			closePassedFDs(b.oob[:oobn])
 			// A truncated datagram could end in half a STATUS; systemd drops those too.
 			if flags&syscall.MSG_TRUNC == 0 {
-				m, ok = parseNotify(b.data[:n]), true
+				m, ok = parseSdMessage(b.data[:n]), true
 			}
 			return true
 		})

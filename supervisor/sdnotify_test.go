@@ -18,27 +18,27 @@ import (
 func TestParseNotify(t *testing.T) {
 	tests := []struct {
 		in   string
-		want notifyMessage
+		want sdMessage
 	}{
-		{"READY=1", notifyMessage{Ready: true}},
-		{"WATCHDOG=1\nSTATUS=ok", notifyMessage{Watchdog: true, Status: "ok", HasStatus: true}},
-		{"STATUS=", notifyMessage{HasStatus: true}},
-		{"WATCHDOG=trigger", notifyMessage{Trigger: true}},
-		{"STOPPING=1", notifyMessage{}}, // nothing to do with it
-		{"READY=0", notifyMessage{}},
-		{"", notifyMessage{}},
-		{"garbage without an equals sign", notifyMessage{}},
-		{"\x00\xff\n=\n\n", notifyMessage{}},
-		{"X=1", notifyMessage{}},
-		{"READY=1\n", notifyMessage{Ready: true}},
-		{"STATUS=ok\n", notifyMessage{Status: "ok", HasStatus: true}},
-		{"STATUS=a=b=c", notifyMessage{Status: "a=b=c", HasStatus: true}},
-		{"STATUS=one\nSTATUS=two", notifyMessage{Status: "two", HasStatus: true}},
-		{"MAINPID=42\nREADY=1\nFDSTORE=1", notifyMessage{Ready: true}},
+		{"READY=1", sdMessage{Ready: true}},
+		{"WATCHDOG=1\nSTATUS=ok", sdMessage{Watchdog: true, Status: "ok", HasStatus: true}},
+		{"STATUS=", sdMessage{HasStatus: true}},
+		{"WATCHDOG=trigger", sdMessage{Trigger: true}},
+		{"STOPPING=1", sdMessage{}}, // nothing to do with it
+		{"READY=0", sdMessage{}},
+		{"", sdMessage{}},
+		{"garbage without an equals sign", sdMessage{}},
+		{"\x00\xff\n=\n\n", sdMessage{}},
+		{"X=1", sdMessage{}},
+		{"READY=1\n", sdMessage{Ready: true}},
+		{"STATUS=ok\n", sdMessage{Status: "ok", HasStatus: true}},
+		{"STATUS=a=b=c", sdMessage{Status: "a=b=c", HasStatus: true}},
+		{"STATUS=one\nSTATUS=two", sdMessage{Status: "two", HasStatus: true}},
+		{"MAINPID=42\nREADY=1\nFDSTORE=1", sdMessage{Ready: true}},
 	}
 	for _, tt := range tests {
-		if got := parseNotify([]byte(tt.in)); got != tt.want {
-			t.Errorf("parseNotify(%q) = %+v, want %+v", tt.in, got, tt.want)
+		if got := parseSdMessage([]byte(tt.in)); got != tt.want {
+			t.Errorf("parseSdMessage(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -61,10 +61,10 @@ func notifyDir(t *testing.T) string {
 
 // listenTest listens at a fresh path and returns the socket and a channel of what
 // handle got; the socket is closed when the test ends.
-func listenTest(t *testing.T) (*NotifySocket, <-chan notifyMessage) {
+func listenTest(t *testing.T) (*NotifySocket, <-chan sdMessage) {
 	t.Helper()
-	got := make(chan notifyMessage, 16)
-	s, err := listenNotify(filepath.Join(notifyDir(t), "notify"), func(m notifyMessage) { got <- m })
+	got := make(chan sdMessage, 16)
+	s, err := listenSdNotify(filepath.Join(notifyDir(t), "notify"), func(m sdMessage) { got <- m })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,14 +72,14 @@ func listenTest(t *testing.T) (*NotifySocket, <-chan notifyMessage) {
 	return s, got
 }
 
-func receive(t *testing.T, got <-chan notifyMessage) notifyMessage {
+func receive(t *testing.T, got <-chan sdMessage) sdMessage {
 	t.Helper()
 	select {
 	case m := <-got:
 		return m
 	case <-time.After(waitFor):
 		t.Fatal("no datagram reached handle")
-		return notifyMessage{}
+		return sdMessage{}
 	}
 }
 
@@ -109,10 +109,10 @@ func TestNotifyGoClient(t *testing.T) {
 	if _, err := c.Write([]byte("WATCHDOG=1")); err != nil {
 		t.Fatal(err)
 	}
-	if m, want := receive(t, got), (notifyMessage{Ready: true, Status: "up", HasStatus: true}); m != want {
+	if m, want := receive(t, got), (sdMessage{Ready: true, Status: "up", HasStatus: true}); m != want {
 		t.Errorf("first = %+v, want %+v", m, want)
 	}
-	if m, want := receive(t, got), (notifyMessage{Watchdog: true}); m != want {
+	if m, want := receive(t, got), (sdMessage{Watchdog: true}); m != want {
 		t.Errorf("second = %+v, want %+v", m, want)
 	}
 }
@@ -132,7 +132,7 @@ sock.sendall(b"WATCHDOG=1\nSTATUS=from python")`)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
-	if m, want := receive(t, got), (notifyMessage{Watchdog: true, Status: "from python", HasStatus: true}); m != want {
+	if m, want := receive(t, got), (sdMessage{Watchdog: true, Status: "from python", HasStatus: true}); m != want {
 		t.Errorf("got %+v, want %+v", m, want)
 	}
 }
@@ -177,8 +177,8 @@ func TestNotifyReplacesStaleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale.Close()
-	got := make(chan notifyMessage, 1)
-	s, err := listenNotify(path, func(m notifyMessage) { got <- m })
+	got := make(chan sdMessage, 1)
+	s, err := listenSdNotify(path, func(m sdMessage) { got <- m })
 	if err != nil {
 		t.Fatalf("listen over a stale socket: %v", err)
 	}
@@ -196,7 +196,7 @@ func TestNotifyKeepsOtherFiles(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a socket"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := listenNotify(path, func(notifyMessage) {}); err == nil {
+	if s, err := listenSdNotify(path, func(sdMessage) {}); err == nil {
 		s.Close()
 		t.Fatal("listen over a regular file succeeded, want an error")
 	}
@@ -211,7 +211,7 @@ func TestNotifyPathTooLong(t *testing.T) {
 	if len(path) != 108 {
 		t.Fatalf("test path is %d bytes, want 108", len(path))
 	}
-	s, err := listenNotify(path, func(notifyMessage) {})
+	s, err := listenSdNotify(path, func(sdMessage) {})
 	if err == nil {
 		s.Close()
 		t.Fatal("listen on a 108-byte path succeeded, want an error")
@@ -220,7 +220,7 @@ func TestNotifyPathTooLong(t *testing.T) {
 		t.Errorf("error %q does not say the limit", err)
 	}
 	// 107 bytes is the longest path that fits, and must work.
-	s, err = listenNotify(path[:107], func(notifyMessage) {})
+	s, err = listenSdNotify(path[:107], func(sdMessage) {})
 	if err != nil {
 		t.Fatalf("listen on a 107-byte path: %v", err)
 	}
@@ -231,7 +231,7 @@ func TestNotifyLongStatus(t *testing.T) {
 	s, got := listenTest(t)
 	c := dial(t, s.Path)
 	// 3 KiB, then a datagram of exactly the limit systemd has too.
-	for _, size := range []int{3 << 10, maxNotifyDatagram - len("STATUS=\n")} {
+	for _, size := range []int{3 << 10, maxDatagram - len("STATUS=\n")} {
 		status := strings.Repeat("s", size)
 		if _, err := c.Write([]byte("STATUS=" + status + "\n")); err != nil {
 			t.Fatal(err)
@@ -245,7 +245,7 @@ func TestNotifyLongStatus(t *testing.T) {
 func TestNotifyDropsOversize(t *testing.T) {
 	s, got := listenTest(t)
 	c := dial(t, s.Path)
-	if _, err := c.Write([]byte("READY=1\nSTATUS=" + strings.Repeat("s", maxNotifyDatagram))); err != nil {
+	if _, err := c.Write([]byte("READY=1\nSTATUS=" + strings.Repeat("s", maxDatagram))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Write([]byte("WATCHDOG=1")); err != nil {
@@ -297,7 +297,7 @@ func TestNotifyCloseWhileSending(t *testing.T) {
 		path := filepath.Join(notifyDir(t), "notify")
 		var closed atomic.Bool
 		late := make(chan struct{}, 1)
-		s, err := listenNotify(path, func(notifyMessage) {
+		s, err := listenSdNotify(path, func(sdMessage) {
 			if closed.Load() {
 				select {
 				case late <- struct{}{}:
