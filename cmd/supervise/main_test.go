@@ -14,7 +14,7 @@ import (
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
-// These tests run the real program in-process, through run(), with real jobs.
+// These tests run the real program in-process, through realMain(), with real jobs.
 
 const (
 	tgToken = "123456:AAH-secret_token_do_not_print"
@@ -28,7 +28,7 @@ type syncBuffer = testkit.Buffer
 func supervise(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr syncBuffer
-	status := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	status := realMain(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 	return status, stdout.String(), stderr.String()
 }
 
@@ -148,7 +148,7 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(context.Background(), []string{"run", "--", "sh", "-c", `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 30 & wait`},
+		done <- realMain(context.Background(), []string{"run", "--", "sh", "-c", `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 30 & wait`},
 			nil, &stdout, &stderr)
 	}()
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(5 * time.Millisecond) {

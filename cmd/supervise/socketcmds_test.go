@@ -232,7 +232,7 @@ dir = "`+dir+`"
 	var followed syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"logs", "-f", "-n", "1", "--state", state, "counter"}, strings.NewReader(""), &followed, io.Discard)
+		done <- realMain(ctx, []string{"logs", "-f", "-n", "1", "--state", state, "counter"}, strings.NewReader(""), &followed, io.Discard)
 	}()
 	waitOutput(t, &followed, "line 5\n")
 	writeFile(t, dir, "go", "")
@@ -444,7 +444,7 @@ func TestControlLogsFollowAcrossRestart(t *testing.T) {
 	var followed, errs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"logs", "-f", "--state", state, "web"}, strings.NewReader(""), &followed, &errs)
+		done <- realMain(context.Background(), []string{"logs", "-f", "--state", state, "web"}, strings.NewReader(""), &followed, &errs)
 	}()
 	waitOutput(t, &followed, "web started\n")
 	supervise(t, "restart", "--state", state, "web")
