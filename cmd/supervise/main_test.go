@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
@@ -151,11 +150,7 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 		done <- realMain(context.Background(), []string{"run", "--", "sh", "-c", `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 30 & wait`},
 			nil, &stdout, &stderr)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("job never became ready")
-		}
-	}
+	testkit.Eventually(t, "the job is ready", func() bool { return strings.Contains(stdout.String(), "ready") })
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	if status := <-done; status != 7 || !strings.Contains(stdout.String(), "got TERM") {
 		t.Errorf("status %d stdout %q; want 7 after the job's trap ran", status, stdout.String())
