@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,11 +11,19 @@ import (
 	"github.com/supervise/supervise/supervisor"
 )
 
-// check is `supervise check`: validate the notifier's configuration (the global
+// cmdCheck is `supervise check`: validate the notifier's configuration (the global
 // config file and the environment) and job files and folders of them, print every
 // problem, and exit 2 if there was one.
-func check(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+func cmdCheck(_ context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
+	fs := newFlagSet("check", `Checks the global config file, the Telegram settings of the environment, and
+each job file given or found in each folder given (default ./jobs.d); prints
+every problem, as FILE:LINE: KEY: what is wrong, and exits 2 if there was one.
+`, "check [FILE|DIR]...")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if args = fs.Args(); len(args) == 0 {
 		args = []string{"jobs.d"}
 	}
 	status := exitOK
@@ -61,7 +70,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 			status = exitUsage
 		}
 	}
-	return status
+	return exitStatus(status)
 }
 
 // unjoin flattens errors.Join trees, so each problem prints on its own line.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // Exit statuses of supervise's own commands; `supervise run` passes on the job's.
@@ -25,50 +26,106 @@ const usage = `usage:
   supervise status [--json]            the jobs of the running up: state, pid, exits, next run
   supervise start|stop|restart JOB...  start, stop or restart jobs of the running up
   supervise reload                     reload the running up's job folder (as SIGHUP)
-  supervise logs JOB [-n N] [-f]       the last N lines of a job's output, and follow it
+  supervise logs [-n N] [-f] JOB       the last N lines of a job's output, and follow it
   supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
   supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
   supervise telegram chats             list the chats that wrote to the bot, with their ids
   supervise version
 
-Run 'supervise run -h' for the flags of run.
+Run 'supervise help COMMAND' (or 'supervise COMMAND -h') for a command's flags.
 `
 
-func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+// stdio is what a command reads and writes.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
 }
 
-// run is the whole program, callable in-process by tests; it returns the exit status.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// A commandFunc is one of supervise's commands, given its arguments after its name. It
+// parses its own flags, and returns a *usageError, a *configError, an exitStatus or
+// another error (exit 1) for realMain to report.
+type commandFunc func(ctx context.Context, args []string, std stdio) error
+
+// commands are supervise's commands by name; "telegram chats" is found before "telegram".
+var commands = map[string]commandFunc{
+	"run":            cmdRun,
+	"up":             cmdUp,
+	"check":          cmdCheck,
+	"status":         cmdStatus,
+	"start":          cmdStart,
+	"stop":           cmdStop,
+	"restart":        cmdRestart,
+	"reload":         cmdReload,
+	"logs":           cmdLogs,
+	"notify":         cmdNotify,
+	"ping":           cmdPing,
+	"telegram":       cmdTelegram,
+	"telegram chats": cmdTelegramChats,
+	"version":        cmdVersion,
+}
+
+func main() {
+	os.Exit(realMain(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// realMain is the whole program, callable in-process by tests: it finds the command,
+// runs it, and reports its error. It returns the exit status.
+func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		return runJob(ctx, rest, stdout, stderr)
-	case "up":
-		return up(ctx, rest, stdout, stderr)
-	case "check":
-		return check(rest, stdout, stderr)
-	case "notify":
-		return notify(ctx, rest, stdin, stdout, stderr)
-	case "status", "start", "stop", "restart", "reload", "logs":
-		return controlCommand(ctx, cmd, rest, stdout, stderr)
-	case "ping":
-		return ping(ctx, rest, stdin, stdout, stderr)
-	case "telegram":
-		return telegramCommand(ctx, rest, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "supervise", version())
-		return exitOK
+	switch args[0] {
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "supervise: unknown command %q\n%s", cmd, usage)
+		return help(args[1:], stdout, stderr)
+	case "--version":
+		args = append([]string{"version"}, args[1:]...)
+	}
+	name, cmd, rest := lookup(args)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "supervise: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+	return statusOf(name, cmd(ctx, rest, stdio{stdin, stdout, stderr}), stdout, stderr)
+}
+
+// lookup finds the command that args name, the longest first: "telegram chats",
+// then "telegram". It returns its name and the arguments after it.
+func lookup(args []string) (string, commandFunc, []string) {
+	if len(args) > 1 {
+		if name := args[0] + " " + args[1]; commands[name] != nil {
+			return name, commands[name], args[2:]
+		}
+	}
+	return args[0], commands[args[0]], args[1:]
+}
+
+// help is `supervise help [COMMAND]`: the usage of supervise, or of a command as its
+// -h prints it.
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	name, cmd, rest := lookup(args)
+	if cmd == nil || len(rest) > 0 {
+		fmt.Fprintf(stderr, "supervise help: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+		return exitUsage
+	}
+	return statusOf(name, cmd(context.Background(), []string{"-h"}, stdio{strings.NewReader(""), stdout, stderr}), stdout, stderr)
+}
+
+// cmdVersion is `supervise version`.
+func cmdVersion(_ context.Context, args []string, std stdio) error {
+	fs := newFlagSet("version", "", "version")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fs.usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintln(std.out, "supervise", version())
+	return nil
 }
 
 // version is the module version the binary was built from, or "devel".

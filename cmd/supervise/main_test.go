@@ -8,13 +8,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
-// These tests run the real program in-process, through run(), with real jobs.
+// These tests run the real program in-process, through realMain(), with real jobs.
 
 const (
 	tgToken = "123456:AAH-secret_token_do_not_print"
@@ -28,7 +27,7 @@ type syncBuffer = testkit.Buffer
 func supervise(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr syncBuffer
-	status := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	status := realMain(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 	return status, stdout.String(), stderr.String()
 }
 
@@ -148,14 +147,10 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(context.Background(), []string{"run", "--", "sh", "-c", `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 30 & wait`},
+		done <- realMain(context.Background(), []string{"run", "--", "sh", "-c", `trap 'echo got TERM; exit 7' TERM; echo ready; sleep 30 & wait`},
 			nil, &stdout, &stderr)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "ready"); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("job never became ready")
-		}
-	}
+	testkit.Eventually(t, "the job is ready", func() bool { return strings.Contains(stdout.String(), "ready") })
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	if status := <-done; status != 7 || !strings.Contains(stdout.String(), "got TERM") {
 		t.Errorf("status %d stdout %q; want 7 after the job's trap ran", status, stdout.String())

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,54 +15,41 @@ import (
 // characters, and the rest could only be cut.
 const maxNotifyText = 64 << 10
 
-// notify is `supervise notify [--job J] TEXT`: send a message through the configured
-// notifier, for a job that needs a human for a manual step or has a result to check;
-// `supervise notify --test` checks the whole way to the chat.
-func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervise notify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// cmdNotify is `supervise notify [--job J] TEXT`: send a message through the
+// configured notifier, for a job that needs a human for a manual step or has a result
+// to check; `supervise notify --test` checks the whole way to the chat.
+func cmdNotify(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
+	fs := newFlagSet("notify", "TEXT - reads the text from stdin.\n", "notify [--job JOB] TEXT...", "notify --test")
 	job := fs.String("job", os.Getenv("SUPERVISE_JOB"), "the `job` the message is about (default $SUPERVISE_JOB, as inside a job)")
 	test := fs.Bool("test", false, "send a test message and say whether it arrived")
 	state := stateFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: supervise notify [--job JOB] TEXT...   (TEXT - reads it from stdin)\n       supervise notify --test\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	text := strings.Join(fs.Args(), " ")
 	switch {
 	case *test && text != "":
-		fmt.Fprintln(stderr, "supervise notify: --test sends its own message; give no TEXT")
-		return exitUsage
+		return fs.usageErrorf("--test sends its own message; give no TEXT")
 	case !*test && strings.TrimSpace(text) == "":
-		fs.Usage()
-		return exitUsage
+		return fs.usageErrorf("no text given")
 	case text == "-":
-		b, err := io.ReadAll(io.LimitReader(stdin, maxNotifyText))
+		b, err := io.ReadAll(io.LimitReader(std.in, maxNotifyText))
 		if err != nil {
-			fmt.Fprintf(stderr, "supervise notify: read stdin: %v\n", err)
-			return exitFail
+			return fmt.Errorf("read stdin: %w", err)
 		}
 		if text = strings.TrimSpace(string(b)); text == "" {
-			fmt.Fprintln(stderr, "supervise notify: stdin is empty: nothing to send")
-			return exitUsage
+			return fs.usageErrorf("stdin is empty: nothing to send")
 		}
 	}
 	if *job != "" {
 		if err := supervisor.CheckName(*job); err != nil {
-			fmt.Fprintf(stderr, "supervise notify: --job: %v\n", err)
-			return exitUsage
+			return fs.usageErrorf("--job: %w", err)
 		}
 	}
 	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv))
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
-		return exitUsage
+		return &configError{err}
 	}
 	host, _ := os.Hostname()
 	ev := supervisor.Event{Kind: supervisor.KindMessage, Job: *job, Host: host, Note: text}
@@ -76,7 +61,7 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if err := n.Notify(ctx, ev); err != nil {
 		// The notifier has said why on stderr, with the message and where it waits.
-		return exitFail
+		return exitStatus(exitFail)
 	}
 	if *test {
 		if _, console := n.(notifier.Console); console {
@@ -87,7 +72,7 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			fmt.Fprintf(stdout, "sent: %s got the test message\n", recipients(cfg))
 		}
 	}
-	return exitOK
+	return nil
 }
 
 // recipients names the chats that a message without chats of its own goes to: the

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -24,25 +23,11 @@ import (
 // supervise never hangs the shell script that pings it. A variable for tests.
 var pingTimeout = 10 * time.Second
 
-// pingUsage is the synopsis of `supervise ping`, also printed after an argument error.
-const pingUsage = "usage: supervise ping [flags] JOB [start|fail|N]"
-
-// ping is `supervise ping`: a heartbeat from a shell script to a running
+// cmdPing is `supervise ping`: a heartbeat from a shell script to a running
 // `supervise up` or `supervise run`. It exits 0 when the ping was taken, 1 when it
 // was not, and 2 for a usage error.
-func ping(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervise ping", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL and the control socket")
-	state := stateFlag(fs)
-	socket := socketFlag(fs)
-	var message string
-	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (at most 100 KB is sent)")
-	fs.StringVar(&message, "message", "", "the same as -m `text`")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, pingUsage+`
-
-  JOB     the job's name; inside a job, "$SUPERVISE_JOB"
+func cmdPing(ctx context.Context, args []string, std stdio) error {
+	fs := newFlagSet("ping", `  JOB     the job's name; inside a job, "$SUPERVISE_JOB"
   (none)  a sign of life
   start   the job started (also a sign of life)
   fail    the job failed
@@ -52,44 +37,40 @@ Inside a job, the ping goes to SUPERVISE_PING_URL, which reaches the supervise t
 runs it; elsewhere, to the running up's control socket (STATE/supervise.sock), or to
 its --listen address when that is given. Exit status: 0 when the ping was taken, 1
 when it was not (no answer within 10s, no such job), 2 for a usage error.
-
-flags:
-`)
-		fs.PrintDefaults()
+`, "ping [flags] JOB [start|fail|N]")
+	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL and the control socket")
+	state := stateFlag(fs)
+	socket := socketFlag(fs)
+	var message string
+	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (at most 100 KB is sent)")
+	fs.StringVar(&message, "message", "", "the same as -m `text`")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage // the flag package has said what is wrong
-	}
-	t, err := pingTargetOf(fs.Args(), *listen, isSet(fs, "listen"), os.Getenv)
+	t, err := pingTargetOf(fs.Args(), *listen, fs.isSet("listen"), os.Getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise ping: %v\n", err)
-		return exitUsage
+		return fs.usageError(err)
 	}
-	if !t.fromEnv && !isSet(fs, "listen") {
+	if !t.fromEnv && !fs.isSet("listen") {
 		t.socket = socketPath(*socket, *state) // a shell script beside up: its control socket
 	}
 
 	body := message
 	if message == "-" {
 		var err error
-		if body, err = readMessage(stdin); err != nil {
-			fmt.Fprintf(stderr, "supervise ping: %s: read the message from stdin: %v\n", t.job, err)
-			return exitFail
+		if body, err = readMessage(std.in); err != nil {
+			return fmt.Errorf("%s: read the message from stdin: %w", t.job, err)
 		}
 	}
 	if len(body) > supervisor.MaxPingMessage {
 		body = body[:supervisor.MaxPingMessage]
-		fmt.Fprintf(stderr, "supervise ping: %s: the message is longer than 100 KB; sending its first 100 KB\n", t.job)
+		fmt.Fprintf(std.errOut, "supervise ping: %s: the message is longer than 100 KB; sending its first 100 KB\n", t.job)
 	}
 
 	if err := t.send(ctx, body); err != nil {
-		fmt.Fprintf(stderr, "supervise ping: %s: %v\n", t.job, err)
-		return exitFail
+		return fmt.Errorf("%s: %w", t.job, err)
 	}
-	return exitOK
+	return nil
 }
 
 // pingTarget is where a ping goes.
@@ -106,7 +87,7 @@ type pingTarget struct {
 // given, else the daemon's at listen.
 func pingTargetOf(args []string, listen string, listenSet bool, getenv func(string) string) (pingTarget, error) {
 	if len(args) == 0 {
-		return pingTarget{}, errors.New("no job given; " + pingUsage)
+		return pingTarget{}, errors.New("no job given")
 	}
 	for i, a := range args[1:] {
 		if len(a) > 1 && a[0] == '-' && (a[1] == '-' || unicode.IsLetter(rune(a[1]))) {
@@ -115,7 +96,7 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 		}
 	}
 	if len(args) > 2 {
-		return pingTarget{}, fmt.Errorf("unexpected argument %q after %s %s; %s", args[2], args[0], args[1], pingUsage)
+		return pingTarget{}, fmt.Errorf("unexpected argument %q after %s %s", args[2], args[0], args[1])
 	}
 	job := args[0]
 	if err := supervisor.CheckName(job); err != nil {

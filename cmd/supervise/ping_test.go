@@ -98,7 +98,7 @@ func shortPingTimeout(t *testing.T, d time.Duration) {
 func superviseStdin(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr syncBuffer
-	status := run(context.Background(), args, stdin, &stdout, &stderr)
+	status := realMain(context.Background(), args, stdin, &stdout, &stderr)
 	return status, stdout.String(), stderr.String()
 }
 
@@ -243,7 +243,7 @@ func TestPingUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"", nil, "supervise ping: no job given; usage: supervise ping [flags] JOB [start|fail|N]\n"},
+		{"", nil, "supervise ping: no job given\n\nusage: supervise ping [flags] JOB [start|fail|N]\n"},
 		{"", []string{"back up"}, `"back up" is not a valid job name`},
 		{"", []string{"../etc"}, `"../etc" is not a valid job name`},
 		{"", []string{"backup", "done"}, `supervise ping: "done" is not start, fail or an exit status 0..255`},
@@ -275,8 +275,8 @@ func TestPingUsageErrors(t *testing.T) {
 	if got := d.requests(); len(got) != 0 {
 		t.Errorf("a ping was sent despite a usage error: %+v", got)
 	}
-	if status, _, stderr := supervise(t, "ping", "-h"); status != 0 || !strings.Contains(stderr, "usage: supervise ping") || !strings.Contains(stderr, "-listen") {
-		t.Errorf("ping -h: status %d, stderr %q; want 0 and the usage", status, stderr)
+	if status, stdout, _ := supervise(t, "ping", "-h"); status != 0 || !strings.Contains(stdout, "usage: supervise ping") || !strings.Contains(stdout, "--listen address") {
+		t.Errorf("ping -h: status %d, stdout %q; want 0 and the usage", status, stdout)
 	}
 }
 
@@ -343,7 +343,7 @@ func TestPingStalledServer(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"ping", "--listen", addr, "-m", "-", "backup", "fail"},
+		done <- realMain(context.Background(), []string{"ping", "--listen", addr, "-m", "-", "backup", "fail"},
 			strings.NewReader("a message"), &stdout, &stderr)
 	}()
 	select {

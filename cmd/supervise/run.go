@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,20 +22,16 @@ import (
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
-// runJob is `supervise run`: one job, once, in the foreground, with the job's exit status.
-func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	job, state, err := parseRun(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
+// cmdRun is `supervise run`: one job, once, in the foreground, with the job's exit status.
+func cmdRun(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
+	job, state, err := parseRun(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise run: %v\n", err)
-		return exitUsage
+		return err
 	}
 	_, n, err := newNotifier(stderr, stateDir(state, os.Getenv))
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise run: %v\n", err)
-		return exitUsage
+		return &configError{err}
 	}
 	// The token is read; no job inherits it, so none can print it. A job that runs
 	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept,
@@ -60,8 +55,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// so a stalled run is reported while it is still running.
 		stop, err := serveHeartbeat(r, job)
 		if err != nil {
-			fmt.Fprintf(stderr, "supervise run: heartbeat: %v\n", err)
-			return exitFail
+			return fmt.Errorf("heartbeat: %w", err)
 		}
 		defer stop()
 	}
@@ -84,17 +78,17 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if res.Err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", res.Err)
 	}
-	return res.Status()
+	return exitStatus(res.Status())
 }
 
 // flusher is a notifier with a spool, whose waiting messages Flush sends.
 type flusher interface{ Flush(context.Context) error }
 
 // parseRun reads the job of `supervise run` from a job file or from the command line,
-// and the --state flag. Flags given explicitly override what the file says.
-func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) {
-	fs := flag.NewFlagSet("supervise run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// and the --state flag. Flags given explicitly override what the file says. A job
+// file that cannot be loaded is a *configError; the rest, usage errors.
+func parseRun(args []string) (*supervisor.Job, string, error) {
+	fs := newFlagSet("run", "", "run [flags] JOB.toml", "run [flags] -- CMD ARG...")
 	var (
 		name     = fs.String("name", "", "job `name` for messages (default: the file's stem or the program's base name)")
 		timeout  = fs.String("timeout", "", "stop the job after this `duration`, like 30s or 2h, and exit 124")
@@ -102,13 +96,9 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) 
 		tail     = fs.Int("tail", supervisor.DefaultTail, "`lines` of output quoted in a message")
 		noPTY    = fs.Bool("no-pty", false, "give the job pipes instead of a pseudo-terminal")
 		state    = stateFlag(fs)
-		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, `supervise ping`, sd_notify WATCHDOG=1) at least this `often`, like 5m")
+		every    = fs.String("heartbeat", "", "expect a sign of life (a ping to $SUPERVISE_PING_URL, 'supervise ping', sd_notify WATCHDOG=1) at least once a `duration`, like 5m")
 	)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: supervise run [flags] JOB.toml\n       supervise run [flags] -- CMD ARG...\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return nil, "", err
 	}
 	rest := fs.Args()
@@ -117,17 +107,16 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) 
 	var job *supervisor.Job
 	switch {
 	case len(rest) == 0:
-		fs.Usage()
-		return nil, "", errors.New("no job given: name a job file, or a command after --")
+		return nil, "", fs.usageErrorf("no job given: name a job file, or a command after --")
 	case !dashed && len(rest) == 1 && strings.HasSuffix(rest[0], ".toml"):
 		var err error
 		if job, err = supervisor.Load(rest[0]); err != nil {
-			return nil, "", err
+			return nil, "", &configError{err}
 		}
 	case !dashed && strings.HasSuffix(rest[0], ".toml"):
-		return nil, "", fmt.Errorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
+		return nil, "", fs.usageErrorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
 	case !dashed:
-		return nil, "", fmt.Errorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
+		return nil, "", fs.usageErrorf("%q is not a job file: put -- before a command, as in 'supervise run -- %s'", rest[0], strings.Join(rest, " "))
 	default:
 		job = supervisor.NewJob(filepath.Base(rest[0]), rest...)
 	}
@@ -168,12 +157,15 @@ func parseRun(args []string, stderr io.Writer) (*supervisor.Job, string, error) 
 			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, err))
 		}
 	})
-	if dashed && !isSet(fs, "name") {
+	if dashed && !fs.isSet("name") {
 		if err := supervisor.CheckName(job.Name); err != nil {
 			errs = append(errs, fmt.Errorf("%w; set one with --name", err))
 		}
 	}
-	return job, *state, errors.Join(errs...)
+	if len(errs) > 0 {
+		return nil, "", fs.usageError(errors.Join(errs...))
+	}
+	return job, *state, nil
 }
 
 // serveHeartbeat serves a ping URL on a free loopback port and a NOTIFY_SOCKET for
@@ -209,10 +201,4 @@ func serveHeartbeat(r *supervisor.Runner, job *supervisor.Job) (func(), error) {
 		sock.Close()
 		os.RemoveAll(dir)
 	}, nil
-}
-
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 )
 
 // stateFlag defines --state on fs, for every command that keeps state: the spool, and
 // for up the logs and last runs.
-func stateFlag(fs *flag.FlagSet) *string {
+func stateFlag(fs *flagSet) *string {
 	return fs.String("state", "", "`folder` for state: the notification spool, logs, last runs (default $SUPERVISE_STATE_DIR, $XDG_STATE_HOME/supervise, /var/lib/supervise for root, ~/.local/state/supervise)")
 }
 

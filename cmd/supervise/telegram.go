@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -21,45 +20,35 @@ import (
 // chatsTimeout bounds `supervise telegram chats`, retries included. A variable for tests.
 var chatsTimeout = 30 * time.Second
 
-const telegramUsage = `usage: supervise telegram chats
-
-  chats   list the chats that wrote to the bot or added it, with the id that
+// cmdTelegram is `supervise telegram SUBCOMMAND`, tools for setting up the bot, when
+// the subcommand is not one: realMain finds `supervise telegram chats` itself.
+func cmdTelegram(_ context.Context, args []string, _ stdio) error {
+	fs := newFlagSet("telegram", `  chats   list the chats that wrote to the bot or added it, with the id that
           SUPERVISE_TELEGRAM_CHAT_ID takes
 
 The bot is the one SUPERVISE_TELEGRAM_TOKEN (or SUPERVISE_TELEGRAM_TOKEN_FILE)
 names; SUPERVISE_TELEGRAM_API_URL, if set, is the Bot API server to ask.
-`
-
-// telegramCommand is `supervise telegram SUBCOMMAND`: tools for setting up the bot.
-// (Not named telegram: the tests have a helper of that name.)
-func telegramCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, telegramUsage)
-		return exitUsage
+`, "telegram chats")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "chats":
-		return telegramChats(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, telegramUsage)
-		return exitOK
+	switch sub := fs.Arg(0); sub {
+	case "":
+		return fs.usageErrorf("no subcommand given")
+	case "help":
+		return fs.usageError(flag.ErrHelp)
 	default:
-		fmt.Fprintf(stderr, "supervise telegram: unknown subcommand %q\n%s", sub, telegramUsage)
-		return exitUsage
+		return fs.usageErrorf("unknown subcommand %q", sub)
 	}
 }
 
-// telegramChats is `supervise telegram chats`. It lists the chats on stdout, one a
+// cmdTelegramChats is `supervise telegram chats`. It lists the chats on stdout, one a
 // line, and its advice on stderr, so that the list alone can be piped. It exits 0
 // when Telegram answered, even with no chats; 1 when it did not or refused; 2 for a
 // usage or configuration error.
-func telegramChats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervise telegram chats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: supervise telegram chats
-
-Lists the chats that wrote to the bot, or added it, in the updates Telegram holds
+func cmdTelegramChats(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
+	fs := newFlagSet("telegram chats", `Lists the chats that wrote to the bot, or added it, in the updates Telegram holds
 for it (those of the last 24 hours), one a line, the newest last:
 
   ID  TYPE  NAME  [topics: ID ("NAME"), ...]
@@ -67,38 +56,29 @@ for it (those of the last 24 hours), one a line, the newest last:
 The updates are left unread, so other programs still get them and this can be run
 again. Exit status: 0 when Telegram answered, 1 when it did not, 2 for a usage or
 configuration error.
-`)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+`, "telegram chats")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "supervise telegram chats: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		return fs.usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
 
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise telegram chats: %v\n", err)
-		return exitUsage
+		return &configError{err}
 	}
 	tg, err := notifier.BotFromConfig(cfg, os.Getenv)
 	if errors.Is(err, notifier.ErrNoToken) {
 		path, _ := configPath(os.Getenv)
-		fmt.Fprintf(stderr, `supervise telegram chats: no bot token is set.
+		return &configError{fmt.Errorf(`no bot token is set.
 Create a bot: in Telegram, write /newbot to @BotFather, which answers with its token. Then
   export %s='123456:ABC-def...'
 (or put the token in a file and set %s to its path, or token_file under [telegram]
-in %s), and run this again.
-`, notifier.EnvToken, notifier.EnvTokenFile, path)
-		return exitUsage
+in %s), and run this again.`, notifier.EnvToken, notifier.EnvTokenFile, path)}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise telegram chats: %v\n", err)
-		return exitUsage
+		return &configError{err}
 	}
 	tg.MaxWait = chatsTimeout
 	ctx, cancel := context.WithTimeout(ctx, chatsTimeout)
@@ -106,14 +86,13 @@ in %s), and run this again.
 
 	chats, err := tg.Chats(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise telegram chats: %s\n", chatsError(err, cfg, os.Getenv))
-		return exitFail
+		return errors.New(chatsError(err, cfg, os.Getenv))
 	}
 	if len(chats) == 0 {
 		fmt.Fprint(stderr, `No chat has written to this bot in the last 24 hours.
 Write any message to the bot in Telegram (or add it to a group and write there), then run this again.
 `+privacyHint+otherPollerHint)
-		return exitOK
+		return nil
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
@@ -130,7 +109,7 @@ Write any message to the bot in Telegram (or add it to a group and write there),
 	if !anyGroup(chats) {
 		fmt.Fprint(stderr, noGroupHint)
 	}
-	return exitOK
+	return nil
 }
 
 const (

@@ -173,8 +173,8 @@ func TestTelegramChatsUsage(t *testing.T) {
 	if status, stdout, _ := supervise(t, "telegram", "help"); status != 0 || !strings.Contains(stdout, "chats") {
 		t.Errorf("telegram help: status %d stdout %q", status, stdout)
 	}
-	if status, _, stderr := supervise(t, "telegram", "chats", "-h"); status != 0 || !strings.Contains(stderr, "ID  TYPE  NAME") {
-		t.Errorf("telegram chats -h: status %d stderr %q", status, stderr)
+	if status, stdout, _ := supervise(t, "telegram", "chats", "-h"); status != 0 || !strings.Contains(stdout, "ID  TYPE  NAME") {
+		t.Errorf("telegram chats -h: status %d stdout %q", status, stdout)
 	}
 	if status, stdout, _ := supervise(t, "help"); status != 0 || !strings.Contains(stdout, "supervise telegram chats") {
 		t.Errorf("help does not list telegram chats:\n%s", stdout)

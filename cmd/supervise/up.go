@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,60 +22,50 @@ import (
 	"github.com/supervise/supervise/supervisor"
 )
 
-// up is `supervise up`: keep every job in a folder running until SIGINT or SIGTERM.
-func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("supervise up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// cmdUp is `supervise up`: keep every job in a folder running until SIGINT or SIGTERM.
+func cmdUp(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
+	fs := newFlagSet("up", "", "up [--jobs DIR] [--listen ADDR]")
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
 	stateArg := stateFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")
 	socket := socketFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "supervise up: unexpected argument %q; give the folder with --jobs\n", fs.Arg(0))
-		return exitUsage
+		return fs.usageErrorf("unexpected argument %q; give the folder with --jobs", fs.Arg(0))
 	}
 	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
-		fmt.Fprintf(stderr, "supervise up: --jobs %s: not a folder of job files\n", *dir)
-		return exitUsage
+		return fs.usageErrorf("--jobs %s: not a folder of job files", *dir)
 	}
 	state := stateDir(*stateArg, os.Getenv)
 	cfg, n, err := newNotifier(stderr, state)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise up: %v\n", err)
-		return exitUsage
+		return &configError{err}
 	}
 	var bot *notifier.Telegram // for Telegram commands, when the config turns them on
 	if cfg != nil && cfg.Commands {
 		if bot, err = notifier.BotFromConfig(cfg, os.Getenv); err != nil {
-			fmt.Fprintf(stderr, "supervise up: %s: %v\n", cfg.Where("telegram.commands"), err)
-			return exitUsage
+			return &configError{fmt.Errorf("%s: %w", cfg.Where("telegram.commands"), err)}
 		}
 	}
 	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
 	ln, err := listenLoopback(*listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise up: --listen: %v\n", err)
-		return exitUsage
+		return &configError{fmt.Errorf("--listen: %w", err)}
 	}
 	ctl, release, err := control.Listen(socketPath(*socket, state))
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(stderr, "supervise up: control socket: %v\n", err)
-		return exitFail
+		return fmt.Errorf("control socket: %w", err)
 	}
 	defer release() // only once every job has stopped: until then, no other up starts here
 	// The jobs' NOTIFY_SOCKETs go in a private folder of their own; the path of a
 	// unix socket must be short, which the state folder need not be.
 	sockets, err := os.MkdirTemp("", "supervise-")
 	if err != nil {
-		fmt.Fprintf(stderr, "supervise up: %v\n", err)
-		return exitFail
+		return err
 	}
 	defer os.RemoveAll(sockets)
 	host, _ := os.Hostname()
@@ -202,11 +191,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 		fmt.Fprintf(stderr, "supervise: up: answering Telegram commands from %d chats\n", len(allow))
 	}
-	if err := g.Run(); err != nil {
-		fmt.Fprintf(stderr, "supervise up: %v\n", err)
-		return exitFail
-	}
-	return exitOK
+	return g.Run()
 }
 
 // listenLoopback listens on addr, which must be on a loopback address: the pings it

@@ -57,12 +57,10 @@ func jobStatus(t *testing.T, state, name string) supervisor.JobStatus {
 func waitState(t *testing.T, state, name, want string) supervisor.JobStatus {
 	t.Helper()
 	var j supervisor.JobStatus
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if j = jobStatus(t, state, name); j.State == want {
-			return j
-		}
-	}
-	t.Fatalf("%s is %s, not %s: %+v", name, j.State, want, j)
+	testkit.Eventually(t, fmt.Sprintf("%s in state %s", name, want), func() bool {
+		j = jobStatus(t, state, name)
+		return j.State == want
+	})
 	return j
 }
 
@@ -162,10 +160,11 @@ func TestControlStatusStopStartRestart(t *testing.T) {
 	}
 	// A reload keeps it stopped, even one that changes its command.
 	writeFile(t, dir, "web.toml", `command = "echo web is up again; exec sleep 100"`)
+	// up answers once the reload is applied: had it started web again, web's state
+	// would already say so, and the start below would find it running.
 	if status, out, errs := supervise(t, "reload", "--state", state); status != 0 || out != "reloaded: 4 jobs\n" {
 		t.Fatalf("reload: %d %q %s", status, out, errs)
 	}
-	time.Sleep(300 * time.Millisecond)
 	if j := jobStatus(t, state, "web"); j.State != supervisor.StateStopped || strings.Contains(stdout.String(), "web is up again") {
 		t.Errorf("web after a reload: %+v; want it still stopped", j)
 	}
@@ -192,11 +191,7 @@ func TestControlStatusStopStartRestart(t *testing.T) {
 	waitOutput(t, stdout, "nightly | nightly ran")
 	before := jobStatus(t, state, "crashy").Exits["3"]
 	supervise(t, "start", "--state", state, "crashy")
-	for deadline := time.Now().Add(5 * time.Second); jobStatus(t, state, "crashy").Exits["3"] == before; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("crashy did not run again at once on start")
-		}
-	}
+	testkit.Eventually(t, "crashy runs again at once on start", func() bool { return jobStatus(t, state, "crashy").Exits["3"] != before })
 	// Unknown jobs: exit 1, the others are still done.
 	status, out, errs = supervise(t, "stop", "--state", state, "nosuch", "once")
 	if status != 1 || !strings.Contains(errs, "nosuch: no such job") || out != "once: stopped\n" {
@@ -232,7 +227,7 @@ dir = "`+dir+`"
 	var followed syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"logs", "-f", "-n", "1", "--state", state, "counter"}, strings.NewReader(""), &followed, io.Discard)
+		done <- realMain(ctx, []string{"logs", "-f", "-n", "1", "--state", state, "counter"}, strings.NewReader(""), &followed, io.Discard)
 	}()
 	waitOutput(t, &followed, "line 5\n")
 	writeFile(t, dir, "go", "")
@@ -444,7 +439,7 @@ func TestControlLogsFollowAcrossRestart(t *testing.T) {
 	var followed, errs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"logs", "-f", "--state", state, "web"}, strings.NewReader(""), &followed, &errs)
+		done <- realMain(context.Background(), []string{"logs", "-f", "--state", state, "web"}, strings.NewReader(""), &followed, &errs)
 	}()
 	waitOutput(t, &followed, "web started\n")
 	supervise(t, "restart", "--state", state, "web")
