@@ -20,9 +20,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	status := exitOK
 	cfg, err := loadConfig(os.Getenv)
 	if err == nil {
-		// Built without a spool, it sends nothing: this checks what only the
-		// settings together tell, the token file it names included.
-		_, err = notifier.FromConfig(cfg, os.Getenv, io.Discard, "")
+		// This checks what only the settings together tell, the token file they
+		// name included, and sends nothing.
+		err = notifier.Check(cfg, os.Getenv)
 	}
 	switch {
 	case err != nil:

@@ -61,12 +61,12 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitUsage
 		}
 	}
-	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv))
+	host, _ := os.Hostname()
+	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv), notifier.Options{Host: host})
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise notify: %v\n", err)
 		return exitUsage
 	}
-	host, _ := os.Hostname()
 	ev := supervisor.Event{Kind: supervisor.KindMessage, Job: *job, Host: host, Note: text}
 	if *job == "" {
 		ev.Job = "supervise"
@@ -74,12 +74,13 @@ func notify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if *test {
 		ev.Note = fmt.Sprintf("A test of supervise %s: this chat gets its alerts.", version())
 	}
-	if err := n.Notify(ctx, ev); err != nil {
+	n.Emit(ev)
+	if err := n.Close(ctx); err != nil {
 		// The notifier has said why on stderr, with the message and where it waits.
 		return exitFail
 	}
 	if *test {
-		if _, console := n.(notifier.Console); console {
+		if n.Console() {
 			path, _ := configPath(os.Getenv)
 			fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s, or [telegram] in %s)\n",
 				notifier.EnvToken, notifier.EnvChatID, path)
