@@ -244,8 +244,12 @@ func (p *Pipeline) run() {
 			closing = nil
 		case <-p.abort:
 			p.takeQueued()
+			told := map[string]bool{} // an event for several chats is one notice
 			for _, ev := range p.pacer.drop() {
-				p.lost(ev)
+				if text := Text(ev); !told[text] {
+					told[text] = true
+					p.lost(text)
+				}
 			}
 			return
 		}
@@ -302,10 +306,10 @@ func (p *Pipeline) deliver(ctx context.Context, again func(), wait *time.Duratio
 	*wait = p.opts.Retry
 }
 
-// lost says on stderr that ev was given up on, with its message.
-func (p *Pipeline) lost(ev supervisor.Event) {
+// lost says on stderr that a message was given up on, with its text.
+func (p *Pipeline) lost(text string) {
 	p.mu.Lock()
 	p.failed++
 	p.mu.Unlock()
-	writeNotice(p.opts.Stderr, "supervise: notification not delivered (no time was left to send it):", Text(ev))
+	writeNotice(p.opts.Stderr, "supervise: notification not delivered (no time was left to send it):", text)
 }
