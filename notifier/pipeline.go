@@ -78,8 +78,9 @@ type sender interface {
 var errNoSpool = errors.New("no spool")
 
 // New returns the pipeline that the environment (getenv: os.Getenv in production) and
-// the global config file cfg (nil for none) configure, running; see FromConfig for
-// what they say. Close it to deliver what it holds.
+// the global config file cfg (nil for none) configure, running: to Telegram through a
+// spool in opts.SpoolDir when a bot token is set, else to the console on opts.Stderr.
+// No error shows the token. Close it to deliver what it holds.
 func New(cfg *supervisor.Config, getenv func(string) string, opts Options) (*Pipeline, error) {
 	out, defaults, err := senderOf(cfg, getenv, opts)
 	if err != nil {
