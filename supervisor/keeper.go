@@ -14,8 +14,8 @@ import (
 // chat has been told. One goroutine runs it; nothing else touches its state.
 type keeper struct {
 	job      *Job
-	runner   *Runner        // without a Notifier: the keeper decides what is said
-	notify   func(Event)    // hands an event to the daemon's notifier
+	runner   *Runner        // runs the job; the end of each run is the keeper's to emit
+	notify   func(Event)    // emits an event: the daemon's Events decide what is said
 	flush    func()         // writes out the last unfinished line of a run's output
 	signals  chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
 	pulse    *Pulse         // the job's signs of life, which outlive a keeper
@@ -283,9 +283,11 @@ func (k *keeper) runOnce(ctx context.Context, st *keepState) (res Result, health
 	}
 }
 
-// after decides what follows a run that ended: whether to start the job again, after
-// how long, and what to tell the chat. One incident is one message: the first death
-// after a healthy run, or the crash loop that follows it; never one per crash.
+// after decides what follows a run that ended: whether to start the job again, and
+// after how long. It emits every end but a stalled run's (told when it was stopped),
+// saying for a death whether the job restarts, how many quick deaths in a row it
+// makes and whether the job is crash-looping, so the notifier can make one incident
+// one message: the first death after a healthy run, or the crash loop that follows it.
 func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, bool) {
 	kind := res.Kind()
 	st.exits = append(st.exits, res.Short())
@@ -312,8 +314,18 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	}
 	st.deaths = append(st.deaths[cut:], now)
 	st.streak++
+	// death emits the end of a run that the job restarts after delay.
+	death := func(delay time.Duration) {
+		if kind == KindSuccess || res.Stalled {
+			return
+		}
+		ev := k.event(kind, res)
+		ev.Restarting, ev.Retry, ev.Streak, ev.Looping = true, delay, st.streak, st.looping
+		k.send(ev)
+	}
 	if st.looping {
 		st.crashes++
+		death(k.job.Backoff.Max)
 		return k.job.Backoff.Max, true // retried at the slowest pace, never given up
 	}
 	// A loop is more than burst deaths within the window, or in a row: deaths spaced
@@ -321,6 +333,7 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	if len(st.deaths) > k.job.RestartLimit.Burst || st.streak > k.job.RestartLimit.Burst {
 		st.looping, st.crashes = true, max(len(st.deaths), st.streak)
 		st.loopFrom = st.deaths[0]
+		death(k.job.Backoff.Max)
 		ev := k.event(KindRestartLoop, res)
 		ev.Crashes, ev.Within, ev.Retry = st.crashes, now.Sub(st.loopFrom), k.job.Backoff.Max
 		ev.Exits = append([]string(nil), st.exits...)
@@ -333,11 +346,7 @@ func (k *keeper) after(res Result, healthy bool, st *keepState) (time.Duration, 
 	if !healthy {
 		delay = k.backoff(st.streak)
 	}
-	if st.streak == 1 && kind != KindSuccess && !res.Stalled {
-		ev := k.event(kind, res)
-		ev.Restarting, ev.Retry = true, delay
-		k.send(ev)
-	}
+	death(delay)
 	return delay, true
 }
 
@@ -357,12 +366,8 @@ func (k *keeper) event(kind Kind, res Result) Event {
 	return k.job.runEvent(kind, k.runner.Host, res)
 }
 
-// send passes ev on when the job asks for its kind.
-func (k *keeper) send(ev Event) {
-	if k.job.Notify.Wants(ev.Kind) {
-		k.notify(ev)
-	}
-}
+// send emits ev; whether it becomes a message is the notifier's to decide.
+func (k *keeper) send(ev Event) { k.notify(ev) }
 
 // kill forces the job's processes down now.
 func (k *keeper) kill() {
