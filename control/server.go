@@ -29,15 +29,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
 
 // Status is the answer to GET /v1/status.
 type Status struct {
-	Host     string                     `json:"host"`
-	Started  time.Time                  `json:"started"` // when up started
-	Jobs     []supervisor.JobStatus     `json:"jobs"`
-	Delivery *supervisor.DeliveryStatus `json:"delivery,omitempty"` // how the notifier fares
+	Host     string                   `json:"host"`
+	Started  time.Time                `json:"started"` // when up started
+	Jobs     []supervisor.JobStatus   `json:"jobs"`
+	Delivery *notifier.DeliveryStatus `json:"delivery,omitempty"` // how the notifier fares
 }
 
 // Answer is the answer to a start, stop or restart.
@@ -59,6 +60,10 @@ type Server struct {
 	Started time.Time
 	Reload  func(context.Context) Reloaded // what SIGHUP does
 	Stderr  io.Writer                      // where refused peers are logged
+
+	// Delivery says how the notifier fares, and false when it cannot say (a
+	// console); nil for the same.
+	Delivery func() (notifier.DeliveryStatus, bool)
 }
 
 // Handler returns the socket's routes, behind the check of the peer's uid.
@@ -73,15 +78,17 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) status(w http.ResponseWriter, req *http.Request) {
-	reply(w, http.StatusOK, statusOf(s.Daemon, s.Started))
+	reply(w, http.StatusOK, statusOf(s.Daemon, s.Started, s.Delivery))
 }
 
-// statusOf is what d knows of its jobs and its notifier now, for up started at
-// started.
-func statusOf(d *supervisor.Daemon, started time.Time) Status {
+// statusOf is what d knows of its jobs now, for up started at started, and what
+// delivery (nil for nothing) says of its notifier.
+func statusOf(d *supervisor.Daemon, started time.Time, delivery func() (notifier.DeliveryStatus, bool)) Status {
 	st := Status{Host: d.Host, Started: started, Jobs: d.Status()}
-	if ds, ok := d.Delivery(); ok {
-		st.Delivery = &ds
+	if delivery != nil {
+		if ds, ok := delivery(); ok {
+			st.Delivery = &ds
+		}
 	}
 	return st
 }

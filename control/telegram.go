@@ -26,6 +26,9 @@ type Commands struct {
 	Started time.Time // when up started
 	Stderr  io.Writer
 
+	// Delivery says how the notifier fares, for /status; nil for nothing.
+	Delivery func() (notifier.DeliveryStatus, bool)
+
 	// Wait is how long one poll waits for a message; zero means notifier.MaxPollWait.
 	Wait time.Duration
 }
@@ -176,7 +179,7 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 	switch name {
 	case "status":
 		var b bytes.Buffer
-		WriteStatus(&b, statusOf(d, c.Started), 0, time.Now())
+		WriteStatus(&b, statusOf(d, c.Started, c.Delivery), 0, time.Now())
 		return notifier.Preformatted("status of "+d.Host, b.String())
 	case "restart":
 		if len(args) != 1 {

@@ -1,8 +1,8 @@
 // Package metrics serves /metrics on `supervise up --listen`: what up knows of its
 // jobs and its notifier, in Prometheus's text format (version 0.0.4).
 //
-// Nothing is counted as it happens: each scrape reads the daemon's Status and
-// Delivery, which up keeps anyway for `supervise status`, so a job costs nothing
+// Nothing is counted as it happens: each scrape reads the daemon's Status and the
+// notifier's Delivery, which up keeps anyway for `supervise status`, so a job costs nothing
 // between scrapes and the metrics always agree with the status.
 //
 // The format is written here rather than with prometheus/client_golang: linking that
@@ -23,18 +23,30 @@ import (
 	"strings"
 	"time"
 
+	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
 
-// Handler returns the /metrics handler for d: its jobs and notifier, and a few
-// standard metrics of up itself (process_start_time_seconds, process_cpu_seconds_total,
+func deliveryOf(delivery Delivery) (notifier.DeliveryStatus, bool) {
+	if delivery == nil {
+		return notifier.DeliveryStatus{}, false
+	}
+	return delivery()
+}
+
+// Delivery says how the notifier fares, and false when it cannot say (a console).
+type Delivery func() (notifier.DeliveryStatus, bool)
+
+// Handler returns the /metrics handler for d: its jobs, its notifier as delivery
+// (nil for none) says, and a few standard metrics of up itself
+// (process_start_time_seconds, process_cpu_seconds_total,
 // process_resident_memory_bytes, process_open_fds, go_goroutines).
-func Handler(d *supervisor.Daemon) http.Handler {
+func Handler(d *supervisor.Daemon, delivery Delivery) http.Handler {
 	started := time.Now()
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		b := bufio.NewWriter(w)
-		for _, f := range gather(d, started, time.Now()) {
+		for _, f := range gather(d, delivery, started, time.Now()) {
 			f.write(b)
 		}
 		b.Flush()
@@ -82,7 +94,7 @@ func (f *family) write(w io.Writer) {
 
 // gather reads the metrics of d at now. Their names and labels are public interface,
 // listed in the README.
-func gather(d *supervisor.Daemon, started, now time.Time) []*family {
+func gather(d *supervisor.Daemon, delivery Delivery, started, now time.Time) []*family {
 	var (
 		jobUp = &family{name: "supervise_job_up", kind: "gauge",
 			help: "1 when the job's process runs, else 0."}
@@ -125,7 +137,7 @@ func gather(d *supervisor.Daemon, started, now time.Time) []*family {
 		}
 	}
 	fams := []*family{jobUp, jobState, jobRestarts, jobExits, jobLastSuccess, jobHeartbeatAge, jobNextRun}
-	if ds, ok := d.Delivery(); ok {
+	if ds, ok := deliveryOf(delivery); ok {
 		// sent, failed and dropped always have a series, from 0, so that rate() and
 		// increase() see the first message.
 		results := map[string]int{"sent": 0, "failed": 0, "dropped": 0}

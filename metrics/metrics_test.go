@@ -15,20 +15,17 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/supervise/supervise/metrics"
+	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
 
 // reporter is a notifier that says how it fares, as the Telegram notifier does.
-type reporter struct{ status supervisor.DeliveryStatus }
+type reporter struct{ status notifier.DeliveryStatus }
 
-func (r *reporter) Notify(context.Context, supervisor.Event) error { return nil }
-
-func (r *reporter) Delivery() supervisor.DeliveryStatus { return r.status }
+func (r *reporter) Delivery() (notifier.DeliveryStatus, bool) { return r.status, true }
 
 // silent is a notifier that cannot say how it fares, as the console.
-type silent struct{}
-
-func (silent) Notify(context.Context, supervisor.Event) error { return nil }
+func silent() (notifier.DeliveryStatus, bool) { return notifier.DeliveryStatus{}, false }
 
 // scrape gets h's metrics, as Prometheus does, and parses them.
 func scrape(t testing.TB, h http.Handler) map[string]*dto.MetricFamily {
@@ -66,8 +63,8 @@ func values(mf *dto.MetricFamily) map[string]string {
 // The notifier's metrics come from its Delivery at each scrape; the three results
 // have a series from 0.
 func TestNotifierMetrics(t *testing.T) {
-	n := &reporter{supervisor.DeliveryStatus{Spooled: 2, Results: map[string]int{"sent": 7, "failed": 1}}}
-	h := metrics.Handler(&supervisor.Daemon{Notifier: n})
+	n := &reporter{notifier.DeliveryStatus{Spooled: 2, Results: map[string]int{"sent": 7, "failed": 1}}}
+	h := metrics.Handler(&supervisor.Daemon{}, n.Delivery)
 
 	families := scrape(t, h)
 	for _, tc := range []struct {
@@ -102,7 +99,7 @@ func TestNotifierMetrics(t *testing.T) {
 // A notifier that cannot say how it fares has no metrics rather than zeros, which
 // would look like a healthy one.
 func TestNotifierMetricsWithoutDelivery(t *testing.T) {
-	families := scrape(t, metrics.Handler(&supervisor.Daemon{Notifier: silent{}}))
+	families := scrape(t, metrics.Handler(&supervisor.Daemon{}, silent))
 	for _, name := range []string{"supervise_notifications_total", "supervise_spool_messages"} {
 		if families[name] != nil {
 			t.Errorf("%s from a notifier without Delivery", name)
@@ -125,8 +122,8 @@ func BenchmarkScrape(b *testing.B) {
 		job.Heartbeat = &supervisor.Heartbeat{Every: time.Hour, Grace: time.Minute, Output: true}
 		jobs = append(jobs, job)
 	}
-	n8r := &reporter{supervisor.DeliveryStatus{Spooled: 1, Results: map[string]int{"sent": 10}}}
-	d := &supervisor.Daemon{Host: "bench", Stdout: io.Discard, Stderr: io.Discard, Notifier: n8r}
+	n8r := &reporter{notifier.DeliveryStatus{Spooled: 1, Results: map[string]int{"sent": 10}}}
+	d := &supervisor.Daemon{Host: "bench", Stdout: io.Discard, Stderr: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -143,7 +140,7 @@ func BenchmarkScrape(b *testing.B) {
 		}
 	}
 
-	h := metrics.Handler(d)
+	h := metrics.Handler(d, n8r.Delivery)
 	var size int
 	for b.Loop() {
 		rec := httptest.NewRecorder()

@@ -18,7 +18,7 @@ type tail struct {
 	omitted int      // lines the job wrote before lines[0]
 }
 
-// lastLines takes the last n lines of ev.Output (ev.TailLines, or defaultTail) and
+// lastLines takes the last n lines of ev.Output (its job's tail, or defaultTail) and
 // cleans them. Only those lines are cleaned, so a megabyte of output costs one scan for
 // newlines; that works because clean never lets state cross a newline.
 func lastLines(ev supervisor.Event) tail {
@@ -26,7 +26,7 @@ func lastLines(ev supervisor.Event) tail {
 	if len(out) == 0 {
 		return tail{}
 	}
-	n := ev.TailLines
+	n := ev.Notify.Tail
 	if n <= 0 {
 		n = defaultTail
 	}

@@ -2,8 +2,10 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -12,17 +14,22 @@ import (
 // among the job's own output and says why it is not on Telegram.
 const consoleHeader = "supervise: notification (no Telegram bot configured):"
 
-// Console writes notifications as plain text to W, standard error in production. It
-// is the notifier when no Telegram bot is configured, so that every example works on
-// a fresh machine.
-type Console struct {
-	W io.Writer
+// console writes messages as plain text to w, standard error in production. It is
+// the end of the pipeline when no Telegram bot is configured, so that every example
+// works on a fresh machine: no pace, no spool, every message whole.
+type console struct{ w io.Writer }
+
+func (c console) send(_ context.Context, ds []delivery) error {
+	var err error
+	for _, d := range ds {
+		err = errors.Join(err, writeNotice(c.w, consoleHeader, Text(d.ev)))
+	}
+	return err
 }
 
-// Notify writes ev to c.W under a header line.
-func (c Console) Notify(ctx context.Context, ev supervisor.Event) error {
-	return writeNotice(c.W, consoleHeader, Text(ev))
-}
+func (console) flush(context.Context) error               { return errNoSpool }
+func (console) pace(supervisor.Destination) time.Duration { return 0 }
+func (console) status() (DeliveryStatus, bool)            { return DeliveryStatus{}, false }
 
 // writeNotice writes a header line, then text, then a blank line, in a single Write:
 // notifications about jobs that end together then do not interleave line by line.

@@ -2,7 +2,6 @@ package notifier_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,14 +20,16 @@ var backupFailed = supervisor.Event{
 	ExitCode:    1,
 	Output:      []byte("pg_dump: error: connection to server failed: <no route> & more\n"),
 	OutputLines: 1,
-	TailLines:   40,
+	Notify:      supervisor.Notify{Tail: 40},
 }
 
 func TestConsoleNotify(t *testing.T) {
-	var buf strings.Builder
-	if err := (notifier.Console{W: &buf}).Notify(context.Background(), backupFailed); err != nil {
+	var buf syncBuffer
+	p := notifier.NewForTest(&buf, nil, 0, notifier.Options{})
+	if err := p.Notify(context.Background(), backupFailed); err != nil {
 		t.Fatal(err)
 	}
+	p.Close(context.Background())
 	want := "supervise: notification (no Telegram bot configured):\n" + notifier.Text(backupFailed) + "\n\n"
 	if got := buf.String(); got != want {
 		t.Errorf("Console wrote\n%s\nwant\n%s", got, want)

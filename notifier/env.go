@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -48,28 +49,31 @@ func Lookup(cfg *supervisor.Config, getenv func(string) string, env string) (val
 	return "", ""
 }
 
-// FromConfig returns the notifier that the environment and the global config file cfg
-// (nil for none) configure, each setting looked up with Lookup. With no token it is a
-// Console on stderr. With a token it sends to Telegram through a Spool in spoolDir
-// (none when empty), and when a message cannot be delivered it writes the error and
-// the message to stderr, so the alert is not lost, and returns the error. With a
-// spool or without, or when the spool cannot be written, a message is sent the same
-// way, answers that ask for it to go otherwise included. A notifier
-// with a spool also has a method Flush(context.Context) error, which sends what
-// earlier processes left there.
+// senderOf returns the end of the pipeline that the environment and the global
+// config file cfg (nil for none) configure, each setting looked up with Lookup, and
+// the default destinations that take the place of a default chat. With no token it is
+// the console, on opts.Stderr. With a token it sends to Telegram through a Spool in
+// opts.SpoolDir (none when empty), and when a message cannot be delivered it writes
+// the error and the message to stderr, so the alert is not lost. With a spool or
+// without, or when the spool cannot be written, a message is sent the same way,
+// answers that ask for it to go otherwise included.
 //
-// An event with no chats of its own (Event.To) goes to the default chat
+// An event with no chats of its own goes to the default chat
 // (SUPERVISE_TELEGRAM_CHAT_ID, or chat_id in the file), or, when none is set, to each
 // of the file's default destinations that wants it; a token calls for one of the two.
 // No error shows the token.
-func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Writer, spoolDir string) (supervisor.Notifier, error) {
+func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) (sender, []supervisor.Destination, error) {
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	token, err := tokenOf(cfg, getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	apiURL, err := apiURLOf(cfg, getenv, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	chatID, chatFrom := Lookup(cfg, getenv, EnvChatID)
 	var defaults []supervisor.Destination
@@ -83,38 +87,41 @@ func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Wr
 			chatFrom = cfg.Where("notify.telegram")
 		}
 		if chatFrom != "" {
-			return nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s (or token_file under [telegram] in the config file)",
+			return nil, nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s (or token_file under [telegram] in the config file)",
 				chatFrom, EnvToken, EnvTokenFile)
 		}
-		return Console{W: stderr}, nil
+		return console{w: stderr}, nil, nil
 	}
 	if chatID == "" && len(defaults) == 0 {
-		return nil, fmt.Errorf("notifier: a bot token is set but no chat to notify: set %s (or chat_id under [telegram] in the config file) "+
+		return nil, nil, fmt.Errorf("notifier: a bot token is set but no chat to notify: set %s (or chat_id under [telegram] in the config file) "+
 			"to the chat, or give the config file [[notify.telegram]] tables; `supervise telegram chats` lists the chats that wrote to the bot", EnvChatID)
 	}
 	if chatID != "" {
 		if err := supervisor.CheckChatID(chatID); err != nil {
-			return nil, fmt.Errorf("notifier: %s: %w", chatFrom, err)
+			return nil, nil, fmt.Errorf("notifier: %s: %w", chatFrom, err)
 		}
 	}
 	tg := NewTelegram(token, chatID)
 	tg.APIURL = apiURL
 	if raw, from := Lookup(cfg, getenv, EnvTimeout); raw != "" {
 		if tg.MaxWait, err = supervisor.ParseDuration(raw); err != nil {
-			return nil, fmt.Errorf("notifier: %s: %w", from, err)
+			return nil, nil, fmt.Errorf("notifier: %s: %w", from, err)
 		}
 	}
-	s := &spooler{tg: tg, defaults: defaults, w: stderr}
-	if spoolDir == "" {
-		return notifyOnly{s}, nil
+	s := &spooler{tg: tg, defaults: defaults, w: stderr,
+		privatePace: orDefault(opts.PrivatePace, time.Second), groupPace: orDefault(opts.GroupPace, 3*time.Second)}
+	if opts.SpoolDir != "" {
+		s.spool = &Spool{Dir: opts.SpoolDir, Stderr: stderr, Chat: s.chat}
 	}
-	s.spool = &Spool{Dir: spoolDir, Stderr: stderr, Chat: s.chat}
-	return s, nil
+	return s, defaults, nil
 }
 
-// notifyOnly offers a notifier's Notify and nothing else: a spooler without a spool
-// has nothing to flush and no deliveries to report.
-type notifyOnly struct{ supervisor.Notifier }
+// Check reports what is wrong with the notifier that the environment and the global
+// config file cfg (nil for none) configure, as New would, without making it.
+func Check(cfg *supervisor.Config, getenv func(string) string) error {
+	_, _, err := senderOf(cfg, getenv, Options{})
+	return err
+}
 
 // tokenOf returns the bot token, or "" when none is configured.
 func tokenOf(cfg *supervisor.Config, getenv func(string) string) (string, error) {

@@ -26,8 +26,8 @@ func TestFromConfigWithoutTokenIsConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := n.(notifier.Console); !ok {
-		t.Fatalf("FromConfig = %T, want notifier.Console", n)
+	if !n.Console() {
+		t.Fatal("FromConfig without a token is not the console")
 	}
 	if err := n.Notify(context.Background(), backupFailed); err != nil {
 		t.Fatal(err)

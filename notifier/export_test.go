@@ -1,20 +1,85 @@
 package notifier
 
 import (
+	"context"
+	"io"
 	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
 
-// SetPace makes every chat's pace d for a test, and returns what undoes it.
-func SetPace(d time.Duration) func() {
-	p, g := privatePace, groupPace
-	privatePace, groupPace = d, d
-	return func() { privatePace, groupPace = p, g }
+// FromConfig returns a running pipeline as New does, for the tests written against
+// the notifier before the pipeline: stderr and a spool in spoolDir (none when empty),
+// at a pace of a millisecond.
+func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Writer, spoolDir string) (*Pipeline, error) {
+	return New(cfg, getenv, Options{Stderr: stderr, SpoolDir: spoolDir, PrivatePace: time.Millisecond, GroupPace: time.Millisecond})
 }
 
-// SetSpoolMaxBytes sets how much the spool of n, a notifier that FromConfig made
-// with a spool, may hold, so a test need not fill 64 MiB.
-func SetSpoolMaxBytes(n supervisor.Notifier, max int64) {
-	n.(*spooler).spool.MaxBytes = max
+// Notify routes ev and sends it now, as the pipeline's last steps do, without its
+// filter and pace: for tests of routing, rendering, spooling and sending.
+func (p *Pipeline) Notify(ctx context.Context, ev supervisor.Event) error {
+	var ds []delivery
+	for _, to := range route(ev, p.defaults) {
+		ds = append(ds, delivery{to: to, ev: ev})
+	}
+	return p.out.send(ctx, ds)
+}
+
+// Flush sends what waits in p's spool.
+func (p *Pipeline) Flush(ctx context.Context) error { return p.out.flush(ctx) }
+
+// SetPace makes every chat's pace d for the sending step of p, made with a token.
+func SetPace(p *Pipeline, d time.Duration) {
+	s := p.out.(*spooler)
+	s.privatePace, s.groupPace = d, d
+}
+
+// SetSpoolMaxBytes sets how much the spool of p, made with a token and a spool, may
+// hold, so a test need not fill 64 MiB.
+func SetSpoolMaxBytes(p *Pipeline, max int64) {
+	p.out.(*spooler).spool.MaxBytes = max
+}
+
+// NewForTest returns a running pipeline that writes to the console w, with the
+// default destinations defaults and paces as given by opts, for tests of its steps.
+func NewForTest(w io.Writer, defaults []supervisor.Destination, pace time.Duration, opts Options) *Pipeline {
+	p := newPipeline(pacedConsole{console{w: w}, pace}, defaults, opts)
+	go p.run()
+	return p
+}
+
+// pacedConsole is a console with a pace, so tests see digests without Telegram.
+type pacedConsole struct {
+	console
+	every time.Duration
+}
+
+func (c pacedConsole) pace(supervisor.Destination) time.Duration { return c.every }
+
+// Route is the pipeline's routing step.
+func Route(ev supervisor.Event, defaults []supervisor.Destination) []supervisor.Destination {
+	return route(ev, defaults)
+}
+
+// Digests feeds the pipeline's pacing step: each event comes at its time (offsets
+// from a fixed start) for the destinations that route gives it, and the step's turns
+// are taken at each of takes; it returns the messages of each turn, as "chat: job".
+func Digests(pace time.Duration, defaults []supervisor.Destination, events []supervisor.Event, at []time.Duration, takes []time.Duration) [][]string {
+	p := pacer{host: "h", pace: func(supervisor.Destination) time.Duration { return pace }}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var out [][]string
+	i := 0
+	for _, take := range takes {
+		for ; i < len(events) && at[i] <= take; i++ {
+			for _, to := range route(events[i], defaults) {
+				p.add(to, events[i], start.Add(at[i]))
+			}
+		}
+		var turn []string
+		for _, d := range p.take(start.Add(take)) {
+			turn = append(turn, d.to.ChatID+": "+d.ev.Job)
+		}
+		out = append(out, turn)
+	}
+	return out
 }

@@ -135,7 +135,7 @@ func TestHTMLAndText(t *testing.T) {
 			name: "lines left out",
 			ev: func() supervisor.Event {
 				ev := failure("c\nd\ne\n")
-				ev.OutputLines, ev.TailLines = 5, 2
+				ev.OutputLines, ev.Notify.Tail = 5, 2
 				return ev
 			}(),
 			wantHTML: "<b>❌ backup failed on host01: exit status 3 after 2m13s</b>\n" +
@@ -249,7 +249,7 @@ func TestHTMLOutput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := failure(tt.output)
-			ev.OutputLines, ev.TailLines = tt.outputLines, tt.tailLines
+			ev.OutputLines, ev.Notify.Tail = tt.outputLines, tt.tailLines
 			got := notifier.HTML(ev)
 			checkHTML(t, got)
 
@@ -306,7 +306,7 @@ func FuzzHTML(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("<&>"), 3000), 1, 0)
 	f.Fuzz(func(t *testing.T, output []byte, outputLines, tailLines int) {
 		ev := failure(string(output))
-		ev.OutputLines, ev.TailLines = outputLines, tailLines
+		ev.OutputLines, ev.Notify.Tail = outputLines, tailLines
 		got := notifier.HTML(ev)
 		if !utf8.ValidString(got) {
 			t.Fatalf("HTML() is not valid UTF-8: %q", got)
@@ -344,7 +344,7 @@ func BenchmarkHTML(b *testing.B) {
 		out := bytes.Repeat([]byte("\x1b[32mprogress\x1b[0m 12%\r<done> & more\r\n"), size/40)
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			ev := failure(string(out))
-			ev.TailLines = 100000
+			ev.Notify.Tail = 100000
 			b.SetBytes(int64(len(out)))
 			for b.Loop() {
 				notifier.HTML(ev)
@@ -421,11 +421,11 @@ func TestHeartbeatDetails(t *testing.T) {
 }
 
 // A digest names every job it folds, within Telegram's limit, as many as up folds into
-// one (supervisor.MaxDigest), even with the longest names a job may have.
+// one (notifier.MaxDigest), even with the longest names a job may have.
 func TestDigest(t *testing.T) {
 	var events []supervisor.Event
 	long := strings.Repeat("x", 94)
-	for i := range supervisor.MaxDigest {
+	for i := range notifier.MaxDigest {
 		ev := failure("")
 		ev.Job = fmt.Sprintf("job%03d", i) + long
 		if i%5 == 0 {
@@ -444,7 +444,7 @@ func TestDigest(t *testing.T) {
 	if !strings.HasPrefix(html, "<b>🚨 30 events on host01 in 30s: 6 timed out, 24 failed</b>\n⏰ job000"+long+" timed out on host01") {
 		t.Errorf("digest starts %q", html[:min(len(html), 200)])
 	}
-	for i := range supervisor.MaxDigest {
+	for i := range notifier.MaxDigest {
 		if name := fmt.Sprintf("job%03d", i) + long; !strings.Contains(html, name) {
 			t.Errorf("job%03d is not named", i)
 		}
@@ -452,7 +452,7 @@ func TestDigest(t *testing.T) {
 	if !strings.Contains(html, " more: ") {
 		t.Error("the jobs that do not fit a line of their own should be named on the last line")
 	}
-	if text := notifier.Text(ev); strings.Count(text, "\n") != supervisor.MaxDigest {
+	if text := notifier.Text(ev); strings.Count(text, "\n") != notifier.MaxDigest {
 		t.Errorf("the plain text has %d lines, want one per event after the headline", strings.Count(text, "\n"))
 	}
 }

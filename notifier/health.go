@@ -9,9 +9,20 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/supervise/supervise/supervisor"
 )
+
+// DeliveryStatus is how the notifier fares, for status and the metrics.
+type DeliveryStatus struct {
+	LastDelivery time.Time `json:"last_delivery,omitzero"` // when a message last reached the chat
+	LastError    string    `json:"last_error,omitempty"`   // why the last try failed, if it did
+	LastErrorAt  time.Time `json:"last_error_at,omitzero"`
+	Spooled      int       `json:"spooled"`                    // messages waiting in the spool
+	Permanent    []string  `json:"permanent_errors,omitempty"` // destinations refused for good, each with why
+
+	// Messages by how they ended: "sent", "failed" (kept to try again) and "dropped"
+	// (too old, refused for good, or past the spool's size).
+	Results map[string]int `json:"results"`
+}
 
 // health is how a Spool's deliveries have gone, for `supervise status` and the
 // metrics: counts by result, the last delivery and error, and the chats that refuse
@@ -71,10 +82,10 @@ func chatName(chat string) string {
 }
 
 // status returns how deliveries have gone, with the messages waiting in the spool.
-func (s *Spool) status() supervisor.DeliveryStatus {
+func (s *Spool) status() DeliveryStatus {
 	h := &s.health
 	h.mu.Lock()
-	st := supervisor.DeliveryStatus{LastDelivery: h.lastDelivery, LastError: h.lastError, LastErrorAt: h.lastErrorAt,
+	st := DeliveryStatus{LastDelivery: h.lastDelivery, LastError: h.lastError, LastErrorAt: h.lastErrorAt,
 		Results: map[string]int{"sent": 0, "failed": 0, "dropped": 0}}
 	for k, v := range h.results {
 		st.Results[k] = v
@@ -103,5 +114,11 @@ func (s *Spool) waiting() int {
 	return n
 }
 
-// Delivery says how deliveries have gone, for status and the metrics.
-func (s *spooler) Delivery() supervisor.DeliveryStatus { return s.spool.status() }
+// status says how deliveries have gone, for status and the metrics; without a spool
+// nothing is counted.
+func (s *spooler) status() (DeliveryStatus, bool) {
+	if s.spool == nil {
+		return DeliveryStatus{}, false
+	}
+	return s.spool.status(), true
+}

@@ -8,12 +8,7 @@ import (
 
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
-	"github.com/supervise/supervise/supervisor"
 )
-
-type reporter interface {
-	Delivery() supervisor.DeliveryStatus
-}
 
 // The spooling notifier says how deliveries went: what was sent and when, what waits,
 // and which chat refuses messages for good, until a message reaches it again.
@@ -25,7 +20,7 @@ func TestDeliveryStatus(t *testing.T) {
 	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
 	wrong.Notify(context.Background(), failed("kept"))
 	wrong.Notify(context.Background(), failed("kept too"))
-	st := wrong.(reporter).Delivery()
+	st, _ := wrong.Delivery()
 	if st.Spooled != 2 || st.Results["failed"] != 2 || st.Results["sent"] != 0 || len(st.Permanent) != 1 ||
 		!strings.Contains(st.Permanent[0], "chat 777") || !strings.Contains(st.Permanent[0], "chat not found") ||
 		!st.LastDelivery.IsZero() || st.LastErrorAt.IsZero() {
@@ -39,7 +34,7 @@ func TestDeliveryStatus(t *testing.T) {
 	if err := fixed.Notify(context.Background(), failed("new")); err != nil {
 		t.Fatal(err)
 	}
-	st = fixed.(reporter).Delivery()
+	st, _ = fixed.Delivery()
 	if st.Spooled != 0 || st.Results["sent"] != 3 || len(st.Permanent) != 0 || time.Since(st.LastDelivery) > time.Minute {
 		t.Errorf("once fixed: %+v; want all three sent, nothing waiting, no chat refusing", st)
 	}

@@ -1,64 +1,41 @@
 package notifier
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/supervise/supervise/supervisor"
 )
 
-// delivery is one message to send: to a destination (a zero one for the default
-// chat), of the event or, when part is set, of the part of it that the destination
-// wants.
+// delivery is one message to send: ev, an event or a digest of them, to one
+// destination (a zero one for the default chat).
 type delivery struct {
-	to   supervisor.Destination
-	part *supervisor.Event
+	to supervisor.Destination
+	ev supervisor.Event
 }
 
-// deliveries lists where ev goes: to each of its own chats; or, when it has none, to
-// each of the default destinations that wants any of it; or else to the default chat.
-func deliveries(ev supervisor.Event, defaults []supervisor.Destination) []delivery {
-	var ds []delivery
+// route lists the destinations ev goes to, the pipeline's second step: each of its
+// job's own chats that wants it (all of them for a problem with the job); or, when the
+// job has none, each of the default destinations that wants it; or else the default
+// chat.
+func route(ev supervisor.Event, defaults []supervisor.Destination) []supervisor.Destination {
+	var to []supervisor.Destination
 	switch {
-	case len(ev.To) > 0:
-		for _, d := range ev.To {
-			ds = append(ds, delivery{to: d})
+	case len(ev.Notify.Telegram) > 0:
+		for _, d := range ev.Notify.Telegram {
+			if ev.Kind == supervisor.KindProblem || wants(d, ev.Kind, ev.Notify.On) {
+				to = append(to, d)
+			}
 		}
 	case len(defaults) == 0:
-		ds = append(ds, delivery{})
+		to = append(to, supervisor.Destination{})
 	default:
 		for _, d := range defaults {
-			if part, ok := share(ev, d); ok {
-				ds = append(ds, delivery{to: d, part: part})
+			if gets(d, ev.Kind) {
+				to = append(to, d)
 			}
 		}
 	}
-	return ds
-}
-
-// share is what of ev the default destination d gets: all of it (a nil part), or
-// the events of a digest that it wants, or nothing (false).
-func share(ev supervisor.Event, d supervisor.Destination) (*supervisor.Event, bool) {
-	if ev.Kind != supervisor.KindDigest {
-		return nil, gets(d, ev.Kind)
-	}
-	var wanted []supervisor.Event
-	for _, e := range ev.Digest {
-		if gets(d, e.Kind) {
-			wanted = append(wanted, e)
-		}
-	}
-	switch len(wanted) {
-	case 0:
-		return nil, false
-	case len(ev.Digest):
-		return nil, true
-	case 1:
-		return &wanted[0], true // as a digest of one would be, the event itself
-	}
-	part := ev
-	part.Digest, part.Job = wanted, fmt.Sprintf("%d events", len(wanted))
-	return &part, true
+	return to
 }
 
 // gets reports whether the default destination d gets events of kind k. The job's

@@ -3,10 +3,12 @@ package notifier_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
@@ -14,12 +16,10 @@ import (
 
 // With default destinations in the config file and no default chat, the events of
 // jobs without chats of their own go to each destination that wants them, in its
-// topic and as silently as it asks; a digest is cut to the events each one wants.
-// The same with a spool and without one.
+// topic and as silently as it asks. The same with a spool and without one.
 func TestDefaultDestinations(t *testing.T) {
 	srv := telegramtest.NewServer(tgToken, -100555, -100666, -100777)
 	defer srv.Close()
-	t.Cleanup(notifier.SetPace(time.Millisecond))
 	cfg := loadConfig(t, fmt.Sprintf(`[telegram]
 token = %q
 api_url = %q
@@ -41,9 +41,8 @@ silent = true
 		return ev
 	}
 	own := failed("own")
-	own.To = []supervisor.Destination{{ChatID: "-100777"}}
-	digest := supervisor.Event{Kind: supervisor.KindDigest, Job: "3 events", Host: "db1",
-		Digest: []supervisor.Event{failed("first"), succeeded("second"), failed("third")}}
+	own.Notify.On = supervisor.Kinds
+	own.Notify.Telegram = []supervisor.Destination{{ChatID: "-100777"}}
 	type got struct {
 		chat   int64
 		thread int64
@@ -59,7 +58,6 @@ silent = true
 		{"success", succeeded("report"), []got{{-100666, 0, true, "report succeeded"}}},
 		{"problem", supervisor.Event{Kind: supervisor.KindProblem, Job: "jobs.d/x.toml", Host: "db1", Note: "not loaded"},
 			[]got{{-100555, 7, false, "not loaded"}, {-100666, 0, true, "not loaded"}}},
-		{"digest", digest, []got{{-100555, 7, false, "2 events on db1"}, {-100666, 0, true, "3 events on db1"}}},
 		{"a job's own chat", own, []got{{-100777, 0, false, "own failed"}}},
 	} {
 		for _, spool := range []string{"", t.TempDir()} {
@@ -108,10 +106,58 @@ func TestSpoolBacklogToDefaultDestinations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.(flusher).Flush(context.Background()); err != nil {
+	if err := n.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != -100555 || !strings.Contains(msgs[0].Text, "kept failed") {
 		t.Errorf("messages %+v, want the kept one in the default destination", msgs)
+	}
+}
+
+// Routing comes before the digests: events that come faster than a chat's pace make
+// one digest per destination, of just the events it wants.
+func TestDefaultDestinationsDigest(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, -100555, -100666)
+	defer srv.Close()
+	cfg := loadConfig(t, fmt.Sprintf(`[telegram]
+token = %q
+api_url = %q
+timeout = "5s"
+
+[[notify.telegram]]
+chat_id = -100555
+on = ["failure"]
+
+[[notify.telegram]]
+chat_id = -100666
+`, tgToken, srv.URL()))
+	var stderr syncBuffer
+	p, err := notifier.New(cfg, envOf(nil), notifier.Options{Host: "db1", Stderr: &stderr, GroupPace: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(job string, k supervisor.Kind) supervisor.Event {
+		ev := failed(job)
+		ev.Kind, ev.Notify.On, ev.Start = k, supervisor.Kinds, time.Time{}
+		return ev
+	}
+	p.Emit(ev("zero", supervisor.KindFailure))
+	// The first goes at once; wait for it, so the next three come within one pace.
+	testkit.Eventually(t, "the first event in both chats", func() bool { return len(srv.Messages()) == 2 })
+	p.Emit(ev("first", supervisor.KindFailure))
+	p.Emit(ev("second", supervisor.KindSuccess))
+	p.Emit(ev("third", supervisor.KindFailure))
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v\n%s", err, stderr.String())
+	}
+	var got []string
+	for _, m := range srv.Messages()[2:] {
+		got = append(got, fmt.Sprint(m.ChatID, " ", strings.SplitN(m.Text, "\n", 2)[0]))
+	}
+	slices.Sort(got)
+	want := []string{"-100555 <b>🚨 2 events on db1: 2 failed</b>", "-100666 <b>🚨 3 events on db1: 2 failed, 1 succeeded</b>"}
+	if !slices.Equal(got, want) {
+		t.Errorf("messages %q, want %q", got, want)
 	}
 }

@@ -23,27 +23,19 @@ import (
 	"github.com/supervise/supervise/supervisor"
 )
 
-type flusher interface {
-	supervisor.Notifier
-	Flush(context.Context) error
-}
+type flusher = *notifier.Pipeline
 
 // spooling returns the notifier the environment gives for srv, with a spool in dir;
 // see notifierFor.
 func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) flusher {
 	t.Helper()
-	n := notifierFor(t, srv, token, dir, stderr, env...)
-	f, ok := n.(flusher)
-	if !ok {
-		t.Fatalf("FromConfig with a spool = %T, want a notifier with Flush", n)
-	}
-	return f
+	return notifierFor(t, srv, token, dir, stderr, env...)
 }
 
 // notifierFor returns the notifier the environment gives for srv: the bot token, the
 // chat tgChat, a timeout of a second, and a spool in dir (none when empty), at a pace
 // of a millisecond. env, name and value in turn, changes or adds variables.
-func notifierFor(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) supervisor.Notifier {
+func notifierFor(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) *notifier.Pipeline {
 	t.Helper()
 	vars := map[string]string{
 		notifier.EnvToken:   token,
@@ -57,7 +49,6 @@ func notifierFor(t *testing.T, srv *telegramtest.Server, token, dir string, stde
 	for i := 0; i < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
-	t.Cleanup(notifier.SetPace(time.Millisecond))
 	n, err := notifier.FromConfig(nil, envOf(vars), stderr, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +262,7 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 	var stderr syncBuffer
 	n := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvAPIURL, front.URL)
 	ev := failed("chatty")
-	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("a line of output\n", 5000)), 5000, supervisor.AttachAuto
+	ev.Output, ev.OutputLines, ev.Notify.Attach = []byte(strings.Repeat("a line of output\n", 5000)), 5000, supervisor.AttachAuto
 	// The message was delivered: that is what Notify reports, and that the log waits.
 	if err := n.Notify(context.Background(), ev); err != nil || !strings.Contains(stderr.String(), "its log is kept in") {
 		t.Fatalf("Notify = %v, stderr %q; want nil and the log said to wait", err, stderr.String())
@@ -302,8 +293,7 @@ func TestSpoolBacklogIsPaced(t *testing.T) {
 		broken.Notify(context.Background(), failed(job))
 	}
 	fixed := spooling(t, srv, tgToken, dir, &stderr)
-	restore := notifier.SetPace(200 * time.Millisecond)
-	defer restore()
+	notifier.SetPace(fixed, 200*time.Millisecond)
 	srv.Limit(150 * time.Millisecond)
 	if err := fixed.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -325,8 +315,7 @@ func TestSpoolBacklogIsBounded(t *testing.T) {
 		broken.Notify(context.Background(), failed(fmt.Sprintf("old%d", i)))
 	}
 	n := spooling(t, srv, tgToken, dir, &stderr) // timeout 1s
-	restore := notifier.SetPace(300 * time.Millisecond)
-	defer restore()
+	notifier.SetPace(n, 300*time.Millisecond)
 	start := time.Now()
 	err := n.Notify(context.Background(), failed("new"))
 	if took := time.Since(start); err == nil || took > 3*time.Second {
@@ -408,7 +397,8 @@ func TestSpoolDestinations(t *testing.T) {
 		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	}
 	ev := failed("routed")
-	ev.To = []supervisor.Destination{
+	ev.Notify.On = supervisor.Kinds
+	ev.Notify.Telegram = []supervisor.Destination{
 		{ChatID: "-100555", ThreadID: 7},
 		{ChatID: "-100666", Silent: true},
 		{ChatID: tgChatID, Quiet: supervisor.Quiet{From: since(-time.Hour), To: since(time.Hour)}},
@@ -435,7 +425,7 @@ func TestSpoolDestinations(t *testing.T) {
 	}
 
 	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message thread not found"})
-	ev.To = ev.To[:1]
+	ev.Notify.Telegram = ev.Notify.Telegram[:1]
 	if err := n.Notify(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +442,8 @@ func TestSpoolFloodIsPerChat(t *testing.T) {
 	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
 	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 30})
 	ev := failed("both")
-	ev.To = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
+	ev.Notify.On = supervisor.Kinds
+	ev.Notify.Telegram = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
 	err := n.Notify(context.Background(), ev)
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
@@ -475,8 +466,9 @@ func TestSpoolDocumentTopicGone(t *testing.T) {
 	var stderr syncBuffer
 	n := spooling(t, srv, tgToken, t.TempDir(), &stderr)
 	ev := failed("chatty")
-	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
-	ev.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 7}}
+	ev.Output, ev.OutputLines, ev.Notify.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
+	ev.Notify.On = supervisor.Kinds
+	ev.Notify.Telegram = []supervisor.Destination{{ChatID: "-100555", ThreadID: 7}}
 	if err := n.Notify(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +517,8 @@ func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
 				return msgs[len(msgs)-1]
 			}
 			topic := failed("routed")
-			topic.To = []supervisor.Destination{{ChatID: "-100555", ThreadID: 3}}
+			topic.Notify.On = supervisor.Kinds
+			topic.Notify.Telegram = []supervisor.Destination{{ChatID: "-100555", ThreadID: 3}}
 			if m := notify(topic); m.ChatID != -100555 || m.ThreadID != 3 {
 				t.Errorf("got %+v, want the job's chat and topic", m)
 			}
@@ -609,7 +602,7 @@ func TestSpoolDocumentRefused(t *testing.T) {
 	var stderr syncBuffer
 	n := spooling(t, srv, tgToken, dir, &stderr)
 	ev := failed("chatty")
-	ev.Output, ev.OutputLines, ev.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
+	ev.Output, ev.OutputLines, ev.Notify.Attach = []byte(strings.Repeat("line\n", 5000)), 5000, supervisor.AttachAuto
 	srv.Fail(telegramtest.Fault{Status: 200, Body: `{"ok":true,"result":{}}`}, // the message
 		telegramtest.Fault{Status: 400, Description: "Bad Request: file is too big"})
 	if err := n.Notify(context.Background(), ev); err != nil {
@@ -697,7 +690,7 @@ func TestSpoolUnremovableSendsNothing(t *testing.T) {
 	if dir := os.Getenv(envFlushChild); dir != "" {
 		n, err := notifier.FromConfig(nil, os.Getenv, os.Stderr, dir)
 		if err == nil {
-			err = n.(flusher).Flush(context.Background())
+			err = n.Flush(context.Background())
 		}
 		fmt.Printf("Flush: %v\n", err)
 		return
@@ -773,7 +766,8 @@ func TestSpoolDroppedAndKept(t *testing.T) {
 	var stderr syncBuffer
 	n := spooling(t, srv, tgToken, dir, &stderr)
 	ev := failed("split")
-	ev.To = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
+	ev.Notify.On = supervisor.Kinds
+	ev.Notify.Telegram = []supervisor.Destination{{ChatID: "-100555"}, {ChatID: "-100666"}}
 	// Whichever goes first is refused, as HTML and as text; the other is flooded.
 	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"},
 		telegramtest.Fault{Status: 400, Description: "Bad Request: message is too long"},

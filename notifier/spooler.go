@@ -22,8 +22,12 @@ import (
 type spooler struct {
 	tg       *Telegram
 	defaults []supervisor.Destination // in place of the default chat, for events without chats of their own
-	spool    *Spool
+	spool    *Spool                   // nil for none
 	w        io.Writer
+
+	// The paces of chats, so a backlog goes at Telegram's pace rather than into its
+	// 429s: private chats, and groups and channels.
+	privatePace, groupPace time.Duration
 
 	mu       sync.Mutex
 	migrated map[string]string    // group chats upgraded to supergroups: old id to new
@@ -34,7 +38,7 @@ type spooler struct {
 // goes at Telegram's pace rather than into its 429s.
 func (s *spooler) wait(ctx context.Context, chat string) error {
 	s.mu.Lock()
-	next := s.last[chat].Add(pace(chat))
+	next := s.last[chat].Add(s.paceOf(chat))
 	s.mu.Unlock()
 	if d := time.Until(next); d > 0 {
 		t := time.NewTimer(d)
@@ -60,22 +64,19 @@ func (s *spooler) sent(chat string) {
 	s.last[chat] = time.Now()
 }
 
-// Notify spools ev, once for each chat it goes to, and flushes the spool. When a
+// send spools each message of ds, for its chat, and flushes the spool. When a
 // message could not be sent, it says so on w, with the message, and that the message
 // waits in the spool. Without a spool, or when the spool cannot be written, the
 // messages go all the same, by the same way, and what cannot be sent is lost: w gets
 // it, with why.
-func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
-	ev = s.tg.redactEvent(ev)
+func (s *spooler) send(ctx context.Context, ds []delivery) error {
 	now := time.Now()
-	msg := spooledOf(ev, now)
-	var mine []string
-	var unspooled []*entry
-	for _, d := range deliveries(ev, s.defaults) {
-		m := msg
-		if d.part != nil {
-			m = spooledOf(*d.part, now)
-		}
+	mine := map[string]supervisor.Event{}
+	var order []string
+	var unspooled []unspooledMsg
+	for _, d := range ds {
+		ev := s.tg.redactEvent(d.ev)
+		m := spooledOf(ev, now)
 		// The default chat is left empty: it is the one configured when the message
 		// goes, so a backlog kept because the chat was wrong goes to the right one
 		// once the configuration is fixed.
@@ -85,14 +86,15 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 			e, err := s.spool.put(m)
 			if err == nil {
 				e.release() // the flush sends it in its turn, after the older ones
-				mine = append(mine, e.path)
+				mine[e.path] = ev
+				order = append(order, e.path)
 				continue
 			}
 			// The disk fails: what is not spooled yet goes without the spool, as it
 			// would without one, to the same chats.
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
 		}
-		unspooled = append(unspooled, &entry{msg: m})
+		unspooled = append(unspooled, unspooledMsg{ev, &entry{msg: m}})
 	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
@@ -100,45 +102,55 @@ func (s *spooler) Notify(ctx context.Context, ev supervisor.Event) error {
 	defer cancel()
 	var err error
 	if len(mine) > 0 {
-		err = s.flushMine(ctx, ev, mine)
+		err = s.flushMine(ctx, mine, order)
 	}
 	if len(unspooled) > 0 {
-		err = errors.Join(err, s.sendUnspooled(ctx, ev, unspooled))
+		err = errors.Join(err, s.sendUnspooled(ctx, unspooled))
 	}
 	return err
+}
+
+// unspooledMsg is a message that is in no spool, with the event it tells.
+type unspooledMsg struct {
+	ev supervisor.Event
+	e  *entry
 }
 
 // sendUnspooled sends messages that are in no spool, by the way a flush sends
 // spooled ones, and, should one not go, writes the message to w, with why: nothing
 // else keeps it.
-func (s *spooler) sendUnspooled(ctx context.Context, ev supervisor.Event, es []*entry) error {
-	var err error
-	for _, e := range es {
-		serr := s.send(ctx, e)
+func (s *spooler) sendUnspooled(ctx context.Context, ms []unspooledMsg) error {
+	var all error
+	told := map[string]bool{}
+	for _, m := range ms {
+		err := s.sendEntry(ctx, m.e)
 		switch {
-		case serr == nil:
-		case e.msg.Sent:
-			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log was not (%v)\n", ev.Kind, ev.Job, serr)
+		case err == nil:
+		case m.e.msg.Sent:
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log was not (%v)\n", m.ev.Kind, m.ev.Job, err)
 		default:
-			err = errors.Join(err, serr)
+			all = errors.Join(all, err)
+			// err comes from the Telegram client, which has already redacted the token.
+			if text := Text(m.ev); !told[text] {
+				told[text] = true
+				writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), text)
+			}
 		}
 	}
-	if err != nil {
-		// err comes from the Telegram client, which has already redacted the token.
-		writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), Text(ev))
-	}
-	return err
+	return all
 }
 
-// flushMine flushes the spool, in which mine are the spooled messages of ev, and
-// says on w what became of them.
-func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []string) error {
-	outcomes, err := s.spool.flush(ctx, s.send, mine)
-	waiting, lost := 0, false
-	for _, o := range outcomes {
-		switch o {
+// flushMine flushes the spool, in which mine are the spooled messages of this send
+// (the paths in order), and says on w what became of them.
+func (s *spooler) flushMine(ctx context.Context, mine map[string]supervisor.Event, order []string) error {
+	outcomes, err := s.spool.flush(ctx, s.sendEntry, order)
+	var waiting []supervisor.Event
+	lost := false
+	for _, path := range order {
+		ev := mine[path]
+		switch outcomes[path] {
 		case kept:
-			waiting++
+			waiting = append(waiting, ev)
 		case logKept:
 			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", ev.Kind, ev.Job, s.spool.Dir, err)
 		case dropped:
@@ -146,13 +158,19 @@ func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []str
 		}
 	}
 	switch {
-	case waiting == 0 && lost:
+	case len(waiting) == 0 && lost:
 		return cmp.Or(err, errors.New("dropped from the spool"))
-	case waiting == 0:
+	case len(waiting) == 0:
 		return nil
 	}
 	err = cmp.Or(err, errors.New("not sent yet"))
-	writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), Text(ev))
+	told := map[string]bool{}
+	for _, ev := range waiting {
+		if text := Text(ev); !told[text] {
+			told[text] = true
+			writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), text)
+		}
+	}
 	return fmt.Errorf("%w (kept in the spool)", err)
 }
 
@@ -161,26 +179,29 @@ func (s *spooler) flushMine(ctx context.Context, ev supervisor.Event, mine []str
 func spooledOf(ev supervisor.Event, now time.Time) spooled {
 	html, whole := render(ev)
 	m := spooled{Created: now, Job: ev.Job, Kind: string(ev.Kind), HTML: html, Text: Text(ev)}
-	if len(ev.Output) > 0 && (ev.Attach == supervisor.AttachAlways || ev.Attach == supervisor.AttachAuto && !whole) {
+	if len(ev.Output) > 0 && (ev.Notify.Attach == supervisor.AttachAlways || ev.Notify.Attach == supervisor.AttachAuto && !whole) {
 		m.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}
 	return m
 }
 
-// Flush sends what waits in the spool, oldest first, for at most the notifier's
+// flush sends what waits in the spool, oldest first, for at most the notifier's
 // timeout: what is left waits for the next flush.
-func (s *spooler) Flush(ctx context.Context) error {
+func (s *spooler) flush(ctx context.Context) error {
+	if s.spool == nil {
+		return errNoSpool
+	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
 	defer cancel()
-	_, err := s.spool.flush(ctx, s.send, nil)
+	_, err := s.spool.flush(ctx, s.sendEntry, nil)
 	return err
 }
 
-// send sends one spooled message and then its document, if it has one. Once the
+// sendEntry sends one spooled message and then its document, if it has one. Once the
 // message is sent, the entry says so, so a document that cannot be sent yet is all a
 // later flush sends. A document Telegram refuses for good is dropped, with a line on
 // stderr: the message it follows was sent.
-func (s *spooler) send(ctx context.Context, e *entry) error {
+func (s *spooler) sendEntry(ctx context.Context, e *entry) error {
 	m := &e.msg
 	if err := s.wait(ctx, s.chat(m.ChatID)); err != nil {
 		return err
@@ -294,29 +315,17 @@ type unsendable struct{ error }
 
 func (u unsendable) Unwrap() error { return u.error }
 
-// Pace is how often the default chat may be written to (the slowest of the default
-// destinations), as Telegram asks of bots: about once a second in a private chat,
-// twenty times a minute in a group or channel.
-func (s *spooler) Pace() time.Duration {
-	p := pace(s.chat(s.tg.ChatID))
-	for _, d := range s.defaults {
-		p = max(p, pace(s.chat(d.ChatID)))
-	}
-	return p
-}
+// pace is how often the destination to may be written to, as Telegram asks of
+// bots: about once a second in a private chat, twenty times a minute in a group or
+// channel.
+func (s *spooler) pace(to supervisor.Destination) time.Duration { return s.paceOf(s.chat(to.ChatID)) }
 
-func pace(chatID string) time.Duration {
+func (s *spooler) paceOf(chatID string) time.Duration {
 	if strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@") {
-		return groupPace
+		return s.groupPace
 	}
-	return privatePace
+	return s.privatePace
 }
-
-// The paces Telegram asks of a bot; variables so that tests can go faster.
-var (
-	privatePace = time.Second
-	groupPace   = 3 * time.Second
-)
 
 // chat is where messages for id go: id (the configured chat when empty), or the
 // supergroup it became.

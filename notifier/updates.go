@@ -54,7 +54,7 @@ type Topic struct {
 
 // BotFromConfig returns a Telegram for the bot that the environment and the global
 // config file cfg (nil for none) configure, each setting looked up with Lookup: the
-// token and the API URL as FromConfig reads them, but no chat, since it is for the
+// token and the API URL as New reads them, but no chat, since it is for the
 // calls that find one. With no token the error matches ErrNoToken. No error shows the
 // token.
 func BotFromConfig(cfg *supervisor.Config, getenv func(string) string) (*Telegram, error) {

@@ -2,12 +2,10 @@ package supervisor_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ func up(t *testing.T, stop func(), jobs ...*supervisor.Job) (*recorder, string) 
 	t.Helper()
 	rec := &recorder{}
 	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec}
 	halt := start(d, jobs...)
 	stop()
 	halt()
@@ -219,7 +217,7 @@ func TestReload(t *testing.T) {
 	}
 	rec := &recorder{}
 	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec}
 	halt := start(d, job("same", "v1"), job("changed", "v1"), job("removed", "v1"), job("broken", "v1"))
 	samePID, changedPID, removedPID, brokenPID := waitPID(t, pidOf("same"), 0), waitPID(t, pidOf("changed"), 0), waitPID(t, pidOf("removed"), 0), waitPID(t, pidOf("broken"), 0)
 
@@ -303,38 +301,6 @@ func TestUpStartAndSuccess(t *testing.T) {
 	}
 }
 
-// blocked is a Notifier that never returns until released.
-type blocked struct{ release chan struct{} }
-
-func (b blocked) Notify(ctx context.Context, _ supervisor.Event) error {
-	select {
-	case <-b.release:
-	case <-ctx.Done():
-	}
-	return ctx.Err()
-}
-
-// A notifier that does not answer never holds up restarts.
-func TestStalledNotifierDoesNotStopRestarts(t *testing.T) {
-	job := upJob("fast", "echo ran; exit 1")
-	job.HealthyAfter = 0 // every death is a new incident, so every one is a message
-	job.Backoff = supervisor.Backoff{Initial: time.Millisecond, Max: time.Millisecond}
-	job.RestartLimit.Burst = 1 << 20
-	out := &syncBuffer{}
-	b := blocked{release: make(chan struct{})}
-	d := &supervisor.Daemon{Host: "h", Stdout: out, Stderr: out, Notifier: b, DrainTimeout: 100 * time.Millisecond}
-	halt := start(d, job)
-	for deadline := time.Now().Add(60 * time.Second); strings.Count(out.String(), "fast | ran") < 1100; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d runs in 60s with the notifier stalled", strings.Count(out.String(), "fast | ran"))
-		}
-	}
-	halt()
-	if !strings.Contains(out.String(), "not sent: the notifier is not taking messages") {
-		t.Error("the events the queue could not hold were not reported on stderr")
-	}
-}
-
 // A job that ended for good (restart = never) runs again when a reload makes its
 // restart always; a change to its schedule alone starts counting from the reload.
 func TestReloadRevivesEndedJob(t *testing.T) {
@@ -343,7 +309,7 @@ func TestReloadRevivesEndedJob(t *testing.T) {
 	job := upJob("once", "echo ran >> "+log+"; exec sleep 100")
 	job.Restart = supervisor.RestartNever
 	job.Command = supervisor.ShellCommand("echo ran >> " + log)
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Events: &recorder{}}
 	halt := start(d, job)
 	defer halt()
 	waitLines := func(n int) {
@@ -369,45 +335,4 @@ func TestReloadRevivesEndedJob(t *testing.T) {
 func linesOf(path string) []string {
 	b, _ := os.ReadFile(path)
 	return strings.Fields(string(b))
-}
-
-// flaky is a notifier with a spool that cannot be sent the first fails times.
-type flaky struct {
-	mu      sync.Mutex
-	fails   int
-	flushes []time.Time
-}
-
-func (f *flaky) Notify(context.Context, supervisor.Event) error { return nil }
-
-func (f *flaky) Flush(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.flushes = append(f.flushes, time.Now())
-	if len(f.flushes) <= f.fails {
-		return errors.New("telegram is down")
-	}
-	return nil
-}
-
-// Under up, a spool that cannot be sent is tried again on a timer that backs off,
-// doubling each time, and not again once it has gone.
-func TestSpoolRetryBacksOff(t *testing.T) {
-	t.Cleanup(supervisor.SetSpoolRetry(100 * time.Millisecond))
-	n := &flaky{fails: 3}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: n}
-	halt := start(d)
-	time.Sleep(1500 * time.Millisecond) // at start, then +0.1, +0.2, +0.4s: sent
-	halt()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.flushes) != 4 {
-		t.Fatalf("%d flushes, want 4: at start, and three retries until one went", len(n.flushes))
-	}
-	for i := 2; i < len(n.flushes); i++ {
-		gap, before := n.flushes[i].Sub(n.flushes[i-1]), n.flushes[i-1].Sub(n.flushes[i-2])
-		if gap < before*3/2 {
-			t.Errorf("retry %d came %v after the last, which came %v after its own: want the wait to double", i, gap, before)
-		}
-	}
 }

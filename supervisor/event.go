@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"syscall"
 	"time"
 )
@@ -63,12 +62,16 @@ type Event struct {
 	// started again after Retry; a restart loop counts Crashes within Within and lists
 	// the last Exits ("exit 1", "SIGKILL"); a recovery says how long the job was Down.
 	Restarting bool
-	// Streak counts a restarting job's deaths in a row with no healthy run between
-	// them, this one included; Looping says it was crash-looping already. The chat
-	// hears of the first; the crash loop's own event tells of the rest.
-	Streak  int
+	Retry      time.Duration
+
+	// Streak counts the quick deaths in a row of a Restarting job, this one included:
+	// 1 is the first death after a healthy run (or the first run), which needs a
+	// human; the deaths after it are one incident with it.
+	Streak int
+	// Looping says the job is crash-looping as of this death: a KindRestartLoop event
+	// tells of the loop, once, and its recovery of its end, rather than each death.
 	Looping bool
-	Retry   time.Duration
+
 	Crashes int
 	Within  time.Duration
 	Exits   []string
@@ -102,23 +105,14 @@ type Event struct {
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.
 	Output      []byte
 	OutputLines int
-	TailLines   int    // how many of the last lines a message quotes
-	Attach      Attach // when Output follows the message whole, as a document
 
-	// To lists the chats the event goes to; empty for the configured one.
-	To []Destination
+	// Notify is the job's [notify] section: which events it reports, to which chats,
+	// how many lines of Output a message quotes and when Output follows whole. It is
+	// zero for supervise's own events (KindProblem, KindMessage), which go to every
+	// default destination and quote DefaultTail lines.
+	Notify Notify
 }
 
-// at is when ev happened, as near as it says: the end of its run, or its start.
-func (ev Event) at() time.Time {
-	if ev.Start.IsZero() {
-		return time.Now()
-	}
-	return ev.Start.Add(ev.Duration)
-}
-
-// Notifier delivers events to people. Notify returns once the event is delivered or
-// handed to somewhere durable; its error says why neither happened.
-type Notifier interface {
-	Notify(ctx context.Context, ev Event) error
-}
+// Emitter takes what happens to jobs. Emit returns at once: a job is never held up by
+// its messages. Whether and how an event reaches people is the Emitter's business.
+type Emitter interface{ Emit(Event) }

@@ -43,7 +43,7 @@ func startPings(t *testing.T, runs string, jobs ...*supervisor.Job) *testDaemon 
 	}
 	t.Cleanup(func() { os.RemoveAll(sockets) })
 	td := &testDaemon{rec: &recorder{}, out: &syncBuffer{}}
-	td.Daemon = &supervisor.Daemon{Host: "testhost", Stdout: td.out, Stderr: td.out, Notifier: td.rec, NotifyDir: sockets, RunsDir: runs}
+	td.Daemon = &supervisor.Daemon{Host: "testhost", Stdout: td.out, Stderr: td.out, Events: td.rec, NotifyDir: sockets, RunsDir: runs}
 	srv := httptest.NewServer(supervisor.PingHandler(td.Pulse))
 	td.Daemon.PingBase, td.url = srv.URL, srv.URL
 	stop := start(td.Daemon, jobs...)

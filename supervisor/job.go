@@ -126,14 +126,6 @@ func (q Quiet) Has(t time.Time) bool {
 	return at >= q.From || at < q.To // across midnight
 }
 
-// wants reports whether dest gets events of kind k of a job that notifies on.
-func (dest Destination) wants(k Kind, on []Kind) bool {
-	if dest.On == nil {
-		return slices.Contains(on, k)
-	}
-	return slices.Contains(dest.On, k)
-}
-
 // Attach says when a message is followed by the whole captured output of the run (its
 // last MaxAttach bytes) as a text document.
 type Attach string
@@ -148,27 +140,6 @@ const (
 
 // MaxAttach is how much of a run's output is kept to attach to its message.
 const MaxAttach = 1 << 20
-
-// Wants reports whether events of kind k are to be sent for the job: to the configured
-// chat, or to any of its own.
-func (n Notify) Wants(k Kind) bool {
-	if len(n.Telegram) == 0 {
-		return slices.Contains(n.On, k)
-	}
-	return slices.ContainsFunc(n.Telegram, func(d Destination) bool { return d.wants(k, n.On) })
-}
-
-// to returns the job's own chats that get events of kind k; all of them for a problem
-// with the job, which no one subscribes to.
-func (n Notify) to(k Kind) []Destination {
-	var to []Destination
-	for _, d := range n.Telegram {
-		if k == KindProblem || d.wants(k, n.On) {
-			to = append(to, d)
-		}
-	}
-	return to
-}
 
 // Defaults for the keys a job file may leave out.
 const (
@@ -213,8 +184,26 @@ func ShellCommand(line string) []string { return []string{"/bin/sh", "-c", line}
 // Event returns an event of kind k about this job, with what the job itself says
 // filled in; the caller adds how the run went.
 func (j *Job) Event(k Kind, host string) Event {
-	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, TailLines: j.Notify.Tail, Attach: j.Notify.Attach,
-		To: j.Notify.to(k), Timeout: j.Timeout}
+	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, Notify: j.Notify, Timeout: j.Timeout}
+}
+
+// runEvent describes the run res of j on host as an event of kind.
+func (j *Job) runEvent(kind Kind, host string, res Result) Event {
+	ev := j.Event(kind, host)
+	ev.Start, ev.Duration = res.Start, res.Duration
+	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
+	ev.Output, ev.OutputLines = res.Output, res.OutputLines
+	if res.TooShort {
+		ev.MinRuntime = j.MinRuntime
+	}
+	return ev
+}
+
+// Ended is the event of how the run res of j on host ended, which whoever ran it
+// emits. A run stopped for its heartbeat (res.Stalled) was told of when it was
+// stopped: its end is not emitted.
+func (j *Job) Ended(host string, res Result) Event {
+	return j.runEvent(res.Kind(), host, res)
 }
 
 // CheckName reports whether name can name a job: it becomes part of file names

@@ -293,7 +293,7 @@ func (l *lifecycle) stayedUp(now time.Time) {
 		l.setState(StateRunning) // no longer shown as crash-looping
 		ev := l.job.Event(KindRecovery, l.host)
 		ev.Down, ev.Crashes = down, crashes
-		l.tell(ev)
+		l.emit(ev)
 	}
 }
 
@@ -326,24 +326,24 @@ func (l *lifecycle) ended(res Result) {
 		l.scheduledEnded(r, res)
 		return
 	}
-	wasLooping := l.restarts.looping
 	var v verdict
 	l.restarts, v = l.restarts.died(l.job, res, res.Duration >= l.job.HealthyAfter, now, rand.Float64())
-	switch {
-	case res.Stalled:
-		// Told when it was stopped for its heartbeat.
-	case v.loopBegins:
+	kind := res.Kind()
+	if !res.Stalled { // a run stopped for its heartbeat was told of then
+		// Every death is emitted; the notifier tells the first of a streak, and the
+		// crash loop's own event the rest.
+		ev := l.job.runEvent(kind, l.host, res)
+		if v.again && kind != KindSuccess {
+			ev.Restarting, ev.Retry = true, v.delay
+			ev.Streak, ev.Looping = l.restarts.streak, l.restarts.looping
+		}
+		l.emit(ev)
+	}
+	if v.loopBegins {
 		ev := l.job.runEvent(KindRestartLoop, l.host, res)
 		ev.Crashes, ev.Within, ev.Retry = l.restarts.crashes, now.Sub(l.restarts.loopFrom), v.delay
 		ev.Exits = append([]string(nil), l.restarts.exits...)
-		l.tell(ev)
-	default:
-		ev := l.job.runEvent(res.Kind(), l.host, res)
-		ev.Restarting, ev.Retry = v.again, v.delay
-		if v.again {
-			ev.Streak, ev.Looping = l.restarts.streak, wasLooping
-		}
-		l.tell(ev)
+		l.emit(ev)
 	}
 	switch {
 	case !v.again:
@@ -416,7 +416,7 @@ func (l *lifecycle) pulseNews() {
 	for _, n := range l.pulse.takeNews() {
 		ev := l.job.Event(n.kind, l.host)
 		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
-		l.tell(ev)
+		l.emit(ev)
 	}
 }
 
@@ -459,7 +459,7 @@ func (l *lifecycle) beginSchedule() {
 		if l.job.CatchUp {
 			ev.Note += "; running it now (catch_up)"
 		}
-		l.tell(ev)
+		l.emit(ev)
 		fmt.Fprintf(l.stderr, "supervise: %s: missed %d run(s), the last due at %s\n", l.name, n, latest.Format(timeLayout))
 		if l.job.CatchUp && !l.halted {
 			catchUp = latest
@@ -519,7 +519,7 @@ func (l *lifecycle) due(now time.Time) {
 				ev := l.job.Event(KindProblem, l.host)
 				ev.ExitCode = -1
 				ev.Note = fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", s.skips, since)
-				l.tell(ev)
+				l.emit(ev)
 			}
 		}
 		if wait, ok := deadMan(l.job); ok {
@@ -551,7 +551,7 @@ func (l *lifecycle) deadline(due time.Time) {
 	s.overdue = true
 	ev := l.job.Event(KindHeartbeat, l.host)
 	ev.Missed, ev.ExitCode, ev.Expect, ev.Note = due, -1, l.job.ExpectSuccessWithin, note
-	l.tell(ev)
+	l.emit(ev)
 }
 
 // scheduledEnded follows a scheduled run that ended by itself or was stopped by
@@ -563,14 +563,14 @@ func (l *lifecycle) scheduledEnded(r *run, res Result) {
 	if kind != KindHeartbeat { // a stalled run was told of when it was stopped
 		ev := l.job.runEvent(kind, l.host, res)
 		ev.Note = r.note
-		l.tell(ev)
+		l.emit(ev)
 	}
 	if s.overdue && kind == KindSuccess {
 		s.overdue = false
 		ev := l.job.Event(KindRecovery, l.host)
 		ev.Start, ev.Duration, ev.ExitCode = res.Start, res.Duration, 0
 		ev.Note = "a scheduled run succeeded again"
-		l.tell(ev)
+		l.emit(ev)
 	}
 	switch {
 	case res.Stalled && !r.retried:
@@ -609,16 +609,6 @@ func (s *timetable) shutdown(l *lifecycle, r *run) {
 	}
 	if !l.forget.Load() { // a removed job's record goes as loop returns
 		l.runs.save(l.name, s.rec)
-	}
-}
-
-// tell emits ev when the job's settings ask for it, or when it is a death the chat has
-// not heard of: the first after a healthy run is told, the rest are the crash loop's.
-// TODO(pipeline): the notifier decides this.
-func (l *lifecycle) tell(ev Event) {
-	repeat := ev.Restarting && (ev.Streak > 1 || ev.Looping) && (ev.Kind == KindFailure || ev.Kind == KindTimeout)
-	if ev.Kind == KindProblem || l.job.Notify.Wants(ev.Kind) && !repeat {
-		l.emit(ev)
 	}
 }
 

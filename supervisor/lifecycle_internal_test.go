@@ -213,8 +213,9 @@ func daemonJob() *Job {
 
 var exit1 = Result{ExitCode: 1}
 
-// A job that keeps dying at once is told once as a failure, backs off, and is told
-// once more as a crash loop; then it is retried at backoff.max, untold.
+// A job that keeps dying at once backs off, then crash-loops and is retried at
+// backoff.max. Every death is emitted, with the streak it is part of and whether the
+// job loops, so the notifier can tell the first and the loop, not each death.
 func TestLifecycleCrashLoop(t *testing.T) {
 	m := newMachine(t, daemonJob(), "")
 	m.wantState(StateRunning)
@@ -231,8 +232,13 @@ func TestLifecycleCrashLoop(t *testing.T) {
 		m.wantState(StateRunning)
 		m.exitAfter(time.Second, Result{ExitCode: 2 + i})
 	}
-	m.wantKinds(KindFailure, KindRestartLoop)
-	loop := m.events[1]
+	m.wantKinds(KindFailure, KindFailure, KindFailure, KindFailure, KindRestartLoop)
+	for i, ev := range m.events[:4] {
+		if !ev.Restarting || ev.Streak != i+1 || ev.Looping != (i == 3) {
+			t.Errorf("death %d: restarting %v, streak %d, looping %v", i+1, ev.Restarting, ev.Streak, ev.Looping)
+		}
+	}
+	loop := m.events[4]
 	if loop.Crashes != 4 || !slices.Equal(loop.Exits, []string{"exit 1", "exit 2", "exit 3", "exit 4"}) || loop.Retry != time.Minute {
 		t.Fatalf("crash loop: %d crashes, exits %v, retry %v", loop.Crashes, loop.Exits, loop.Retry)
 	}
@@ -244,7 +250,10 @@ func TestLifecycleCrashLoop(t *testing.T) {
 		m.wantState(StateCrashLooping) // running, but looping
 		m.exitAfter(time.Second, exit1)
 	}
-	m.wantKinds(KindFailure, KindRestartLoop)
+	m.wantKinds(KindFailure, KindFailure, KindFailure, KindFailure, KindRestartLoop, KindFailure, KindFailure, KindFailure)
+	if ev := m.events[7]; !ev.Looping || ev.Streak != 7 || ev.Retry != time.Minute {
+		t.Errorf("death in the loop: looping %v, streak %d, retry %v", ev.Looping, ev.Streak, ev.Retry)
+	}
 	if st := m.l.track.snapshot(m.l.pulse, m.l.job); st.Restarts != 6 || st.Exits["1"] != 4 || st.LastExit != "exit 1" {
 		t.Errorf("status: %d restarts, exits %v, last %q", st.Restarts, st.Exits, st.LastExit)
 	}
@@ -258,20 +267,20 @@ func TestLifecycleRecoveryAfterLoop(t *testing.T) {
 		m.exitAfter(time.Second, exit1)
 		m.untilTimer()
 	}
-	m.wantKinds(KindFailure, KindRestartLoop)
+	m.events = nil
 	m.wantState(StateCrashLooping)
 	if waited := m.untilTimer(); waited != 30*time.Second {
 		t.Fatalf("healthy after %v, want healthy_after", waited)
 	}
-	m.wantKinds(KindFailure, KindRestartLoop, KindRecovery)
+	m.wantKinds(KindRecovery)
 	m.wantState(StateRunning)
-	if r := m.events[2]; r.Crashes != 4 || r.Down <= 0 {
+	if r := m.events[0]; r.Crashes != 4 || r.Down <= 0 {
 		t.Errorf("recovery: %d crashes, down %v", r.Crashes, r.Down)
 	}
 	// The backoff starts over: the next death is a first failure again.
 	m.exitAfter(time.Hour, Result{Signal: syscall.SIGKILL})
-	m.wantKinds(KindFailure, KindRestartLoop, KindRecovery, KindFailure)
-	if ev := m.events[3]; !ev.Restarting || ev.Retry != 0 || ev.Streak != 1 {
+	m.wantKinds(KindRecovery, KindFailure)
+	if ev := m.events[1]; !ev.Restarting || ev.Retry != 0 || ev.Streak != 1 {
 		t.Errorf("death after a healthy run: restarting %v in %v, streak %d; want at once, streak 1", ev.Restarting, ev.Retry, ev.Streak)
 	}
 }
@@ -433,7 +442,7 @@ func TestLifecycleSchedule(t *testing.T) {
 		m.wantState(StateScheduled)
 		m.advance(50 * time.Second)
 	}
-	m.wantKinds(KindFailure, KindFailure) // exit 1 and exit 2; success is not asked for
+	m.wantKinds(KindSuccess, KindFailure, KindFailure) // the notifier drops the success, not asked for
 }
 
 // Due while the last run goes: overlap says whether it is skipped, queued or kills it.
@@ -505,7 +514,7 @@ func TestLifecycleExpectSuccessWithin(t *testing.T) {
 	m.wantKinds(KindHeartbeat, KindFailure)
 	m.untilTimer()
 	m.exitAfter(time.Second, Result{})
-	m.wantKinds(KindHeartbeat, KindFailure, KindRecovery)
+	m.wantKinds(KindHeartbeat, KindFailure, KindSuccess, KindRecovery)
 }
 
 // Runs missed while up was down are told once when it starts again; with catch_up

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -99,24 +98,23 @@ func (r Result) Kind() Kind {
 	}
 }
 
-// Runner runs a job once, copies its output live, and tells its Notifier about what
-// the job's [notify] section asks for.
+// Runner runs a job once, copies its output live, and emits what happens while it
+// runs. It decides nothing about messages: the end of the run is its caller's to emit.
 type Runner struct {
-	Host     string
-	Stdout   io.Writer // live copy of the job's output; nil to keep it quiet
-	Stderr   io.Writer // supervise's own complaints, such as an alert it could not send
-	Notifier Notifier
+	Host   string
+	Stdout io.Writer // live copy of the job's output; nil to keep it quiet
+	Stderr io.Writer // supervise's own complaints, such as processes that outlive SIGKILL
+
+	// Emit takes the events that arise while the job runs: its start, a missed
+	// heartbeat, a failure the job reported and its recovery, all of them, whatever
+	// the job's [notify] says. It must not block. Nil drops them.
+	Emit func(Event)
 
 	// The job's signs of life, with where it sends them: its SUPERVISE_PING_URL and
 	// NOTIFY_SOCKET (each empty for none). A nil Pulse watches no heartbeat.
 	Pulse        *Pulse
 	PingURL      string
 	NotifySocket string
-
-	// Tell takes the events that arise while the job runs (a missed heartbeat, a
-	// recovery, a failure the job reported), which the job's [notify] section asks
-	// for. Nil sends them through Notifier without holding up the job.
-	Tell func(Event)
 
 	// Started, when set, is called with the pid of the job's main process once it has
 	// started, for status.
@@ -126,15 +124,9 @@ type Runner struct {
 // Run starts job and waits until it and every process of its session are gone.
 // Signals received on signals are passed to the job's processes; SIGINT and SIGTERM
 // also start the stop escalation (SIGKILL after the job's stop_timeout), and so does
-// cancelling ctx, which sends the job's stop_signal. Run returns once the notifications
-// the job asks for are delivered or have given up.
+// cancelling ctx, which sends the job's stop_signal. The end of the run is not
+// emitted: job.Ended(host, res) is its event.
 func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Result {
-	// A stopped run is still reported, so deliveries do not end with ctx. Once the job
-	// is gone, a further SIGINT or SIGTERM, from someone waiting at a terminal, cuts a
-	// slow delivery short; the notifier then says where the message went instead.
-	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var started sync.WaitGroup
 	size := DefaultTailSize
 	if job.Notify.Attach != AttachNever {
 		size = MaxAttach // kept for the document; memory is only used as output comes
@@ -143,17 +135,6 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	res := Result{Start: time.Now(), ExitCode: -1}
 	if r.Pulse != nil {
 		r.Pulse.startRun(res.Start)
-	}
-
-	tell := func(ev Event) {
-		switch {
-		case !job.Notify.Wants(ev.Kind):
-		case r.Tell != nil:
-			r.Tell(ev)
-		default:
-			// The job does not wait for the chat to hear about it.
-			started.Go(func() { r.send(dctx, ev) })
-		}
 	}
 	out := r.Stdout
 	if h := job.Heartbeat; h != nil && h.Output && r.Pulse != nil {
@@ -167,47 +148,32 @@ func (r *Runner) Run(ctx context.Context, job *Job, signals <-chan os.Signal) Re
 	p, err := startProcess(job, r.env(job), out, tail)
 	if err != nil {
 		res.Err = fmt.Errorf("start %s: %w", job.Display, err)
-	} else {
-		if r.Started != nil {
-			r.Started(p.sid)
-		}
-		if job.Notify.Wants(KindStart) {
-			ev := job.Event(KindStart, r.Host)
-			ev.Start = res.Start
-			tell(ev)
-		}
-		r.watch(ctx, job, p, signals, tail, tell, &res)
-		p.drain(drainGrace)
-		res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
-		res.TooShort = job.MinRuntime > 0 && res.Kind() == KindSuccess && res.Duration < job.MinRuntime
+		return res
 	}
-
-	if r.Notifier == nil {
-		return res // nothing to deliver; the signals are the caller's again
+	if r.Started != nil {
+		r.Started(p.sid)
 	}
-	go func() {
-		for {
-			select {
-			case sig := <-signals:
-				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
-					cancel()
-					return
-				}
-			case <-dctx.Done():
-				return
-			}
-		}
-	}()
-	started.Wait() // the chat hears of the start before the end
-	r.notify(dctx, job, res)
+	ev := job.Event(KindStart, r.Host)
+	ev.Start = res.Start
+	r.emit(ev)
+	r.watch(ctx, job, p, signals, tail, &res)
+	p.drain(drainGrace)
+	res.Output, res.OutputLines = tail.Bytes(), tail.Lines()
+	res.TooShort = job.MinRuntime > 0 && res.Kind() == KindSuccess && res.Duration < job.MinRuntime
 	return res
+}
+
+func (r *Runner) emit(ev Event) {
+	if r.Emit != nil {
+		r.Emit(ev)
+	}
 }
 
 // watch handles the job's timeout, stops and signals until its main process has
 // exited and no process of its session is left, and records how the main process
 // ended in res. What the main process leaves running is stopped too, so a run never
 // leaves processes behind, as systemd does for a service's control group.
-func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, tell func(Event), res *Result) {
+func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, res *Result) {
 	waited := make(chan exit, 1)
 	go func() {
 		e, err := p.wait()
@@ -265,11 +231,11 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 			hbC = hb.C
 		}
 	}
-	// missed tells the chat that the job missed its heartbeat, unless it knows (tell
-	// is false), and stops the run when the heartbeat's action is restart.
+	// missed emits that the job missed its heartbeat, unless that is known already
+	// (told), and stops the run when the heartbeat's action is restart.
 	missed := func(note string, told bool) {
 		if !told {
-			tell(r.late(job, tail, *res, note))
+			r.emit(r.late(job, tail, *res, note))
 		}
 		if job.Heartbeat != nil && job.Heartbeat.Action == ActionRestart && !res.Stalled && !exited {
 			res.Stalled = true
@@ -316,7 +282,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 					missed(n.note, false)
 					continue
 				}
-				tell(r.news(job, tail, *res, n))
+				r.emit(r.news(job, tail, *res, n))
 			}
 			if hb != nil && !exited {
 				check()
@@ -390,36 +356,6 @@ func (r *Runner) news(job *Job, tail *Tail, res Result, n pulseNews) Event {
 	}
 	ev.Output, ev.OutputLines = tail.Bytes(), tail.Lines()
 	return ev
-}
-
-// notify sends the event for how the run ended, when the job asks for it.
-func (r *Runner) notify(ctx context.Context, job *Job, res Result) {
-	kind := res.Kind()
-	if !job.Notify.Wants(kind) || kind == KindHeartbeat {
-		return // a run stopped for its heartbeat was told of when it was stopped
-	}
-	r.send(ctx, job.runEvent(kind, r.Host, res))
-}
-
-// runEvent describes the run res of j on host as an event of kind.
-func (j *Job) runEvent(kind Kind, host string, res Result) Event {
-	ev := j.Event(kind, host)
-	ev.Start, ev.Duration = res.Start, res.Duration
-	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
-	ev.Output, ev.OutputLines = res.Output, res.OutputLines
-	if res.TooShort {
-		ev.MinRuntime = j.MinRuntime
-	}
-	return ev
-}
-
-func (r *Runner) send(ctx context.Context, ev Event) {
-	if r.Notifier == nil {
-		return
-	}
-	if err := r.Notifier.Notify(ctx, ev); err != nil && r.Stderr != nil {
-		fmt.Fprintf(r.Stderr, "supervise: %s: notify %s: %v\n", ev.Job, ev.Kind, err)
-	}
 }
 
 // inheritedNot are variables of supervise's own environment that no job inherits:

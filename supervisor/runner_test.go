@@ -15,22 +15,27 @@ import (
 	"time"
 
 	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
 )
 
-// recorder is a Notifier that keeps what it is told.
+// recorder is an Emitter that keeps what it is given: all of it, and in events
+// what the notifier's filter makes messages of, so a test sees what the chat would.
 type recorder struct {
 	mu     sync.Mutex
+	all    []supervisor.Event
 	events []supervisor.Event
 }
 
-var _ supervisor.Notifier = (*recorder)(nil)
+var _ supervisor.Emitter = (*recorder)(nil)
 
-func (r *recorder) Notify(_ context.Context, ev supervisor.Event) error {
+func (r *recorder) Emit(ev supervisor.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-	return nil
+	r.all = append(r.all, ev)
+	if notifier.Wanted(ev) {
+		r.events = append(r.events, ev)
+	}
 }
 
 func (r *recorder) kinds() []supervisor.Kind {
@@ -51,8 +56,11 @@ func run(t *testing.T, job *supervisor.Job, signals <-chan os.Signal) (superviso
 func runTo(t *testing.T, out *syncBuffer, job *supervisor.Job, signals <-chan os.Signal) (supervisor.Result, *recorder, string) {
 	t.Helper()
 	rec := &recorder{}
-	r := &supervisor.Runner{Host: "testhost", Stdout: out, Notifier: rec}
+	r := &supervisor.Runner{Host: "testhost", Stdout: out, Emit: rec.Emit}
 	res := r.Run(context.Background(), job, signals)
+	if !res.Stalled { // as `supervise run` does
+		rec.Emit(job.Ended("testhost", res))
+	}
 	return res, rec, out.String()
 }
 
@@ -332,7 +340,7 @@ func TestNotifyOn(t *testing.T) {
 	}
 	ev := rec.events[slices.IndexFunc(rec.events, func(e supervisor.Event) bool { return e.Kind == supervisor.KindSuccess })]
 	if ev.Job != "testjob" || ev.Host != "testhost" || ev.ExitCode != 0 || ev.Duration != res.Duration ||
-		string(ev.Output) != "about to exit 0\n" || ev.OutputLines != 1 || ev.TailLines != supervisor.DefaultTail {
+		string(ev.Output) != "about to exit 0\n" || ev.OutputLines != 1 || ev.Notify.Tail != supervisor.DefaultTail {
 		t.Errorf("success event = %+v", ev)
 	}
 }

@@ -30,7 +30,7 @@ func upFor(t *testing.T, d time.Duration, runs string, jobs ...*supervisor.Job) 
 	t.Helper()
 	rec := &recorder{}
 	out := &syncBuffer{}
-	daemon := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec, RunsDir: runs}
+	daemon := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec, RunsDir: runs}
 	halt := start(daemon, jobs...)
 	time.Sleep(d)
 	halt()

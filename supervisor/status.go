@@ -122,34 +122,9 @@ func (d *Daemon) Status() []JobStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]JobStatus, 0, len(d.lifecycles))
-	for name, k := range d.lifecycles {
-		out = append(out, d.jobs[name].tracker.snapshot(k.pulse, k.spec))
+	for name, l := range d.lifecycles {
+		out = append(out, d.jobs[name].tracker.snapshot(l.pulse, l.spec))
 	}
 	slices.SortFunc(out, func(a, b JobStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-// DeliveryStatus is how the notifier fares, for status and the metrics.
-type DeliveryStatus struct {
-	LastDelivery time.Time `json:"last_delivery,omitzero"` // when a message last reached the chat
-	LastError    string    `json:"last_error,omitempty"`   // why the last try failed, if it did
-	LastErrorAt  time.Time `json:"last_error_at,omitzero"`
-	Spooled      int       `json:"spooled"`                    // messages waiting in the spool
-	Permanent    []string  `json:"permanent_errors,omitempty"` // destinations refused for good, each with why
-
-	// Messages by how they ended: "sent", "failed" (kept to try again) and "dropped"
-	// (too old, refused for good, or past the spool's size).
-	Results map[string]int `json:"results"`
-}
-
-// deliveryReporter is a Notifier that can say how it fares.
-type deliveryReporter interface{ Delivery() DeliveryStatus }
-
-// Delivery returns how the notifier fares, and false when it cannot say (a console).
-func (d *Daemon) Delivery() (DeliveryStatus, bool) {
-	r, ok := d.Notifier.(deliveryReporter)
-	if !ok {
-		return DeliveryStatus{}, false
-	}
-	return r.Delivery(), true
 }

@@ -47,7 +47,7 @@ func TestControlScheduledJob(t *testing.T) {
 	job := scheduled(t, "@every 300ms", log, "sleep 5")
 	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure, supervisor.KindHeartbeat}
 	rec, out := &recorder{}, &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: rec, RunsDir: t.TempDir()}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec, RunsDir: t.TempDir()}
 	halt := start(d, job)
 	defer halt()
 	testkit.Eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
@@ -92,7 +92,7 @@ func TestStatusStates(t *testing.T) {
 	silent := upJob("silent", "exec sleep 100")
 	silent.Heartbeat = &supervisor.Heartbeat{Every: 100 * time.Millisecond, Grace: 50 * time.Millisecond}
 	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Notifier: &recorder{}}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: &recorder{}}
 	halt := start(d, crashy, silent)
 	defer halt()
 	testkit.Eventually(t, "crashy crash-looping", func() bool { return status(t, d, "crashy").State == supervisor.StateCrashLooping })
@@ -110,7 +110,7 @@ func TestStatusStates(t *testing.T) {
 // Status may be asked while a reload changes a job's settings (run with -race).
 func TestStatusDuringReload(t *testing.T) {
 	job := upJob("web", "exec sleep 100")
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Events: &recorder{}}
 	halt := start(d, job)
 	defer halt()
 	done := make(chan struct{})
@@ -143,7 +143,7 @@ func stubborn(script string) *supervisor.Job {
 // A start while a slow stop is under way starts the job again once it is down.
 func TestStartDuringSlowStop(t *testing.T) {
 	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Events: &recorder{}}
 	halt := start(d, stubborn("while :; do sleep 0.05; done"))
 	defer halt()
 	testkit.Eventually(t, "running, SIGTERM ignored", func() bool { return strings.Contains(out.String(), "trapped") })
@@ -169,7 +169,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 // again is a new job, which starts.
 func TestStopDuringReplaceAndRemoval(t *testing.T) {
 	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Notifier: &recorder{}}
+	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Events: &recorder{}}
 	job := stubborn("while :; do sleep 0.05; done")
 	halt := start(d, job)
 	defer halt()

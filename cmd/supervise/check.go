@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -29,9 +28,9 @@ every problem, as FILE:LINE: KEY: what is wrong, and exits 2 if there was one.
 	status := exitOK
 	cfg, err := loadConfig(os.Getenv)
 	if err == nil {
-		// Built without a spool, it sends nothing: this checks what only the
-		// settings together tell, the token file it names included.
-		_, err = notifier.FromConfig(cfg, os.Getenv, io.Discard, "")
+		// This checks what only the settings together tell, the token file they
+		// name included, and sends nothing.
+		err = notifier.Check(cfg, os.Getenv)
 	}
 	switch {
 	case err != nil:

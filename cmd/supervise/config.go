@@ -49,13 +49,15 @@ func loadConfig(getenv func(string) string) (*supervisor.Config, error) {
 	return cfg, err
 }
 
-// newNotifier returns the global config file (nil for none) and the notifier that it
-// and the environment configure, with its spool in the state folder.
-func newNotifier(stderr io.Writer, state string) (*supervisor.Config, supervisor.Notifier, error) {
+// newNotifier returns the global config file (nil for none) and the notification
+// pipeline that it and the environment configure, running with opts, its spool in the
+// state folder and its complaints on stderr. Close it to deliver what it holds.
+func newNotifier(stderr io.Writer, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline, error) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	n, err := notifier.FromConfig(cfg, os.Getenv, stderr, filepath.Join(state, "spool"))
-	return cfg, n, err
+	opts.Stderr, opts.SpoolDir = stderr, filepath.Join(state, "spool")
+	p, err := notifier.New(cfg, os.Getenv, opts)
+	return cfg, p, err
 }

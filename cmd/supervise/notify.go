@@ -47,11 +47,11 @@ func cmdNotify(ctx context.Context, args []string, std stdio) error {
 			return fs.usageErrorf("--job: %w", err)
 		}
 	}
-	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv))
+	host, _ := os.Hostname()
+	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv), notifier.Options{Host: host})
 	if err != nil {
 		return &configError{err}
 	}
-	host, _ := os.Hostname()
 	ev := supervisor.Event{Kind: supervisor.KindMessage, Job: *job, Host: host, Note: text}
 	if *job == "" {
 		ev.Job = "supervise"
@@ -59,12 +59,13 @@ func cmdNotify(ctx context.Context, args []string, std stdio) error {
 	if *test {
 		ev.Note = fmt.Sprintf("A test of supervise %s: this chat gets its alerts.", version())
 	}
-	if err := n.Notify(ctx, ev); err != nil {
+	n.Emit(ev)
+	if err := n.Close(ctx); err != nil {
 		// The notifier has said why on stderr, with the message and where it waits.
 		return exitStatus(exitFail)
 	}
 	if *test {
-		if _, console := n.(notifier.Console); console {
+		if n.Console() {
 			path, _ := configPath(os.Getenv)
 			fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s, or [telegram] in %s)\n",
 				notifier.EnvToken, notifier.EnvChatID, path)

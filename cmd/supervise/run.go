@@ -29,7 +29,10 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	_, n, err := newNotifier(stderr, stateDir(state, os.Getenv))
+	host, _ := os.Hostname()
+	// What earlier runs could not send goes out while this job runs, for at most
+	// 10 s; the messages of this run follow it, so the chat reads them in order.
+	_, n, err := newNotifier(stderr, stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
 	if err != nil {
 		return &configError{err}
 	}
@@ -37,7 +40,6 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept,
 	// or in the config file.
 	os.Unsetenv(notifier.EnvToken)
-	host, _ := os.Hostname()
 
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, forwarded...)
@@ -49,7 +51,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
 
-	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n}
+	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Emit: n.Emit}
 	if job.Heartbeat != nil {
 		// A job with a heartbeat gets a ping URL and a NOTIFY_SOCKET for this one run,
 		// so a stalled run is reported while it is still running.
@@ -59,30 +61,39 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 		}
 		defer stop()
 	}
-	// What earlier runs could not send goes out while this job runs; the alert of
-	// this run follows it, so the chat reads them in order. The try is short: should
-	// Telegram still be down, the alert's own delivery tries them again.
-	if f, ok := n.(flusher); ok {
-		flushed := make(chan struct{})
-		go func() {
-			defer close(flushed)
-			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if err := f.Flush(fctx); err != nil {
-				fmt.Fprintf(stderr, "supervise run: spooled messages not sent yet: %v\n", err)
-			}
-		}()
-		defer func() { <-flushed }()
-	}
 	res := r.Run(ctx, job, signals)
 	if res.Err != nil {
 		fmt.Fprintf(stderr, "supervise run: %v\n", res.Err)
 	}
+	if !res.Stalled { // a run stopped for its heartbeat was told of then
+		n.Emit(job.Ended(host, res))
+	}
+	deliver(ctx, n, signals)
 	return exitStatus(res.Status())
 }
 
-// flusher is a notifier with a spool, whose waiting messages Flush sends.
-type flusher interface{ Flush(context.Context) error }
+// deliver delivers what n holds before supervise exits. A stopped run is still
+// reported, so delivery does not end with ctx; once the job is gone, a further
+// SIGINT or SIGTERM, from someone waiting at a terminal, cuts a slow delivery short,
+// and the notifier then says on stderr where the message went instead.
+func deliver(ctx context.Context, n *notifier.Pipeline, signals <-chan os.Signal) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+					cancel()
+					return
+				}
+			case <-dctx.Done():
+				return
+			}
+		}
+	}()
+	n.Close(dctx) // what it could not deliver, it has said on stderr
+}
 
 // parseRun reads the job of `supervise run` from a job file or from the command line,
 // and the --state flag. Flags given explicitly override what the file says. A job

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -40,10 +41,21 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		return fs.usageErrorf("--jobs %s: not a folder of job files", *dir)
 	}
 	state := stateDir(*stateArg, os.Getenv)
-	cfg, n, err := newNotifier(stderr, state)
+	host, _ := os.Hostname()
+	// The notifier first sends what earlier processes left in the spool, and tries
+	// again while messages wait there, backing off from a minute to a quarter hour.
+	cfg, n, err := newNotifier(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute})
 	if err != nil {
 		return &configError{err}
 	}
+	// Once the jobs have stopped, what they said has 5 s more to reach the chat; what
+	// is left then is written to stderr.
+	drain := sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		n.Close(ctx)
+	})
+	defer drain()
 	var bot *notifier.Telegram // for Telegram commands, when the config turns them on
 	if cfg != nil && cfg.Commands {
 		if bot, err = notifier.BotFromConfig(cfg, os.Getenv); err != nil {
@@ -68,9 +80,8 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	defer os.RemoveAll(sockets)
-	host, _ := os.Hostname()
 	logs := filepath.Join(state, "logs")
-	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Notifier: n, Color: isTerminal(stdout),
+	d := &supervisor.Daemon{Host: host, Stdout: stdout, Stderr: stderr, Events: n, Color: isTerminal(stdout),
 		LogDir: logs, RunsDir: filepath.Join(state, "runs"), NotifyDir: sockets, PingBase: "http://" + ln.Addr().String()}
 
 	// Signals are caught before the jobs are read: a SIGHUP then is a reload, not the
@@ -143,6 +154,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	}
 	g.Add(func() error {
 		d.Run(jobsCtx, jobs)
+		drain()
 		supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout, hurry)
 		return nil // every job has stopped: up ends
 	}, func(error) {
@@ -152,7 +164,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		// Heartbeat pings and Prometheus's scrapes come here.
 		mux := http.NewServeMux()
 		mux.Handle("/ping/", supervisor.PingHandler(d.Pulse))
-		mux.Handle("GET /metrics", metrics.Handler(d))
+		mux.Handle("GET /metrics", metrics.Handler(d, n.Delivery))
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -165,7 +177,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	}
 	{
 		// The control socket: status, start, stop, restart, reload, logs, ping.
-		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr}
+		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr, Delivery: n.Delivery}
 		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := srv.Serve(ctl); !errors.Is(err, http.ErrServerClosed) {
@@ -181,7 +193,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		for _, id := range cfg.Allow {
 			allow[id] = true
 		}
-		c := &control.Commands{Bot: bot, Allow: allow, Daemon: d, Started: started, Stderr: stderr}
+		c := &control.Commands{Bot: bot, Allow: allow, Daemon: d, Started: started, Stderr: stderr, Delivery: n.Delivery}
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			c.Run(ctx)

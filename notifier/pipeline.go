@@ -1,0 +1,316 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// Pipeline turns the events of jobs into messages, in one goroutine, step by step:
+// which events are messages at all (Wanted, filter.go), where each goes (route,
+// route.go), folding what comes faster than a chat's pace into digests (pacer,
+// pace.go), rendering (format.go), spooling (spool.go) and sending (spooler.go,
+// telegram.go; or console.go when no bot is configured). `supervise run`, `up` and
+// `notify` all use it: Emit what happens, and Close to deliver what is left.
+type Pipeline struct {
+	opts     Options
+	out      sender
+	defaults []supervisor.Destination
+	pacer    pacer
+
+	in   chan supervisor.Event
+	wake chan struct{} // an overflow waits
+
+	mu       sync.Mutex
+	overflow []supervisor.Event // what came when in was full, to be folded into digests
+	closed   bool
+	failed   int // messages not delivered, or kept in the spool for later
+
+	closing chan struct{} // closed by Close: deliver what is left, then stop
+	abort   chan struct{} // closed when Close's ctx is done: give up on what is left
+	cancel  context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
+}
+
+// Options are how a Pipeline runs.
+type Options struct {
+	Host     string    // the host that digests name
+	Stderr   io.Writer // what could not be delivered, with the message, and why
+	SpoolDir string    // the spool; empty for none
+
+	// Backlog, when set, has the pipeline first send what earlier processes left in
+	// the spool, for at most this long (and the notifier's timeout).
+	Backlog time.Duration
+	// Retry, when set, has the pipeline try a spool it could not send again after
+	// Retry, then after twice as long while it fails, up to 15 times Retry. Without
+	// it, the spool is only flushed along with new messages.
+	Retry time.Duration
+
+	// Queue is how many events may wait for the pipeline before more are folded into
+	// a digest; zero means 1024, enough for every job of a large host to fail at once.
+	Queue int
+
+	// The paces at which Telegram lets a bot write to a chat: about once a second
+	// in a private chat (PrivatePace), twenty times a minute in a group or channel
+	// (GroupPace). Zero means those; a console has none.
+	PrivatePace, GroupPace time.Duration
+}
+
+// sender is the end of the pipeline: it renders, spools and sends messages.
+type sender interface {
+	// send delivers ds, a backlog with them, with one timeout in all. What it could
+	// not deliver it says on stderr, with the message; its error says why.
+	send(ctx context.Context, ds []delivery) error
+	// flush sends what waits in the spool; it reports errNoSpool when there is none.
+	flush(ctx context.Context) error
+	// pace is how often to may be written to; zero for no limit.
+	pace(to supervisor.Destination) time.Duration
+	// status says how deliveries have gone, and false when it cannot say.
+	status() (DeliveryStatus, bool)
+}
+
+var errNoSpool = errors.New("no spool")
+
+// New returns the pipeline that the environment (getenv: os.Getenv in production) and
+// the global config file cfg (nil for none) configure, running: to Telegram through a
+// spool in opts.SpoolDir when a bot token is set, else to the console on opts.Stderr.
+// No error shows the token. Close it to deliver what it holds.
+func New(cfg *supervisor.Config, getenv func(string) string, opts Options) (*Pipeline, error) {
+	out, defaults, err := senderOf(cfg, getenv, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := newPipeline(out, defaults, opts)
+	go p.run()
+	return p, nil
+}
+
+func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *Pipeline {
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	p := &Pipeline{opts: opts, out: out, defaults: defaults,
+		in: make(chan supervisor.Event, cmpOr(opts.Queue, 1024)), wake: make(chan struct{}, 1),
+		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
+	p.pacer = pacer{host: opts.Host, pace: out.pace}
+	return p
+}
+
+func cmpOr(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
+}
+
+// Emit takes ev and returns at once. What ev's job does not ask to be told is left
+// out here. When the queue is full, ev waits to be folded into a digest, without its
+// output: nothing is dropped. Once the pipeline is closed, ev goes to stderr.
+func (p *Pipeline) Emit(ev supervisor.Event) {
+	if !Wanted(ev) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		writeNotice(p.opts.Stderr, "supervise: notification not delivered (the notifier has stopped):", Text(ev))
+		return
+	}
+	select {
+	case p.in <- ev:
+		return
+	default:
+	}
+	ev.Output, ev.OutputLines = nil, 0 // a digest quotes none, and the overflow may be long
+	p.overflow = append(p.overflow, ev)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close delivers what the pipeline holds, within ctx, and stops it. What it could
+// not deliver by then goes to stderr, with the message. Its error says that some
+// message was not delivered (it may wait in the spool), since the pipeline began.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		close(p.closing)
+	})
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		select {
+		case <-p.abort:
+		default:
+			close(p.abort)
+		}
+		<-p.done
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed > 0 {
+		return fmt.Errorf("%d messages not delivered", p.failed)
+	}
+	return nil
+}
+
+// Delivery says how deliveries have gone, for status and the metrics, and false
+// when the notifier cannot say (a console, or Telegram without a spool).
+func (p *Pipeline) Delivery() (DeliveryStatus, bool) { return p.out.status() }
+
+// Console reports whether the pipeline ends on standard error: no bot is configured.
+func (p *Pipeline) Console() bool {
+	_, ok := p.out.(console)
+	return ok
+}
+
+// run is the pipeline's goroutine: it owns the pacer and does all the sending.
+func (p *Pipeline) run() {
+	defer close(p.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.abort:
+			cancel()
+		case <-p.done:
+		}
+	}()
+
+	// A spool that cannot be sent is tried again on a timer that backs off.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	wait, armed := p.opts.Retry, false
+	again := func() {
+		if p.opts.Retry > 0 && !armed {
+			retry.Reset(wait)
+			armed, wait = true, min(2*wait, 15*p.opts.Retry)
+		}
+	}
+	flush := func(limit time.Duration) {
+		fctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		switch err := p.out.flush(fctx); {
+		case errors.Is(err, errNoSpool):
+		case err != nil && p.opts.Retry > 0:
+			fmt.Fprintf(p.opts.Stderr, "supervise: spooled messages not sent yet: %v; trying again in %s\n", err, wait)
+			again()
+		case err != nil:
+			fmt.Fprintf(p.opts.Stderr, "supervise: spooled messages not sent yet: %v\n", err)
+		default:
+			wait = p.opts.Retry
+		}
+	}
+	if p.opts.Backlog > 0 {
+		flush(p.opts.Backlog)
+	}
+
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	defer pace.Stop()
+	closing := p.closing
+	for {
+		if next, ok := p.pacer.next(); ok {
+			pace.Reset(time.Until(next))
+		} else {
+			pace.Stop()
+			if closing == nil && len(p.in) == 0 && !p.overflowing() {
+				return // closed, and everything delivered
+			}
+		}
+		select {
+		case ev := <-p.in:
+			p.accept(ev)
+			p.takeQueued()
+			p.deliver(ctx, again, &wait)
+		case <-p.wake:
+			p.takeQueued()
+		case <-pace.C:
+			p.takeQueued()
+			p.deliver(ctx, again, &wait)
+		case <-retry.C:
+			armed = false
+			flush(time.Hour) // the notifier's own timeout bounds it
+		case <-closing:
+			closing = nil
+		case <-p.abort:
+			p.takeQueued()
+			told := map[string]bool{} // an event for several chats is one notice
+			for _, ev := range p.pacer.drop() {
+				if text := Text(ev); !told[text] {
+					told[text] = true
+					p.lost(text)
+				}
+			}
+			return
+		}
+	}
+}
+
+// accept routes ev and queues it for its destinations' turns.
+func (p *Pipeline) accept(ev supervisor.Event) {
+	now := time.Now()
+	for _, to := range route(ev, p.defaults) {
+		p.pacer.add(to, ev, now)
+	}
+}
+
+// takeQueued accepts what waits in the queue, and then the overflow.
+func (p *Pipeline) takeQueued() {
+	for {
+		select {
+		case ev := <-p.in:
+			p.accept(ev)
+			continue
+		default:
+		}
+		break
+	}
+	p.mu.Lock()
+	over := p.overflow
+	p.overflow = nil
+	p.mu.Unlock()
+	for _, ev := range over {
+		p.accept(ev)
+	}
+}
+
+func (p *Pipeline) overflowing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.overflow) > 0
+}
+
+// deliver sends the messages whose turn has come.
+func (p *Pipeline) deliver(ctx context.Context, again func(), wait *time.Duration) {
+	ds := p.pacer.take(time.Now())
+	if len(ds) == 0 {
+		return
+	}
+	if err := p.out.send(ctx, ds); err != nil {
+		p.mu.Lock()
+		p.failed++
+		p.mu.Unlock()
+		again()
+		return
+	}
+	*wait = p.opts.Retry
+}
+
+// lost says on stderr that a message was given up on, with its text.
+func (p *Pipeline) lost(text string) {
+	p.mu.Lock()
+	p.failed++
+	p.mu.Unlock()
+	writeNotice(p.opts.Stderr, "supervise: notification not delivered (no time was left to send it):", text)
+}

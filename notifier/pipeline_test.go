@@ -1,0 +1,110 @@
+package notifier_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/notifier/telegramtest"
+	"github.com/supervise/supervise/supervisor"
+)
+
+// gate is a writer that holds every Write until it is opened.
+type gate struct {
+	open chan struct{}
+	out  syncBuffer
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	<-g.open
+	return g.out.Write(p)
+}
+
+// A chat that does not take messages never holds up Emit: what the queue cannot hold
+// is folded into digests, delivered once the chat takes messages again; nothing is
+// dropped.
+func TestEmitNeverBlocks(t *testing.T) {
+	t.Parallel()
+	g := &gate{open: make(chan struct{})}
+	p := notifier.NewForTest(g, nil, time.Millisecond, notifier.Options{Host: "h", Queue: 10})
+	const n = 500
+	start := time.Now()
+	for i := range n {
+		p.Emit(supervisor.Event{Kind: supervisor.KindProblem, Job: fmt.Sprintf("job%d", i), Host: "h", Output: []byte("out\n")})
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("%d Emits took %v with the chat stalled", n, took)
+	}
+	close(g.open)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := g.out.String()
+	for i := range n {
+		if !strings.Contains(out, fmt.Sprintf("job%d ", i)) && !strings.Contains(out, fmt.Sprintf("job%d\n", i)) {
+			t.Fatalf("job%d is in no message:\n%s", i, out)
+		}
+	}
+	if !strings.Contains(out, "30 events on h") {
+		t.Errorf("no digest of 30 events:\n%s", out)
+	}
+}
+
+// A pipeline that runs out of time says on stderr what it could not deliver, with
+// the message, and Close says that something was not delivered.
+func TestCloseSaysWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	g := &gate{open: make(chan struct{})}
+	var stderr syncBuffer
+	p := notifier.NewForTest(g, nil, time.Hour, notifier.Options{Host: "h", Stderr: &stderr})
+	close(g.open)
+	p.Emit(supervisor.Event{Kind: supervisor.KindMessage, Job: "first", Host: "h", Note: "goes at once"})
+	testkit.Eventually(t, "the first message written", func() bool { return strings.Contains(g.out.String(), "goes at once") })
+	p.Emit(supervisor.Event{Kind: supervisor.KindMessage, Job: "second", Host: "h", Note: "waits its turn"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Error("Close = nil with a message left")
+	}
+	if s := stderr.String(); !strings.Contains(s, "not delivered") || !strings.Contains(s, "waits its turn") {
+		t.Errorf("stderr %q, want the message that was left", s)
+	}
+}
+
+// Under up, a spool that cannot be sent is tried again on a timer that backs off,
+// doubling each time, up to 15 times the first wait.
+func TestSpoolRetryBacksOff(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
+	if err := wrong.Notify(context.Background(), failed("kept")); err == nil {
+		t.Fatal("Notify to an unknown chat succeeded")
+	}
+	var upStderr syncBuffer
+	p, err := notifier.New(nil, envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: "777",
+		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"}),
+		notifier.Options{Stderr: &upStderr, SpoolDir: dir, Backlog: time.Second, Retry: 10 * time.Millisecond, PrivatePace: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	testkit.Eventually(t, "the retry to back off to 150ms", func() bool { return strings.Contains(upStderr.String(), "trying again in 150ms") })
+	s := upStderr.String()
+	for _, wait := range []string{"10ms", "20ms", "40ms", "80ms", "150ms"} {
+		if !strings.Contains(s, "trying again in "+wait+"\n") {
+			t.Errorf("no retry after %s:\n%s", wait, s)
+		}
+	}
+	if strings.Contains(s, "160ms") || strings.Contains(s, "300ms") {
+		t.Errorf("the wait grew past 15 times the first:\n%s", s)
+	}
+}
