@@ -1,6 +1,7 @@
 package supervisor_test
 
 import (
+	"bufio"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -23,19 +25,92 @@ func upJob(name, script string) *supervisor.Job {
 	return job
 }
 
-// up runs a daemon with jobs until stop returns, and returns what it notified.
-func up(t *testing.T, stop func(), jobs ...*supervisor.Job) (*recorder, string) {
+// testDaemon is a daemon running for a test, with what it emitted and wrote, the
+// base of its ping URLs (if it serves them) and its fake clock (if it has one).
+type testDaemon struct {
+	*supervisor.Daemon
+	rec   *recorder
+	out   *syncBuffer
+	url   string
+	clock *supervisor.FakeClock
+	halt  func() // stops the daemon and waits until it has; also done at the test's end
+}
+
+// startUp starts a daemon with jobs, whose events go to a recorder and whose output
+// and complaints to one buffer; set, when not nil, sets the daemon up further.
+func startUp(t *testing.T, set func(*testDaemon), jobs ...*supervisor.Job) *testDaemon {
 	t.Helper()
-	rec := &recorder{}
-	out := &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec}
-	halt := start(d, jobs...)
-	stop()
-	halt()
-	return rec, out.String()
+	td := &testDaemon{rec: &recorder{}, out: &syncBuffer{}}
+	td.Daemon = &supervisor.Daemon{Host: "testhost", Stdout: td.out, Stderr: td.out, Events: td.rec}
+	if set != nil {
+		set(td)
+	}
+	td.halt = start(td.Daemon, jobs...)
+	t.Cleanup(func() {
+		td.halt()
+		td.show(t)
+	})
+	return td
+}
+
+// withClock gives the daemon a fake clock, which only the test moves.
+func withClock(td *testDaemon) {
+	td.clock = supervisor.NewFakeClock()
+	td.Clock = td.clock
+}
+
+// upUntil runs a daemon with jobs until cond holds, failing the test when it does not
+// in time, and returns what the daemon emitted and wrote.
+func upUntil(t *testing.T, what string, cond func(td *testDaemon) bool, jobs ...*supervisor.Job) (*recorder, string) {
+	t.Helper()
+	td := startUp(t, nil, jobs...)
+	td.until(t, what, func() bool { return cond(td) })
+	td.halt()
+	return td.rec, td.out.String()
+}
+
+// until waits for cond, failing the test with what it waited for and the daemon's
+// output when it does not hold in time.
+func (td *testDaemon) until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testkit.Eventually(t, what, func() bool { return cond() })
+}
+
+// show logs the daemon's output when the test has failed.
+func (td *testDaemon) show(t *testing.T) {
+	if t.Failed() {
+		t.Logf("the daemon wrote:\n%s", td.out)
+	}
+}
+
+// untilScheduled waits until the job named name waits for its next time. Time the
+// test then moves on past it runs the job: a timer the job sets for a time gone by
+// fires at once.
+func (td *testDaemon) untilScheduled(t *testing.T, name string) {
+	t.Helper()
+	td.until(t, name+" scheduled", func() bool {
+		st := td.status(name)
+		return st.State == supervisor.StateScheduled && st.NextRun.After(td.clock.Now())
+	})
+}
+
+// status is what the daemon says of the job named name; zero if there is none.
+func (td *testDaemon) status(name string) supervisor.JobStatus {
+	for _, st := range td.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return supervisor.JobStatus{}
+}
+
+// runs counts the lines the job named name wrote that hold s.
+func (td *testDaemon) runs(name, s string) int {
+	return strings.Count(td.out.String(), name+" | "+s)
 }
 
 // start runs d with jobs; the function it returns stops d and waits until it has.
+// It may be called more than once.
 func start(d *supervisor.Daemon, jobs ...*supervisor.Job) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -62,7 +137,10 @@ func count(kinds []supervisor.Kind, k supervisor.Kind) int {
 // A job that fails at once: one failure message, then one crash-loop message, however
 // often it keeps failing.
 func TestCrashLoopIsOneMessage(t *testing.T) {
-	rec, out := up(t, func() { time.Sleep(3 * time.Second) }, upJob("crasher", "echo about to fail; exit 1"))
+	// Four deaths make the loop; retried at backoff.max (200ms), it runs on.
+	rec, out := upUntil(t, "the crash loop told and the job retried 4 more times", func(td *testDaemon) bool {
+		return td.rec.count(supervisor.KindRestartLoop) == 1 && td.runs("crasher", "about to fail") >= 8
+	}, upJob("crasher", "echo about to fail; exit 1"))
 	kinds := rec.kinds()
 	if count(kinds, supervisor.KindFailure) != 1 || count(kinds, supervisor.KindRestartLoop) != 1 || len(kinds) != 2 {
 		t.Fatalf("events %v, want one failure and one restart-loop", kinds)
@@ -71,9 +149,8 @@ func TestCrashLoopIsOneMessage(t *testing.T) {
 	if loop.Crashes != 4 || len(loop.Exits) != 4 || loop.Exits[3] != "exit 1" || !strings.Contains(string(loop.Output), "about to fail") {
 		t.Errorf("loop event = crashes %d exits %v output %q", loop.Crashes, loop.Exits, loop.Output)
 	}
-	// Retried at backoff.max (200ms) while looping: about 3s / 200ms more runs.
 	if runs := strings.Count(out, "crasher | about to fail"); runs < 8 {
-		t.Errorf("%d runs in 3s, want it retried while looping", runs)
+		t.Errorf("%d runs, want it retried while looping", runs)
 	}
 }
 
@@ -81,7 +158,7 @@ func TestCrashLoopIsOneMessage(t *testing.T) {
 func TestRecoveryAfterLoop(t *testing.T) {
 	counter := filepath.Join(t.TempDir(), "n")
 	job := upJob("flaky", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 5 ] && exec sleep 100; exit 2`)
-	rec, _ := up(t, func() { time.Sleep(3 * time.Second) }, job)
+	rec, _ := upUntil(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
 	kinds := rec.kinds()
 	want := []supervisor.Kind{supervisor.KindFailure, supervisor.KindRestartLoop, supervisor.KindRecovery}
 	if !equalKinds(kinds, want) {
@@ -92,63 +169,60 @@ func TestRecoveryAfterLoop(t *testing.T) {
 	}
 }
 
-// A job killed after it had been up a while is started again at once.
+// A job killed after it had been up for healthy_after is started again at once.
 func TestRestartAfterSIGKILL(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
-	job.HealthyAfter = 200 * time.Millisecond
-	var first, second int
-	var restartedIn time.Duration
-	rec, _ := up(t, func() {
-		first = waitPID(t, pidFile, 0)
-		time.Sleep(400 * time.Millisecond) // healthy
-		syscall.Kill(first, syscall.SIGKILL)
-		killed := time.Now()
-		second = waitPID(t, pidFile, first)
-		restartedIn = time.Since(killed)
-	}, job)
-	if second == 0 || second == first {
-		t.Fatalf("not restarted: pids %d then %d", first, second)
-	}
-	t.Logf("restarted %v after SIGKILL", restartedIn)
+	job.HealthyAfter = 0 // healthy as soon as it runs: when is the lifecycle's test
+	td := startUp(t, nil, job)
+	first := waitPID(t, pidFile, 0)
+	syscall.Kill(first, syscall.SIGKILL)
+	killed := time.Now()
+	second := waitPID(t, pidFile, first)
+	t.Logf("restarted %v after SIGKILL", time.Since(killed))
+	td.halt()
+	rec := td.rec
 	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure}) || !rec.events[0].Restarting || rec.events[0].Retry != 0 {
 		t.Errorf("events %+v, want one failure that says it restarts at once", rec.events)
 	}
-	if rec.events[0].Signal != syscall.SIGKILL {
-		t.Errorf("failure says signal %v, want SIGKILL", rec.events[0].Signal)
+	if rec.events[0].Signal != syscall.SIGKILL || second == first {
+		t.Errorf("failure says signal %v, pids %d then %d; want SIGKILL and a new process", rec.events[0].Signal, first, second)
 	}
 }
 
 // waitPID waits for pidFile to name a process other than not.
-func waitPID(t *testing.T, pidFile string, not int) int {
+func waitPID(t testing.TB, pidFile string, not int) int {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	pid := 0
+	testkit.Eventually(t, pidFile+" naming a new process", func() bool {
 		b, _ := os.ReadFile(pidFile)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != not {
-			return pid
-		}
-	}
-	t.Fatalf("%s never named a new process", pidFile)
-	return 0
+		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		pid = n
+		return err == nil && n != not
+	})
+	return pid
 }
 
+// Which ends start the job again under up; the rows of TestLifecycleRestartSettings,
+// with real processes.
 func TestRestartPolicies(t *testing.T) {
 	for _, tc := range []struct {
 		restart supervisor.Restart
 		script  string
-		runs    int // at least, in the time given
-		most    int
+		again   bool
 	}{
-		{supervisor.RestartNever, "echo ran; exit 1", 1, 1},
-		{supervisor.RestartOnFailure, "echo ran; exit 0", 1, 1},
-		{supervisor.RestartOnFailure, "echo ran; exit 1", 3, 1000},
-		{supervisor.RestartAlways, "echo ran; exit 0", 3, 1000},
+		{supervisor.RestartNever, "echo ran; exit 1", false},
+		{supervisor.RestartOnFailure, "echo ran; exit 0", false},
+		{supervisor.RestartOnFailure, "echo ran; exit 1", true},
+		{supervisor.RestartAlways, "echo ran; exit 0", true},
 	} {
 		job := upJob("p", tc.script)
 		job.Restart = tc.restart
-		_, out := up(t, func() { time.Sleep(time.Second) }, job)
-		if runs := strings.Count(out, "p | ran"); runs < tc.runs || runs > tc.most {
-			t.Errorf("restart=%s, %q: %d runs, want %d to %d", tc.restart, tc.script, runs, tc.runs, tc.most)
+		_, out := upUntil(t, "the job exited for good or ran 3 times", func(td *testDaemon) bool {
+			return td.status("p").State == supervisor.StateExited || td.runs("p", "ran") >= 3
+		}, job)
+		if runs := strings.Count(out, "p | ran"); (runs >= 3) != tc.again || !tc.again && runs != 1 {
+			t.Errorf("restart=%s, %q: %d runs, want again %v", tc.restart, tc.script, runs, tc.again)
 		}
 	}
 }
@@ -159,10 +233,9 @@ func TestStopLeavesNothing(t *testing.T) {
 	stubborn := upJob("stubborn", "trap '' TERM; echo $$ > "+filepath.Join(dir, "a")+"; while :; do sleep 0.1; done")
 	stubborn.StopTimeout = 300 * time.Millisecond
 	plain := upJob("plain", "echo $$ > "+filepath.Join(dir, "b")+"; exec sleep 100")
-	var pids []int
-	up(t, func() {
-		pids = append(pids, waitPID(t, filepath.Join(dir, "a"), 0), waitPID(t, filepath.Join(dir, "b"), 0))
-	}, stubborn, plain)
+	td := startUp(t, nil, stubborn, plain)
+	pids := []int{waitPID(t, filepath.Join(dir, "a"), 0), waitPID(t, filepath.Join(dir, "b"), 0)}
+	td.halt()
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); err == nil {
 			stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -174,33 +247,38 @@ func TestStopLeavesNothing(t *testing.T) {
 }
 
 // BenchmarkRestartAfterKill measures the time from a SIGKILL of a job that had been up
-// for a while to its replacement running (as far as its shell writing its pid):
+// for healthy_after to its replacement running (as far as its shell writing its pid,
+// into a FIFO the benchmark reads, so nothing polls):
 //
-//	go test -run '^$' -bench RestartAfterKill -benchtime 50x ./supervisor
+//	go test -run '^$' -bench RestartAfterKill -benchtime 200x ./supervisor
 func BenchmarkRestartAfterKill(b *testing.B) {
-	pidFile := filepath.Join(b.TempDir(), "pid")
-	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
-	job.HealthyAfter = time.Millisecond
+	fifo := filepath.Join(b.TempDir(), "pids")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// Read and write, so neither end waits for the other to open, and no EOF comes.
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pids := bufio.NewScanner(f)
+	next := func() int {
+		if !pids.Scan() {
+			b.Fatalf("reading pids: %v", pids.Err())
+		}
+		n, _ := strconv.Atoi(pids.Text())
+		return n
+	}
+	job := upJob("web", "echo $$ > "+fifo+"; exec sleep 100")
+	job.HealthyAfter = 0             // every run healthy at once: restarted without backoff
 	job.RestartLimit.Burst = 1 << 20 // killed this often, it would count as a crash loop
 	d := &supervisor.Daemon{Host: "bench"}
 	defer start(d, job)()
-	pid := 0
-	readPID := func() int {
-		b, _ := os.ReadFile(pidFile)
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	for pid == 0 {
-		pid = readPID()
-		time.Sleep(100 * time.Microsecond)
-	}
+	pid := next()
 	for b.Loop() {
-		time.Sleep(5 * time.Millisecond) // up longer than healthy_after
 		syscall.Kill(pid, syscall.SIGKILL)
-		for next := readPID(); next == pid || next == 0; next = readPID() {
-			time.Sleep(50 * time.Microsecond)
-		}
-		pid = readPID()
+		pid = next()
 	}
 }
 
@@ -227,13 +305,8 @@ func TestReload(t *testing.T) {
 
 	newChanged := waitPID(t, pidOf("changed"), changedPID)
 	waitPID(t, pidOf("added"), 0)
-	waitFor(out, "changed v2")
-	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(removedPID, 0) == nil && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if syscall.Kill(removedPID, 0) == nil {
-		t.Errorf("the removed job's process %d still runs", removedPID)
-	}
+	waitFor(t, out, "changed v2")
+	testkit.Eventually(t, "the removed job's process gone", func() bool { return syscall.Kill(removedPID, 0) != nil })
 	if syscall.Kill(changedPID, 0) == nil {
 		t.Errorf("the changed job's old process %d still runs", changedPID)
 	}
@@ -259,11 +332,10 @@ func TestLogsRotate(t *testing.T) {
 	job.Log = supervisor.Log{MaxSize: 512, Keep: 2}
 	d := &supervisor.Daemon{Host: "testhost", LogDir: logs}
 	halt := start(d, job)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(logs, "chatty.log.2")); err == nil {
-			break
-		}
-	}
+	testkit.Eventually(t, "chatty.log.2", func() bool {
+		_, err := os.Stat(filepath.Join(logs, "chatty.log.2"))
+		return err == nil
+	})
 	halt()
 	names, _ := filepath.Glob(filepath.Join(logs, "chatty.log*"))
 	if len(names) != 3 {
@@ -284,7 +356,9 @@ func TestSlowCrashLoopIsOneMessage(t *testing.T) {
 	job.HealthyAfter = time.Second
 	job.RestartLimit = supervisor.RestartLimit{Burst: 3, Within: 20 * time.Millisecond}
 	job.Backoff = supervisor.Backoff{Initial: 30 * time.Millisecond, Max: 100 * time.Millisecond}
-	rec, _ := up(t, func() { time.Sleep(2 * time.Second) }, job)
+	rec, _ := upUntil(t, "the loop told and two restarts after it", func(td *testDaemon) bool {
+		return td.rec.count(supervisor.KindRestartLoop) == 1 && td.status("slow").Restarts >= 6
+	}, job)
 	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure, supervisor.KindRestartLoop}) {
 		t.Errorf("events %v, want one failure and one restart-loop", kinds)
 	}
@@ -295,41 +369,30 @@ func TestUpStartAndSuccess(t *testing.T) {
 	job := upJob("once", "echo done")
 	job.Restart = supervisor.RestartNever
 	job.Notify.On = []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}
-	rec, _ := up(t, func() { time.Sleep(500 * time.Millisecond) }, job)
+	rec, _ := upUntil(t, "the job exited", func(td *testDaemon) bool {
+		return td.status("once").State == supervisor.StateExited && td.rec.count(supervisor.KindSuccess) > 0
+	}, job)
 	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}) {
 		t.Errorf("events %v, want start and success", kinds)
 	}
 }
 
 // A job that ended for good (restart = never) runs again when a reload makes its
-// restart always; a change to its schedule alone starts counting from the reload.
+// restart always.
 func TestReloadRevivesEndedJob(t *testing.T) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "log")
-	job := upJob("once", "echo ran >> "+log+"; exec sleep 100")
+	log := filepath.Join(t.TempDir(), "log")
+	job := upJob("once", "echo ran >> "+log)
 	job.Restart = supervisor.RestartNever
-	job.Command = supervisor.ShellCommand("echo ran >> " + log)
-	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Events: &recorder{}}
-	halt := start(d, job)
-	defer halt()
-	waitLines := func(n int) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); len(linesOf(log)) < n; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d runs, want %d", len(linesOf(log)), n)
-			}
-		}
-	}
-	waitLines(1)
-	time.Sleep(200 * time.Millisecond)
+	td := startUp(t, nil, job)
+	td.until(t, "the job exited", func() bool { return td.status("once").State == supervisor.StateExited })
 	if n := len(linesOf(log)); n != 1 {
 		t.Fatalf("%d runs of a job with restart = never", n)
 	}
 	always := *job
 	always.Restart = supervisor.RestartAlways
 	always.Backoff.Initial, always.Backoff.Max = time.Hour, time.Hour // one run is enough to see
-	d.Reload(context.Background(), []*supervisor.Job{&always}, nil)
-	waitLines(2)
+	td.Reload(context.Background(), []*supervisor.Job{&always}, nil)
+	td.until(t, "a second run", func() bool { return len(linesOf(log)) >= 2 })
 }
 
 func linesOf(path string) []string {

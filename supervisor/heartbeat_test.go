@@ -1,6 +1,7 @@
 package supervisor_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,45 +15,36 @@ import (
 	"github.com/supervise/supervise/supervisor"
 )
 
-// withPings runs a daemon whose jobs have ping URLs and NOTIFY_SOCKETs, for d.
-func withPings(t *testing.T, d time.Duration, jobs ...*supervisor.Job) (*recorder, string) {
-	t.Helper()
-	td := startPings(t, "", jobs...)
-	time.Sleep(d)
-	td.halt()
-	return td.rec, td.out.String()
-}
-
-// testDaemon is a daemon running for a test, with what it told and wrote, and the
-// base of its ping URLs.
-type testDaemon struct {
-	*supervisor.Daemon
-	rec  *recorder
-	out  *syncBuffer
-	url  string
-	halt func() // stops the daemon and waits until it has
-}
-
 // startPings starts a daemon whose jobs have ping URLs and NOTIFY_SOCKETs, and keep
 // their last runs in runs (none when empty).
 func startPings(t *testing.T, runs string, jobs ...*supervisor.Job) *testDaemon {
 	t.Helper()
-	sockets, err := os.MkdirTemp("", "sv") // a unix socket's path must be short
-	if err != nil {
-		t.Fatal(err)
+	return startUp(t, pings(t, runs), jobs...)
+}
+
+// pings sets a test daemon up to serve ping URLs and NOTIFY_SOCKETs, and to keep its
+// jobs' last runs in runs (none when empty).
+func pings(t *testing.T, runs string) func(*testDaemon) {
+	return func(td *testDaemon) {
+		sockets, err := os.MkdirTemp("", "sv") // a unix socket's path must be short
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(sockets) })
+		srv := httptest.NewServer(supervisor.PingHandler(td.Pulse))
+		t.Cleanup(srv.Close) // after the daemon has stopped: cleanups run last first
+		td.NotifyDir, td.RunsDir, td.PingBase, td.url = sockets, runs, srv.URL, srv.URL
 	}
-	t.Cleanup(func() { os.RemoveAll(sockets) })
-	td := &testDaemon{rec: &recorder{}, out: &syncBuffer{}}
-	td.Daemon = &supervisor.Daemon{Host: "testhost", Stdout: td.out, Stderr: td.out, Events: td.rec, NotifyDir: sockets, RunsDir: runs}
-	srv := httptest.NewServer(supervisor.PingHandler(td.Pulse))
-	td.Daemon.PingBase, td.url = srv.URL, srv.URL
-	stop := start(td.Daemon, jobs...)
-	td.halt = func() {
-		stop()
-		srv.Close()
-	}
-	t.Cleanup(stop)
-	return td
+}
+
+// withPings runs a daemon whose jobs have ping URLs and NOTIFY_SOCKETs until cond
+// holds, and returns what it emitted and wrote.
+func withPings(t *testing.T, what string, cond func(td *testDaemon) bool, jobs ...*supervisor.Job) (*recorder, string) {
+	t.Helper()
+	td := startPings(t, "", jobs...)
+	td.until(t, what, func() bool { return cond(td) })
+	td.halt()
+	return td.rec, td.out.String()
 }
 
 // post sends a ping to the job's URL with suffix and body.
@@ -103,7 +95,7 @@ func TestHeartbeatSources(t *testing.T) {
 			t.Parallel()
 			job := heartbeatJob(tc.job(t))
 			// Signs until 0.6s, silent until 1.5s (late at about 1.0s), signs again.
-			rec, out := withPings(t, 2*time.Second, job)
+			rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
 			kinds := rec.kinds()
 			if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
 				t.Fatalf("events %v, want one heartbeat and one recovery\n%s", kinds, out)
@@ -138,20 +130,13 @@ time.sleep(100)
 `)
 	job.Heartbeat = &supervisor.Heartbeat{Every: time.Minute}
 	td := startPings(t, "", job)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	td.until(t, "python's datagram", func() bool {
 		var st supervisor.PulseState
 		if p := td.Pulse("py"); p != nil { // nil until the daemon has started the job
 			st = p.State()
 		}
-		if st.By == "WATCHDOG=1" && st.Status == "from python" && !st.Ready.IsZero() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no datagram from python arrived: %+v\n%s", st, td.out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return st.By == "WATCHDOG=1" && st.Status == "from python" && !st.Ready.IsZero()
+	})
 	td.halt()
 	if len(td.rec.events) != 0 {
 		t.Errorf("events %v, want none", td.rec.kinds())
@@ -165,9 +150,11 @@ func TestHeartbeatRestart(t *testing.T) {
 	job := heartbeatJob(upJob("stuck", "echo $$ >> "+pids+"; exec sleep 100"))
 	job.Heartbeat.Action = supervisor.ActionRestart
 	job.Notify.On = append(job.Notify.On, supervisor.KindStart)
-	// Late at 0.4s and 0.8s: two restarts in 1.1s, and one message, as the job shows
-	// no sign of life in between.
-	rec, out := withPings(t, 1100*time.Millisecond, job)
+	// Late at 0.4s and 0.8s: two restarts, and one message, as the job shows no sign
+	// of life in between.
+	rec, out := withPings(t, "three starts", func(td *testDaemon) bool {
+		return len(lines(t, pids)) >= 3 && td.rec.count(supervisor.KindStart) >= 3
+	}, job)
 	if got := lines(t, pids); len(got) != 3 {
 		t.Errorf("pids %v, want the job started three times\n%s", got, out)
 	}
@@ -180,7 +167,7 @@ func TestHeartbeatRestart(t *testing.T) {
 // A job that reports a failure by ping is told once, with its message, and its next
 // success ping is its recovery.
 func TestPingFailure(t *testing.T) {
-	rec, out := withPings(t, time.Second, childJob(t, "report"))
+	rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, childJob(t, "report"))
 	kinds := rec.kinds()
 	if len(kinds) != 2 || kinds[0] != supervisor.KindFailure || kinds[1] != supervisor.KindRecovery {
 		t.Fatalf("events %v, want one failure and one recovery\n%s", kinds, out)
@@ -240,7 +227,7 @@ func TestPingHandler(t *testing.T) {
 func TestPingEnvironment(t *testing.T) {
 	t.Setenv("WATCHDOG_PID", "1")
 	job := heartbeatJob(upJob("env", `echo "url=$SUPERVISE_PING_URL socket=${NOTIFY_SOCKET:+set} usec=$WATCHDOG_USEC pid=$WATCHDOG_PID"; exec sleep 100`))
-	_, out := withPings(t, 300*time.Millisecond, job)
+	_, out := withPings(t, "the job's environment", func(td *testDaemon) bool { return td.runs("env", "url=") > 0 }, job)
 	want := regexp.MustCompile(`env \| url=http://127\.0\.0\.1:\d+/ping/env socket=set usec=300000 pid=\n`)
 	if !want.MatchString(out) {
 		t.Errorf("the job sees %q, want %v", out, want)
@@ -250,18 +237,21 @@ func TestPingEnvironment(t *testing.T) {
 // A failure reported by ping is told once per run; a job that ended for good, or
 // waits between runs, still has its reports told.
 func TestReportedFailures(t *testing.T) {
-	s, err := supervisor.ParseSchedule("@every 400ms", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	each := childJob(t, "fail-ping")
-	each.Name, each.Schedule, each.Restart = "each", s, supervisor.RestartNever
+	each.Name, each.Schedule, each.Restart = "each", everySecond(t), supervisor.RestartNever
 	ended := upJob("ended", "true")
 	ended.Restart = supervisor.RestartNever
-	td := startPings(t, "", each, ended)
-	time.Sleep(1300 * time.Millisecond) // runs of each at 0.4, 0.8 and 1.2s
+	td := startUp(t, func(td *testDaemon) { pings(t, "")(td); withClock(td) }, each, ended)
+	for i := 1; i <= 3; i++ {
+		td.untilScheduled(t, "each")
+		td.clock.Advance(time.Second)
+		td.until(t, fmt.Sprintf("run %d of each reported its failure and ended", i), func() bool {
+			return td.rec.count(supervisor.KindFailure) == i && td.status("each").State == supervisor.StateScheduled
+		})
+	}
+	td.until(t, "ended exited", func() bool { return td.status("ended").State == supervisor.StateExited })
 	td.post(t, "ended", "/fail", "found broken after it ended")
-	time.Sleep(150 * time.Millisecond)
+	td.until(t, "the failure reported after it ended", func() bool { return td.rec.count(supervisor.KindFailure) == 4 })
 	td.halt()
 	var eachFails, endedFails int
 	for _, ev := range td.rec.events {
@@ -279,14 +269,24 @@ func TestReportedFailures(t *testing.T) {
 	}
 }
 
+// everySecond is a schedule of once a second, for jobs under a fake clock.
+func everySecond(t *testing.T) supervisor.Schedule {
+	t.Helper()
+	s, err := supervisor.ParseSchedule("@every 1s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // The all-clear after a reported failure says the job reported success; it is not a
 // silence, and quotes no stale message.
 func TestReportedRecovery(t *testing.T) {
-	td := startPings(t, "", upJob("svc", "exec sleep 100"))
-	time.Sleep(100 * time.Millisecond)
+	td := startPings(t, "", upJob("svc", "echo up; exec sleep 100"))
+	td.until(t, "the job running", func() bool { return td.runs("svc", "up") > 0 })
 	td.post(t, "svc", "/fail", "disk full")
 	td.post(t, "svc", "", "")
-	time.Sleep(100 * time.Millisecond)
+	td.until(t, "a recovery", func() bool { return td.rec.count(supervisor.KindRecovery) > 0 })
 	td.halt()
 	kinds := td.rec.kinds()
 	if len(kinds) != 2 || kinds[1] != supervisor.KindRecovery {
@@ -308,7 +308,7 @@ func TestLongNamesGetOwnSockets(t *testing.T) {
 		}
 		jobs = append(jobs, upJob(name, `echo "socket $NOTIFY_SOCKET"; exec sleep 100`))
 	}
-	_, out := withPings(t, 300*time.Millisecond, jobs...)
+	_, out := withPings(t, "each job's socket", func(td *testDaemon) bool { return strings.Count(td.out.String(), "| socket ") == 3 }, jobs...)
 	seen := map[string]bool{}
 	for _, m := range regexp.MustCompile(`socket (\S+)`).FindAllStringSubmatch(out, -1) {
 		seen[m[1]] = true
@@ -325,7 +325,9 @@ func TestEachSilentRunIsTold(t *testing.T) {
 	// First run: silent, then fails at 0.6s; restarted at once; second run silent.
 	job := heartbeatJob(upJob("svc", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 1 ] && exec sleep 100; sleep 0.6; exit 1`))
 	job.HealthyAfter = 100 * time.Millisecond // so the restart is immediate
-	rec, out := withPings(t, 1300*time.Millisecond, job)
+	rec, out := withPings(t, "a heartbeat for the second run", func(td *testDaemon) bool {
+		return td.rec.count(supervisor.KindHeartbeat) >= 2
+	}, job)
 	kinds := rec.kinds()
 	if count(kinds, supervisor.KindHeartbeat) != 2 || count(kinds, supervisor.KindFailure) != 1 || len(kinds) != 3 {
 		t.Errorf("events %v, want a heartbeat, a failure, and a heartbeat for the second run\n%s", kinds, out)
@@ -339,7 +341,7 @@ func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
 	job := heartbeatJob(childJob(t, "beats http"))
 	job.Command = []string{"/bin/sh", "-c", `n=$(cat ` + counter + ` 2>/dev/null || echo 0); echo $((n+1)) > ` + counter + `; [ "$n" -ge 1 ] && exec "$0"; exec sleep 100`, os.Args[0]}
 	job.Heartbeat.Action = supervisor.ActionRestart
-	rec, out := withPings(t, 800*time.Millisecond, job)
+	rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
 	kinds := rec.kinds()
 	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
 		t.Fatalf("events %v, want a heartbeat and a recovery\n%s", kinds, out)
@@ -354,7 +356,7 @@ func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
 func TestWatchdogTrigger(t *testing.T) {
 	job := childJob(t, "trigger")
 	job.Heartbeat = &supervisor.Heartbeat{Every: time.Minute, Action: supervisor.ActionAlert}
-	rec, out := withPings(t, time.Second, job)
+	rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
 	kinds := rec.kinds()
 	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
 		t.Fatalf("events %v, want a heartbeat and a recovery\n%s", kinds, out)

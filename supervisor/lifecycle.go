@@ -327,7 +327,8 @@ func (l *lifecycle) ended(res Result) {
 		return
 	}
 	var v verdict
-	l.restarts, v = l.restarts.died(l.job, res, res.Duration >= l.job.HealthyAfter, now, rand.Float64())
+	healthy := !now.Before(r.start.Add(l.job.HealthyAfter)) // by the clock that set healthyAt
+	l.restarts, v = l.restarts.died(l.job, res, healthy, now, rand.Float64())
 	kind := res.Kind()
 	if !res.Stalled { // a run stopped for its heartbeat was told of then
 		// Every death is emitted; the notifier tells the first of a streak, and the

@@ -598,3 +598,26 @@ func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
 	t.Cleanup(m.stop)
 	return m
 }
+
+// The dead man's switch counts from when a run was to start, jitter and all, so
+// jitter longer than expect_success_within raises no false alarm.
+func TestLifecycleExpectSuccessWithJitter(t *testing.T) {
+	job := everyMinute(t)
+	job.Jitter, job.ExpectSuccessWithin = 50*time.Second, 10*time.Second
+	m := newMachine(t, job, "")
+	for i := 0; len(m.runs) < 4; i++ {
+		if i > 20 {
+			t.Fatalf("%d runs after %d steps", len(m.runs), i)
+		}
+		if m.l.cur != nil {
+			m.exitAfter(9*time.Second, Result{})
+			continue
+		}
+		m.untilTimer() // a jittered due time, or a dead man's switch that finds a success
+	}
+	for _, ev := range m.events {
+		if ev.Kind != KindSuccess {
+			t.Errorf("event %s: %s", ev.Kind, ev.Note)
+		}
+	}
+}

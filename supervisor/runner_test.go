@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +39,19 @@ func (r *recorder) Emit(ev supervisor.Event) {
 	}
 }
 
+// count counts the events of kind k that become messages.
+func (r *recorder) count(k supervisor.Kind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
 func (r *recorder) kinds() []supervisor.Kind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -68,12 +82,9 @@ func runTo(t *testing.T, out *syncBuffer, job *supervisor.Job, signals <-chan os
 type syncBuffer = testkit.Buffer
 
 // waitFor waits until the job has written want, so a test acts once the job is ready.
-func waitFor(s *syncBuffer, want string) {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if strings.Contains(s.String(), want) {
-			return
-		}
-	}
+func waitFor(t testing.TB, s *syncBuffer, want string) {
+	t.Helper()
+	testkit.Eventually(t, fmt.Sprintf("output %q", want), func() bool { return strings.Contains(s.String(), want) })
 }
 
 func TestExitStatus(t *testing.T) {
@@ -289,13 +300,16 @@ func TestSignalsForwarded(t *testing.T) {
 		job.PTY = pty
 		signals := make(chan os.Signal, 2)
 		out := &syncBuffer{}
+		ran := make(chan supervisor.Result, 1)
 		go func() {
-			waitFor(out, "ready")
-			signals <- syscall.SIGUSR1
-			waitFor(out, "got user defined signal 1")
-			signals <- syscall.SIGTERM
+			res, _, _ := runTo(t, out, job, signals)
+			ran <- res
 		}()
-		res, _, _ := runTo(t, out, job, signals)
+		waitFor(t, out, "ready")
+		signals <- syscall.SIGUSR1
+		waitFor(t, out, "got user defined signal 1")
+		signals <- syscall.SIGTERM
+		res := <-ran
 		if res.Status() != 0 || !strings.Contains(out.String(), "got user defined signal 1\ngot terminated\n") {
 			t.Errorf("pty=%v: status %d output %q; want 0 after USR1 and TERM", pty, res.Status(), out)
 		}
@@ -308,11 +322,14 @@ func TestStopEscalates(t *testing.T) {
 	job.StopTimeout = 200 * time.Millisecond
 	signals := make(chan os.Signal, 1)
 	out := &syncBuffer{}
+	ran := make(chan supervisor.Result, 1)
 	go func() {
-		waitFor(out, "ignoring")
-		signals <- syscall.SIGTERM
+		res, _, _ := runTo(t, out, job, signals)
+		ran <- res
 	}()
-	res, _, _ := runTo(t, out, job, signals)
+	waitFor(t, out, "ignoring")
+	signals <- syscall.SIGTERM
+	res := <-ran
 	if res.Signal != syscall.SIGKILL || res.Status() != 137 {
 		t.Errorf("signal %v status %d, want SIGKILL and 137", res.Signal, res.Status())
 	}

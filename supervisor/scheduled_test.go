@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -25,16 +27,33 @@ func scheduled(t *testing.T, spec, log, script string) *supervisor.Job {
 	return job
 }
 
-// upFor runs a daemon keeping its last-run times in runs, with jobs, for d.
-func upFor(t *testing.T, d time.Duration, runs string, jobs ...*supervisor.Job) (*recorder, string) {
+// gated is a script that waits until the file gate exists: a run the test ends.
+func gated(gate string) string {
+	return "until [ -e " + gate + " ]; do sleep 0.01; done"
+}
+
+// startScheduled starts a daemon with a fake clock, keeping its jobs' last runs in
+// runs, with the fake time moved on by ahead first (as if it started later).
+func startScheduled(t *testing.T, runs string, ahead time.Duration, jobs ...*supervisor.Job) *testDaemon {
 	t.Helper()
-	rec := &recorder{}
-	out := &syncBuffer{}
-	daemon := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec, RunsDir: runs}
-	halt := start(daemon, jobs...)
-	time.Sleep(d)
-	halt()
-	return rec, out.String()
+	return startUp(t, func(td *testDaemon) {
+		withClock(td)
+		td.clock.Advance(ahead)
+		td.RunsDir = runs
+	}, jobs...)
+}
+
+// tick moves the fake time on to the job's next due time, once it waits for it.
+func (td *testDaemon) tick(t *testing.T, name string) {
+	t.Helper()
+	td.untilScheduled(t, name)
+	td.clock.Advance(td.status(name).NextRun.Sub(td.clock.Now()))
+}
+
+// untilLog waits until the file log reads want, its words joined by spaces.
+func untilLog(t *testing.T, log, want string) {
+	t.Helper()
+	testkit.Eventually(t, "log "+want, func() bool { return strings.Join(lines(t, log), " ") == want })
 }
 
 func lines(t *testing.T, path string) []string {
@@ -46,58 +65,76 @@ func lines(t *testing.T, path string) []string {
 	return strings.Fields(string(b))
 }
 
-// @every 300ms for 1.65s: due at 0.3, 0.6, 0.9, 1.2 and 1.5s, each run reported as
-// the job asks. The times follow the schedule, not the runs, so they do not drift.
+// A scheduled job runs at its times, each run reported as the job asks, and up says
+// when it runs next.
 func TestEveryRunsOnTime(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 300ms", log, "true")
 	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure}
-	rec, out := upFor(t, 1650*time.Millisecond, t.TempDir(), job)
-	if got := strings.Count(strings.Join(lines(t, log), " "), "start end"); got != 5 {
-		t.Errorf("%d runs, want 5; log %v\n%s", got, lines(t, log), out)
+	td := startScheduled(t, t.TempDir(), 0, job)
+	t0 := td.clock.Now()
+	want := ""
+	for range 5 {
+		td.tick(t, "batch")
+		want = strings.TrimSpace(want + " start end")
+		untilLog(t, log, want)
 	}
-	if kinds := rec.kinds(); count(kinds, supervisor.KindSuccess) != 5 || len(kinds) != 5 {
+	td.untilScheduled(t, "batch")
+	if next := td.status("batch").NextRun; !next.Equal(t0.Add(6 * 300 * time.Millisecond)) {
+		t.Errorf("next run at %v, want on the schedule's grid, %v", next, t0.Add(6*300*time.Millisecond))
+	}
+	td.halt()
+	if kinds := td.rec.kinds(); count(kinds, supervisor.KindSuccess) != 5 || len(kinds) != 5 {
 		t.Errorf("events %v, want 5 successes", kinds)
 	}
-	if !strings.Contains(out, "batch: next run at ") {
-		t.Errorf("up does not say when the job runs next:\n%s", out)
+	if !strings.Contains(td.out.String(), "batch: next run at ") {
+		t.Errorf("up does not say when the job runs next:\n%s", td.out)
 	}
 }
 
 // overlap = skip: runs due while the last goes are skipped and logged; three in a row
 // are told to the chat once.
 func TestOverlapSkip(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "log")
-	// Due at 0.4s (runs until 1.8s), 0.8, 1.2, 1.6 (skipped), 2.0 (runs).
-	job := scheduled(t, "@every 400ms", log, "sleep 1.4")
-	rec, out := upFor(t, 2200*time.Millisecond, t.TempDir(), job)
-	if got := lines(t, log); strings.Join(got, " ") != "start end start" {
-		t.Errorf("log %v, want one whole run and one begun\n%s", got, out)
+	dir := t.TempDir()
+	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
+	td := startScheduled(t, dir, 0, scheduled(t, "@every 400ms", log, gated(gate)))
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	for i := 1; i <= 3; i++ {
+		td.clock.Advance(400 * time.Millisecond)
+		td.until(t, fmt.Sprintf("%d skips", i), func() bool { return strings.Count(td.out.String(), "skipped: the run due at") == i })
 	}
-	if n := strings.Count(out, "skipped: the run due at"); n != 3 {
-		t.Errorf("%d skips logged, want 3:\n%s", n, out)
-	}
-	kinds := rec.kinds()
-	if count(kinds, supervisor.KindProblem) != 1 || len(kinds) != 1 || !strings.Contains(rec.events[0].Note, "3 runs in a row skipped") {
-		t.Errorf("events %+v, want one problem about 3 skipped runs", rec.events)
+	td.until(t, "the skips told", func() bool { return td.rec.count(supervisor.KindProblem) == 1 })
+	os.WriteFile(gate, nil, 0o600)
+	untilLog(t, log, "start end")
+	td.tick(t, "batch")
+	untilLog(t, log, "start end start end")
+	td.halt()
+	if kinds := td.rec.kinds(); len(kinds) != 1 || !strings.Contains(td.rec.events[0].Note, "3 runs in a row skipped") {
+		t.Errorf("events %+v, want one problem about 3 skipped runs", td.rec.events)
 	}
 }
 
 // overlap = queue: a run due while the last goes starts when it ends; however many
 // come due meanwhile, one waits. Runs never overlap.
 func TestOverlapQueue(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 200ms", log, "sleep 0.8")
+	dir := t.TempDir()
+	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
+	job := scheduled(t, "@every 200ms", log, gated(gate))
 	job.Overlap = supervisor.OverlapQueue
-	// 0.2–1.0, then at once 1.0–1.8, then 1.8–: three starts in 2.1s, where skip
-	// would start at 0.2, 1.2 and 2.2 and an unbounded queue would pile up.
-	_, out := upFor(t, 2100*time.Millisecond, t.TempDir(), job)
-	got := lines(t, log)
-	if strings.Join(got, " ") != "start end start end start" {
-		t.Errorf("log %v, want three runs one after the other\n%s", got, out)
+	td := startScheduled(t, dir, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	for i := 1; i <= 4; i++ {
+		td.clock.Advance(200 * time.Millisecond)
+		td.until(t, fmt.Sprintf("%d queued", i), func() bool { return strings.Count(td.out.String(), "queued: the run due at") == i })
 	}
-	if n := strings.Count(out, "queued: the run due at"); n < 5 {
-		t.Errorf("%d queued runs logged, want one per due time while a run goes:\n%s", n, out)
+	os.WriteFile(gate, nil, 0o600) // the run ends, and the one queued runs at once
+	untilLog(t, log, "start end start end")
+	td.untilScheduled(t, "batch")
+	td.halt()
+	if got := lines(t, log); strings.Join(got, " ") != "start end start end" {
+		t.Errorf("log %v, want two runs one after the other\n%s", got, td.out)
 	}
 }
 
@@ -107,15 +144,20 @@ func TestOverlapKill(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "exec sleep 10")
 	job.Overlap = supervisor.OverlapKill
-	rec, out := upFor(t, 1750*time.Millisecond, t.TempDir(), job)
-	if got := lines(t, log); strings.Join(got, " ") != "start start start" {
-		t.Errorf("log %v, want three runs each stopped by the next\n%s", got, out)
+	td := startScheduled(t, t.TempDir(), 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	for _, want := range []string{"start start", "start start start"} {
+		td.clock.Advance(500 * time.Millisecond)
+		untilLog(t, log, want)
 	}
-	kinds := rec.kinds()
+	td.until(t, "two runs killed", func() bool { return td.rec.count(supervisor.KindFailure) == 2 })
+	td.halt()
+	kinds := td.rec.kinds()
 	if count(kinds, supervisor.KindFailure) != 2 || len(kinds) != 2 {
 		t.Fatalf("events %v, want two failures, for the runs killed", kinds)
 	}
-	for _, ev := range rec.events {
+	for _, ev := range td.rec.events {
 		if ev.Signal != syscall.SIGTERM || !strings.Contains(ev.Note, "overlap = kill") {
 			t.Errorf("event %+v, want a run killed by SIGTERM because of overlap = kill", ev)
 		}
@@ -127,47 +169,52 @@ func TestOverlapKill(t *testing.T) {
 func TestMissedRunsAfterDowntime(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "true")
-	// Up from 0 to 0.7s: a run at 0.5s. Down until 1.8s: the runs due at 1.0 and
-	// 1.5s are missed. Up again for 0.3s: nothing is due in that time.
-	rec, out := upFor(t, 700*time.Millisecond, runs, job)
-	if len(rec.events) != 0 || len(lines(t, log)) != 2 {
-		t.Fatalf("first up: events %v, log %v\n%s", rec.kinds(), lines(t, log), out)
+	// Up from 0 to 0.5s, with a run at 0.5s. Down until 1.8s: the runs due at 1.0 and
+	// 1.5s are missed.
+	td := startScheduled(t, runs, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start end")
+	td.untilScheduled(t, "batch")
+	td.halt()
+	if len(td.rec.events) != 0 {
+		t.Fatalf("first up: events %v\n%s", td.rec.kinds(), td.out)
 	}
-	time.Sleep(1100 * time.Millisecond)
 	job.CatchUp = true
-	rec, out = upFor(t, 300*time.Millisecond, runs, job)
-	if kinds := rec.kinds(); len(kinds) != 1 || kinds[0] != supervisor.KindHeartbeat {
-		t.Fatalf("second up: events %v, want one heartbeat about missed runs\n%s", kinds, out)
+	td = startScheduled(t, runs, 1800*time.Millisecond, job)
+	untilLog(t, log, "start end start end")
+	td.untilScheduled(t, "batch")
+	td.halt()
+	if kinds := td.rec.kinds(); len(kinds) != 1 || kinds[0] != supervisor.KindHeartbeat {
+		t.Fatalf("second up: events %v, want one heartbeat about missed runs\n%s", kinds, td.out)
 	}
-	ev := rec.events[0]
+	ev := td.rec.events[0]
 	if ev.MissedRuns != 2 || ev.Missed.IsZero() || !strings.Contains(ev.Note, "catch_up") {
 		t.Errorf("event says %d missed, the last due at %v, note %q; want 2 and a catch-up", ev.MissedRuns, ev.Missed, ev.Note)
 	}
-	if got := lines(t, log); len(got) != 4 {
-		t.Errorf("log %v, want the run caught up", got)
-	}
 	// Said once: the next start finds nothing missed.
-	rec, out = upFor(t, 100*time.Millisecond, runs, job)
-	if len(rec.events) != 0 {
-		t.Errorf("third up: events %v, want none\n%s", rec.kinds(), out)
+	td = startScheduled(t, runs, 1900*time.Millisecond, job)
+	td.untilScheduled(t, "batch")
+	td.halt()
+	if len(td.rec.events) != 0 {
+		t.Errorf("third up: events %v, want none\n%s", td.rec.kinds(), td.out)
 	}
 }
 
 // With expect_success_within, a run that has not succeeded in that time after its
-// due time is told once, even while the runs after it are skipped.
+// due time is told, and says it is still going.
 func TestExpectSuccessWithin(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 300ms", log, "sleep 10")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	job := scheduled(t, "@every 300ms", log, "exec sleep 10")
 	job.ExpectSuccessWithin = 200 * time.Millisecond
-	rec, out := upFor(t, 1200*time.Millisecond, t.TempDir(), job)
-	kinds := rec.kinds()
-	if count(kinds, supervisor.KindHeartbeat) != 1 {
-		t.Fatalf("events %v, want one heartbeat\n%s", kinds, out)
-	}
-	for _, ev := range rec.events {
-		if ev.Kind == supervisor.KindHeartbeat && (ev.Expect != job.ExpectSuccessWithin || !strings.Contains(ev.Note, "still going")) {
-			t.Errorf("event %+v, want it to say the run is still going past its expected time", ev)
-		}
+	td := startScheduled(t, dir, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	td.clock.Advance(200 * time.Millisecond)
+	td.until(t, "a heartbeat", func() bool { return td.rec.count(supervisor.KindHeartbeat) == 1 })
+	td.halt()
+	if ev := td.rec.events[0]; ev.Expect != job.ExpectSuccessWithin || !strings.Contains(ev.Note, "still going") {
+		t.Errorf("event %+v, want it to say the run is still going past its expected time", ev)
 	}
 }
 
@@ -189,9 +236,12 @@ func TestMinRuntimeUnderUp(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "true")
 	job.MinRuntime = time.Minute
-	rec, _ := upFor(t, 800*time.Millisecond, t.TempDir(), job)
-	if len(rec.events) != 1 || rec.events[0].Kind != supervisor.KindFailure || rec.events[0].MinRuntime != time.Minute {
-		t.Errorf("events %+v, want one failure naming min_runtime", rec.events)
+	td := startScheduled(t, t.TempDir(), 0, job)
+	td.tick(t, "batch")
+	td.until(t, "a failure", func() bool { return td.rec.count(supervisor.KindFailure) == 1 })
+	td.halt()
+	if len(td.rec.events) != 1 || td.rec.events[0].MinRuntime != time.Minute {
+		t.Errorf("events %+v, want one failure naming min_runtime", td.rec.events)
 	}
 }
 
@@ -199,17 +249,20 @@ func TestMinRuntimeUnderUp(t *testing.T) {
 // and is caught up.
 func TestRunStoppedByShutdownIsMissed(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 400ms", log, "sleep 10")
+	job := scheduled(t, "@every 400ms", log, "exec sleep 10")
 	job.CatchUp = true
-	if rec, out := upFor(t, 500*time.Millisecond, runs, job); len(rec.events) != 0 {
-		t.Fatalf("first up: events %v\n%s", rec.kinds(), out)
+	td := startScheduled(t, runs, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	td.halt()
+	if len(td.rec.events) != 0 {
+		t.Fatalf("first up: events %v\n%s", td.rec.kinds(), td.out)
 	}
-	rec, out := upFor(t, 250*time.Millisecond, runs, job)
-	if len(rec.events) != 1 || rec.events[0].MissedRuns != 1 || !strings.Contains(rec.events[0].Note, "stopped before the run") {
-		t.Fatalf("second up: events %+v, want the stopped run missed\n%s", rec.events, out)
-	}
-	if got := lines(t, log); len(got) != 2 {
-		t.Errorf("log %v, want the stopped run caught up", got)
+	td = startScheduled(t, runs, 500*time.Millisecond, job)
+	untilLog(t, log, "start start")
+	td.halt()
+	if evs := td.rec.events; len(evs) != 1 || evs[0].MissedRuns != 1 || !strings.Contains(evs[0].Note, "stopped before the run") {
+		t.Fatalf("second up: events %+v, want the stopped run missed\n%s", evs, td.out)
 	}
 }
 
@@ -220,17 +273,22 @@ func TestScheduledReloads(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 200ms", log, "true")
 	job.Heartbeat = &supervisor.Heartbeat{Every: time.Second, Grace: 500 * time.Millisecond}
-	td := startPings(t, runs, job)
+	td := startScheduled(t, runs, 0, job)
 	ctx := context.Background()
-	time.Sleep(700 * time.Millisecond) // three runs, their checks pending
+	for _, want := range []string{"start end", "start end start end"} { // two runs, their checks pending
+		td.tick(t, "batch")
+		untilLog(t, log, want)
+	}
 	plain := *job
 	plain.Heartbeat = nil
 	td.Reload(ctx, []*supervisor.Job{&plain}, nil)
-	time.Sleep(700 * time.Millisecond) // the checks come due
+	td.clock.Advance(700 * time.Millisecond) // the checks come due, and one run
+	untilLog(t, log, "start end start end start end")
 	td.Reload(ctx, nil, nil)
-	time.Sleep(600 * time.Millisecond) // three due times pass while it is removed
+	td.until(t, "the job removed", func() bool { return td.status("batch").Name == "" })
+	td.clock.Advance(600 * time.Millisecond) // three due times pass while it is removed
 	td.Reload(ctx, []*supervisor.Job{&plain}, nil)
-	time.Sleep(100 * time.Millisecond)
+	td.untilScheduled(t, "batch")
 	td.halt()
 	if len(td.rec.events) != 0 {
 		t.Errorf("events %+v, want none\n%s", td.rec.events, td.out)
@@ -238,21 +296,24 @@ func TestScheduledReloads(t *testing.T) {
 }
 
 // A reload that changes a scheduled job's command while it runs replaces the run:
-// neither the new keeper nor the next start of up calls it missed.
+// neither the new version nor the next start of up calls it missed.
 func TestReloadMidRunMissesNothing(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 300ms", log, "sleep 10")
+	job := scheduled(t, "@every 300ms", log, "exec sleep 10")
 	job.CatchUp = true
-	td := startPings(t, runs, job)
-	time.Sleep(400 * time.Millisecond) // the run due at 0.3s goes on
-	changed := scheduled(t, "@every 300ms", log, "sleep 11")
+	td := startScheduled(t, runs, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start") // the run due at 0.3s goes on
+	changed := scheduled(t, "@every 300ms", log, "exec sleep 11")
 	changed.CatchUp = true
 	td.Reload(context.Background(), []*supervisor.Job{changed}, nil)
-	time.Sleep(100 * time.Millisecond)
+	td.untilScheduled(t, "batch")
 	td.halt()
-	rec, out := upFor(t, 100*time.Millisecond, runs, changed)
-	if n := count(td.rec.kinds(), supervisor.KindHeartbeat) + count(rec.kinds(), supervisor.KindHeartbeat); n != 0 {
-		t.Errorf("events %v then %v, want no missed run\n%s%s", td.rec.kinds(), rec.kinds(), td.out, out)
+	again := startScheduled(t, runs, 400*time.Millisecond, changed)
+	again.untilScheduled(t, "batch")
+	again.halt()
+	if n := count(td.rec.kinds(), supervisor.KindHeartbeat) + count(again.rec.kinds(), supervisor.KindHeartbeat); n != 0 {
+		t.Errorf("events %v then %v, want no missed run\n%s%s", td.rec.kinds(), again.rec.kinds(), td.out, again.out)
 	}
 }
 
@@ -261,25 +322,19 @@ func TestJitteredRunAtStopIsMissed(t *testing.T) {
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 200ms", log, "true")
 	job.Jitter = time.Hour
-	if rec, _ := upFor(t, 300*time.Millisecond, runs, job); len(rec.events) != 0 {
-		t.Fatalf("first up: events %v", rec.kinds())
+	td := startScheduled(t, runs, 0, job)
+	td.until(t, "batch scheduled", func() bool { return td.status("batch").State == supervisor.StateScheduled })
+	td.clock.Advance(300 * time.Millisecond) // due at 0.2s, waiting for its jitter
+	td.halt()
+	if len(td.rec.events) != 0 {
+		t.Fatalf("first up: events %v", td.rec.kinds())
 	}
 	job.Jitter = 0
-	rec, out := upFor(t, 100*time.Millisecond, runs, job)
-	if len(rec.events) != 1 || rec.events[0].MissedRuns < 1 {
-		t.Errorf("events %+v, want the run that waited for its jitter missed\n%s", rec.events, out)
-	}
-}
-
-// The dead man's switch counts from when a run was to start, jitter included, so
-// jitter longer than expect_success_within raises no false alarm.
-func TestExpectSuccessWithJitter(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 300ms", log, "true")
-	job.Jitter, job.ExpectSuccessWithin = 250*time.Millisecond, 150*time.Millisecond
-	rec, out := upFor(t, 1500*time.Millisecond, t.TempDir(), job)
-	if len(rec.events) != 0 {
-		t.Errorf("events %+v, want none\n%s", rec.events, out)
+	td = startScheduled(t, runs, 300*time.Millisecond, job)
+	td.untilScheduled(t, "batch")
+	td.halt()
+	if evs := td.rec.events; len(evs) != 1 || evs[0].MissedRuns < 1 {
+		t.Errorf("events %+v, want the run that waited for its jitter missed\n%s", evs, td.out)
 	}
 }
 
@@ -287,14 +342,18 @@ func TestExpectSuccessWithJitter(t *testing.T) {
 // job's next time, with one message in all.
 func TestScheduledRestartOnce(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
-	job := scheduled(t, "@every 2s", log, "sleep 10")
+	job := scheduled(t, "@every 2s", log, "exec sleep 10")
 	job.Heartbeat = &supervisor.Heartbeat{Every: 200 * time.Millisecond, Grace: 100 * time.Millisecond, Action: supervisor.ActionRestart}
-	rec, out := upFor(t, 3*time.Second, t.TempDir(), job)
-	// Due at 2s: late at 2.3, restarted, late at 2.6 and left.
+	td := startScheduled(t, t.TempDir(), 0, job)
+	td.tick(t, "batch")
+	// Late 0.3s after it starts, restarted, late again and left.
+	untilLog(t, log, "start start")
+	td.untilScheduled(t, "batch")
+	td.halt()
 	if got := lines(t, log); strings.Join(got, " ") != "start start" {
-		t.Errorf("log %v, want the run and one restart\n%s", got, out)
+		t.Errorf("log %v, want the run and one restart\n%s", got, td.out)
 	}
-	if kinds := rec.kinds(); count(kinds, supervisor.KindHeartbeat) != 1 {
+	if kinds := td.rec.kinds(); count(kinds, supervisor.KindHeartbeat) != 1 {
 		t.Errorf("events %v, want one heartbeat", kinds)
 	}
 }
@@ -303,16 +362,23 @@ func TestScheduledRestartOnce(t *testing.T) {
 // heartbeat message, then one recovery.
 func TestExpectSuccessRecovers(t *testing.T) {
 	dir := t.TempDir()
-	log, mark := filepath.Join(dir, "log"), filepath.Join(dir, "slow-once")
-	job := scheduled(t, "@every 300ms", log, "if [ ! -e "+mark+" ]; then touch "+mark+"; sleep 0.6; fi")
+	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
+	job := scheduled(t, "@every 300ms", log, gated(gate))
 	job.ExpectSuccessWithin = 200 * time.Millisecond
 	job.Notify.On = []supervisor.Kind{supervisor.KindHeartbeat, supervisor.KindRecovery, supervisor.KindFailure}
-	rec, out := upFor(t, 1500*time.Millisecond, t.TempDir(), job)
-	kinds := rec.kinds()
+	td := startScheduled(t, dir, 0, job)
+	td.tick(t, "batch")
+	untilLog(t, log, "start")
+	td.clock.Advance(200 * time.Millisecond)
+	td.until(t, "a heartbeat", func() bool { return td.rec.count(supervisor.KindHeartbeat) == 1 })
+	os.WriteFile(gate, nil, 0o600) // the late run succeeds
+	td.until(t, "a recovery", func() bool { return td.rec.count(supervisor.KindRecovery) == 1 })
+	td.halt()
+	kinds := td.rec.kinds()
 	if len(kinds) != 2 || kinds[0] != supervisor.KindHeartbeat || kinds[1] != supervisor.KindRecovery {
-		t.Fatalf("events %v, want a heartbeat and then its recovery\n%s", kinds, out)
+		t.Fatalf("events %v, want a heartbeat and then its recovery\n%s", kinds, td.out)
 	}
-	if note := rec.events[1].Note; note != "a scheduled run succeeded again" {
+	if note := td.rec.events[1].Note; note != "a scheduled run succeeded again" {
 		t.Errorf("recovery says %q", note)
 	}
 }

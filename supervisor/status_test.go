@@ -46,10 +46,9 @@ func TestControlScheduledJob(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 300ms", log, "sleep 5")
 	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure, supervisor.KindHeartbeat}
-	rec, out := &recorder{}, &syncBuffer{}
-	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: out, Events: rec, RunsDir: t.TempDir()}
-	halt := start(d, job)
-	defer halt()
+	td := startScheduled(t, t.TempDir(), 0, job)
+	d, rec, out, halt := td.Daemon, td.rec, td.out, td.halt
+	td.tick(t, "batch")
 	testkit.Eventually(t, "the first run", func() bool { return len(lines(t, log)) == 1 })
 	// Its pid is known once the fork has returned, which may be after the job wrote.
 	testkit.Eventually(t, "the run in status with its pid", func() bool {
@@ -61,8 +60,13 @@ func TestControlScheduledJob(t *testing.T) {
 	if st := status(t, d, "batch"); st.State != supervisor.StateStopped || st.PID != 0 || st.LastExit != "SIGTERM" {
 		t.Errorf("status after stop %+v, want stopped, its run ended by SIGTERM", st)
 	}
-	time.Sleep(700 * time.Millisecond) // two due times pass
-	if got := lines(t, log); len(got) != 1 || !strings.Contains(out.String(), "not started: the job is stopped") {
+	for i := 1; i <= 2; i++ {
+		td.clock.Advance(300 * time.Millisecond)
+		td.until(t, "a due time passed while stopped", func() bool {
+			return strings.Count(out.String(), "not started: the job is stopped") == i
+		})
+	}
+	if got := lines(t, log); len(got) != 1 {
 		t.Errorf("log %v, want no run while stopped, each due time logged:\n%s", got, out.String())
 	}
 	control(t, d, "batch", supervisor.CommandStop, "already stopped")
@@ -133,9 +137,10 @@ func TestStatusDuringReload(t *testing.T) {
 }
 
 // stubborn is a job that ignores SIGTERM, so a stop takes its stop_timeout. It says
-// "trapped" once it does: before, a SIGTERM would still end it.
+// "trapped" once it does (before, a SIGTERM would still end it), and "got TERM" when
+// it gets one.
 func stubborn(script string) *supervisor.Job {
-	job := upJob("stubborn", "trap '' TERM; echo trapped; "+script)
+	job := upJob("stubborn", "trap 'echo got TERM' TERM; echo trapped; "+script)
 	job.StopTimeout = 500 * time.Millisecond
 	return job
 }
@@ -153,7 +158,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 		_, err := d.Control(context.Background(), "stubborn", supervisor.CommandStop)
 		stopped <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	testkit.Eventually(t, "the stop under way", func() bool { return strings.Contains(out.String(), "got TERM") })
 	control(t, d, "stubborn", supervisor.CommandStart, "")
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
@@ -186,7 +191,7 @@ func TestStopDuringReplaceAndRemoval(t *testing.T) {
 	}
 	// A reload keeps it stopped.
 	d.Reload(context.Background(), []*supervisor.Job{changed}, nil)
-	time.Sleep(100 * time.Millisecond)
+	control(t, d, "stubborn", supervisor.CommandStop, "already stopped")
 	if st := status(t, d, "stubborn"); st.State != supervisor.StateStopped {
 		t.Errorf("after a reload: %+v, want still stopped", st)
 	}
