@@ -217,41 +217,55 @@ func tail(s string) string {
 func TestTimeoutKillsGrandchild(t *testing.T) {
 	for _, pty := range []bool{true, false} {
 		for _, group := range []string{"same", "own-group"} {
-			pidFile := filepath.Join(t.TempDir(), "pid")
-			job := childJob(t, "grandchild "+pidFile+" stay "+group)
-			job.PTY = pty
-			job.Timeout = 2 * time.Second // long enough for a -race child to start its grandchild
-			job.StopTimeout = 300 * time.Millisecond
-			res, rec, out := run(t, job, nil)
-			if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
-				t.Errorf("pty=%v %s: status %d kind %s, want 124 timeout", pty, group, res.Status(), res.Kind())
-			}
-			if got := rec.kinds(); !equalKinds(got, []supervisor.Kind{supervisor.KindTimeout}) {
-				t.Errorf("pty=%v %s: events %v, want one timeout", pty, group, got)
-			}
-			if !strings.Contains(out, "started grandchild") {
-				t.Errorf("pty=%v %s: output %q", pty, group, out)
-			}
-			assertGone(t, pidFile)
+			t.Run(fmt.Sprintf("pty=%v/%s", pty, group), func(t *testing.T) {
+				t.Parallel() // each waits out its timeout
+				timeoutKillsGrandchild(t, pty, group)
+			})
 		}
 	}
+}
+
+func timeoutKillsGrandchild(t *testing.T, pty bool, group string) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := childJob(t, "grandchild "+pidFile+" stay "+group)
+	job.PTY = pty
+	job.Timeout = 2 * time.Second // long enough for a -race child to start its grandchild
+	job.StopTimeout = 300 * time.Millisecond
+	res, rec, out := run(t, job, nil)
+	if res.Status() != supervisor.ExitTimeout || res.Kind() != supervisor.KindTimeout {
+		t.Errorf("pty=%v %s: status %d kind %s, want 124 timeout", pty, group, res.Status(), res.Kind())
+	}
+	if got := rec.kinds(); !equalKinds(got, []supervisor.Kind{supervisor.KindTimeout}) {
+		t.Errorf("pty=%v %s: events %v, want one timeout", pty, group, got)
+	}
+	if !strings.Contains(out, "started grandchild") {
+		t.Errorf("pty=%v %s: output %q", pty, group, out)
+	}
+	assertGone(t, pidFile)
 }
 
 // When the main process exits, what it left in its session is stopped too.
 func TestLeftoversStopped(t *testing.T) {
 	for _, pty := range []bool{true, false} {
 		for _, group := range []string{"same", "own-group"} {
-			pidFile := filepath.Join(t.TempDir(), "pid")
-			job := childJob(t, "grandchild "+pidFile+" exit "+group)
-			job.PTY = pty
-			job.StopTimeout = 300 * time.Millisecond
-			res, _, _ := run(t, job, nil)
-			if res.Status() != 0 {
-				t.Errorf("pty=%v %s: status %d, want the main process's 0", pty, group, res.Status())
-			}
-			assertGone(t, pidFile)
+			t.Run(fmt.Sprintf("pty=%v/%s", pty, group), func(t *testing.T) {
+				t.Parallel()
+				leftoversStopped(t, pty, group)
+			})
 		}
 	}
+}
+
+func leftoversStopped(t *testing.T, pty bool, group string) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := childJob(t, "grandchild "+pidFile+" exit "+group)
+	job.PTY = pty
+	job.StopTimeout = 300 * time.Millisecond
+	res, _, _ := run(t, job, nil)
+	if res.Status() != 0 {
+		t.Errorf("pty=%v %s: status %d, want the main process's 0", pty, group, res.Status())
+	}
+	assertGone(t, pidFile)
 }
 
 // A program is looked up in the PATH the job's env gives.
