@@ -289,9 +289,9 @@ func (o *outputBeat) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// ListenNotify makes a NOTIFY_SOCKET at path whose sd_notify datagrams go to p:
+// ListenNotifySocket makes a NOTIFY_SOCKET at path whose sd_notify datagrams go to p:
 // WATCHDOG=1 and READY=1 are signs of life, STATUS= is kept, WATCHDOG=trigger is a
 // missed heartbeat.
-func (p *Pulse) ListenNotify(path string) (*NotifySocket, error) {
+func (p *Pulse) ListenNotifySocket(path string) (*NotifySocket, error) {
 	return listenSdNotify(path, p.sdNotify)
 }

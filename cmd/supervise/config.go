@@ -49,10 +49,10 @@ func loadConfig(getenv func(string) string) (*supervisor.Config, error) {
 	return cfg, err
 }
 
-// newNotifier returns the global config file (nil for none) and the notification
+// newPipeline returns the global config file (nil for none) and the notification
 // pipeline that it and the environment configure, running with opts, its spool in the
 // state folder and its complaints on stderr. Close it to deliver what it holds.
-func newNotifier(stderr io.Writer, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline, error) {
+func newPipeline(stderr io.Writer, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline, error) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return nil, nil, err

@@ -48,7 +48,7 @@ func cmdNotify(ctx context.Context, args []string, std stdio) error {
 		}
 	}
 	host, _ := os.Hostname()
-	cfg, n, err := newNotifier(stderr, stateDir(*state, os.Getenv), notifier.Options{Host: host})
+	cfg, n, err := newPipeline(stderr, stateDir(*state, os.Getenv), notifier.Options{Host: host})
 	if err != nil {
 		return &configError{err}
 	}

@@ -32,7 +32,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	host, _ := os.Hostname()
 	// What earlier runs could not send goes out while this job runs, for at most
 	// 10 s; the messages of this run follow it, so the chat reads them in order.
-	_, n, err := newNotifier(stderr, stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
+	_, n, err := newPipeline(stderr, stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
 	if err != nil {
 		return &configError{err}
 	}
@@ -187,7 +187,7 @@ func serveHeartbeat(r *supervisor.Runner, job *supervisor.Job) (func(), error) {
 		return nil, err
 	}
 	pulse := supervisor.NewPulse()
-	sock, err := pulse.ListenNotify(filepath.Join(dir, "notify.sock"))
+	sock, err := pulse.ListenNotifySocket(filepath.Join(dir, "notify.sock"))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -44,7 +44,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	host, _ := os.Hostname()
 	// The notifier first sends what earlier processes left in the spool, and tries
 	// again while messages wait there, backing off from a minute to a quarter hour.
-	cfg, n, err := newNotifier(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute})
+	cfg, n, err := newPipeline(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute})
 	if err != nil {
 		return &configError{err}
 	}
