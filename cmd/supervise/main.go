@@ -118,11 +118,8 @@ func help(args []string, stdout, stderr io.Writer) int {
 // cmdVersion is `supervise version`.
 func cmdVersion(_ context.Context, args []string, std stdio) error {
 	fs := newFlagSet("version", "", "version")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fs.usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
 	fmt.Fprintln(std.out, "supervise", version())
 	return nil

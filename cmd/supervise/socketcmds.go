@@ -51,12 +51,8 @@ func cmdStatus(ctx context.Context, args []string, std stdio) error {
 	fs := newFlagSet("status", "", "status [--json]")
 	client := socketFlags(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON, for scripts")
-	names, err := fs.parseInterleaved(args)
-	if err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if len(names) > 0 {
-		return fs.usageErrorf("unexpected argument %q", names[0])
 	}
 	ctx, cancel := interruptible(ctx)
 	defer cancel()
@@ -125,12 +121,8 @@ func jobCommand(ctx context.Context, verb, done string, args []string, std stdio
 func cmdReload(ctx context.Context, args []string, std stdio) error {
 	fs := newFlagSet("reload", "", "reload")
 	client := socketFlags(fs)
-	names, err := fs.parseInterleaved(args)
-	if err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if len(names) > 0 {
-		return fs.usageErrorf("unexpected argument %q", names[0])
 	}
 	ctx, cancel := interruptible(ctx)
 	defer cancel()

@@ -57,11 +57,8 @@ The updates are left unread, so other programs still get them and this can be ru
 again. Exit status: 0 when Telegram answered, 1 when it did not, 2 for a usage or
 configuration error.
 `, "telegram chats")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fs.usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
 
 	cfg, err := loadConfig(os.Getenv)

@@ -53,6 +53,15 @@ func (fs *flagSet) parseInterleaved(args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs parses args, flags anywhere, for a command that takes no arguments.
+func (fs *flagSet) parseNoArgs(args []string) error {
+	rest, err := fs.parseInterleaved(args)
+	if err == nil && len(rest) > 0 {
+		err = fs.usageErrorf("unexpected argument %q", rest[0])
+	}
+	return err
+}
+
 // usageErrorf is a usage error of the command: its arguments or a flag's value.
 func (fs *flagSet) usageErrorf(format string, a ...any) error {
 	return &usageError{fs: fs, err: fmt.Errorf(format, a...)}
