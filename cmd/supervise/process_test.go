@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -89,9 +90,7 @@ func TestSecondSignalCutsDeliveryShort(t *testing.T) {
 	}
 	go io.Copy(io.Discard, r)
 	cmd.Process.Signal(syscall.SIGTERM)
-	for srv.Requests() == 0 { // the job has ended and the alert is on its way
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the alert on its way to Telegram", func() bool { return srv.Requests() > 0 })
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
@@ -226,37 +225,76 @@ func orphanPID(t *testing.T, stdout *syncBuffer) int {
 	return pid
 }
 
+// waitOutput waits until b holds want; on a timeout, the failure shows what b held.
 func waitOutput(t *testing.T, b *syncBuffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.String(), want); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never saw %q in:\n%s", want, b.String())
-		}
+	defer onFailure(t, func() string { return "the output was:\n" + b.String() })
+	testkit.Eventually(t, fmt.Sprintf("%q in the output", want), func() bool { return strings.Contains(b.String(), want) })
+}
+
+// onFailure, deferred, logs what says once the test has failed, as when a wait
+// before it timed out.
+func onFailure(t *testing.T, what func() string) {
+	t.Helper()
+	if t.Failed() {
+		t.Log(what())
 	}
+}
+
+// fifo makes a named pipe for a job and the test to hand each other a go: opening
+// one end waits for the other, so neither needs a guess at how long the other takes.
+func fifo(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// procStatus returns /proc/PID/status, or "" once the process is gone and reaped.
+func procStatus(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return string(b)
+}
+
+// waitAdopted waits until pid is a child of parent, as it is once up adopts it.
+func waitAdopted(t *testing.T, pid, parent int) {
+	t.Helper()
+	defer onFailure(t, func() string { return procStatus(pid) })
+	testkit.Eventually(t, fmt.Sprintf("orphan %d adopted by up (%d)", pid, parent), func() bool {
+		return strings.Contains(procStatus(pid), fmt.Sprintf("PPid:\t%d\n", parent))
+	})
+}
+
+// daemonizer is a job file whose command starts daemon (sh code) in a session of its
+// own, waits for the daemon to write a line with its pid (or pids) to the fifo ready,
+// prints the line after "orphan ", and exits.
+func daemonizer(daemon, ready string) string {
+	return fmt.Sprintf("command = %q\nrestart = \"never\"\n", fmt.Sprintf("setsid sh -c '%s' & read pids <%s; echo orphan $pids", daemon, ready))
 }
 
 // up adopts what its jobs orphan (PR_SET_CHILD_SUBREAPER) and reaps it when it ends.
 func TestUpAdoptsAndReapsOrphans(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
-	// The daemon starts a session of its own before its parent exits, as a daemon does.
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 1 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
+	// The daemon starts a session of its own before its parent exits, as a daemon does:
+	// the job exits once the daemon says, through ready, that it has. The daemon lives
+	// until the test writes to done.
+	ready, done := fifo(t), fifo(t)
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("echo $$ >%s; read x <%s", ready, done), ready))
 	cmd, stdout, _ := startUp(t, dir)
 	pid := orphanPID(t, stdout)
-	status := func() string {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		return string(b)
+	waitAdopted(t, pid, cmd.Process.Pid)
+	// Without O_NONBLOCK, a daemon gone too soon would leave the open waiting forever.
+	f, err := os.OpenFile(done, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("the daemon %d does not wait for its go: %v", pid, err)
 	}
-	for deadline := time.Now().Add(900 * time.Millisecond); !strings.Contains(status(), fmt.Sprintf("PPid:\t%d\n", cmd.Process.Pid)); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d was not adopted by up (%d):\n%s", pid, cmd.Process.Pid, status())
-		}
-	}
-	for deadline := time.Now().Add(5 * time.Second); status() != ""; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d was not reaped after it ended:\n%s", pid, status())
-		}
-	}
+	f.WriteString("go\n")
+	f.Close()
+	defer onFailure(t, func() string { return procStatus(pid) })
+	testkit.Eventually(t, fmt.Sprintf("orphan %d reaped after it ended", pid), func() bool { return procStatus(pid) == "" })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 }
@@ -297,13 +335,11 @@ func TestUpCrashLoopThenFixedByReload(t *testing.T) {
 func TestUpStopsAdoptedDaemons(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 100 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
+	ready := fifo(t)
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("echo $$ >%s; exec sleep 100", ready), ready))
 	cmd, stdout, _ := startUp(t, dir)
 	pid := orphanPID(t, stdout)
-	time.Sleep(400 * time.Millisecond) // the job has ended; its daemon runs on, adopted
-	if syscall.Kill(pid, 0) != nil {
-		t.Fatalf("the daemon %d did not outlive its job", pid)
-	}
+	waitAdopted(t, pid, cmd.Process.Pid) // the job has ended; its daemon runs on
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit %v", err)
@@ -317,10 +353,15 @@ func TestUpStopsAdoptedDaemons(t *testing.T) {
 func TestUpStopsOrphansOfOrphans(t *testing.T) {
 	noTelegram(t)
 	dir := t.TempDir()
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sh -c 'sleep 300 & echo orphan $!; wait' & sleep 0.3\"\nrestart = \"never\"\n")
+	ready := fifo(t)
+	// The daemon's child's pid, then the daemon's.
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("sleep 300 & echo $! $$ >%s; wait", ready), ready))
 	cmd, stdout, _ := startUp(t, dir)
-	pid := orphanPID(t, stdout)
-	time.Sleep(400 * time.Millisecond)
+	orphanPID(t, stdout)
+	var pid, daemon int
+	out := stdout.String()
+	fmt.Sscanf(out[strings.Index(out, "orphan ")+len("orphan "):], "%d %d", &pid, &daemon)
+	waitAdopted(t, daemon, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	start := time.Now()
 	cmd.Wait()
