@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
 // /metrics on up's --listen, scraped as Prometheus does: a running daemon is up, a
@@ -24,13 +25,15 @@ import (
 // scheduled one its next run, one with a sign of life its age, the crash's message
 // is counted as sent, and the names pass Prometheus's own lint.
 func TestUpMetrics(t *testing.T) {
-	telegram(t)
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	writeFile(t, dir, "web.toml", "command = \"echo web is up; exec sleep 100\"\n[heartbeat]\nevery = \"1h\"\noutput = true\n")
 	writeFile(t, dir, "crasher.toml", "command = \"exit 1\"\nbackoff = { initial = \"10ms\", max = \"50ms\" }\n")
 	writeFile(t, dir, "once.toml", "command = \"true\"\nrestart = \"on-failure\"\n")
 	writeFile(t, dir, "nightly.toml", "command = \"true\"\nschedule = \"@daily\"\n")
-	_, stdout, stderr := startUp(t, dir)
+	_, stdout, stderr := startBotUp(t, srv, dir)
 	waitOutput(t, stdout, "web | web is up")
 	addr := regexp.MustCompile(`listening on ([^\s;]+)`).FindStringSubmatch(stderr.String())
 	if addr == nil {

@@ -118,13 +118,15 @@ func TestKilledWhileSendingLosesNothing(t *testing.T) {
 // 30 jobs failing at once under up, against a Bot API that takes one message a second
 // per chat: a handful of messages that name every job, and no 429 loop.
 func TestUpStormIsDigested(t *testing.T) {
-	srv := telegram(t)
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
 	srv.Limit(time.Second)
 	dir := t.TempDir()
 	for i := range 30 {
 		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"echo oops; exit 1\"\nrestart = \"never\"\n")
 	}
-	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir()) // with telegram's environment
+	cmd, _, stderr := startBotUp(t, srv, dir, "--state", t.TempDir())
 	named := func() map[string]bool {
 		seen := map[string]bool{}
 		for _, m := range srv.Messages() {
@@ -189,12 +191,9 @@ func TestRunAttachesWholeOutput(t *testing.T) {
 
 // A storm among jobs with a chat of their own is folded too, one digest per chat.
 func TestUpStormToOwnChat(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat, -100555)
 	t.Cleanup(srv.Close)
-	noTelegram(t)
-	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken)
-	t.Setenv("SUPERVISE_TELEGRAM_CHAT_ID", fmt.Sprint(tgChat))
-	t.Setenv("SUPERVISE_TELEGRAM_API_URL", srv.URL())
 	srv.Limit(time.Second)
 	dir := t.TempDir()
 	for i := range 20 {
@@ -204,7 +203,7 @@ func TestUpStormToOwnChat(t *testing.T) {
 		}
 		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"exit 1\"\nrestart = \"never\"\n"+own)
 	}
-	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir())
+	cmd, _, stderr := startBotUp(t, srv, dir, "--state", t.TempDir())
 	named := func(chat int64) int {
 		seen := map[string]bool{}
 		for _, m := range srv.Messages() {
