@@ -13,6 +13,7 @@ import (
 // The table drops its rightmost columns until it fits the width; the job and its
 // state always stay.
 func TestWriteStatusFitsWidth(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	st := control.Status{Jobs: []supervisor.JobStatus{
 		{Name: "web", State: supervisor.StateRunning, PID: 4242, Since: now.Add(-90 * time.Second),

@@ -3,7 +3,9 @@ package control_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,8 +34,25 @@ func message(chat int64, text string) map[string]any {
 	}}
 }
 
+// conflicts is an http.RoundTripper that counts the answers 409 Conflict a poller gets.
+type conflicts struct{ n atomic.Int64 }
+
+func (c *conflicts) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusConflict {
+		c.n.Add(1)
+	}
+	return resp, err
+}
+
 // commandsUp runs a daemon with one job, web, and the Telegram commands for it.
 func commandsUp(t *testing.T, fake *telegramtest.Server, stderr *syncBuffer) *supervisor.Daemon {
+	t.Helper()
+	return commandsUpVia(t, fake, stderr, http.DefaultTransport)
+}
+
+// commandsUpVia is commandsUp with the bot's requests made by transport.
+func commandsUpVia(t *testing.T, fake *telegramtest.Server, stderr *syncBuffer, transport http.RoundTripper) *supervisor.Daemon {
 	t.Helper()
 	job := supervisor.NewJob("web", supervisor.ShellCommand("echo web says hello; exec sleep 100")...)
 	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: stderr, LogDir: t.TempDir()}
@@ -42,6 +61,7 @@ func commandsUp(t *testing.T, fake *telegramtest.Server, stderr *syncBuffer) *su
 	go func() { d.Run(ctx, []*supervisor.Job{job}); done <- struct{}{} }()
 	bot := notifier.NewTelegram(token, "")
 	bot.APIURL = fake.URL()
+	bot.Client = &http.Client{Transport: transport}
 	c := &control.Commands{Bot: bot, Allow: map[int64]bool{allowed: true}, Daemon: d, Stderr: stderr, Wait: time.Second}
 	go func() { c.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() {
@@ -76,6 +96,7 @@ func answers(fake *telegramtest.Server, chat int64) []string {
 // from a chat not allowed do nothing and are logged; a command for another bot, or
 // one sent long ago, is left alone.
 func TestTelegramCommands(t *testing.T) {
+	t.Parallel()
 	fake := telegramtest.NewServer(token, allowed, other)
 	defer fake.Close()
 	stderr := &syncBuffer{}
@@ -145,15 +166,21 @@ func TestTelegramCommands(t *testing.T) {
 // Two pollers of one bot: Telegram ends one's request with 409, which is said once,
 // clearly, and polling goes on.
 func TestTelegramCommandsSecondPoller(t *testing.T) {
+	t.Parallel()
 	fake := telegramtest.NewServer(token, allowed)
 	defer fake.Close()
 	first, second := &syncBuffer{}, &syncBuffer{}
-	commandsUp(t, fake, first)
-	commandsUp(t, fake, second)
+	firstConflicts, secondConflicts := &conflicts{}, &conflicts{}
+	commandsUpVia(t, fake, first, firstConflicts)
+	commandsUpVia(t, fake, second, secondConflicts)
 	testkit.Eventually(t, "the conflict said", func() bool {
 		return strings.Contains(first.String()+second.String(), "another program is reading this bot's updates")
 	})
-	time.Sleep(3 * time.Second) // a few more polls, each ended by the other
+	// A second conflict for each poller, which it must not speak of again. The pollers
+	// back off, and each success resets that: this takes about 3s, at random.
+	testkit.EventuallyWithin(t, 30*time.Second, "2 conflicts for each poller", func() bool {
+		return firstConflicts.n.Load() >= 2 && secondConflicts.n.Load() >= 2
+	})
 	for _, s := range []string{first.String(), second.String()} {
 		if n := strings.Count(s, "another program is reading"); n > 1 {
 			t.Errorf("the conflict was said %d times:\n%s", n, s)

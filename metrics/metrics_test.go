@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/metrics"
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/supervisor"
@@ -63,6 +64,7 @@ func values(mf *dto.MetricFamily) map[string]string {
 // The notifier's metrics come from its Delivery at each scrape; the three results
 // have a series from 0.
 func TestNotifierMetrics(t *testing.T) {
+	t.Parallel()
 	n := &reporter{notifier.DeliveryStatus{Spooled: 2, Results: map[string]int{"sent": 7, "failed": 1}}}
 	h := metrics.Handler(&supervisor.Daemon{}, n.Delivery)
 
@@ -99,6 +101,7 @@ func TestNotifierMetrics(t *testing.T) {
 // A notifier that cannot say how it fares has no metrics rather than zeros, which
 // would look like a healthy one.
 func TestNotifierMetricsWithoutDelivery(t *testing.T) {
+	t.Parallel()
 	families := scrape(t, metrics.Handler(&supervisor.Daemon{}, silent))
 	for _, name := range []string{"supervise_notifications_total", "supervise_spool_messages"} {
 		if families[name] != nil {
@@ -134,11 +137,9 @@ func BenchmarkScrape(b *testing.B) {
 		cancel()
 		<-done
 	}()
-	for deadline := time.Now().Add(30 * time.Second); !allBeating(d.Status(), n); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatalf("the %d jobs did not all start and write a line", n)
-		}
-	}
+	testkit.EventuallyWithin(b, 30*time.Second, fmt.Sprintf("the %d jobs all running and each with a line written", n), func() bool {
+		return allBeating(d.Status(), n)
+	})
 
 	h := metrics.Handler(d, n8r.Delivery)
 	var size int

@@ -31,11 +31,15 @@ func supervise(t *testing.T, args ...string) (int, string, string) {
 	return status, stdout.String(), stderr.String()
 }
 
+// botKeys are the variables that would give supervise a Telegram bot, or a config
+// file that does.
+var botKeys = []string{"SUPERVISE_TELEGRAM_TOKEN", "SUPERVISE_TELEGRAM_TOKEN_FILE", "SUPERVISE_TELEGRAM_CHAT_ID", "SUPERVISE_TELEGRAM_API_URL",
+	"SUPERVISE_TELEGRAM_TIMEOUT", "SUPERVISE_CONFIG"}
+
 // noTelegram makes sure no bot is configured, so notifications go to stderr.
 func noTelegram(t *testing.T) {
 	t.Setenv("SUPERVISE_STATE_DIR", t.TempDir()) // and no state outside the test
-	for _, k := range []string{"SUPERVISE_TELEGRAM_TOKEN", "SUPERVISE_TELEGRAM_TOKEN_FILE", "SUPERVISE_TELEGRAM_CHAT_ID", "SUPERVISE_TELEGRAM_API_URL",
-		"SUPERVISE_TELEGRAM_TIMEOUT", "SUPERVISE_CONFIG"} {
+	for _, k := range botKeys {
 		t.Setenv(k, "")
 	}
 }
@@ -166,6 +170,11 @@ func telegram(t *testing.T) *telegramtest.Server {
 	t.Setenv("SUPERVISE_TELEGRAM_CHAT_ID", fmt.Sprint(tgChat))
 	t.Setenv("SUPERVISE_TELEGRAM_API_URL", srv.URL())
 	return srv
+}
+
+// botEnv is what telegram sets, for a process of its own (after quiet).
+func botEnv(srv *telegramtest.Server) []string {
+	return []string{"SUPERVISE_TELEGRAM_TOKEN=" + tgToken, fmt.Sprint("SUPERVISE_TELEGRAM_CHAT_ID=", tgChat), "SUPERVISE_TELEGRAM_API_URL=" + srv.URL()}
 }
 
 // Hostile output arrives on Telegram as one valid message that ends with the last line.

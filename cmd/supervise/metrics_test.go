@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
 // /metrics on up's --listen, scraped as Prometheus does: a running daemon is up, a
@@ -21,13 +25,15 @@ import (
 // scheduled one its next run, one with a sign of life its age, the crash's message
 // is counted as sent, and the names pass Prometheus's own lint.
 func TestUpMetrics(t *testing.T) {
-	telegram(t)
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	writeFile(t, dir, "web.toml", "command = \"echo web is up; exec sleep 100\"\n[heartbeat]\nevery = \"1h\"\noutput = true\n")
 	writeFile(t, dir, "crasher.toml", "command = \"exit 1\"\nbackoff = { initial = \"10ms\", max = \"50ms\" }\n")
 	writeFile(t, dir, "once.toml", "command = \"true\"\nrestart = \"on-failure\"\n")
 	writeFile(t, dir, "nightly.toml", "command = \"true\"\nschedule = \"@daily\"\n")
-	_, stdout, stderr := startUp(t, dir)
+	_, stdout, stderr := startBotUp(t, srv, dir)
 	waitOutput(t, stdout, "web | web is up")
 	addr := regexp.MustCompile(`listening on ([^\s;]+)`).FindStringSubmatch(stderr.String())
 	if addr == nil {
@@ -37,18 +43,14 @@ func TestUpMetrics(t *testing.T) {
 
 	// Wait until the crasher has been restarted twice and told, and once has succeeded.
 	var m scraped
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	defer onFailure(t, func() string { return "the last scrape:\n" + m.text })
+	testkit.Eventually(t, "the crasher restarted twice and told, and once succeeded", func() bool {
 		m = scrapeMetrics(t, url)
 		_, succeeded := m.value("supervise_job_last_success_timestamp_seconds", "job", "once")
 		restarts, _ := m.value("supervise_job_restarts_total", "job", "crasher")
 		sent, _ := m.value("supervise_notifications_total", "result", "sent")
-		if restarts >= 2 && succeeded && sent >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the crasher was not restarted twice or told, or once did not succeed:\n%s", m.text)
-		}
-	}
+		return restarts >= 2 && succeeded && sent >= 1
+	})
 
 	for name, want := range map[string]dto.MetricType{
 		"supervise_job_up":                             dto.MetricType_GAUGE,
@@ -106,17 +108,12 @@ func TestUpMetrics(t *testing.T) {
 	// The counters move as the crasher goes on crashing.
 	restarts, _ := m.value("supervise_job_restarts_total", "job", "crasher")
 	exits, _ := m.value("supervise_job_exits_total", "job", "crasher", "status", "1")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testkit.Eventually(t, fmt.Sprintf("the crasher's restarts above %v and exits above %v", restarts, exits), func() bool {
 		m = scrapeMetrics(t, url)
 		r, _ := m.value("supervise_job_restarts_total", "job", "crasher")
 		e, _ := m.value("supervise_job_exits_total", "job", "crasher", "status", "1")
-		if r > restarts && e > exits {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restarts stayed at %v or exits at %v:\n%s", restarts, exits, m.text)
-		}
-	}
+		return r > restarts && e > exits
+	})
 }
 
 // scraped is one scrape of /metrics, as text and parsed.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -91,16 +91,13 @@ func TestKilledWhileSendingLosesNothing(t *testing.T) {
 	srv.Fail(telegramtest.Fault{Stall: true})
 	state := t.TempDir()
 	cmd := command(t, "run", "--state", state, "--name", "doomed", "--", "sh", "-c", "echo the end; exit 1")
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); srv.Requests() == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no request reached Telegram:\n%s", stderr.String())
-		}
-	}
+	defer onFailure(t, func() string { return "stderr:\n" + stderr.String() })
+	testkit.Eventually(t, "a request at Telegram", func() bool { return srv.Requests() > 0 })
 	cmd.Process.Signal(syscall.SIGKILL)
 	var exit *exec.ExitError
 	if err := cmd.Wait(); !errors.As(err, &exit) {
@@ -121,13 +118,15 @@ func TestKilledWhileSendingLosesNothing(t *testing.T) {
 // 30 jobs failing at once under up, against a Bot API that takes one message a second
 // per chat: a handful of messages that name every job, and no 429 loop.
 func TestUpStormIsDigested(t *testing.T) {
-	srv := telegram(t)
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
 	srv.Limit(time.Second)
 	dir := t.TempDir()
 	for i := range 30 {
 		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"echo oops; exit 1\"\nrestart = \"never\"\n")
 	}
-	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir()) // with telegram's environment
+	cmd, _, stderr := startBotUp(t, srv, dir, "--state", t.TempDir())
 	named := func() map[string]bool {
 		seen := map[string]bool{}
 		for _, m := range srv.Messages() {
@@ -139,11 +138,11 @@ func TestUpStormIsDigested(t *testing.T) {
 		}
 		return seen
 	}
-	for deadline := time.Now().Add(20 * time.Second); len(named()) < 30; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 30 jobs named in %d messages:\n%s", len(named()), len(srv.Messages()), stderr.String())
-		}
-	}
+	defer onFailure(t, func() string {
+		return fmt.Sprintf("%d of 30 jobs named in %d messages:\n%s", len(named()), len(srv.Messages()), stderr.String())
+	})
+	// Paced at a message a second, the storm takes a while by design.
+	testkit.EventuallyWithin(t, 20*time.Second, "all 30 jobs named", func() bool { return len(named()) == 30 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if n := len(srv.Messages()); n > 5 || srv.Throttled() > 2 {
@@ -192,12 +191,9 @@ func TestRunAttachesWholeOutput(t *testing.T) {
 
 // A storm among jobs with a chat of their own is folded too, one digest per chat.
 func TestUpStormToOwnChat(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat, -100555)
 	t.Cleanup(srv.Close)
-	noTelegram(t)
-	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken)
-	t.Setenv("SUPERVISE_TELEGRAM_CHAT_ID", fmt.Sprint(tgChat))
-	t.Setenv("SUPERVISE_TELEGRAM_API_URL", srv.URL())
 	srv.Limit(time.Second)
 	dir := t.TempDir()
 	for i := range 20 {
@@ -207,7 +203,7 @@ func TestUpStormToOwnChat(t *testing.T) {
 		}
 		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), "command = \"exit 1\"\nrestart = \"never\"\n"+own)
 	}
-	cmd, _, stderr := startUp(t, dir, "--state", t.TempDir())
+	cmd, _, stderr := startBotUp(t, srv, dir, "--state", t.TempDir())
 	named := func(chat int64) int {
 		seen := map[string]bool{}
 		for _, m := range srv.Messages() {
@@ -219,11 +215,12 @@ func TestUpStormToOwnChat(t *testing.T) {
 		}
 		return len(seen)
 	}
-	for deadline := time.Now().Add(20 * time.Second); named(tgChat) < 10 || named(-100555) < 10; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("named %d in the default chat and %d in the job's, want 10 each:\n%s", named(tgChat), named(-100555), stderr.String())
-		}
-	}
+	defer onFailure(t, func() string {
+		return fmt.Sprintf("named %d in the default chat and %d in the job's:\n%s", named(tgChat), named(-100555), stderr.String())
+	})
+	testkit.EventuallyWithin(t, 20*time.Second, "10 jobs named in each chat", func() bool {
+		return named(tgChat) >= 10 && named(-100555) >= 10
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if n := len(srv.Messages()); n > 6 || srv.Throttled() > 2 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -45,11 +46,21 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// quiet makes cmd use no Telegram bot and no config file, whatever the environment of
+// the test binary: what noTelegram does, for a test that starts supervise only as a
+// process of its own, leaves its environment alone, and so may run in parallel.
+func quiet(cmd *exec.Cmd) *exec.Cmd {
+	for _, k := range botKeys {
+		cmd.Env = append(cmd.Env, k+"=") // of two, exec uses the last
+	}
+	return cmd
+}
+
 // When whoever reads supervise's output goes away, the job runs on to the end.
 func TestRunOutlivesClosedStdout(t *testing.T) {
-	noTelegram(t)
-	cmd := command(t, "run", "--notify-on", "success,failure", "--name", "chatty", "--",
-		"sh", "-c", `i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done; echo finished`)
+	t.Parallel()
+	cmd := quiet(command(t, "run", "--notify-on", "success,failure", "--name", "chatty", "--",
+		"sh", "-c", `i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done; echo finished`))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +82,12 @@ func TestRunOutlivesClosedStdout(t *testing.T) {
 // With Telegram stalled, a second SIGTERM ends the wait for delivery at once; the
 // alert goes to stderr and supervise exits with the job's status.
 func TestSecondSignalCutsDeliveryShort(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	srv.Fail(telegramtest.Fault{Stall: true})
-	cmd := command(t, "run", "--name", "stuck", "--", "sh", "-c", "echo ready; sleep 30")
-	cmd.Env = append(cmd.Env, "SUPERVISE_TELEGRAM_TOKEN="+tgToken, fmt.Sprint("SUPERVISE_TELEGRAM_CHAT_ID=", tgChat),
-		"SUPERVISE_TELEGRAM_API_URL="+srv.URL(), "SUPERVISE_TELEGRAM_TOKEN_FILE=")
+	cmd := quiet(command(t, "run", "--name", "stuck", "--", "sh", "-c", "echo ready; sleep 30"))
+	cmd.Env = append(cmd.Env, botEnv(srv)...)
 	out, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -89,9 +100,7 @@ func TestSecondSignalCutsDeliveryShort(t *testing.T) {
 	}
 	go io.Copy(io.Discard, r)
 	cmd.Process.Signal(syscall.SIGTERM)
-	for srv.Requests() == 0 { // the job has ended and the alert is on its way
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the alert on its way to Telegram", func() bool { return srv.Requests() > 0 })
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
@@ -186,10 +195,10 @@ func TestUpUsage(t *testing.T) {
 
 // SIGHUP re-reads the folder: an added job starts, a removed one stops.
 func TestUpReloadsOnSIGHUP(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "first.toml", `command = "echo first is up; exec sleep 100"`)
-	cmd, stdout, stderr := startUp(t, dir)
+	cmd, stdout, stderr := startQuietUp(t, dir)
 	waitOutput(t, stdout, "first | first is up")
 	os.Remove(filepath.Join(dir, "first.toml"))
 	writeFile(t, dir, "second.toml", `command = "echo second is up; exec sleep 100"`)
@@ -206,7 +215,32 @@ func TestUpReloadsOnSIGHUP(t *testing.T) {
 // readable while it runs; the process is killed at the end of the test.
 func startUp(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
-	cmd := command(t, append([]string{"up", "--jobs", dir, "--listen", "127.0.0.1:0"}, args...)...)
+	return start(t, upCommand(t, dir, args...))
+}
+
+// startQuietUp is startUp after quiet, for a test that runs in parallel.
+func startQuietUp(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	return start(t, quiet(upCommand(t, dir, args...)))
+}
+
+// startBotUp is startQuietUp with a bot that sends to srv, to tgChat by default.
+func startBotUp(t *testing.T, srv *telegramtest.Server, dir string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	cmd := quiet(upCommand(t, dir, args...))
+	cmd.Env = append(cmd.Env, botEnv(srv)...)
+	return start(t, cmd)
+}
+
+// upCommand returns `supervise up` on dir, with args, as a process to start.
+func upCommand(t *testing.T, dir string, args ...string) *exec.Cmd {
+	return command(t, append([]string{"up", "--jobs", dir, "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// start starts cmd with its output readable while it runs; the process is killed at
+// the end of the test.
+func start(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	t.Helper()
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -226,37 +260,76 @@ func orphanPID(t *testing.T, stdout *syncBuffer) int {
 	return pid
 }
 
+// waitOutput waits until b holds want; on a timeout, the failure shows what b held.
 func waitOutput(t *testing.T, b *syncBuffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.String(), want); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never saw %q in:\n%s", want, b.String())
-		}
+	defer onFailure(t, func() string { return "the output was:\n" + b.String() })
+	testkit.Eventually(t, fmt.Sprintf("%q in the output", want), func() bool { return strings.Contains(b.String(), want) })
+}
+
+// onFailure, deferred, logs what says once the test has failed, as when a wait
+// before it timed out.
+func onFailure(t *testing.T, what func() string) {
+	t.Helper()
+	if t.Failed() {
+		t.Log(what())
 	}
+}
+
+// fifo makes a named pipe for a job and the test to hand each other a go: opening
+// one end waits for the other, so neither needs a guess at how long the other takes.
+func fifo(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// procStatus returns /proc/PID/status, or "" once the process is gone and reaped.
+func procStatus(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return string(b)
+}
+
+// waitAdopted waits until pid is a child of parent, as it is once up adopts it.
+func waitAdopted(t *testing.T, pid, parent int) {
+	t.Helper()
+	defer onFailure(t, func() string { return procStatus(pid) })
+	testkit.Eventually(t, fmt.Sprintf("orphan %d adopted by up (%d)", pid, parent), func() bool {
+		return strings.Contains(procStatus(pid), fmt.Sprintf("PPid:\t%d\n", parent))
+	})
+}
+
+// daemonizer is a job file whose command starts daemon (sh code) in a session of its
+// own, waits for the daemon to write a line with its pid (or pids) to the fifo ready,
+// prints the line after "orphan ", and exits.
+func daemonizer(daemon, ready string) string {
+	return fmt.Sprintf("command = %q\nrestart = \"never\"\n", fmt.Sprintf("setsid sh -c '%s' & read pids <%s; echo orphan $pids", daemon, ready))
 }
 
 // up adopts what its jobs orphan (PR_SET_CHILD_SUBREAPER) and reaps it when it ends.
 func TestUpAdoptsAndReapsOrphans(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
-	// The daemon starts a session of its own before its parent exits, as a daemon does.
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 1 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
-	cmd, stdout, _ := startUp(t, dir)
+	// The daemon starts a session of its own before its parent exits, as a daemon does:
+	// the job exits once the daemon says, through ready, that it has. The daemon lives
+	// until the test writes to done.
+	ready, done := fifo(t), fifo(t)
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("echo $$ >%s; read x <%s", ready, done), ready))
+	cmd, stdout, _ := startQuietUp(t, dir)
 	pid := orphanPID(t, stdout)
-	status := func() string {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		return string(b)
+	waitAdopted(t, pid, cmd.Process.Pid)
+	// Without O_NONBLOCK, a daemon gone too soon would leave the open waiting forever.
+	f, err := os.OpenFile(done, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("the daemon %d does not wait for its go: %v", pid, err)
 	}
-	for deadline := time.Now().Add(900 * time.Millisecond); !strings.Contains(status(), fmt.Sprintf("PPid:\t%d\n", cmd.Process.Pid)); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d was not adopted by up (%d):\n%s", pid, cmd.Process.Pid, status())
-		}
-	}
-	for deadline := time.Now().Add(5 * time.Second); status() != ""; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("orphan %d was not reaped after it ended:\n%s", pid, status())
-		}
-	}
+	f.WriteString("go\n")
+	f.Close()
+	defer onFailure(t, func() string { return procStatus(pid) })
+	testkit.Eventually(t, fmt.Sprintf("orphan %d reaped after it ended", pid), func() bool { return procStatus(pid) == "" })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 }
@@ -264,10 +337,10 @@ func TestUpAdoptsAndReapsOrphans(t *testing.T) {
 // With the default restart settings, a job that exits 1 at once gets one failure and
 // one crash-loop message within 10 s; once a reload fixes it, one recovery message.
 func TestUpCrashLoopThenFixedByReload(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
 	file := writeFile(t, dir, "broken-app.toml", "command = \"echo starting; exit 1\"\nhealthy_after = \"1s\"\n")
-	cmd, _, stderr := startUp(t, dir)
+	cmd, _, stderr := startQuietUp(t, dir)
 	start := time.Now()
 	waitOutput(t, stderr, "broken-app is crash-looping")
 	if took := time.Since(start); took > 10*time.Second {
@@ -295,15 +368,13 @@ func TestUpCrashLoopThenFixedByReload(t *testing.T) {
 // When up stops, what its jobs left behind stops too, a daemon in a session of its
 // own included.
 func TestUpStopsAdoptedDaemons(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sleep 100 & echo orphan $!; sleep 0.2\"\nrestart = \"never\"\n")
-	cmd, stdout, _ := startUp(t, dir)
+	ready := fifo(t)
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("echo $$ >%s; exec sleep 100", ready), ready))
+	cmd, stdout, _ := startQuietUp(t, dir)
 	pid := orphanPID(t, stdout)
-	time.Sleep(400 * time.Millisecond) // the job has ended; its daemon runs on, adopted
-	if syscall.Kill(pid, 0) != nil {
-		t.Fatalf("the daemon %d did not outlive its job", pid)
-	}
+	waitAdopted(t, pid, cmd.Process.Pid) // the job has ended; its daemon runs on
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit %v", err)
@@ -315,12 +386,17 @@ func TestUpStopsAdoptedDaemons(t *testing.T) {
 
 // A process adopted while up stops (the child of an orphan that died) is stopped too.
 func TestUpStopsOrphansOfOrphans(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, dir, "daemonizer.toml", "command = \"setsid sh -c 'sleep 300 & echo orphan $!; wait' & sleep 0.3\"\nrestart = \"never\"\n")
-	cmd, stdout, _ := startUp(t, dir)
-	pid := orphanPID(t, stdout)
-	time.Sleep(400 * time.Millisecond)
+	ready := fifo(t)
+	// The daemon's child's pid, then the daemon's.
+	writeFile(t, dir, "daemonizer.toml", daemonizer(fmt.Sprintf("sleep 300 & echo $! $$ >%s; wait", ready), ready))
+	cmd, stdout, _ := startQuietUp(t, dir)
+	orphanPID(t, stdout)
+	var pid, daemon int
+	out := stdout.String()
+	fmt.Sscanf(out[strings.Index(out, "orphan ")+len("orphan "):], "%d %d", &pid, &daemon)
+	waitAdopted(t, daemon, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	start := time.Now()
 	cmd.Wait()
@@ -335,6 +411,7 @@ func TestUpStopsOrphansOfOrphans(t *testing.T) {
 // As PID 1 of a container (here a PID namespace of its own), up reaps every zombie and
 // stops on SIGTERM, as `docker stop` sends it.
 func TestUpAsPID1(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("a PID namespace needs root")
 	}
@@ -342,11 +419,10 @@ func TestUpAsPID1(t *testing.T) {
 	if err != nil {
 		t.Skip("unshare(1) is not installed")
 	}
-	noTelegram(t)
 	dir := t.TempDir()
 	// The job leaves an orphan that exits at once, then counts the zombies around.
 	writeFile(t, dir, "init.toml", `command = "(sleep 0.1 &); sleep 0.6; echo parent $PPID zombies $(grep -l 'State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l); exec sleep 100"`)
-	cmd := command(t, "up", "--jobs", dir, "--listen", "127.0.0.1:0")
+	cmd := quiet(upCommand(t, dir))
 	cmd.Args = append([]string{unshare, "--pid", "--fork", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
 	cmd.Path = unshare
 	var stdout, stderr syncBuffer
@@ -381,10 +457,10 @@ func TestUpAsPID1(t *testing.T) {
 
 // A second SIGTERM does not wait for stop_timeout: it kills every job at once.
 func TestUpSecondSignalKills(t *testing.T) {
-	noTelegram(t)
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "stubborn.toml", "command = \"trap '' TERM; echo deaf; while :; do sleep 0.1; done\"\nstop_timeout = \"1m\"\n")
-	cmd, stdout, stderr := startUp(t, dir)
+	cmd, stdout, stderr := startQuietUp(t, dir)
 	waitOutput(t, stdout, "stubborn | deaf")
 	cmd.Process.Signal(syscall.SIGTERM)
 	waitOutput(t, stderr, "stopping every job")

@@ -31,9 +31,18 @@ func (s *Buffer) String() string {
 // has not within 10 seconds: what says what was waited for.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+	EventuallyWithin(t, 10*time.Second, what, cond)
+}
+
+// EventuallyWithin is Eventually with a deadline of its own, for a wait that is long
+// by design (a paced storm of messages, hundreds of processes starting).
+func EventuallyWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
+			t.Fatalf("not within %v: %s", limit, what)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidateHTMLAccepts(t *testing.T) {
+	t.Parallel()
 	for _, text := range []string{
 		"plain text",
 		"<b>bold</b> <strong>strong</strong> <i>i</i> <em>em</em> <u>u</u> <ins>ins</ins>",
@@ -35,6 +36,7 @@ func TestValidateHTMLAccepts(t *testing.T) {
 }
 
 func TestValidateHTMLRejects(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		text string
 		want string
@@ -75,6 +77,7 @@ func TestValidateHTMLRejects(t *testing.T) {
 }
 
 func TestValidateHTMLLength(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		text string

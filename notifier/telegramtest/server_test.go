@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/supervise/supervise/internal/testkit"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -67,6 +69,7 @@ func decode(t *testing.T, resp *http.Response) answer {
 }
 
 func TestServerSendMessage(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42, -1001234567890)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendMessage"
@@ -121,6 +124,7 @@ func TestServerSendMessage(t *testing.T) {
 }
 
 func TestServerResultIsTheParsedText(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	a := postJSON(t, s.URL()+"/bot"+token+"/sendMessage",
@@ -131,6 +135,7 @@ func TestServerResultIsTheParsedText(t *testing.T) {
 }
 
 func TestServerForms(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendMessage"
@@ -172,6 +177,7 @@ func TestServerForms(t *testing.T) {
 }
 
 func TestServerFaults(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendMessage"
@@ -209,6 +215,7 @@ func TestServerFaults(t *testing.T) {
 }
 
 func TestServerStallUntilClientGivesUp(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	s.Fail(telegramtest.Fault{Stall: true})
@@ -228,6 +235,7 @@ func TestServerStallUntilClientGivesUp(t *testing.T) {
 }
 
 func TestServerStallUntilClose(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	s.Fail(telegramtest.Fault{Stall: true})
 
@@ -243,14 +251,34 @@ func TestServerStallUntilClose(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	for s.Requests() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, "the request at the server", func() bool { return s.Requests() > 0 })
 	s.Close() // must not wait for the stalled request forever
 	wg.Wait()
 	if err == nil {
 		t.Errorf("a request stalled until Close got an answer")
 	}
+}
+
+// blocked reports whether a goroutine of this process is blocked in a select inside
+// fn: the server runs here, and its goroutines say, as nothing else does, whether
+// a request has reached a wait or is still on its way to it.
+func blocked(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, stack, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[select") && strings.Contains(stack, fn+"(") {
+			return true
+		}
+	}
+	return false
 }
 
 // updatesAnswer is a getUpdates answer as a client sees it.
@@ -309,6 +337,7 @@ func textUpdate(text string) map[string]any {
 }
 
 func TestServerGetUpdates(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	get := s.URL() + "/bot" + token + "/getUpdates"
@@ -370,6 +399,7 @@ func TestServerGetUpdates(t *testing.T) {
 }
 
 func TestServerGetUpdatesErrors(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	get := s.URL() + "/bot" + token + "/getUpdates"
@@ -403,6 +433,7 @@ func TestServerGetUpdatesErrors(t *testing.T) {
 }
 
 func TestServerGetUpdatesLongPoll(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	get := s.URL() + "/bot" + token + "/getUpdates"
@@ -415,10 +446,9 @@ func TestServerGetUpdatesLongPoll(t *testing.T) {
 		}
 		done <- a
 	}()
-	for s.Requests() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the request start to wait
+	// An update added before the request waits would be answered at once, and the
+	// wake-up this test is about would go untested.
+	testkit.Eventually(t, "the long poll waiting", func() bool { return blocked("telegramtest.(*Server).getUpdates") })
 	s.AddUpdate(textUpdate("late"))
 	select {
 	case a := <-done:
@@ -494,6 +524,7 @@ func logFile(content string) formFile {
 }
 
 func TestServerSendDocument(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42, -1001234567890)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendDocument"
@@ -573,6 +604,7 @@ func TestServerSendDocument(t *testing.T) {
 }
 
 func TestServerSendDocumentResult(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	a := postMultipart(t, s.URL()+"/bot"+token+"/sendDocument",
@@ -591,6 +623,7 @@ func TestServerSendDocumentResult(t *testing.T) {
 }
 
 func TestServerSendDocumentNotMultipart(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendDocument"
@@ -615,6 +648,7 @@ func TestServerSendDocumentNotMultipart(t *testing.T) {
 }
 
 func TestServerSendDocumentTooLarge(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("uploads 50 MB")
 	}
@@ -649,6 +683,7 @@ func TestServerSendDocumentTooLarge(t *testing.T) {
 }
 
 func TestServerSendDocumentLimit(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42, 43)
 	defer s.Close()
 	base := s.URL() + "/bot" + token
@@ -674,6 +709,7 @@ func TestServerSendDocumentLimit(t *testing.T) {
 }
 
 func TestServerSendDocumentFaults(t *testing.T) {
+	t.Parallel()
 	s := telegramtest.NewServer(token, 42)
 	defer s.Close()
 	send := s.URL() + "/bot" + token + "/sendDocument"
