@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseFullJob(t *testing.T) {
+	t.Parallel()
 	const file = `
 name = "nightly-backup"
 command = ["/usr/local/bin/backup.sh", "--full"]
@@ -63,6 +64,7 @@ attach = "never"
 }
 
 func TestParseDefaults(t *testing.T) {
+	t.Parallel()
 	got, err := supervisor.Parse("jobs.d/report.toml", []byte(`command = "pg_dump db | gzip > /tmp/db.gz"`))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +77,7 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestParseDottedNotify(t *testing.T) {
+	t.Parallel()
 	got, err := supervisor.Parse("x.toml", []byte("command = \"true\"\nnotify.on = [\"success\"]\nnotify.tail = 3"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +89,7 @@ func TestParseDottedNotify(t *testing.T) {
 
 // A shell script of several lines shows on one line, in messages and in listings.
 func TestParseScriptDisplay(t *testing.T) {
+	t.Parallel()
 	got, err := supervisor.Parse("x.toml", []byte("command = \"\"\"\necho a\n  if true; then echo b; fi\n\nwhile :; do\n  sleep 1\ndone | cat\nexit 3\n\"\"\""))
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +103,7 @@ func TestParseScriptDisplay(t *testing.T) {
 }
 
 func TestParseRelativeDir(t *testing.T) {
+	t.Parallel()
 	got, err := supervisor.Parse("jobs.d/x.toml", []byte("command = [\"true\"]\ndir = \"data\""))
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,7 @@ func TestParseRelativeDir(t *testing.T) {
 
 // Every problem of a file is reported at once, each with the file, line and key.
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, file string
 		want       []string // one line each, in order
@@ -231,6 +237,7 @@ stop_timeout = "-1s"`, []string{
 }
 
 func TestBadFileName(t *testing.T) {
+	t.Parallel()
 	_, err := supervisor.Parse("jobs.d/my job.toml", []byte(`command = "true"`))
 	if err == nil || !strings.Contains(err.Error(), "set name") {
 		t.Errorf("err = %v, want advice to set name", err)
@@ -238,6 +245,7 @@ func TestBadFileName(t *testing.T) {
 }
 
 func TestLoadDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -262,6 +270,7 @@ func TestLoadDir(t *testing.T) {
 }
 
 func TestCheckName(t *testing.T) {
+	t.Parallel()
 	for name, valid := range map[string]bool{
 		"backup": true, "db-backup.v2": true, "A_1": true, "9lives": true,
 		"": false, ".hidden": false, "-flag": false, "_x": false, "a b": false, "a/b": false,
@@ -274,6 +283,7 @@ func TestCheckName(t *testing.T) {
 }
 
 func TestParseSize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{"10MB": 10 << 20, "512KB": 512 << 10, "1GiB": 1 << 30, "100B": 100, "2M": 2 << 20, " 3 MB ": 3 << 20} {
 		if got, err := supervisor.ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
@@ -289,6 +299,7 @@ func TestParseSize(t *testing.T) {
 // A job's own chats: each with its topic, sound, events and quiet hours. Which of
 // them gets what is the notifier's to say (notifier/filter_test.go).
 func TestParseDestinations(t *testing.T) {
+	t.Parallel()
 	job, err := supervisor.Parse("x.toml", []byte(`command = "true"
 [notify]
 on = ["failure"]
@@ -323,6 +334,7 @@ quiet_hours = "22:30-07:00"
 
 // Quiet hours read the clock, also on the days clocks change.
 func TestQuietAcrossDST(t *testing.T) {
+	t.Parallel()
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Skip("no zone data:", err)

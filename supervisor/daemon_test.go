@@ -137,6 +137,7 @@ func count(kinds []supervisor.Kind, k supervisor.Kind) int {
 // A job that fails at once: one failure message, then one crash-loop message, however
 // often it keeps failing.
 func TestCrashLoopIsOneMessage(t *testing.T) {
+	t.Parallel()
 	// Four deaths make the loop; retried at backoff.max (200ms), it runs on.
 	rec, out := upUntil(t, "the crash loop told and the job retried 4 more times", func(td *testDaemon) bool {
 		return td.rec.count(supervisor.KindRestartLoop) == 1 && td.runs("crasher", "about to fail") >= 8
@@ -156,6 +157,7 @@ func TestCrashLoopIsOneMessage(t *testing.T) {
 
 // A crash-looping job that then stays up gets one recovery message.
 func TestRecoveryAfterLoop(t *testing.T) {
+	t.Parallel()
 	counter := filepath.Join(t.TempDir(), "n")
 	job := upJob("flaky", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 5 ] && exec sleep 100; exit 2`)
 	rec, _ := upUntil(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
@@ -171,6 +173,7 @@ func TestRecoveryAfterLoop(t *testing.T) {
 
 // A job killed after it had been up for healthy_after is started again at once.
 func TestRestartAfterSIGKILL(t *testing.T) {
+	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	job := upJob("web", "echo $$ > "+pidFile+"; exec sleep 100")
 	job.HealthyAfter = 0 // healthy as soon as it runs: when is the lifecycle's test
@@ -206,6 +209,7 @@ func waitPID(t testing.TB, pidFile string, not int) int {
 // Which ends start the job again under up; the rows of TestLifecycleRestartSettings,
 // with real processes.
 func TestRestartPolicies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		restart supervisor.Restart
 		script  string
@@ -229,6 +233,7 @@ func TestRestartPolicies(t *testing.T) {
 
 // Stopping the daemon stops every job, a job that ignores SIGTERM included.
 func TestStopLeavesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	stubborn := upJob("stubborn", "trap '' TERM; echo $$ > "+filepath.Join(dir, "a")+"; while :; do sleep 0.1; done")
 	stubborn.StopTimeout = 300 * time.Millisecond
@@ -286,6 +291,7 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 // leaves alone one whose notification settings changed, and keeps running a job whose
 // file broke.
 func TestReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidOf := func(name string) string { return filepath.Join(dir, name) }
 	job := func(name, version string) *supervisor.Job {
@@ -324,6 +330,7 @@ func TestReload(t *testing.T) {
 
 // Each job's output goes to STATE/logs/JOB.log, rotated by size.
 func TestLogsRotate(t *testing.T) {
+	t.Parallel()
 	logs := t.TempDir()
 	// 20 runs of 100 bytes each, into logs of at most 512 bytes, 2 kept.
 	job := upJob("chatty", `printf '%099d\n' 0; exit 1`)
@@ -352,6 +359,7 @@ func TestLogsRotate(t *testing.T) {
 // Deaths spaced wider than restart_limit.within by their backoff are a loop all the
 // same: one failure, then one loop message, not a message per crash.
 func TestSlowCrashLoopIsOneMessage(t *testing.T) {
+	t.Parallel()
 	job := upJob("slow", "sleep 0.05; exit 1")
 	job.HealthyAfter = time.Second
 	job.RestartLimit = supervisor.RestartLimit{Burst: 3, Within: 20 * time.Millisecond}
@@ -366,6 +374,7 @@ func TestSlowCrashLoopIsOneMessage(t *testing.T) {
 
 // Under up, "start" and "success" reach those who ask for them.
 func TestUpStartAndSuccess(t *testing.T) {
+	t.Parallel()
 	job := upJob("once", "echo done")
 	job.Restart = supervisor.RestartNever
 	job.Notify.On = []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}
@@ -380,6 +389,7 @@ func TestUpStartAndSuccess(t *testing.T) {
 // A job that ended for good (restart = never) runs again when a reload makes its
 // restart always.
 func TestReloadRevivesEndedJob(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := upJob("once", "echo ran >> "+log)
 	job.Restart = supervisor.RestartNever

@@ -10,6 +10,7 @@ import (
 )
 
 func TestLastLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var long strings.Builder
 	for i := range 20000 { // past one 64 KiB chunk
@@ -44,6 +45,7 @@ func TestLastLines(t *testing.T) {
 // A reader that does not read never holds up the job: once it is too far behind,
 // it is dropped, and its channel closed, so it knows.
 func TestSlowFollowerIsDropped(t *testing.T) {
+	t.Parallel()
 	var f followers
 	var log bytes.Buffer
 	w := f.writer(&log)

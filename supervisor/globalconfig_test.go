@@ -28,6 +28,7 @@ func writeConfig(t *testing.T, text string, perm os.FileMode) string {
 }
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	path := writeConfig(t, `
 [telegram]
 token_file = "bot-token"
@@ -77,6 +78,7 @@ silent = true
 
 // Every problem is reported, each with the file, its line and the key.
 func TestLoadConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, text string
 		want       []string // :LINE: key: what, after the file's path
@@ -131,6 +133,7 @@ func TestLoadConfigErrors(t *testing.T) {
 // A token written in the file is refused while others may read it, as ssh refuses a
 // private key; the error names the file and says what to do, without the token.
 func TestLoadConfigTokenNeedsPrivateFile(t *testing.T) {
+	t.Parallel()
 	text := "[telegram]\nchat_id = 42\ntoken = \"" + secretToken + "\"\n"
 	for _, perm := range []os.FileMode{0o644, 0o640, 0o604} {
 		path := writeConfig(t, text, perm)
@@ -151,6 +154,7 @@ func TestLoadConfigTokenNeedsPrivateFile(t *testing.T) {
 }
 
 func TestLoadConfigMissing(t *testing.T) {
+	t.Parallel()
 	if _, err := supervisor.LoadConfig(filepath.Join(t.TempDir(), "config.toml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadConfig of a missing file = %v, want fs.ErrNotExist", err)
 	}
@@ -159,6 +163,7 @@ func TestLoadConfigMissing(t *testing.T) {
 // As root, a config file others may write is refused, as a job file is: it can send
 // the token anywhere with api_url.
 func TestLoadConfigRefusedAsRoot(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("the check applies only when supervise runs as root")
 	}

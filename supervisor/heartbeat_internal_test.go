@@ -10,6 +10,7 @@ import (
 // indicator), split across writes or not, and a line longer than the bound is matched
 // once, on its start.
 func TestOutputBeatLines(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		writes []string

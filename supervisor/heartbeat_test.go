@@ -74,6 +74,7 @@ func heartbeatJob(job *supervisor.Job) *supervisor.Job {
 // silent for every + grace, one heartbeat message says so, and one recovery message
 // follows its next sign.
 func TestHeartbeatSources(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, by string
 		job      func(t *testing.T) *supervisor.Job
@@ -118,6 +119,7 @@ func TestHeartbeatSources(t *testing.T) {
 // systemd's: its WATCHDOG=1 is a sign of life and its STATUS is kept. (Python starts
 // too slowly here to keep to the sub-second timings above.)
 func TestSdNotifyFromPython(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3 here; TestHeartbeatSources covers sd_notify with a Go client")
 	}
@@ -146,6 +148,7 @@ time.sleep(100)
 // action = restart stops a silent job and starts it again, each time it is silent,
 // with one message until it shows a sign of life.
 func TestHeartbeatRestart(t *testing.T) {
+	t.Parallel()
 	pids := filepath.Join(t.TempDir(), "pids")
 	job := heartbeatJob(upJob("stuck", "echo $$ >> "+pids+"; exec sleep 100"))
 	job.Heartbeat.Action = supervisor.ActionRestart
@@ -167,6 +170,7 @@ func TestHeartbeatRestart(t *testing.T) {
 // A job that reports a failure by ping is told once, with its message, and its next
 // success ping is its recovery.
 func TestPingFailure(t *testing.T) {
+	t.Parallel()
 	rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, childJob(t, "report"))
 	kinds := rec.kinds()
 	if len(kinds) != 2 || kinds[0] != supervisor.KindFailure || kinds[1] != supervisor.KindRecovery {
@@ -179,6 +183,7 @@ func TestPingFailure(t *testing.T) {
 
 // The ping URL answers for known jobs only, and reads the suffixes.
 func TestPingHandler(t *testing.T) {
+	t.Parallel()
 	pulse := supervisor.NewPulse()
 	srv := httptest.NewServer(supervisor.PingHandler(func(name string) *supervisor.Pulse {
 		if name == "known" {
@@ -237,6 +242,7 @@ func TestPingEnvironment(t *testing.T) {
 // A failure reported by ping is told once per run; a job that ended for good, or
 // waits between runs, still has its reports told.
 func TestReportedFailures(t *testing.T) {
+	t.Parallel()
 	each := childJob(t, "fail-ping")
 	each.Name, each.Schedule, each.Restart = "each", everySecond(t), supervisor.RestartNever
 	ended := upJob("ended", "true")
@@ -282,6 +288,7 @@ func everySecond(t *testing.T) supervisor.Schedule {
 // The all-clear after a reported failure says the job reported success; it is not a
 // silence, and quotes no stale message.
 func TestReportedRecovery(t *testing.T) {
+	t.Parallel()
 	td := startPings(t, "", upJob("svc", "echo up; exec sleep 100"))
 	td.until(t, "the job running", func() bool { return td.runs("svc", "up") > 0 })
 	td.post(t, "svc", "/fail", "disk full")
@@ -300,6 +307,7 @@ func TestReportedRecovery(t *testing.T) {
 // Jobs whose names are too long for a socket path get sockets of their own, which no
 // other job's name can take.
 func TestLongNamesGetOwnSockets(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 95)
 	var jobs []*supervisor.Job
 	for _, name := range []string{"1", "_1", long + "1", long + "2"} {
@@ -321,6 +329,7 @@ func TestLongNamesGetOwnSockets(t *testing.T) {
 // A silence is told in every run that falls silent, not only the first: a run that
 // missed its heartbeat and then ended otherwise leaves no "late" behind.
 func TestEachSilentRunIsTold(t *testing.T) {
+	t.Parallel()
 	counter := filepath.Join(t.TempDir(), "n")
 	// First run: silent, then fails at 0.6s; restarted at once; second run silent.
 	job := heartbeatJob(upJob("svc", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 1 ] && exec sleep 100; sleep 0.6; exit 1`))
@@ -337,6 +346,7 @@ func TestEachSilentRunIsTold(t *testing.T) {
 // Restarted for its heartbeat, a job that then shows life recovers once, with the
 // silence counted from before the restart.
 func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
+	t.Parallel()
 	counter := filepath.Join(t.TempDir(), "n")
 	job := heartbeatJob(childJob(t, "beats http"))
 	job.Command = []string{"/bin/sh", "-c", `n=$(cat ` + counter + ` 2>/dev/null || echo 0); echo $((n+1)) > ` + counter + `; [ "$n" -ge 1 ] && exec "$0"; exec sleep 100`, os.Args[0]}
@@ -354,6 +364,7 @@ func TestRecoveryAfterRestartCountsWholeSilence(t *testing.T) {
 // WATCHDOG=trigger is a missed heartbeat at once, told with the program's STATUS; its
 // next WATCHDOG=1 is its recovery.
 func TestWatchdogTrigger(t *testing.T) {
+	t.Parallel()
 	job := childJob(t, "trigger")
 	job.Heartbeat = &supervisor.Heartbeat{Every: time.Minute, Action: supervisor.ActionAlert}
 	rec, out := withPings(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)

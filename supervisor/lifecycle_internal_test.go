@@ -217,6 +217,7 @@ var exit1 = Result{ExitCode: 1}
 // backoff.max. Every death is emitted, with the streak it is part of and whether the
 // job loops, so the notifier can tell the first and the loop, not each death.
 func TestLifecycleCrashLoop(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	m.wantState(StateRunning)
 	m.exitAfter(time.Second, exit1)
@@ -262,6 +263,7 @@ func TestLifecycleCrashLoop(t *testing.T) {
 // A crash-looping job that stays up for healthy_after recovers: one message, with
 // how long it was down and how often it crashed.
 func TestLifecycleRecoveryAfterLoop(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	for range 4 {
 		m.exitAfter(time.Second, exit1)
@@ -287,6 +289,7 @@ func TestLifecycleRecoveryAfterLoop(t *testing.T) {
 
 // A job that had stayed up is started again at once: no timer, no backoff.
 func TestLifecycleHealthyDeathRestartsAtOnce(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	m.advance(30 * time.Second)
 	m.exitAfter(time.Hour, Result{Signal: syscall.SIGKILL})
@@ -301,6 +304,7 @@ func TestLifecycleHealthyDeathRestartsAtOnce(t *testing.T) {
 
 // The restart settings: which ends start the job again.
 func TestLifecycleRestartSettings(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		restart Restart
 		res     Result
@@ -330,6 +334,7 @@ func TestLifecycleRestartSettings(t *testing.T) {
 
 // An ended job starts again when a reload sets restart = always, or on a start.
 func TestLifecycleEndedJobRevives(t *testing.T) {
+	t.Parallel()
 	job := daemonJob()
 	job.Restart = RestartNever
 	m := newMachine(t, job, "")
@@ -353,6 +358,7 @@ func TestLifecycleEndedJobRevives(t *testing.T) {
 // Stop holds the job until a start; restart stops the run and starts the job again;
 // neither is a failure, told or counted.
 func TestLifecycleCommands(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	if note, _ := answered(m.command(CommandStart)); note != "already running" {
 		t.Fatalf("start of a running job says %q", note)
@@ -392,6 +398,7 @@ func TestLifecycleCommands(t *testing.T) {
 
 // A start while a stop is under way starts the job again once it is down.
 func TestLifecycleStartDuringStop(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	stop := m.command(CommandStop)
 	start := m.command(CommandStart)
@@ -406,6 +413,7 @@ func TestLifecycleStartDuringStop(t *testing.T) {
 
 // A stop while backing off cancels the restart.
 func TestLifecycleStopWhileBackingOff(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	m.exitAfter(time.Second, exit1)
 	m.wantState(StateBackingOff)
@@ -429,6 +437,7 @@ func everyMinute(t *testing.T) *Job {
 
 // A scheduled job runs at its times and waits between them.
 func TestLifecycleSchedule(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, everyMinute(t), "")
 	m.wantState(StateScheduled)
 	if st := m.l.track.snapshot(m.l.pulse, m.l.job); !st.NextRun.Equal(m.clock.Now().Add(time.Minute)) {
@@ -447,6 +456,7 @@ func TestLifecycleSchedule(t *testing.T) {
 
 // Due while the last run goes: overlap says whether it is skipped, queued or kills it.
 func TestLifecycleOverlap(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		overlap Overlap
 		runs    int    // after two due times while the first run goes, and its end
@@ -485,6 +495,7 @@ func TestLifecycleOverlap(t *testing.T) {
 
 // Three due times in a row skipped for a run that goes on are told once.
 func TestLifecycleSkipsTold(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, everyMinute(t), "")
 	m.untilTimer()
 	for range 4 {
@@ -499,6 +510,7 @@ func TestLifecycleSkipsTold(t *testing.T) {
 // expect_success_within: a run that has not succeeded in time is told once, and
 // the next success is its recovery.
 func TestLifecycleExpectSuccessWithin(t *testing.T) {
+	t.Parallel()
 	job := everyMinute(t)
 	job.ExpectSuccessWithin = 30 * time.Second
 	m := newMachine(t, job, "")
@@ -520,6 +532,7 @@ func TestLifecycleExpectSuccessWithin(t *testing.T) {
 // Runs missed while up was down are told once when it starts again; with catch_up
 // one runs at once. A stop of the job is no missed run.
 func TestLifecycleMissedWhileDown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	job := everyMinute(t)
 	job.CatchUp = true
@@ -540,6 +553,7 @@ func TestLifecycleMissedWhileDown(t *testing.T) {
 
 // A reload that changes the schedule moves the next due time.
 func TestLifecycleScheduleReload(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, everyMinute(t), "")
 	job := *m.l.job
 	s, err := ParseSchedule("@every 5m", time.UTC)
@@ -557,6 +571,7 @@ func TestLifecycleScheduleReload(t *testing.T) {
 // A version that replaces another waits for it, then carries on its crash loop and
 // its stop.
 func TestLifecycleTakesOver(t *testing.T) {
+	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
 	for range 4 {
 		m.exitAfter(time.Second, exit1)
@@ -602,6 +617,7 @@ func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
 // The dead man's switch counts from when a run was to start, jitter and all, so
 // jitter longer than expect_success_within raises no false alarm.
 func TestLifecycleExpectSuccessWithJitter(t *testing.T) {
+	t.Parallel()
 	job := everyMinute(t)
 	job.Jitter, job.ExpectSuccessWithin = 50*time.Second, 10*time.Second
 	m := newMachine(t, job, "")

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPrefixWriter(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	lw := &lineWriter{w: &out}
 	a, b := lw.prefixed("a"), lw.prefixed("b")

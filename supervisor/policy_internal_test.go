@@ -9,6 +9,7 @@ import (
 // The restart policy, death by death: each row is one death, with the state carried
 // from the row before.
 func TestRestartPolicy(t *testing.T) {
+	t.Parallel()
 	job := NewJob("web", "/bin/web")
 	job.Backoff = Backoff{Initial: time.Second, Max: 8 * time.Second}
 	job.RestartLimit = RestartLimit{Burst: 3, Within: time.Minute}
@@ -71,6 +72,7 @@ type death struct {
 
 // A run that stays up ends the loop and starts the backoff over.
 func TestRestartPolicyStayedUp(t *testing.T) {
+	t.Parallel()
 	job := NewJob("web", "/bin/web")
 	job.HealthyAfter = 30 * time.Second
 	t0 := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
@@ -85,6 +87,7 @@ func TestRestartPolicyStayedUp(t *testing.T) {
 }
 
 func TestBackoffDelay(t *testing.T) {
+	t.Parallel()
 	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
 	for _, tc := range []struct {
 		n      int
@@ -106,6 +109,7 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 func TestOnDue(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		overlap Overlap
 		running bool
@@ -125,6 +129,7 @@ func TestOnDue(t *testing.T) {
 }
 
 func TestNextDue(t *testing.T) {
+	t.Parallel()
 	s, err := ParseSchedule("*/10 * * * *", time.UTC)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +150,7 @@ func TestNextDue(t *testing.T) {
 }
 
 func TestMissedDeadline(t *testing.T) {
+	t.Parallel()
 	due := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
 	withExpect := &Job{ExpectSuccessWithin: time.Hour}
 	heartbeatOnly := &Job{Heartbeat: &Heartbeat{Every: time.Hour}}
@@ -171,6 +177,7 @@ func TestMissedDeadline(t *testing.T) {
 }
 
 func TestMissedWhileDown(t *testing.T) {
+	t.Parallel()
 	s, err := ParseSchedule("@every 1m", time.UTC)
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,7 @@ func waitFor(t testing.TB, s *syncBuffer, want string) {
 }
 
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	for _, pty := range []bool{true, false} {
 		for _, tc := range []struct {
 			name    string
@@ -137,6 +138,7 @@ func notExecutable(t *testing.T) string {
 }
 
 func TestStartFailureSaysWhy(t *testing.T) {
+	t.Parallel()
 	res, rec, _ := run(t, supervisor.NewJob("nf", "/nonexistent/program"), nil)
 	if !errors.Is(res.Err, os.ErrNotExist) || !strings.Contains(res.Err.Error(), "/nonexistent/program") {
 		t.Fatalf("Err = %v, want the OS's not-exist error naming the program", res.Err)
@@ -147,6 +149,7 @@ func TestStartFailureSaysWhy(t *testing.T) {
 }
 
 func TestTerminal(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		pty  bool
 		want string
@@ -164,6 +167,7 @@ func TestTerminal(t *testing.T) {
 }
 
 func TestPTYKeepsNewlines(t *testing.T) {
+	t.Parallel()
 	_, _, out := run(t, childJob(t, "exit 0"), nil)
 	if out != "about to exit 0\n" {
 		t.Errorf("output = %q, want the program's own bytes without \\r", out)
@@ -171,6 +175,7 @@ func TestPTYKeepsNewlines(t *testing.T) {
 }
 
 func TestEnvAndDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	job := childJob(t, "env")
 	job.Env["EXTRA"] = "hello"
@@ -184,6 +189,7 @@ func TestEnvAndDir(t *testing.T) {
 
 // Output written just before exit must all arrive, through a pty as through a pipe.
 func TestNoOutputLostAtExit(t *testing.T) {
+	t.Parallel()
 	const size = 4 << 20
 	for _, pty := range []bool{true, false} {
 		job := childJob(t, "burst "+strconv.Itoa(size))
@@ -215,6 +221,7 @@ func tail(s string) string {
 // A timed-out run stops the whole session: a grandchild that ignores SIGTERM is
 // killed, also when it moved to a process group of its own.
 func TestTimeoutKillsGrandchild(t *testing.T) {
+	t.Parallel()
 	for _, pty := range []bool{true, false} {
 		for _, group := range []string{"same", "own-group"} {
 			t.Run(fmt.Sprintf("pty=%v/%s", pty, group), func(t *testing.T) {
@@ -246,6 +253,7 @@ func timeoutKillsGrandchild(t *testing.T, pty bool, group string) {
 
 // When the main process exits, what it left in its session is stopped too.
 func TestLeftoversStopped(t *testing.T) {
+	t.Parallel()
 	for _, pty := range []bool{true, false} {
 		for _, group := range []string{"same", "own-group"} {
 			t.Run(fmt.Sprintf("pty=%v/%s", pty, group), func(t *testing.T) {
@@ -270,6 +278,7 @@ func leftoversStopped(t *testing.T, pty bool, group string) {
 
 // A program is looked up in the PATH the job's env gives.
 func TestJobPATH(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "mytool"), []byte("#!/bin/sh\necho mytool ran\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -283,6 +292,7 @@ func TestJobPATH(t *testing.T) {
 }
 
 func TestBadDir(t *testing.T) {
+	t.Parallel()
 	job := supervisor.NewJob("x", "true")
 	job.Dir = filepath.Join(t.TempDir(), "missing")
 	res, _, _ := run(t, job, nil)
@@ -309,6 +319,7 @@ func assertGone(t *testing.T, file string) {
 }
 
 func TestSignalsForwarded(t *testing.T) {
+	t.Parallel()
 	for _, pty := range []bool{true, false} {
 		job := childJob(t, "trap")
 		job.PTY = pty
@@ -332,6 +343,7 @@ func TestSignalsForwarded(t *testing.T) {
 
 // SIGTERM to a job that ignores it ends in SIGKILL after stop_timeout.
 func TestStopEscalates(t *testing.T) {
+	t.Parallel()
 	job := childJob(t, "ignore-term")
 	job.StopTimeout = 200 * time.Millisecond
 	signals := make(chan os.Signal, 1)
@@ -350,6 +362,7 @@ func TestStopEscalates(t *testing.T) {
 }
 
 func TestContextCancelStops(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	r := &supervisor.Runner{}
@@ -360,6 +373,7 @@ func TestContextCancelStops(t *testing.T) {
 }
 
 func TestNotifyOn(t *testing.T) {
+	t.Parallel()
 	job := childJob(t, "exit 0")
 	job.Notify.On = []supervisor.Kind{supervisor.KindStart, supervisor.KindSuccess}
 	res, rec, _ := run(t, job, nil)

@@ -37,6 +37,7 @@ func scheduleIn(t *testing.T, spec, zone string) supervisor.Schedule {
 }
 
 func TestParseScheduleErrors(t *testing.T) {
+	t.Parallel()
 	const like = ` (like "0 3 * * *", "@daily" or "@every 10m")`
 	tests := []struct {
 		spec, want string
@@ -76,6 +77,7 @@ func TestParseScheduleErrors(t *testing.T) {
 }
 
 func TestParseScheduleString(t *testing.T) {
+	t.Parallel()
 	for _, spec := range []string{"0 3 * * *", "*/15 9-17 * * mon-fri", "@daily", "@every 1h30m", "@every 250ms"} {
 		s, err := supervisor.ParseSchedule(" "+spec+"\n", nil)
 		if err != nil {
@@ -91,6 +93,7 @@ func TestParseScheduleString(t *testing.T) {
 // The daylight-saving rows fail with robfig's own Next, which skips a time the clocks jump
 // over ("30 2 * * *" on the day clocks go forward) and runs a time shown twice twice.
 func TestScheduleNext(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, spec, zone, from string
 		want                   []string
@@ -184,6 +187,7 @@ func TestScheduleNext(t *testing.T) {
 // increases, and that Next from any time is the first due time after it: the due times
 // are one fixed set, wherever the supervisor starts from.
 func TestScheduleNextAcrossDST(t *testing.T) {
+	t.Parallel()
 	changes := []struct{ zone, day string }{
 		{"America/New_York", "2026-03-08"}, {"America/New_York", "2026-11-01"},
 		{"Europe/Berlin", "2026-03-29"}, {"Europe/Berlin", "2026-10-25"},
@@ -218,6 +222,7 @@ func TestScheduleNextAcrossDST(t *testing.T) {
 }
 
 func TestScheduleEvery(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		spec, from string
 		want       []string
@@ -242,6 +247,7 @@ func TestScheduleEvery(t *testing.T) {
 }
 
 func TestMissed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, spec, zone, last, now string
 		wantCount                   int
@@ -276,6 +282,7 @@ func TestMissed(t *testing.T) {
 // TestMissedEveryFromZero checks that a last too far back for a Duration keeps the
 // interval's grid: the latest due time is a whole number of intervals after last.
 func TestMissedEveryFromZero(t *testing.T) {
+	t.Parallel()
 	s := scheduleIn(t, "@every 7s", "UTC")
 	var last time.Time
 	now := instantAt(t, "2026-05-10T12:34:56.5Z")
@@ -288,6 +295,7 @@ func TestMissedEveryFromZero(t *testing.T) {
 }
 
 func TestJittered(t *testing.T) {
+	t.Parallel()
 	due := instantAt(t, "2026-05-10T03:00:00Z")
 	if got := supervisor.Jittered(due, 0); !got.Equal(due) {
 		t.Errorf("Jittered(due, 0) = %v, want %v", got, due)

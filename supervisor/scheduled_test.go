@@ -68,6 +68,7 @@ func lines(t *testing.T, path string) []string {
 // A scheduled job runs at its times, each run reported as the job asks, and up says
 // when it runs next.
 func TestEveryRunsOnTime(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 300ms", log, "true")
 	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure}
@@ -95,6 +96,7 @@ func TestEveryRunsOnTime(t *testing.T) {
 // overlap = skip: runs due while the last goes are skipped and logged; three in a row
 // are told to the chat once.
 func TestOverlapSkip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
 	td := startScheduled(t, dir, 0, scheduled(t, "@every 400ms", log, gated(gate)))
@@ -118,6 +120,7 @@ func TestOverlapSkip(t *testing.T) {
 // overlap = queue: a run due while the last goes starts when it ends; however many
 // come due meanwhile, one waits. Runs never overlap.
 func TestOverlapQueue(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
 	job := scheduled(t, "@every 200ms", log, gated(gate))
@@ -141,6 +144,7 @@ func TestOverlapQueue(t *testing.T) {
 // overlap = kill: the run under way is stopped, with its stop_signal, when the next
 // is due, and reported as stopped for that reason.
 func TestOverlapKill(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "exec sleep 10")
 	job.Overlap = supervisor.OverlapKill
@@ -167,6 +171,7 @@ func TestOverlapKill(t *testing.T) {
 // After up was down across due times, it says once which runs it missed, and with
 // catch_up runs the job at once.
 func TestMissedRunsAfterDowntime(t *testing.T) {
+	t.Parallel()
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "true")
 	// Up from 0 to 0.5s, with a run at 0.5s. Down until 1.8s: the runs due at 1.0 and
@@ -203,6 +208,7 @@ func TestMissedRunsAfterDowntime(t *testing.T) {
 // With expect_success_within, a run that has not succeeded in that time after its
 // due time is told, and says it is still going.
 func TestExpectSuccessWithin(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	job := scheduled(t, "@every 300ms", log, "exec sleep 10")
@@ -220,6 +226,7 @@ func TestExpectSuccessWithin(t *testing.T) {
 
 // A run that "succeeds" sooner than min_runtime failed.
 func TestMinRuntime(t *testing.T) {
+	t.Parallel()
 	job := childJob(t, "exit 0")
 	job.MinRuntime = time.Minute
 	res, rec, _ := run(t, job, nil)
@@ -233,6 +240,7 @@ func TestMinRuntime(t *testing.T) {
 
 // Under up as under run, a run shorter than min_runtime is a failure that says why.
 func TestMinRuntimeUnderUp(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 500ms", log, "true")
 	job.MinRuntime = time.Minute
@@ -248,6 +256,7 @@ func TestMinRuntimeUnderUp(t *testing.T) {
 // A run that up stopped when it stopped itself is a missed run at the next start,
 // and is caught up.
 func TestRunStoppedByShutdownIsMissed(t *testing.T) {
+	t.Parallel()
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 400ms", log, "exec sleep 10")
 	job.CatchUp = true
@@ -270,6 +279,7 @@ func TestRunStoppedByShutdownIsMissed(t *testing.T) {
 // the job was not due meanwhile. A reload that takes a dead man's switch away while
 // checks are pending does no harm.
 func TestScheduledReloads(t *testing.T) {
+	t.Parallel()
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 200ms", log, "true")
 	job.Heartbeat = &supervisor.Heartbeat{Every: time.Second, Grace: 500 * time.Millisecond}
@@ -298,6 +308,7 @@ func TestScheduledReloads(t *testing.T) {
 // A reload that changes a scheduled job's command while it runs replaces the run:
 // neither the new version nor the next start of up calls it missed.
 func TestReloadMidRunMissesNothing(t *testing.T) {
+	t.Parallel()
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 300ms", log, "exec sleep 10")
 	job.CatchUp = true
@@ -319,6 +330,7 @@ func TestReloadMidRunMissesNothing(t *testing.T) {
 
 // A run waiting out its jitter when up stops is missed, not lost.
 func TestJitteredRunAtStopIsMissed(t *testing.T) {
+	t.Parallel()
 	runs, log := t.TempDir(), filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 200ms", log, "true")
 	job.Jitter = time.Hour
@@ -341,6 +353,7 @@ func TestJitteredRunAtStopIsMissed(t *testing.T) {
 // A scheduled run that stalls is restarted once; if it stalls again it waits for the
 // job's next time, with one message in all.
 func TestScheduledRestartOnce(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 2s", log, "exec sleep 10")
 	job.Heartbeat = &supervisor.Heartbeat{Every: 200 * time.Millisecond, Grace: 100 * time.Millisecond, Action: supervisor.ActionRestart}
@@ -361,6 +374,7 @@ func TestScheduledRestartOnce(t *testing.T) {
 // A run that succeeds after its dead man's switch went off is the recovery: one
 // heartbeat message, then one recovery.
 func TestExpectSuccessRecovers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
 	job := scheduled(t, "@every 300ms", log, gated(gate))

@@ -16,6 +16,7 @@ import (
 )
 
 func TestParseNotify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want sdMessage
@@ -94,6 +95,7 @@ func dial(t *testing.T, path string) *net.UnixConn {
 }
 
 func TestNotifyGoClient(t *testing.T) {
+	t.Parallel()
 	s, got := listenTest(t)
 	fi, err := os.Lstat(s.Path)
 	if err != nil {
@@ -119,6 +121,7 @@ func TestNotifyGoClient(t *testing.T) {
 
 // TestNotifyPython sends the snippet most non-systemd programs copy from the docs.
 func TestNotifyPython(t *testing.T) {
+	t.Parallel()
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 is not installed:", err)
@@ -140,6 +143,7 @@ sock.sendall(b"WATCHDOG=1\nSTATUS=from python")`)
 // TestNotifySystemdNotify also covers fd passing: systemd-notify follows its message
 // with BARRIER=1 carrying a pipe fd, and waits (failing after 5s) until that fd is closed.
 func TestNotifySystemdNotify(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("systemd-notify")
 	if err != nil {
 		t.Skip("systemd-notify is not installed:", err)
@@ -157,6 +161,7 @@ func TestNotifySystemdNotify(t *testing.T) {
 }
 
 func TestNotifyCloseRemovesSocket(t *testing.T) {
+	t.Parallel()
 	s, _ := listenTest(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -170,6 +175,7 @@ func TestNotifyCloseRemovesSocket(t *testing.T) {
 }
 
 func TestNotifyReplacesStaleSocket(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(notifyDir(t), "notify")
 	// A unixgram conn leaves its file behind when closed, as a crashed run would.
 	stale, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -192,6 +198,7 @@ func TestNotifyReplacesStaleSocket(t *testing.T) {
 }
 
 func TestNotifyKeepsOtherFiles(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(notifyDir(t), "notify")
 	if err := os.WriteFile(path, []byte("not a socket"), 0o600); err != nil {
 		t.Fatal(err)
@@ -206,6 +213,7 @@ func TestNotifyKeepsOtherFiles(t *testing.T) {
 }
 
 func TestNotifyPathTooLong(t *testing.T) {
+	t.Parallel()
 	dir := notifyDir(t)
 	path := filepath.Join(dir, strings.Repeat("n", 108-len(dir)-1))
 	if len(path) != 108 {
@@ -228,6 +236,7 @@ func TestNotifyPathTooLong(t *testing.T) {
 }
 
 func TestNotifyLongStatus(t *testing.T) {
+	t.Parallel()
 	s, got := listenTest(t)
 	c := dial(t, s.Path)
 	// 3 KiB, then a datagram of exactly the limit systemd has too.
@@ -243,6 +252,7 @@ func TestNotifyLongStatus(t *testing.T) {
 }
 
 func TestNotifyDropsOversize(t *testing.T) {
+	t.Parallel()
 	s, got := listenTest(t)
 	c := dial(t, s.Path)
 	if _, err := c.Write([]byte("READY=1\nSTATUS=" + strings.Repeat("s", maxDatagram))); err != nil {
@@ -260,6 +270,7 @@ func TestNotifyDropsOversize(t *testing.T) {
 // TestNotifyClosesPassedFD sends the write end of a pipe: the read end sees EOF only
 // once every copy of the write end is closed, so EOF proves the receiver closed its own.
 func TestNotifyClosesPassedFD(t *testing.T) {
+	t.Parallel()
 	s, got := listenTest(t)
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -293,6 +304,7 @@ func TestNotifyClosesPassedFD(t *testing.T) {
 // TestNotifyCloseWhileSending races Close with a stream of datagrams: -race checks the
 // socket, and handle must not run once Close has returned.
 func TestNotifyCloseWhileSending(t *testing.T) {
+	t.Parallel()
 	for range 20 {
 		path := filepath.Join(notifyDir(t), "notify")
 		var closed atomic.Bool

@@ -43,6 +43,7 @@ func control(t *testing.T, d *supervisor.Daemon, name, cmd, wantNote string) {
 // counting as missed, and nothing is told; start runs it now, restart replaces the run
 // under way. None of it is a failure.
 func TestControlScheduledJob(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "log")
 	job := scheduled(t, "@every 300ms", log, "sleep 5")
 	job.Notify.On = []supervisor.Kind{supervisor.KindSuccess, supervisor.KindFailure, supervisor.KindHeartbeat}
@@ -92,6 +93,7 @@ func TestControlScheduledJob(t *testing.T) {
 // States as the keepers go through them: crash-looping for a job that keeps dying,
 // heartbeat-late for one that went silent; a stopped looping job is stopped.
 func TestStatusStates(t *testing.T) {
+	t.Parallel()
 	crashy := upJob("crashy", "exit 1")
 	silent := upJob("silent", "exec sleep 100")
 	silent.Heartbeat = &supervisor.Heartbeat{Every: 100 * time.Millisecond, Grace: 50 * time.Millisecond}
@@ -113,6 +115,7 @@ func TestStatusStates(t *testing.T) {
 
 // Status may be asked while a reload changes a job's settings (run with -race).
 func TestStatusDuringReload(t *testing.T) {
+	t.Parallel()
 	job := upJob("web", "exec sleep 100")
 	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Events: &recorder{}}
 	halt := start(d, job)
@@ -147,6 +150,7 @@ func stubborn(script string) *supervisor.Job {
 
 // A start while a slow stop is under way starts the job again once it is down.
 func TestStartDuringSlowStop(t *testing.T) {
+	t.Parallel()
 	out := &syncBuffer{}
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Events: &recorder{}}
 	halt := start(d, stubborn("while :; do sleep 0.05; done"))
@@ -173,6 +177,7 @@ func TestStartDuringSlowStop(t *testing.T) {
 // down, and the new version does not start; a stopped job removed and then added
 // again is a new job, which starts.
 func TestStopDuringReplaceAndRemoval(t *testing.T) {
+	t.Parallel()
 	out := &syncBuffer{}
 	d := &supervisor.Daemon{Host: "testhost", Stdout: out, Stderr: &syncBuffer{}, Events: &recorder{}}
 	job := stubborn("while :; do sleep 0.05; done")
@@ -203,6 +208,7 @@ func TestStopDuringReplaceAndRemoval(t *testing.T) {
 
 // How a run ended, in a word or two, names any signal a shell user knows.
 func TestResultShort(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		res  supervisor.Result
 		want string

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTail(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		writes []string
@@ -60,6 +61,7 @@ func FuzzTail(f *testing.F) {
 // A Tail's memory grows with the output, up to its size, and keeps the last bytes
 // across the growth.
 func TestTailGrows(t *testing.T) {
+	t.Parallel()
 	tl := supervisor.NewTail(1 << 20)
 	var all []byte
 	for i := range 5000 { // about 1.7 MB
