@@ -124,6 +124,14 @@ func (l *lifecycle) loop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			if l.state == StateStarting {
+				// Replaced or removed before the version it replaces is gone: that one
+				// is waited for still, so that no two versions of the job run at once,
+				// and what it leaves passes on to the version that replaces this one.
+				<-l.replaces.done
+				l.inherit()
+				l.answerEarly()
+			}
 			l.shutdown(nil)
 			return
 		case <-replaced:
@@ -228,6 +236,14 @@ func (l *lifecycle) begin() {
 // job stays stopped. A removed job that comes back is new: it starts. Commands that
 // came meanwhile are done now.
 func (l *lifecycle) takeOver() {
+	l.inherit()
+	l.begin()
+	l.answerEarly()
+}
+
+// inherit takes what the version this one replaces left, once it is gone: its crash
+// loop, and its stop unless it was removed, with the commands that came meanwhile.
+func (l *lifecycle) inherit() {
 	old := l.replaces
 	l.replaces = nil
 	l.restarts = old.restarts
@@ -235,7 +251,10 @@ func (l *lifecycle) takeOver() {
 	for _, req := range l.early {
 		l.halted = req.cmd == CommandStop
 	}
-	l.begin()
+}
+
+// answerEarly answers the commands that came while the replaced version stopped.
+func (l *lifecycle) answerEarly() {
 	for _, req := range l.early {
 		req.answer("")
 	}

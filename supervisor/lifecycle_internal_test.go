@@ -574,8 +574,18 @@ func TestLifecycleTakesOver(t *testing.T) {
 	}
 }
 
-// newMachineReplacing starts the lifecycle of old's job as a reload's replacement.
+// newMachineReplacing starts the lifecycle of old's job as a reload's replacement,
+// and waits until old is gone and the new version has taken over.
 func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
+	t.Helper()
+	m := startReplacing(t, old)
+	m.settle("the old version to be gone")
+	return m
+}
+
+// startReplacing starts the lifecycle of old's job as a reload's replacement, and
+// waits until it waits, starting, for old to be gone.
+func startReplacing(t *testing.T, old *lifecycle) *machine {
 	t.Helper()
 	m := &machine{t: t, clock: newFakeClock()}
 	l := *old
@@ -594,9 +604,39 @@ func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
 	m.cancel = cancel
 	go m.l.loop(ctx)
 	m.settle("the lifecycle to start") // starting, waiting for old
-	m.settle("the old version to be gone")
 	t.Cleanup(m.stop)
 	return m
+}
+
+// Two reloads in a row: the second replaces a version still starting, because the
+// first version's run is still stopping. The version in between hands on what the
+// first leaves (its stop, its crash loop) once the first is gone, so the third
+// neither starts a stopped job nor runs it beside the first version's process.
+func TestLifecycleReplacedWhileStarting(t *testing.T) {
+	a := newMachine(t, daemonJob(), "")
+	for range 4 {
+		a.exitAfter(time.Second, exit1)
+		a.untilTimer()
+	}
+	first := a.run()
+	a.command(CommandStop) // under way: the run has not ended yet
+	a.l.replaced.Store(true)
+	a.cancel() // the first reload: a waits for its run to end
+
+	b := startReplacing(t, a.l)
+	b.l.replaced.Store(true)
+	b.cancel() // the second reload, while b is starting
+	c := startReplacing(t, b.l)
+
+	first.result <- Result{Signal: syscall.SIGTERM} // the first version's process is gone
+	c.settle("the versions before it to be gone")
+	if len(c.runs) != 0 {
+		t.Fatalf("%d runs started; want none: the job was stopped", len(c.runs))
+	}
+	c.wantState(StateStopped)
+	if !c.l.halted || !c.l.restarts.looping {
+		t.Fatalf("halted %v, looping %v: the first version's stop and crash loop were lost", c.l.halted, c.l.restarts.looping)
+	}
 }
 
 // The dead man's switch counts from when a run was to start, jitter and all, so
