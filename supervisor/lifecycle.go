@@ -171,7 +171,8 @@ func (l *lifecycle) setState(state string) {
 	case state == StateRunning:
 		since = l.cur.start
 	case state == StateBackingOff:
-		next = l.restartAt
+		// Entered now, also when it is shown as crash-looping, as the run was.
+		since, next = l.clock.Now(), l.restartAt
 	case state == StateScheduled:
 		next = l.sched.due
 	}

@@ -661,3 +661,22 @@ func TestLifecycleExpectSuccessWithJitter(t *testing.T) {
 		}
 	}
 }
+
+// Since is when the job entered the state status shows; while it backs off in a
+// crash loop, that is when its last run died, not when that run started.
+func TestLifecycleSinceWhileLooping(t *testing.T) {
+	m := newMachine(t, daemonJob(), "")
+	for range 4 {
+		m.exitAfter(time.Second, exit1)
+		m.untilTimer()
+	}
+	m.wantState(StateCrashLooping)
+	m.exitAfter(5*time.Second, exit1)
+	st := m.l.track.snapshot(m.l.pulse, m.l.job)
+	if st.State != StateCrashLooping || !st.Since.Equal(m.clock.Now()) {
+		t.Fatalf("backing off in a crash loop: %s since %v ago, want since the death (now)", st.State, m.clock.Now().Sub(st.Since))
+	}
+	if !st.NextRun.Equal(m.clock.Now().Add(time.Minute)) {
+		t.Fatalf("next start in %v, want backoff.max", st.NextRun.Sub(m.clock.Now()))
+	}
+}
