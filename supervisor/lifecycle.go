@@ -124,17 +124,13 @@ func (l *lifecycle) loop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			if l.state == StateStarting {
-				// Replaced or removed before the version it replaces is gone: that one
-				// is waited for still, so that no two versions of the job run at once,
-				// and what it leaves passes on to the version that replaces this one.
-				<-l.replaces.done
-				l.inherit()
-				l.answerEarly()
-			}
-			l.shutdown(nil)
+			l.end()
 			return
 		case <-replaced:
+			if ctx.Err() != nil { // replaced or removed in turn: it does not start
+				l.end()
+				return
+			}
 			l.takeOver()
 		case res := <-results:
 			if ctx.Err() != nil {
@@ -439,6 +435,18 @@ func (l *lifecycle) pulseNews() {
 		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
 		l.emit(ev)
 	}
+}
+
+// end ends the lifecycle as its context has. One still starting waits for the
+// version it replaces to be gone, so that no two versions of the job run at once,
+// and takes what that one left, to pass on to the version that replaces it.
+func (l *lifecycle) end() {
+	if l.replaces != nil {
+		<-l.replaces.done
+		l.inherit()
+		l.answerEarly()
+	}
+	l.shutdown(nil)
 }
 
 // shutdown stops the job with up: the run under way is stopped by its context and

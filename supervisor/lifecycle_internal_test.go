@@ -680,3 +680,37 @@ func TestLifecycleSinceWhileLooping(t *testing.T) {
 		t.Fatalf("next start in %v, want backoff.max", st.NextRun.Sub(m.clock.Now()))
 	}
 }
+
+// A version replaced or removed in turn as the one it replaced is gone does not
+// start the job: its context has ended, and the loop may see the old version gone
+// first.
+func TestLifecycleReplacedAsOldGoes(t *testing.T) {
+	old := newMachine(t, daemonJob(), "")
+	old.l.replaced.Store(true)
+	old.stop()
+	for i := range 20 { // the loop picks one of the inputs ready at random
+		m := &machine{t: t, clock: newFakeClock()}
+		l := *old.l
+		l.replaces, l.clock, l.done, l.waiting = old.l, m.clock, make(chan struct{}), nil
+		l.requests, l.updates = make(chan request), make(chan *Job, 1)
+		l.cur, l.sched, l.state = nil, nil, ""
+		l.forget, l.replaced = new(atomic.Bool), new(atomic.Bool)
+		l.launch = func(ctx context.Context, job *Job) <-chan Result {
+			r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
+			r.result <- Result{Signal: syscall.SIGTERM}
+			m.runs = append(m.runs, r)
+			return r.result
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // replaced or removed, and the old version gone, before it looks
+		go l.loop(ctx)
+		select {
+		case <-l.done:
+		case <-time.After(stepTimeout):
+			t.Fatal("the lifecycle never ended")
+		}
+		if len(m.runs) != 0 {
+			t.Fatalf("try %d: the job was started after it was replaced", i)
+		}
+	}
+}
