@@ -68,6 +68,7 @@ type lifecycle struct {
 type run struct {
 	due     time.Time // for a scheduled job, the due time it is the run of
 	start   time.Time
+	healthy time.Duration // the healthy_after it started with
 	cancel  context.CancelFunc
 	result  <-chan Result
 	note    string    // why supervise stopped it, when it did
@@ -262,7 +263,7 @@ func (l *lifecycle) answerEarly() {
 func (l *lifecycle) startRun(due time.Time, retried bool) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	now := l.clock.Now()
-	l.cur = &run{due: due, start: now, cancel: cancel, result: l.launch(ctx, l.job), retried: retried}
+	l.cur = &run{due: due, start: now, healthy: l.job.HealthyAfter, cancel: cancel, result: l.launch(ctx, l.job), retried: retried}
 	if s := l.sched; s != nil {
 		s.skips, s.startedDue = 0, due
 		if due.After(s.rec.Due) {
@@ -343,7 +344,7 @@ func (l *lifecycle) ended(res Result) {
 		return
 	}
 	var v verdict
-	healthy := !now.Before(r.start.Add(l.job.HealthyAfter)) // by the clock that set healthyAt
+	healthy := !now.Before(r.start.Add(r.healthy)) // as healthyAt was set: by this run's settings
 	l.restarts, v = l.restarts.died(l.job, res, healthy, now, rand.Float64())
 	kind := res.Kind()
 	if !res.Stalled { // a run stopped for its heartbeat was told of then

@@ -714,3 +714,18 @@ func TestLifecycleReplacedAsOldGoes(t *testing.T) {
 		}
 	}
 }
+
+// A reload's healthy_after counts from the next run: the run under way is healthy
+// by the one it started with, as its timer is.
+func TestLifecycleHealthyAfterFromNextRun(t *testing.T) {
+	m := newMachine(t, daemonJob(), "")
+	again := *m.l.job
+	again.HealthyAfter = 5 * time.Second
+	m.l.update(&again)
+	m.settle("a reload")
+	m.exitAfter(10*time.Second, exit1) // a quick death by the run's 30s
+	m.wantState(StateBackingOff)
+	if ev := m.events[0]; ev.Retry == 0 || ev.Streak != 1 {
+		t.Fatalf("death before the run's healthy_after: retry %v, streak %d; want a backoff", ev.Retry, ev.Streak)
+	}
+}
