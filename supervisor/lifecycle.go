@@ -68,6 +68,7 @@ type lifecycle struct {
 type run struct {
 	due     time.Time // for a scheduled job, the due time it is the run of
 	start   time.Time
+	healthy time.Duration // the healthy_after it started with
 	cancel  context.CancelFunc
 	result  <-chan Result
 	note    string    // why supervise stopped it, when it did
@@ -124,9 +125,13 @@ func (l *lifecycle) loop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			l.shutdown(nil)
+			l.end()
 			return
 		case <-replaced:
+			if ctx.Err() != nil { // replaced or removed in turn: it does not start
+				l.end()
+				return
+			}
 			l.takeOver()
 		case res := <-results:
 			if ctx.Err() != nil {
@@ -163,7 +168,8 @@ func (l *lifecycle) setState(state string) {
 	case state == StateRunning:
 		since = l.cur.start
 	case state == StateBackingOff:
-		next = l.restartAt
+		// Entered now, also when it is shown as crash-looping, as the run was.
+		since, next = l.clock.Now(), l.restartAt
 	case state == StateScheduled:
 		next = l.sched.due
 	}
@@ -228,6 +234,14 @@ func (l *lifecycle) begin() {
 // job stays stopped. A removed job that comes back is new: it starts. Commands that
 // came meanwhile are done now.
 func (l *lifecycle) takeOver() {
+	l.inherit()
+	l.begin()
+	l.answerEarly()
+}
+
+// inherit takes what the version this one replaces left, once it is gone: its crash
+// loop, and its stop unless it was removed, with the commands that came meanwhile.
+func (l *lifecycle) inherit() {
 	old := l.replaces
 	l.replaces = nil
 	l.restarts = old.restarts
@@ -235,7 +249,10 @@ func (l *lifecycle) takeOver() {
 	for _, req := range l.early {
 		l.halted = req.cmd == CommandStop
 	}
-	l.begin()
+}
+
+// answerEarly answers the commands that came while the replaced version stopped.
+func (l *lifecycle) answerEarly() {
 	for _, req := range l.early {
 		req.answer("")
 	}
@@ -246,7 +263,7 @@ func (l *lifecycle) takeOver() {
 func (l *lifecycle) startRun(due time.Time, retried bool) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	now := l.clock.Now()
-	l.cur = &run{due: due, start: now, cancel: cancel, result: l.launch(ctx, l.job), retried: retried}
+	l.cur = &run{due: due, start: now, healthy: l.job.HealthyAfter, cancel: cancel, result: l.launch(ctx, l.job), retried: retried}
 	if s := l.sched; s != nil {
 		s.skips, s.startedDue = 0, due
 		if due.After(s.rec.Due) {
@@ -327,7 +344,7 @@ func (l *lifecycle) ended(res Result) {
 		return
 	}
 	var v verdict
-	healthy := !now.Before(r.start.Add(l.job.HealthyAfter)) // by the clock that set healthyAt
+	healthy := !now.Before(r.start.Add(r.healthy)) // as healthyAt was set: by this run's settings
 	l.restarts, v = l.restarts.died(l.job, res, healthy, now, rand.Float64())
 	kind := res.Kind()
 	if !res.Stalled { // a run stopped for its heartbeat was told of then
@@ -419,6 +436,18 @@ func (l *lifecycle) pulseNews() {
 		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
 		l.emit(ev)
 	}
+}
+
+// end ends the lifecycle as its context has. One still starting waits for the
+// version it replaces to be gone, so that no two versions of the job run at once,
+// and takes what that one left, to pass on to the version that replaces it.
+func (l *lifecycle) end() {
+	if l.replaces != nil {
+		<-l.replaces.done
+		l.inherit()
+		l.answerEarly()
+	}
+	l.shutdown(nil)
 }
 
 // shutdown stops the job with up: the run under way is stopped by its context and

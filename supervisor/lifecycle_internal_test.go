@@ -589,8 +589,18 @@ func TestLifecycleTakesOver(t *testing.T) {
 	}
 }
 
-// newMachineReplacing starts the lifecycle of old's job as a reload's replacement.
+// newMachineReplacing starts the lifecycle of old's job as a reload's replacement,
+// and waits until old is gone and the new version has taken over.
 func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
+	t.Helper()
+	m := startReplacing(t, old)
+	m.settle("the old version to be gone")
+	return m
+}
+
+// startReplacing starts the lifecycle of old's job as a reload's replacement, and
+// waits until it waits, starting, for old to be gone.
+func startReplacing(t *testing.T, old *lifecycle) *machine {
 	t.Helper()
 	m := &machine{t: t, clock: newFakeClock()}
 	l := *old
@@ -609,9 +619,39 @@ func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
 	m.cancel = cancel
 	go m.l.loop(ctx)
 	m.settle("the lifecycle to start") // starting, waiting for old
-	m.settle("the old version to be gone")
 	t.Cleanup(m.stop)
 	return m
+}
+
+// Two reloads in a row: the second replaces a version still starting, because the
+// first version's run is still stopping. The version in between hands on what the
+// first leaves (its stop, its crash loop) once the first is gone, so the third
+// neither starts a stopped job nor runs it beside the first version's process.
+func TestLifecycleReplacedWhileStarting(t *testing.T) {
+	a := newMachine(t, daemonJob(), "")
+	for range 4 {
+		a.exitAfter(time.Second, exit1)
+		a.untilTimer()
+	}
+	first := a.run()
+	a.command(CommandStop) // under way: the run has not ended yet
+	a.l.replaced.Store(true)
+	a.cancel() // the first reload: a waits for its run to end
+
+	b := startReplacing(t, a.l)
+	b.l.replaced.Store(true)
+	b.cancel() // the second reload, while b is starting
+	c := startReplacing(t, b.l)
+
+	first.result <- Result{Signal: syscall.SIGTERM} // the first version's process is gone
+	c.settle("the versions before it to be gone")
+	if len(c.runs) != 0 {
+		t.Fatalf("%d runs started; want none: the job was stopped", len(c.runs))
+	}
+	c.wantState(StateStopped)
+	if !c.l.halted || !c.l.restarts.looping {
+		t.Fatalf("halted %v, looping %v: the first version's stop and crash loop were lost", c.l.halted, c.l.restarts.looping)
+	}
 }
 
 // The dead man's switch counts from when a run was to start, jitter and all, so
@@ -635,5 +675,73 @@ func TestLifecycleExpectSuccessWithJitter(t *testing.T) {
 		if ev.Kind != KindSuccess {
 			t.Errorf("event %s: %s", ev.Kind, ev.Note)
 		}
+	}
+}
+
+// Since is when the job entered the state status shows; while it backs off in a
+// crash loop, that is when its last run died, not when that run started.
+func TestLifecycleSinceWhileLooping(t *testing.T) {
+	m := newMachine(t, daemonJob(), "")
+	for range 4 {
+		m.exitAfter(time.Second, exit1)
+		m.untilTimer()
+	}
+	m.wantState(StateCrashLooping)
+	m.exitAfter(5*time.Second, exit1)
+	st := m.l.track.snapshot(m.l.pulse, m.l.job)
+	if st.State != StateCrashLooping || !st.Since.Equal(m.clock.Now()) {
+		t.Fatalf("backing off in a crash loop: %s since %v ago, want since the death (now)", st.State, m.clock.Now().Sub(st.Since))
+	}
+	if !st.NextRun.Equal(m.clock.Now().Add(time.Minute)) {
+		t.Fatalf("next start in %v, want backoff.max", st.NextRun.Sub(m.clock.Now()))
+	}
+}
+
+// A version replaced or removed in turn as the one it replaced is gone does not
+// start the job: its context has ended, and the loop may see the old version gone
+// first.
+func TestLifecycleReplacedAsOldGoes(t *testing.T) {
+	old := newMachine(t, daemonJob(), "")
+	old.l.replaced.Store(true)
+	old.stop()
+	for i := range 20 { // the loop picks one of the inputs ready at random
+		m := &machine{t: t, clock: newFakeClock()}
+		l := *old.l
+		l.replaces, l.clock, l.done, l.waiting = old.l, m.clock, make(chan struct{}), nil
+		l.requests, l.updates = make(chan request), make(chan *Job, 1)
+		l.cur, l.sched, l.state = nil, nil, ""
+		l.forget, l.replaced = new(atomic.Bool), new(atomic.Bool)
+		l.launch = func(ctx context.Context, job *Job) <-chan Result {
+			r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
+			r.result <- Result{Signal: syscall.SIGTERM}
+			m.runs = append(m.runs, r)
+			return r.result
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // replaced or removed, and the old version gone, before it looks
+		go l.loop(ctx)
+		select {
+		case <-l.done:
+		case <-time.After(stepTimeout):
+			t.Fatal("the lifecycle never ended")
+		}
+		if len(m.runs) != 0 {
+			t.Fatalf("try %d: the job was started after it was replaced", i)
+		}
+	}
+}
+
+// A reload's healthy_after counts from the next run: the run under way is healthy
+// by the one it started with, as its timer is.
+func TestLifecycleHealthyAfterFromNextRun(t *testing.T) {
+	m := newMachine(t, daemonJob(), "")
+	again := *m.l.job
+	again.HealthyAfter = 5 * time.Second
+	m.l.update(&again)
+	m.settle("a reload")
+	m.exitAfter(10*time.Second, exit1) // a quick death by the run's 30s
+	m.wantState(StateBackingOff)
+	if ev := m.events[0]; ev.Retry == 0 || ev.Streak != 1 {
+		t.Fatalf("death before the run's healthy_after: retry %v, streak %d; want a backoff", ev.Retry, ev.Streak)
 	}
 }
