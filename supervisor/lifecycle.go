@@ -509,7 +509,7 @@ func (l *lifecycle) beginSchedule() {
 func (l *lifecycle) plan(now time.Time) {
 	s := l.sched
 	s.due = l.job.Schedule.Next(now)
-	s.at = Jittered(s.due, l.job.Jitter)
+	s.at = jittered(s.due, l.job.Jitter, rand.Float64())
 	l.logNext()
 }
 
@@ -558,7 +558,7 @@ func (l *lifecycle) due(now time.Time) {
 		}
 	}
 	s.due = nextDue(l.job.Schedule, t, now)
-	s.at = Jittered(s.due, l.job.Jitter)
+	s.at = jittered(s.due, l.job.Jitter, rand.Float64())
 	if l.cur == nil {
 		l.idle() // shows the next due time
 	}

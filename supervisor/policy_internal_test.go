@@ -202,3 +202,22 @@ func TestMissedWhileDown(t *testing.T) {
 		}
 	}
 }
+
+func TestJittered(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		jitter time.Duration
+		r      float64
+		want   time.Duration
+	}{
+		{0, 0.5, 0},
+		{time.Minute, 0, 0},
+		{time.Minute, 0.5, 30 * time.Second},
+		{time.Minute, 0.999, 59940 * time.Millisecond},
+	} {
+		if got := jittered(due, tc.jitter, tc.r); got.Sub(due) != tc.want {
+			t.Errorf("jittered(due, %v, %v) = due+%v, want due+%v", tc.jitter, tc.r, got.Sub(due), tc.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -218,12 +217,4 @@ func Missed(s Schedule, last, now time.Time) (count int, latest time.Time) {
 		}
 	}
 	return count, s.Next(lo)
-}
-
-// Jittered returns due plus a random delay in [0, jitter); jitter 0 returns due.
-func Jittered(due time.Time, jitter time.Duration) time.Time {
-	if jitter <= 0 {
-		return due
-	}
-	return due.Add(rand.N(jitter))
 }

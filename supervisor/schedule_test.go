@@ -293,26 +293,3 @@ func TestMissedEveryFromZero(t *testing.T) {
 		t.Errorf("Missed(@every 7s, zero, %v) = %d, %v, want 1000, %v", now, count, latest, want)
 	}
 }
-
-func TestJittered(t *testing.T) {
-	t.Parallel()
-	due := instantAt(t, "2026-05-10T03:00:00Z")
-	if got := supervisor.Jittered(due, 0); !got.Equal(due) {
-		t.Errorf("Jittered(due, 0) = %v, want %v", got, due)
-	}
-	if got := supervisor.Jittered(due, time.Nanosecond); !got.Equal(due) {
-		t.Errorf("Jittered(due, 1ns) = %v, want %v", got, due)
-	}
-	const jitter = time.Second
-	seen := map[time.Time]bool{}
-	for range 1000 {
-		got := supervisor.Jittered(due, jitter)
-		if got.Before(due) || !got.Before(due.Add(jitter)) {
-			t.Fatalf("Jittered(due, %v) = %v, want in [%v, %v)", jitter, got, due, due.Add(jitter))
-		}
-		seen[got] = true
-	}
-	if len(seen) < 2 {
-		t.Errorf("Jittered(due, %v) returned the same time 1000 times", jitter)
-	}
-}

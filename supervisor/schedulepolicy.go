@@ -45,6 +45,12 @@ func nextDue(s Schedule, due, now time.Time) time.Time {
 	return next
 }
 
+// jittered is due moved on by r (in [0, 1)) of jitter, so that jobs due at the same
+// time do not all start at once.
+func jittered(due time.Time, jitter time.Duration, r float64) time.Time {
+	return due.Add(time.Duration(r * float64(jitter)))
+}
+
 // deadMan is how long after its due time a run must have happened, and whether the
 // job has a dead man's switch at all: within expect_success_within it must have
 // succeeded; with only a heartbeat, it must have started within the heartbeat's grace.
