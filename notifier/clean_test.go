@@ -12,6 +12,7 @@ import (
 )
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -50,6 +51,7 @@ func TestClean(t *testing.T) {
 // Cleaning only the tail must give what cleaning everything gives, which holds only if
 // no state crosses a newline.
 func TestCleanKeepsNewlines(t *testing.T) {
+	t.Parallel()
 	in := []byte("a\x1b]0;t\nb\x1b[3\nc\r\nd\x1b\ne\xff\n")
 	if got, want := strings.Count(clean(in), "\n"), bytes.Count(in, []byte("\n")); got != want {
 		t.Errorf("clean(%q) has %d newlines, want %d", in, got, want)
@@ -57,6 +59,7 @@ func TestCleanKeepsNewlines(t *testing.T) {
 }
 
 func TestLastLines(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		ev    supervisor.Event
@@ -109,6 +112,7 @@ func numberedLines(from, to int) []string {
 }
 
 func TestHuman(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   time.Duration
 		want string
@@ -135,6 +139,7 @@ func TestHuman(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		in        string

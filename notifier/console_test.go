@@ -24,6 +24,7 @@ var backupFailed = supervisor.Event{
 }
 
 func TestConsoleNotify(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	p := notifier.NewForTest(&buf, nil, 0, notifier.Options{})
 	if err := p.Notify(context.Background(), backupFailed); err != nil {

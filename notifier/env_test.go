@@ -21,6 +21,7 @@ func envOf(vars map[string]string) func(string) string {
 }
 
 func TestFromConfigWithoutTokenIsConsole(t *testing.T) {
+	t.Parallel()
 	var stderr strings.Builder
 	n, err := notifier.FromConfig(nil, envOf(nil), &stderr, "")
 	if err != nil {
@@ -38,6 +39,7 @@ func TestFromConfigWithoutTokenIsConsole(t *testing.T) {
 }
 
 func TestFromConfigSendsToTelegram(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -76,6 +78,7 @@ func TestFromConfigSendsToTelegram(t *testing.T) {
 }
 
 func TestFromConfigWritesUndeliveredToStderr(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer("1:another-bot", tgChat) // so our tgToken gets a 401
 	defer srv.Close()
 	var stderr strings.Builder
@@ -104,6 +107,7 @@ func TestFromConfigWritesUndeliveredToStderr(t *testing.T) {
 }
 
 func TestFromConfigErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no-such-file")
 	empty := filepath.Join(dir, "empty")
@@ -151,6 +155,7 @@ func TestFromConfigErrors(t *testing.T) {
 }
 
 func TestFromConfigTokenFileErrorHidesContents(t *testing.T) {
+	t.Parallel()
 	// A file holding a malformed token: the error names the variable, not the token.
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte("bot"+tgToken), 0o600); err != nil {
@@ -178,6 +183,7 @@ func loadConfig(t *testing.T, text string) *supervisor.Config {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	cfg := loadConfig(t, "[telegram]\ntoken_file = \"/run/secrets/bot\"\nchat_id = 42\n")
 	for _, tt := range []struct {
 		cfg             *supervisor.Config
@@ -205,6 +211,7 @@ func TestLookup(t *testing.T) {
 // The environment wins over the config file, key by key: each case has the file say
 // something that would not reach the chat, and the environment what does.
 func TestFromConfigEnvironmentWins(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -261,6 +268,7 @@ func TestFromConfigEnvironmentWins(t *testing.T) {
 // What is wrong with a setting of the file, or with the settings together, names the
 // file, the line and the key; no error shows the token.
 func TestFromConfigFileErrors(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "no-such-token")
 	for _, tt := range []struct {
 		name, text string

@@ -37,6 +37,7 @@ func failure(output string) supervisor.Event {
 }
 
 func TestHeadline(t *testing.T) {
+	t.Parallel()
 	with := func(f func(*supervisor.Event)) supervisor.Event {
 		ev := failure("")
 		f(&ev)
@@ -113,6 +114,7 @@ func TestHeadline(t *testing.T) {
 }
 
 func TestHTMLAndText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		ev       supervisor.Event
@@ -206,6 +208,7 @@ func TestHTMLAndText(t *testing.T) {
 // Telegram would check, that the last line survives, and that the count of lines left
 // out is right.
 func TestHTMLOutput(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 20000) + " END"
 	tests := []struct {
 		name        string
@@ -289,6 +292,7 @@ func TestHTMLOutput(t *testing.T) {
 var earlierRE = regexp.MustCompile(`^… (\d+) earlier lines?$`)
 
 func TestTextQuotesWholeTail(t *testing.T) {
+	t.Parallel()
 	ev := failure("first\n" + strings.Repeat("y", 20000) + "\n")
 	got := notifier.Text(ev)
 	if !strings.HasSuffix(got, "\n| first\n| "+strings.Repeat("y", 20000)) {
@@ -390,6 +394,7 @@ func numbered(n int) []byte {
 // sd_notify STATUS and its last ping message, which is cut to its end; the whole stays
 // valid for Telegram and within its limit, however long each part is.
 func TestHeartbeatDetails(t *testing.T) {
+	t.Parallel()
 	ev := failure(strings.Repeat("<output line>\n", 5000))
 	ev.Kind, ev.ExitCode, ev.Silent, ev.Every = supervisor.KindHeartbeat, -1, time.Minute, 30*time.Second
 	ev.LastSign, ev.LastSignBy = time.Date(2026, 11, 27, 3, 1, 0, 0, kst), "WATCHDOG=1"
@@ -423,6 +428,7 @@ func TestHeartbeatDetails(t *testing.T) {
 // A digest names every job it folds, within Telegram's limit, as many as up folds into
 // one (notifier.MaxDigest), even with the longest names a job may have.
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	var events []supervisor.Event
 	long := strings.Repeat("x", 94)
 	for i := range notifier.MaxDigest {

@@ -13,6 +13,7 @@ import (
 // The spooling notifier says how deliveries went: what was sent and when, what waits,
 // and which chat refuses messages for good, until a message reaches it again.
 func TestDeliveryStatus(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()

@@ -18,6 +18,7 @@ import (
 // jobs without chats of their own go to each destination that wants them, in its
 // topic and as silently as it asks. The same with a spool and without one.
 func TestDefaultDestinations(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555, -100666, -100777)
 	defer srv.Close()
 	cfg := loadConfig(t, fmt.Sprintf(`[telegram]
@@ -93,6 +94,7 @@ silent = true
 // A message kept for the default chat goes, once default destinations have taken its
 // place, to the first of them.
 func TestSpoolBacklogToDefaultDestinations(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555)
 	defer srv.Close()
 	dir := t.TempDir()

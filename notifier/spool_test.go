@@ -78,12 +78,14 @@ func failed(job string) supervisor.Event {
 // With Telegram down, a message is kept in the spool and said to be; the next
 // notifier to flush delivers it, once.
 func TestSpoolKeepsWhatCannotBeSent(t *testing.T) {
-	down := telegramtest.NewServer(tgToken, tgChat)
-	down.Close() // connections are refused
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
 	dir := filepath.Join(t.TempDir(), "spool")
 	var stderr syncBuffer
 	start := time.Now()
-	err := spooling(t, down, tgToken, dir, &stderr).Notify(context.Background(), failed("first"))
+	down := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvAPIURL, refusedURL)
+	err := down.Notify(context.Background(), failed("first"))
 	if err == nil || len(spooled(t, dir)) != 1 {
 		t.Fatalf("Notify = %v, spool %v; want an error and the message kept", err, spooled(t, dir))
 	}
@@ -92,8 +94,7 @@ func TestSpoolKeepsWhatCannotBeSent(t *testing.T) {
 		t.Errorf("stderr should say the message is kept, and carry it:\n%s", s)
 	}
 
-	srv := telegramtest.NewServer(tgToken, tgChat) // Telegram is back, for the next process
-	defer srv.Close()
+	// Telegram is back, for the next process.
 	if err := spooling(t, srv, tgToken, dir, &stderr).Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +106,7 @@ func TestSpoolKeepsWhatCannotBeSent(t *testing.T) {
 
 // Messages left in the spool go out before a new one, oldest first.
 func TestSpoolSendsOldestFirst(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -137,6 +139,7 @@ func TestSpoolSendsOldestFirst(t *testing.T) {
 
 // Two processes flushing one spool deliver each message once.
 func TestSpoolSharedByTwo(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -163,6 +166,7 @@ func TestSpoolSharedByTwo(t *testing.T) {
 // The answers that ask for the message to be sent otherwise: to the supergroup a
 // group became, or as plain text when Telegram cannot parse the HTML.
 func TestSpoolSendsOtherwise(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat, -100777)
 	defer srv.Close()
 	var stderr syncBuffer
@@ -194,6 +198,7 @@ func TestSpoolSendsOtherwise(t *testing.T) {
 
 // A message older than the spool's age limit is dropped, and said to be.
 func TestSpoolDropsOld(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -219,6 +224,7 @@ type syncBuffer = testkit.Buffer
 // A message Telegram refuses as it is, and as plain text too, is dropped with its
 // words on stderr, rather than holding up every later message.
 func TestSpoolDropsWhatTelegramRefuses(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -243,6 +249,7 @@ func TestSpoolDropsWhatTelegramRefuses(t *testing.T) {
 // A document that cannot be sent yet waits in the spool alone: the next flush sends
 // it without sending its message twice.
 func TestSpoolDocumentAfterItsMessage(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	// In front of the fake, a proxy that fails every sendDocument, as an outage that
@@ -284,6 +291,7 @@ func TestSpoolDocumentAfterItsMessage(t *testing.T) {
 
 // A backlog goes at the chat's pace, not into Telegram's 429s.
 func TestSpoolBacklogIsPaced(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -292,7 +300,9 @@ func TestSpoolBacklogIsPaced(t *testing.T) {
 	for _, job := range []string{"a", "b", "c", "d"} {
 		broken.Notify(context.Background(), failed(job))
 	}
-	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	// The pacing takes 600ms: a timeout well past it, so that a slow machine is not
+	// taken for a backlog that cannot be sent.
+	fixed := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvTimeout, "10s")
 	notifier.SetPace(fixed, 200*time.Millisecond)
 	srv.Limit(150 * time.Millisecond)
 	if err := fixed.Flush(context.Background()); err != nil {
@@ -306,6 +316,7 @@ func TestSpoolBacklogIsPaced(t *testing.T) {
 // A backlog and the new message get one timeout in all: a run is never held up by a
 // backlog that goes slowly, and what is left waits, the new message with it.
 func TestSpoolBacklogIsBounded(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -329,6 +340,7 @@ func TestSpoolBacklogIsBounded(t *testing.T) {
 // A 400 that is not about the message (a deactivated group) keeps the messages, as a
 // wrong chat does: nothing is dropped because the configuration is wrong.
 func TestSpoolKeepsOnUnknownRefusal(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -346,15 +358,16 @@ func TestSpoolKeepsOnUnknownRefusal(t *testing.T) {
 // The token is taken out of every part of a message a job can write to, the ping
 // message and STATUS included, in the chat, on stderr and in the spool.
 func TestSpoolRedactsEveryField(t *testing.T) {
-	down := telegramtest.NewServer(tgToken, tgChat)
-	down.Close()
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
 	dir := t.TempDir()
 	var stderr syncBuffer
 	ev := failed("leaky")
 	// The ping message puts the token where cutting it to 1 KB would leave its end.
 	ev.Kind, ev.Status, ev.Note = supervisor.KindHeartbeat, "using "+tgToken, "note "+tgToken
 	ev.Message = "token=" + tgToken + strings.Repeat("x", 1024-len(tgToken)/2)
-	spooling(t, down, tgToken, dir, &stderr).Notify(context.Background(), ev)
+	spooling(t, srv, tgToken, dir, &stderr, notifier.EnvAPIURL, refusedURL).Notify(context.Background(), ev)
 	files := spooled(t, dir)
 	if len(files) != 1 {
 		t.Fatalf("spool %v", files)
@@ -368,6 +381,7 @@ func TestSpoolRedactsEveryField(t *testing.T) {
 
 // Messages kept because the chat was wrong go to the right chat once it is configured.
 func TestSpoolFollowsFixedChat(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -387,6 +401,7 @@ func TestSpoolFollowsFixedChat(t *testing.T) {
 // A job's own chats each get its message: in a forum topic, silently, or silently in
 // quiet hours; a topic that is gone sends to the chat itself.
 func TestSpoolDestinations(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat, -100555, -100666)
 	defer srv.Close()
 	var stderr syncBuffer
@@ -436,6 +451,7 @@ func TestSpoolDestinations(t *testing.T) {
 
 // One chat's 429 holds back that chat only: the job's other chats get the message.
 func TestSpoolFloodIsPerChat(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555, -100666)
 	defer srv.Close()
 	var stderr syncBuffer
@@ -461,6 +477,7 @@ func TestSpoolFloodIsPerChat(t *testing.T) {
 // A document follows its message into the forum topic; for a topic that is gone, it
 // goes to the chat itself, as its message.
 func TestSpoolDocumentTopicGone(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555)
 	defer srv.Close()
 	var stderr syncBuffer
@@ -491,6 +508,7 @@ func TestSpoolDocumentTopicGone(t *testing.T) {
 // topic is gone, as plain text when Telegram cannot parse it, to the supergroup a
 // group became.
 func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
+	t.Parallel()
 	notADir := filepath.Join(t.TempDir(), "not-a-folder")
 	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -501,6 +519,7 @@ func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
 		{"unwritable spool", filepath.Join(notADir, "spool")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := telegramtest.NewServer(tgToken, tgChat, -100555, -100777)
 			defer srv.Close()
 			var stderr syncBuffer
@@ -553,6 +572,7 @@ func TestSendsWithoutSpoolAsWithIt(t *testing.T) {
 // Past its size limit, the spool drops its oldest messages, each with a line on
 // stderr, and sends the rest.
 func TestSpoolDropsOldestPastMaxBytes(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -596,6 +616,7 @@ func TestSpoolDropsOldestPastMaxBytes(t *testing.T) {
 // A document that Telegram refuses for good is left out, with a line on stderr: its
 // message went, and nothing waits in the spool.
 func TestSpoolDocumentRefused(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -620,6 +641,7 @@ func TestSpoolDocumentRefused(t *testing.T) {
 // A message of its own that another process is sending is waited for: Notify
 // reports what became of it rather than passing it by.
 func TestSpoolWaitsForItsOwnMessage(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -687,6 +709,7 @@ const envFlushChild = "NOTIFIER_TEST_FLUSH_SPOOL"
 // Nothing is sent from a spool whose files cannot be removed, since every flush would
 // send them again.
 func TestSpoolUnremovableSendsNothing(t *testing.T) {
+	// Not parallel: the child, until it execs, holds the spool locks of other tests.
 	if dir := os.Getenv(envFlushChild); dir != "" {
 		n, err := notifier.FromConfig(nil, os.Getenv, os.Stderr, dir)
 		if err == nil {
@@ -760,6 +783,7 @@ func TestSpoolUnremovableSendsNothing(t *testing.T) {
 // When one of a Notify's messages is refused for good and another must wait, stderr
 // says both: which was dropped, and which is kept.
 func TestSpoolDroppedAndKept(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555, -100666)
 	defer srv.Close()
 	dir := t.TempDir()

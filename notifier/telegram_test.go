@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,6 +18,10 @@ const (
 	tgToken  = "123456789:AAE-not-a-real-token_0123456789abcdef"
 	tgChat   = 42
 	tgChatID = "42"
+
+	// refusedURL is a Bot API that refuses connections: nothing listens on port 1.
+	// A free port taken and closed would not do, as a parallel test's fake may get it.
+	refusedURL = "http://127.0.0.1:1"
 )
 
 // newTestTelegram returns a Telegram client of a fresh fake API, with short waits.
@@ -49,6 +52,7 @@ func assertNoToken(t *testing.T, err error) {
 }
 
 func TestSendDelivers(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	if err := tg.Send(context.Background(), tgChatID, "<b>backup</b> failed: exit status 1"); err != nil {
 		t.Fatal(err)
@@ -60,6 +64,7 @@ func TestSendDelivers(t *testing.T) {
 }
 
 func TestSendWaitsRetryAfter(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 1})
 	start := time.Now()
@@ -78,6 +83,7 @@ func TestSendWaitsRetryAfter(t *testing.T) {
 }
 
 func TestSendRetriesServerErrors(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Status: 502},
 		telegramtest.Fault{Status: 502, Body: "<html><body>502 Bad Gateway</body></html>"})
@@ -93,6 +99,7 @@ func TestSendRetriesServerErrors(t *testing.T) {
 }
 
 func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		token  string
@@ -108,6 +115,7 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 		{"too long", tgToken, tgChatID, strings.Repeat("x", 4097), 400, "telegram: sendMessage: 400 Bad Request: message is too long"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, srv := newTestTelegram(t)
 			tg := notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
@@ -117,6 +125,7 @@ func TestSendDoesNotRetryPermanentErrors(t *testing.T) {
 }
 
 func TestSendGivesUpOnStall(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	tg.MaxWait = 300 * time.Millisecond
 	srv.Fail(telegramtest.Fault{Stall: true})
@@ -138,6 +147,7 @@ func TestSendGivesUpOnStall(t *testing.T) {
 }
 
 func TestSendGivesUpWhenRetryAfterIsTooLong(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	tg.MaxWait = time.Second
 	srv.Fail(telegramtest.Fault{Status: 429, RetryAfter: 30})
@@ -159,6 +169,7 @@ func TestSendGivesUpWhenRetryAfterIsTooLong(t *testing.T) {
 }
 
 func TestSendRespectsContext(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	srv.Fail(telegramtest.Fault{Stall: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -175,19 +186,12 @@ func TestSendRespectsContext(t *testing.T) {
 }
 
 func TestSendConnectionRefused(t *testing.T) {
-	// A loopback port that nothing listens on: take a free one and close it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
+	t.Parallel()
 	tg := notifier.NewTelegram(tgToken, tgChatID)
-	tg.APIURL = "http://" + addr
+	tg.APIURL = refusedURL
 	tg.Backoff = 10 * time.Millisecond
 	tg.MaxWait = 200 * time.Millisecond
-	err = tg.Send(context.Background(), tgChatID, "x")
+	err := tg.Send(context.Background(), tgChatID, "x")
 	if err == nil {
 		t.Fatal("Send to a closed port succeeded")
 	}
@@ -198,6 +202,7 @@ func TestSendConnectionRefused(t *testing.T) {
 }
 
 func TestSendBadAPIURL(t *testing.T) {
+	t.Parallel()
 	tg := notifier.NewTelegram(tgToken, tgChatID)
 	tg.APIURL = "http://[::1"
 	err := tg.Send(context.Background(), tgChatID, "x")
@@ -208,6 +213,7 @@ func TestSendBadAPIURL(t *testing.T) {
 }
 
 func TestTelegramPrintsNoToken(t *testing.T) {
+	t.Parallel()
 	tg := notifier.NewTelegram(tgToken, tgChatID)
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		for _, v := range []any{tg, *tg} {
@@ -219,6 +225,7 @@ func TestTelegramPrintsNoToken(t *testing.T) {
 }
 
 func TestNotifySendsHTML(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	if err := tg.Notify(context.Background(), backupFailed); err != nil {
 		t.Fatal(err)
@@ -240,6 +247,7 @@ func logOutput(n int) []byte {
 }
 
 func TestSendDocumentDelivers(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	content := logOutput(1 << 20)
 	doc := notifier.Document{
@@ -279,6 +287,7 @@ func TestSendDocumentDelivers(t *testing.T) {
 }
 
 func TestSendDocumentRetries(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		fault    telegramtest.Fault
@@ -289,6 +298,7 @@ func TestSendDocumentRetries(t *testing.T) {
 		{"429", telegramtest.Fault{Status: 429, RetryAfter: 1}, time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg, srv := newTestTelegram(t)
 			srv.Fail(tt.fault)
 			content := logOutput(1 << 20)
@@ -313,6 +323,7 @@ func TestSendDocumentRetries(t *testing.T) {
 }
 
 func TestSendDocumentWaitsForTheChatLimit(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	srv.Limit(time.Second)
 	if err := tg.Send(context.Background(), tgChatID, "<b>backup</b> failed"); err != nil {
@@ -334,6 +345,7 @@ func TestSendDocumentWaitsForTheChatLimit(t *testing.T) {
 }
 
 func TestSendDocumentDoesNotRetryPermanentErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		token  string
@@ -348,6 +360,7 @@ func TestSendDocumentDoesNotRetryPermanentErrors(t *testing.T) {
 			"telegram: sendDocument: 400 Bad Request: chat not found"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, srv := newTestTelegram(t)
 			tg := notifier.NewTelegram(tt.token, tt.chat)
 			tg.APIURL, tg.Backoff = srv.URL(), 10*time.Millisecond
@@ -357,6 +370,7 @@ func TestSendDocumentDoesNotRetryPermanentErrors(t *testing.T) {
 }
 
 func TestSendDocumentRefusesBeforeSending(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		content []byte
@@ -369,6 +383,7 @@ func TestSendDocumentRefusesBeforeSending(t *testing.T) {
 			"telegram: sendDocument: job.log: 52428801 bytes, more than the 50 MB a bot may send"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg, srv := newTestTelegram(t)
 			err := tg.SendDocument(context.Background(), tgChatID, notifier.Document{Name: "job.log", Content: tt.content})
 			if err == nil || err.Error() != tt.errMsg {
@@ -385,6 +400,7 @@ func TestSendDocumentRefusesBeforeSending(t *testing.T) {
 }
 
 func TestSendDocumentName(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 200) // 400 bytes
 	for _, tt := range []struct{ name, want string }{
 		{"backup-2026-11-27T030000.log", "backup-2026-11-27T030000.log"},
@@ -408,6 +424,7 @@ func TestSendDocumentName(t *testing.T) {
 		{long + "x", strings.Repeat("é", 125) + ".txt"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg, srv := newTestTelegram(t)
 			if err := tg.SendDocument(context.Background(), tgChatID, notifier.Document{Name: tt.name, Content: []byte("x")}); err != nil {
 				t.Fatal(err)
@@ -420,6 +437,7 @@ func TestSendDocumentName(t *testing.T) {
 }
 
 func TestSendDocumentHidesToken(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	doc := notifier.Document{
 		Name:    tgToken + ".log",
@@ -442,18 +460,14 @@ func TestSendDocumentHidesToken(t *testing.T) {
 }
 
 func TestSendDocumentErrorsHideToken(t *testing.T) {
+	t.Parallel()
 	doc := notifier.Document{Name: "job.log", Content: logOutput(64 << 10)}
 
 	t.Run("server down", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
+		t.Parallel()
 		tg := notifier.NewTelegram(tgToken, tgChatID)
-		tg.APIURL, tg.Backoff, tg.MaxWait = "http://"+addr, 10*time.Millisecond, 200*time.Millisecond
-		err = tg.SendDocument(context.Background(), tgChatID, doc)
+		tg.APIURL, tg.Backoff, tg.MaxWait = refusedURL, 10*time.Millisecond, 200*time.Millisecond
+		err := tg.SendDocument(context.Background(), tgChatID, doc)
 		if err == nil || !strings.Contains(err.Error(), "bot<redacted>/sendDocument") || !strings.Contains(err.Error(), "gave up after") {
 			t.Errorf("SendDocument = %v, want it to name the redacted URL and say it gave up", err)
 		}
@@ -464,8 +478,9 @@ func TestSendDocumentErrorsHideToken(t *testing.T) {
 	})
 
 	t.Run("502 page", func(t *testing.T) {
+		t.Parallel()
 		tg, srv := newTestTelegram(t)
-		tg.MaxWait = 300 * time.Millisecond
+		tg.MaxWait = time.Second // long enough for the first answer on a busy machine
 		page := telegramtest.Fault{Status: 502, Body: "<html><body>502 Bad Gateway for /bot" + tgToken + "/sendDocument</body></html>"}
 		for range 100 {
 			srv.Fail(page)
@@ -478,6 +493,7 @@ func TestSendDocumentErrorsHideToken(t *testing.T) {
 	})
 
 	t.Run("description with the URL", func(t *testing.T) {
+		t.Parallel()
 		tg, srv := newTestTelegram(t)
 		srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: no such path /bot" + tgToken + "/sendDocument"})
 		err := tg.SendDocument(context.Background(), tgChatID, doc)
@@ -511,8 +527,9 @@ func assertPermanent(t *testing.T, srv *telegramtest.Server, err error, msg stri
 // When time runs out on a retry, the error says what Telegram last answered, not only
 // that the deadline passed.
 func TestGivingUpSaysTheLastAnswer(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
-	tg.MaxWait = 500 * time.Millisecond
+	tg.MaxWait = time.Second // long enough for the first answer on a busy machine
 	srv.Fail(telegramtest.Fault{Status: 502, Body: "<html>bad gateway</html>"}, telegramtest.Fault{Stall: true})
 	err := tg.Send(context.Background(), tgChatID, "hello")
 	if err == nil || !strings.Contains(err.Error(), "502 Bad Gateway") || !strings.Contains(err.Error(), "gave up after 2 attempts") {

@@ -58,6 +58,7 @@ func topicMsg(thread int64, extra map[string]any) map[string]any {
 }
 
 func TestChats(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		updates []map[string]any
@@ -122,6 +123,7 @@ func TestChats(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg, srv := newTestTelegram(t)
 			for _, u := range tt.updates {
 				srv.AddUpdate(u)
@@ -145,6 +147,7 @@ func TestChats(t *testing.T) {
 // Chats asks for the updates without an offset, which would confirm them, and
 // without allowed_updates, which would change what the bot gets from then on.
 func TestChatsRequest(t *testing.T) {
+	t.Parallel()
 	var body map[string]any
 	var path string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +171,7 @@ func TestChatsRequest(t *testing.T) {
 }
 
 func TestChatsErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		token    string // in place of the one the server knows
@@ -192,12 +196,15 @@ func TestChatsErrors(t *testing.T) {
 		}, nil, 502, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg, srv := newTestTelegram(t)
 			if tt.token != "" {
 				tg = notifier.NewTelegram(tt.token, "")
 				tg.APIURL = srv.URL()
 			}
-			tg.MaxWait = 200 * time.Millisecond
+			if tt.requests == 0 {
+				tg.MaxWait = time.Second // to run out of time; the others are answered at once
+			}
 			srv.AddUpdate(msg("message", alice, nil))
 			tt.setup(srv)
 			chats, err := tg.Chats(context.Background())
@@ -225,6 +232,7 @@ func TestChatsErrors(t *testing.T) {
 }
 
 func TestChatsRetriesServerErrors(t *testing.T) {
+	t.Parallel()
 	tg, srv := newTestTelegram(t)
 	srv.AddUpdate(msg("message", alice, nil))
 	srv.Fail(telegramtest.Fault{Status: 502, Body: "<html>502 Bad Gateway</html>"}, telegramtest.Fault{Status: 500},
@@ -239,6 +247,7 @@ func TestChatsRetriesServerErrors(t *testing.T) {
 }
 
 func TestBotFromConfig(t *testing.T) {
+	t.Parallel()
 	srv := telegramtest.NewServer(tgToken)
 	defer srv.Close()
 	srv.AddUpdate(msg("message", bob, nil))
