@@ -13,7 +13,7 @@ import (
 )
 
 // followers hands a job's output to the readers of `supervise logs -f` as it is
-// logged. It outlives the job's keepers, so a reader follows the job across restarts
+// logged. It outlives the job's lifecycles, so a reader follows the job across restarts
 // and reloads.
 type followers struct {
 	mu      sync.Mutex
@@ -100,7 +100,7 @@ func (d *Daemon) Follow(name string, lines int) (last []byte, output <-chan []by
 	return last, ch, stop, nil
 }
 
-// logged returns what the job named name keeps across keepers, its log readers among
+// logged returns what the job named name keeps across lifecycles, its log readers among
 // it.
 func (d *Daemon) logged(name string) (*perJob, error) {
 	d.init()

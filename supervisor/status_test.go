@@ -90,7 +90,7 @@ func TestControlScheduledJob(t *testing.T) {
 	}
 }
 
-// States as the keepers go through them: crash-looping for a job that keeps dying,
+// States as the lifecycles go through them: crash-looping for a job that keeps dying,
 // heartbeat-late for one that went silent; a stopped looping job is stopped.
 func TestStatusStates(t *testing.T) {
 	t.Parallel()
