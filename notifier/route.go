@@ -12,7 +12,7 @@ import (
 type delivery struct {
 	to     supervisor.Destination
 	ev     supervisor.Event // the event, when digest is nil
-	digest *digest
+	digest *digest          // the events folded into one message, or nil
 }
 
 // about names what d tells, for the spool and for notices about it: the event's

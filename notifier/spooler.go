@@ -182,7 +182,8 @@ func spooledOf(d delivery, now time.Time) spooled {
 	html, whole := d.html()
 	kind, job := d.about()
 	m := spooled{Created: now, Job: job, Kind: kind, HTML: html, Text: d.text()}
-	if ev := d.ev; d.digest == nil && len(ev.Output) > 0 && (ev.Notify.Attach == supervisor.AttachAlways || ev.Notify.Attach == supervisor.AttachAuto && !whole) {
+	ev := d.ev // zero for a digest, which quotes no output
+	if len(ev.Output) > 0 && (ev.Notify.Attach == supervisor.AttachAlways || ev.Notify.Attach == supervisor.AttachAuto && !whole) {
 		m.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}
 	return m
