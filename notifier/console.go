@@ -22,7 +22,7 @@ type console struct{ w io.Writer }
 func (c console) send(_ context.Context, ds []delivery) error {
 	var err error
 	for _, d := range ds {
-		err = errors.Join(err, writeNotice(c.w, consoleHeader, Text(d.ev)))
+		err = errors.Join(err, writeNotice(c.w, consoleHeader, d.text()))
 	}
 	return err
 }

@@ -61,6 +61,16 @@ func Route(ev supervisor.Event, defaults []supervisor.Destination) []supervisor.
 	return route(ev, defaults)
 }
 
+// DigestHTML renders, as HTML, the digest of events on host that took within to come.
+func DigestHTML(host string, events []supervisor.Event, within time.Duration) string {
+	return (&digest{host: host, events: events, within: within}).html()
+}
+
+// DigestText renders the digest of DigestHTML as plain text.
+func DigestText(host string, events []supervisor.Event, within time.Duration) string {
+	return (&digest{host: host, events: events, within: within}).text()
+}
+
 // Digests feeds the pipeline's pacing step: each event comes at its time (offsets
 // from a fixed start) for the destinations that route gives it, and the step's turns
 // are taken at each of takes; it returns the messages of each turn, as "chat: job".
@@ -77,7 +87,8 @@ func Digests(pace time.Duration, defaults []supervisor.Destination, events []sup
 		}
 		var turn []string
 		for _, d := range p.take(start.Add(take)) {
-			turn = append(turn, d.to.ChatID+": "+d.ev.Job)
+			_, job := d.about()
+			turn = append(turn, d.to.ChatID+": "+job)
 		}
 		out = append(out, turn)
 	}

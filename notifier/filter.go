@@ -14,7 +14,7 @@ import (
 // its own KindRestartLoop event rather than death by death.
 func Wanted(ev supervisor.Event) bool {
 	switch ev.Kind {
-	case supervisor.KindProblem, supervisor.KindMessage, supervisor.KindDigest:
+	case supervisor.KindProblem, supervisor.KindMessage:
 		return true
 	case supervisor.KindFailure, supervisor.KindTimeout:
 		if ev.Restarting && (ev.Streak > 1 || ev.Looping) {

@@ -110,16 +110,35 @@ func Headline(ev supervisor.Event) string {
 		h = "⚠️ " + job + on + ": " + oneLine(ev.Note)
 	case supervisor.KindMessage:
 		h = "💬 " + job + on
-	case supervisor.KindDigest:
-		h = "🚨 " + strconv.Itoa(len(ev.Digest)) + " events" + on
-		if ev.Within > 0 {
-			h += " in " + human(ev.Within)
-		}
-		h += ": " + summary(ev.Digest)
 	default:
 		h = "ℹ️ " + job + " " + oneLine(string(ev.Kind)) + on
 	}
 	return clip(h, maxHeadline)
+}
+
+// headline says in one line how many events dg folds and what they were, e.g.
+// "🚨 30 events on host01 in 30s: 6 timed out, 24 failed".
+func (dg *digest) headline() string {
+	h := "🚨 " + strconv.Itoa(len(dg.events)) + " events"
+	if host := oneLine(dg.host); host != "" {
+		h += " on " + host
+	}
+	if dg.within > 0 {
+		h += " in " + human(dg.within)
+	}
+	return clip(h+": "+summary(dg.events), maxHeadline)
+}
+
+// html renders dg as a Telegram message in HTML parse mode: its headline, then a line
+// for each event, in at most 4096 characters.
+func (dg *digest) html() string {
+	head := "<b>" + escape(dg.headline()) + "</b>"
+	return head + escape(digestLines(dg.events, maxMessage-utf16Len(head)))
+}
+
+// text renders dg in the same words as html, as plain text, with no limit.
+func (dg *digest) text() string {
+	return dg.headline() + digestLines(dg.events, 1<<30)
 }
 
 // digestWords say what events of a kind did, for a digest's summary.
@@ -318,13 +337,9 @@ func HTML(ev supervisor.Event) string {
 // render is HTML, and whether the message quotes all of the output it has: the last
 // lines up to the job's tail, none of them cut.
 func render(ev supervisor.Event) (string, bool) {
-	switch ev.Kind {
-	case supervisor.KindMessage:
+	if ev.Kind == supervisor.KindMessage {
 		head := "<b>" + escape(Headline(ev)) + "</b>\n"
 		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head))), true
-	case supervisor.KindDigest:
-		head := "<b>" + escape(Headline(ev)) + "</b>"
-		return head + escape(digestLines(ev.Digest, maxMessage-utf16Len(head))), true
 	}
 	m := newMessage(ev)
 	var b strings.Builder
@@ -408,11 +423,8 @@ func earlier(n int) string {
 // with the output's lines behind a "| " bar. It quotes the same number of lines but
 // does not cut them, as a terminal has no limit.
 func Text(ev supervisor.Event) string {
-	switch ev.Kind {
-	case supervisor.KindMessage:
+	if ev.Kind == supervisor.KindMessage {
 		return Headline(ev) + "\n" + clean([]byte(ev.Note))
-	case supervisor.KindDigest:
-		return Headline(ev) + digestLines(ev.Digest, 1<<30)
 	}
 	m := newMessage(ev)
 	var b strings.Builder
@@ -448,6 +460,23 @@ func Text(ev supervisor.Event) string {
 		b.WriteString("\n| " + l)
 	}
 	return b.String()
+}
+
+// html renders d as HTML does its event, and says whether it quotes all the output
+// it has; a digest quotes none.
+func (d delivery) html() (string, bool) {
+	if d.digest != nil {
+		return d.digest.html(), true
+	}
+	return render(d.ev)
+}
+
+// text renders d as Text does its event.
+func (d delivery) text() string {
+	if d.digest != nil {
+		return d.digest.text()
+	}
+	return Text(d.ev)
 }
 
 // escape makes text safe in Telegram's HTML mode, which needs only these three

@@ -439,8 +439,7 @@ func TestDigest(t *testing.T) {
 		}
 		events = append(events, ev)
 	}
-	ev := supervisor.Event{Kind: supervisor.KindDigest, Host: "host01", Digest: events, Within: 30 * time.Second}
-	html := notifier.HTML(ev)
+	html := notifier.DigestHTML("host01", events, 30*time.Second)
 	if err := telegramtest.ValidateHTML(html); err != nil {
 		t.Fatalf("invalid HTML: %v", err)
 	}
@@ -458,7 +457,7 @@ func TestDigest(t *testing.T) {
 	if !strings.Contains(html, " more: ") {
 		t.Error("the jobs that do not fit a line of their own should be named on the last line")
 	}
-	if text := notifier.Text(ev); strings.Count(text, "\n") != notifier.MaxDigest {
+	if text := notifier.DigestText("host01", events, 30*time.Second); strings.Count(text, "\n") != notifier.MaxDigest {
 		t.Errorf("the plain text has %d lines, want one per event after the headline", strings.Count(text, "\n"))
 	}
 }

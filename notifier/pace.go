@@ -93,7 +93,7 @@ func (p *pacer) take(now time.Time) []delivery {
 		n := min(len(t.events), MaxDigest)
 		batch := t.events[:n:n]
 		t.events = t.events[n:]
-		out = append(out, delivery{to: t.to, ev: digest(p.host, batch, now)})
+		out = append(out, fold(t.to, p.host, batch, now))
 		t.last, t.due = now, now.Add(pace)
 	}
 	return out
@@ -109,14 +109,21 @@ func (p *pacer) drop() []supervisor.Event {
 	return out
 }
 
-// digest folds events, come by now, into one message about host; one event is
-// itself.
-func digest(host string, events []supervisor.Event, now time.Time) supervisor.Event {
+// digest is one message about the events that came for a destination faster than
+// its pace. The supervisor knows nothing of it: it is how the notifier spares a chat.
+type digest struct {
+	host   string             // the host the events happened on
+	events []supervisor.Event // oldest first
+	within time.Duration      // how long they took to come
+}
+
+// fold makes one message to to of events, come by now, on host: a digest of them, or
+// the event itself when it is one.
+func fold(to supervisor.Destination, host string, events []supervisor.Event, now time.Time) delivery {
 	if len(events) == 1 {
-		return events[0]
+		return delivery{to: to, ev: events[0]}
 	}
-	return supervisor.Event{Kind: supervisor.KindDigest, Job: fmt.Sprintf("%d events", len(events)), Host: host,
-		Digest: events, Within: now.Sub(at(events[0], now))}
+	return delivery{to: to, digest: &digest{host: host, events: events, within: now.Sub(at(events[0], now))}}
 }
 
 // at is when ev happened, as near as it says: the end of its run, or its start, or

@@ -1,16 +1,27 @@
 package notifier
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/supervise/supervise/supervisor"
 )
 
-// delivery is one message to send: ev, an event or a digest of them, to one
-// destination (a zero one for the default chat).
+// delivery is one message to send to one destination (a zero one for the default
+// chat): an event, or a digest of the events that came faster than its pace.
 type delivery struct {
-	to supervisor.Destination
-	ev supervisor.Event
+	to     supervisor.Destination
+	ev     supervisor.Event // the event, when digest is nil
+	digest *digest          // the events folded into one message, or nil
+}
+
+// about names what d tells, for the spool and for notices about it: the event's
+// kind and job, or "digest" and how many events it folds.
+func (d delivery) about() (kind, job string) {
+	if d.digest != nil {
+		return "digest", fmt.Sprintf("%d events", len(d.digest.events))
+	}
+	return string(d.ev.Kind), d.ev.Job
 }
 
 // route lists the destinations ev goes to, the pipeline's second step: each of its

@@ -379,6 +379,35 @@ func TestSpoolRedactsEveryField(t *testing.T) {
 	}
 }
 
+// A digest takes the token out of every event it folds: each is a line of its own.
+func TestDigestRedactsEveryEvent(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := notifierFor(t, srv, tgToken, "", &stderr)
+	notifier.SetPace(p, 200*time.Millisecond)
+	problem := func(job string) supervisor.Event {
+		return supervisor.Event{Kind: supervisor.KindProblem, Job: job, Host: "h", Note: "token " + tgToken}
+	}
+	p.Emit(problem("first"))
+	// The first goes at once; wait for it, so the next two come within one pace.
+	testkit.Eventually(t, "the first message sent", func() bool { return len(srv.Messages()) == 1 })
+	p.Emit(problem("second"))
+	p.Emit(problem("third " + tgToken))
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v\n%s", err, stderr.String())
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[1].Text, "<b>🚨 2 events: 2 problems</b>") {
+		t.Fatalf("messages %+v, want the first and a digest of the other two", msgs)
+	}
+	tokenEnd := tgToken[len(tgToken)-10:]
+	if got := msgs[1].Text; strings.Contains(got, tokenEnd) || strings.Count(got, "&lt;redacted&gt;") != 3 {
+		t.Errorf("digest %q, want the token redacted from every event", got)
+	}
+}
+
 // Messages kept because the chat was wrong go to the right chat once it is configured.
 func TestSpoolFollowsFixedChat(t *testing.T) {
 	t.Parallel()

@@ -71,12 +71,12 @@ func (s *spooler) sent(chat string) {
 // it, with why.
 func (s *spooler) send(ctx context.Context, ds []delivery) error {
 	now := time.Now()
-	mine := map[string]supervisor.Event{}
+	mine := map[string]delivery{}
 	var order []string
 	var unspooled []unspooledMsg
 	for _, d := range ds {
-		ev := s.tg.redactEvent(d.ev)
-		m := spooledOf(ev, now)
+		d = s.tg.redactDelivery(d)
+		m := spooledOf(d, now)
 		// The default chat is left empty: it is the one configured when the message
 		// goes, so a backlog kept because the chat was wrong goes to the right one
 		// once the configuration is fixed.
@@ -86,7 +86,7 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 			e, err := s.spool.put(m)
 			if err == nil {
 				e.release() // the flush sends it in its turn, after the older ones
-				mine[e.path] = ev
+				mine[e.path] = d
 				order = append(order, e.path)
 				continue
 			}
@@ -94,7 +94,7 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 			// would without one, to the same chats.
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
 		}
-		unspooled = append(unspooled, unspooledMsg{ev, &entry{msg: m}})
+		unspooled = append(unspooled, unspooledMsg{d, &entry{msg: m}})
 	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
@@ -110,10 +110,10 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 	return err
 }
 
-// unspooledMsg is a message that is in no spool, with the event it tells.
+// unspooledMsg is a message that is in no spool, with what it tells.
 type unspooledMsg struct {
-	ev supervisor.Event
-	e  *entry
+	d delivery
+	e *entry
 }
 
 // sendUnspooled sends messages that are in no spool, by the way a flush sends
@@ -127,11 +127,12 @@ func (s *spooler) sendUnspooled(ctx context.Context, ms []unspooledMsg) error {
 		switch {
 		case err == nil:
 		case m.e.msg.Sent:
-			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log was not (%v)\n", m.ev.Kind, m.ev.Job, err)
+			kind, job := m.d.about()
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log was not (%v)\n", kind, job, err)
 		default:
 			all = errors.Join(all, err)
 			// err comes from the Telegram client, which has already redacted the token.
-			if text := Text(m.ev); !told[text] {
+			if text := m.d.text(); !told[text] {
 				told[text] = true
 				writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v):", err), text)
 			}
@@ -142,17 +143,18 @@ func (s *spooler) sendUnspooled(ctx context.Context, ms []unspooledMsg) error {
 
 // flushMine flushes the spool, in which mine are the spooled messages of this send
 // (the paths in order), and says on w what became of them.
-func (s *spooler) flushMine(ctx context.Context, mine map[string]supervisor.Event, order []string) error {
+func (s *spooler) flushMine(ctx context.Context, mine map[string]delivery, order []string) error {
 	outcomes, err := s.spool.flush(ctx, s.sendEntry, order)
-	var waiting []supervisor.Event
+	var waiting []delivery
 	lost := false
 	for _, path := range order {
-		ev := mine[path]
+		d := mine[path]
 		switch outcomes[path] {
 		case kept:
-			waiting = append(waiting, ev)
+			waiting = append(waiting, d)
 		case logKept:
-			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", ev.Kind, ev.Job, s.spool.Dir, err)
+			kind, job := d.about()
+			fmt.Fprintf(s.w, "supervise: the %s message about %s was delivered; its log is kept in %s for a later try (%v)\n", kind, job, s.spool.Dir, err)
 		case dropped:
 			lost = true // said so on stderr, with its words; err says so too
 		}
@@ -165,8 +167,8 @@ func (s *spooler) flushMine(ctx context.Context, mine map[string]supervisor.Even
 	}
 	err = cmp.Or(err, errors.New("not sent yet"))
 	told := map[string]bool{}
-	for _, ev := range waiting {
-		if text := Text(ev); !told[text] {
+	for _, d := range waiting {
+		if text := d.text(); !told[text] {
 			told[text] = true
 			writeNotice(s.w, fmt.Sprintf("supervise: notification not delivered to Telegram (%v); it is kept in %s, and the next supervise to start sends it:", err, s.spool.Dir), text)
 		}
@@ -174,11 +176,13 @@ func (s *spooler) flushMine(ctx context.Context, mine map[string]supervisor.Even
 	return fmt.Errorf("%w (kept in the spool)", err)
 }
 
-// spooledOf is the spool entry of the redacted event ev, made at now, for the chat
-// that Notify then sets.
-func spooledOf(ev supervisor.Event, now time.Time) spooled {
-	html, whole := render(ev)
-	m := spooled{Created: now, Job: ev.Job, Kind: string(ev.Kind), HTML: html, Text: Text(ev)}
+// spooledOf is the spool entry of the redacted delivery d, made at now, for the chat
+// that send then sets.
+func spooledOf(d delivery, now time.Time) spooled {
+	html, whole := d.html()
+	kind, job := d.about()
+	m := spooled{Created: now, Job: job, Kind: kind, HTML: html, Text: d.text()}
+	ev := d.ev // zero for a digest, which quotes no output
 	if len(ev.Output) > 0 && (ev.Notify.Attach == supervisor.AttachAlways || ev.Notify.Attach == supervisor.AttachAuto && !whole) {
 		m.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
 	}

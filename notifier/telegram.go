@@ -133,14 +133,26 @@ func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 	if ev.Err != nil && strings.Contains(ev.Err.Error(), t.token) {
 		ev.Err = errors.New(t.hide(ev.Err.Error()))
 	}
-	if len(ev.Digest) > 0 {
-		digest := make([]supervisor.Event, len(ev.Digest))
-		for i, e := range ev.Digest {
-			digest[i] = t.redactEvent(e)
-		}
-		ev.Digest = digest
-	}
 	return ev
+}
+
+// redactDelivery is redactEvent for what d tells: its event, or every event of its
+// digest. Like redactEvent it returns a copy, and leaves d's digest as it was.
+func (t *Telegram) redactDelivery(d delivery) delivery {
+	if t.token == "" {
+		return d
+	}
+	if d.digest == nil {
+		d.ev = t.redactEvent(d.ev)
+		return d
+	}
+	dg := *d.digest
+	dg.events = make([]supervisor.Event, len(d.digest.events))
+	for i, ev := range d.digest.events {
+		dg.events[i] = t.redactEvent(ev)
+	}
+	d.digest = &dg
+	return d
 }
 
 // Send sends html, in Telegram's HTML parse mode and without link previews, to chatID.

@@ -28,10 +28,6 @@ const (
 	// KindMessage is what someone sends with `supervise notify`: a result to check, a
 	// manual step to take. Its Note is the text. It is always sent.
 	KindMessage Kind = "message"
-
-	// KindDigest folds events that came faster than the chat may be written to into
-	// one message: Digest holds them, Within is how long they took to come.
-	KindDigest Kind = "digest"
 )
 
 // Kinds lists every Kind in the order they are documented.
@@ -98,8 +94,6 @@ type Event struct {
 	MissedRuns int
 	Expect     time.Duration
 	MinRuntime time.Duration
-
-	Digest []Event // for KindDigest: the events it folds, oldest first
 
 	// Output is the end of what the job wrote (stdout and stderr together, raw bytes);
 	// OutputLines counts every line it wrote, so a message can say how many it leaves out.
