@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
@@ -16,10 +15,7 @@ func TestDeliveryStatus(t *testing.T) {
 	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
-	dir := t.TempDir()
-	var stderr syncBuffer
-	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
-	wrong.Notify(context.Background(), failed("kept"))
+	wrong, dir, stderr, _ := keptForUnknownChat(t, srv)
 	wrong.Notify(context.Background(), failed("kept too"))
 	st, _ := wrong.Delivery()
 	if st.Spooled != 2 || st.Results["failed"] != 2 || st.Results["sent"] != 0 || len(st.Permanent) != 1 ||
@@ -31,7 +27,7 @@ func TestDeliveryStatus(t *testing.T) {
 		t.Error("the status shows the token")
 	}
 
-	fixed := spooling(t, srv, tgToken, dir, &stderr)
+	fixed := spooling(t, srv, tgToken, dir, stderr)
 	if err := fixed.Notify(context.Background(), failed("new")); err != nil {
 		t.Fatal(err)
 	}

@@ -83,10 +83,8 @@ func TestSpoolRetryBacksOff(t *testing.T) {
 	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
-	dir := t.TempDir()
-	var stderr syncBuffer
-	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
-	if err := wrong.Notify(context.Background(), failed("kept")); err == nil {
+	_, dir, _, err := keptForUnknownChat(t, srv)
+	if err == nil {
 		t.Fatal("Notify to an unknown chat succeeded")
 	}
 	var upStderr syncBuffer

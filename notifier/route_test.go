@@ -97,14 +97,12 @@ func TestSpoolBacklogToDefaultDestinations(t *testing.T) {
 	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, -100555)
 	defer srv.Close()
-	dir := t.TempDir()
-	var stderr syncBuffer
-	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
-	if err := wrong.Notify(context.Background(), failed("kept")); err == nil {
+	_, dir, stderr, err := keptForUnknownChat(t, srv)
+	if err == nil {
 		t.Fatal("Notify to an unknown chat succeeded")
 	}
 	cfg := loadConfig(t, fmt.Sprintf("[telegram]\ntoken = %q\napi_url = %q\n[[notify.telegram]]\nchat_id = -100555\n", tgToken, srv.URL()))
-	n, err := notifier.FromConfig(cfg, envOf(nil), &stderr, dir)
+	n, err := notifier.FromConfig(cfg, envOf(nil), stderr, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,16 @@ func spooling(t *testing.T, srv *telegramtest.Server, token, dir string, stderr 
 	return notifierFor(t, srv, token, dir, stderr, env...)
 }
 
+// keptForUnknownChat spools a failure for chat 777, which srv does not know, in a new
+// spool folder, and returns the notifier, what Notify said, the folder and the
+// notifier's stderr.
+func keptForUnknownChat(t *testing.T, srv *telegramtest.Server) (wrong flusher, dir string, stderr *syncBuffer, err error) {
+	t.Helper()
+	dir, stderr = t.TempDir(), &syncBuffer{}
+	wrong = spooling(t, srv, tgToken, dir, stderr, notifier.EnvChatID, "777")
+	return wrong, dir, stderr, wrong.Notify(context.Background(), failed("kept"))
+}
+
 // notifierFor returns the notifier the environment gives for srv: the bot token, the
 // chat tgChat, a timeout of a second, and a spool in dir (none when empty), at a pace
 // of a millisecond. env, name and value in turn, changes or adds variables.
@@ -413,13 +423,11 @@ func TestSpoolFollowsFixedChat(t *testing.T) {
 	t.Parallel()
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
-	dir := t.TempDir()
-	var stderr syncBuffer
-	wrong := spooling(t, srv, tgToken, dir, &stderr, notifier.EnvChatID, "777")
-	if err := wrong.Notify(context.Background(), failed("kept")); !errors.Is(err, notifier.ErrPermanent) {
+	_, dir, stderr, err := keptForUnknownChat(t, srv)
+	if !errors.Is(err, notifier.ErrPermanent) {
 		t.Fatalf("Notify = %v, want chat not found", err)
 	}
-	if err := spooling(t, srv, tgToken, dir, &stderr).Flush(context.Background()); err != nil {
+	if err := spooling(t, srv, tgToken, dir, stderr).Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].ChatID != tgChat || len(spooled(t, dir)) != 0 {

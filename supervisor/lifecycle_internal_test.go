@@ -202,6 +202,16 @@ func (m *machine) wantState(want string) {
 	}
 }
 
+// crashLoop makes the job of daemonJob crash-loop: it dies four times at once, and
+// its fourth restart is under way.
+func (m *machine) crashLoop() {
+	m.t.Helper()
+	for range 4 {
+		m.exitAfter(time.Second, exit1)
+		m.untilTimer()
+	}
+}
+
 // daemonJob is a kept-running job with the restart settings of the tests below.
 func daemonJob() *Job {
 	job := NewJob("web", "/bin/web")
@@ -265,10 +275,7 @@ func TestLifecycleCrashLoop(t *testing.T) {
 func TestLifecycleRecoveryAfterLoop(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
-	for range 4 {
-		m.exitAfter(time.Second, exit1)
-		m.untilTimer()
-	}
+	m.crashLoop()
 	m.events = nil
 	m.wantState(StateCrashLooping)
 	if waited := m.untilTimer(); waited != 30*time.Second {
@@ -573,10 +580,7 @@ func TestLifecycleScheduleReload(t *testing.T) {
 func TestLifecycleTakesOver(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, daemonJob(), "")
-	for range 4 {
-		m.exitAfter(time.Second, exit1)
-		m.untilTimer()
-	}
+	m.crashLoop()
 	m.command(CommandStop)
 	m.exitAfter(time.Second, Result{Signal: syscall.SIGTERM})
 	m.l.replaced.Store(true)
@@ -629,10 +633,7 @@ func startReplacing(t *testing.T, old *lifecycle) *machine {
 // neither starts a stopped job nor runs it beside the first version's process.
 func TestLifecycleReplacedWhileStarting(t *testing.T) {
 	a := newMachine(t, daemonJob(), "")
-	for range 4 {
-		a.exitAfter(time.Second, exit1)
-		a.untilTimer()
-	}
+	a.crashLoop()
 	first := a.run()
 	a.command(CommandStop) // under way: the run has not ended yet
 	a.l.replaced.Store(true)
@@ -682,10 +683,7 @@ func TestLifecycleExpectSuccessWithJitter(t *testing.T) {
 // crash loop, that is when its last run died, not when that run started.
 func TestLifecycleSinceWhileLooping(t *testing.T) {
 	m := newMachine(t, daemonJob(), "")
-	for range 4 {
-		m.exitAfter(time.Second, exit1)
-		m.untilTimer()
-	}
+	m.crashLoop()
 	m.wantState(StateCrashLooping)
 	m.exitAfter(5*time.Second, exit1)
 	st := m.l.track.snapshot(m.l.pulse, m.l.job)
