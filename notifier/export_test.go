@@ -43,15 +43,28 @@ func SetSpoolMaxBytes(p *Pipeline, max int64) {
 // NewForTest returns a running pipeline that writes to the console w, with the
 // default destinations defaults and paces as given by opts, for tests of its steps.
 func NewForTest(w io.Writer, defaults []supervisor.Destination, pace time.Duration, opts Options) *Pipeline {
-	p := newPipeline(pacedConsole{console{w: w}, pace}, defaults, opts)
+	p := newPipeline(pacedConsole{console{w: w}, pace, opts.Stderr}, defaults, opts)
 	go p.run()
 	return p
 }
 
-// pacedConsole is a console with a pace, so tests see digests without Telegram.
+// pacedConsole is a console with a pace, so tests see digests without Telegram. Given
+// no time (ctx done), it does as a sender out of time does: it says on stderr what it
+// did not deliver, with the message.
 type pacedConsole struct {
 	console
-	every time.Duration
+	every  time.Duration
+	stderr io.Writer
+}
+
+func (c pacedConsole) send(ctx context.Context, ds []delivery) error {
+	if ctx.Err() == nil || c.stderr == nil {
+		return c.console.send(ctx, ds)
+	}
+	for _, d := range ds {
+		writeNotice(c.stderr, "supervise: notification not delivered (no time was left to send it):", d.text())
+	}
+	return ctx.Err()
 }
 
 func (c pacedConsole) pace(supervisor.Destination) time.Duration { return c.every }

@@ -99,12 +99,20 @@ func (p *pacer) take(now time.Time) []delivery {
 	return out
 }
 
-// drop removes and returns every event that waits, for a pipeline that gives up.
-func (p *pacer) drop() []supervisor.Event {
-	var out []supervisor.Event
+// drain removes every event that waits and returns its messages, made as take would
+// make them if every turn were due at now, for a pipeline that gives up.
+func (p *pacer) drain(now time.Time) []delivery {
+	var out []delivery
 	for _, k := range p.order {
-		out = append(out, p.turns[k].events...)
-		p.turns[k].events = nil
+		t := p.turns[k]
+		for len(t.events) > 0 {
+			n := 1
+			if p.pace(t.to) > 0 {
+				n = min(len(t.events), MaxDigest)
+			}
+			out = append(out, fold(t.to, p.host, t.events[:n:n], now))
+			t.events = t.events[n:]
+		}
 	}
 	return out
 }

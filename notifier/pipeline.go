@@ -244,12 +244,17 @@ func (p *Pipeline) run() {
 		case <-closing:
 			closing = nil
 		case <-p.abort:
+			// What is left goes as a send cut short goes: into the spool for the next
+			// supervise, said on stderr with the message (redacted), with no time to
+			// wait for anything.
 			p.takeQueued()
-			told := map[string]bool{} // an event for several chats is one notice
-			for _, ev := range p.pacer.drop() {
-				if text := Text(ev); !told[text] {
-					told[text] = true
-					p.lost(text)
+			if ds := p.pacer.drain(time.Now()); len(ds) > 0 {
+				done, cancel := context.WithCancel(context.Background())
+				cancel()
+				if err := p.out.send(done, ds); err != nil {
+					p.mu.Lock()
+					p.failed++
+					p.mu.Unlock()
 				}
 			}
 			return
@@ -305,12 +310,4 @@ func (p *Pipeline) deliver(ctx context.Context, again func(), wait *time.Duratio
 		return
 	}
 	*wait = p.opts.Retry
-}
-
-// lost says on stderr that a message was given up on, with its text.
-func (p *Pipeline) lost(text string) {
-	p.mu.Lock()
-	p.failed++
-	p.mu.Unlock()
-	writeNotice(p.opts.Stderr, "supervise: notification not delivered (no time was left to send it):", text)
 }

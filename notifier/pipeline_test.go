@@ -106,3 +106,52 @@ func TestSpoolRetryBacksOff(t *testing.T) {
 		t.Errorf("the wait grew past 15 times the first:\n%s", s)
 	}
 }
+
+// A pipeline that runs out of time before a message's turn keeps the message in the
+// spool for the next supervise, as it keeps one whose sending was cut short, and says
+// so on stderr without the token: nothing that should reach the chat goes only to
+// stderr.
+func TestCloseOutOfTimeSpoolsWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	env := envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID,
+		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"})
+	var stderr syncBuffer
+	p, err := notifier.New(nil, env, notifier.Options{Stderr: &stderr, SpoolDir: dir, PrivatePace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(job, output string) supervisor.Event {
+		ev := failed(job)
+		ev.Notify.On = []supervisor.Kind{supervisor.KindFailure}
+		ev.Output = []byte(output)
+		return ev
+	}
+	p.Emit(event("first", "goes at once\n"))
+	testkit.Eventually(t, "the first message at Telegram", func() bool { return len(srv.Messages()) == 1 })
+	p.Emit(event("second", "printed "+tgToken+"\n")) // waits the chat's pace, an hour
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Error("Close = nil with a message left")
+	}
+	if n := len(spooled(t, dir)); n != 1 {
+		t.Fatalf("spool holds %d messages, want the one left; stderr:\n%s", n, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "second failed") || !strings.Contains(s, "kept in") || strings.Contains(s, tgToken) {
+		t.Errorf("stderr should say the message is kept, with its words and without the token:\n%s", s)
+	}
+	next, err := notifier.New(nil, env, notifier.Options{SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next.Close(context.Background())
+	if msgs := srv.Messages(); len(msgs) != 2 || !strings.Contains(msgs[1].Text, "second failed") || strings.Contains(msgs[1].Text, tgToken) {
+		t.Errorf("messages %+v, want the one left, redacted, from the spool", msgs)
+	}
+}
