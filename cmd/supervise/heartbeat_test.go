@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/supervise/supervise/internal/testkit"
 )
 
 // A job that pings with `supervise ping` is left alone under up; once it stops, one
@@ -82,4 +86,18 @@ func TestRunHeartbeat(t *testing.T) {
 	if err := cmd.Run(); err != nil || strings.Contains(out.String(), "heartbeat") {
 		t.Errorf("exit %v, output:\n%s\nwant a quiet success", err, out.String())
 	}
+}
+
+// A run whose heartbeat cannot be set up stops its notifier as it returns: no
+// goroutine of the pipeline is left behind in the process.
+func TestRunHeartbeatSetupFailureLeavesNoPipeline(t *testing.T) {
+	noTelegram(t)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	if status, _, stderr := supervise(t, "run", "--heartbeat", "1s", "--", "true"); status != 1 || !strings.Contains(stderr, "heartbeat") {
+		t.Fatalf("status %d, stderr %q; want 1 and why", status, stderr)
+	}
+	testkit.Eventually(t, "no pipeline goroutine left", func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "notifier.(*Pipeline).run")
+	})
 }

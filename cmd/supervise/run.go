@@ -57,6 +57,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 		// so a stalled run is reported while it is still running.
 		stop, err := serveHeartbeat(r, job)
 		if err != nil {
+			deliver(ctx, n, signals) // the pipeline stops with the run
 			return fmt.Errorf("heartbeat: %w", err)
 		}
 		defer stop()
