@@ -111,7 +111,8 @@ func cmpOr(n, def int) int {
 
 // Emit takes ev and returns at once. What ev's job does not ask to be told is left
 // out here. When the queue is full, ev waits to be folded into a digest, without its
-// output: nothing is dropped. Once the pipeline is closed, ev goes to stderr.
+// output: nothing is dropped. Once the pipeline is closed, ev is kept in the spool
+// for the next supervise, and said on stderr.
 func (p *Pipeline) Emit(ev supervisor.Event) {
 	if !Wanted(ev) {
 		return
@@ -119,7 +120,13 @@ func (p *Pipeline) Emit(ev supervisor.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		writeNotice(p.opts.Stderr, "supervise: notification not delivered (the notifier has stopped):", Text(ev))
+		// Too late to send: kept as what Close has no time for is, in the spool for
+		// the next supervise, and said on stderr (redacted).
+		var ds []delivery
+		for _, to := range route(ev, p.defaults) {
+			ds = append(ds, delivery{to: to, ev: ev})
+		}
+		p.out.send(doneContext(), ds)
 		return
 	}
 	select {
@@ -249,9 +256,7 @@ func (p *Pipeline) run() {
 			// wait for anything.
 			p.takeQueued()
 			if ds := p.pacer.drain(time.Now()); len(ds) > 0 {
-				done, cancel := context.WithCancel(context.Background())
-				cancel()
-				if err := p.out.send(done, ds); err != nil {
+				if err := p.out.send(doneContext(), ds); err != nil {
 					p.mu.Lock()
 					p.failed++
 					p.mu.Unlock()
@@ -260,6 +265,14 @@ func (p *Pipeline) run() {
 			return
 		}
 	}
+}
+
+// doneContext is a context that is done already, for a send with no time left: the
+// sender keeps its messages in the spool, or says on stderr what it did not deliver.
+func doneContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
 
 // accept routes ev and queues it for its destinations' turns.

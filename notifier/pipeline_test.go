@@ -155,3 +155,29 @@ func TestCloseOutOfTimeSpoolsWhatIsLeft(t *testing.T) {
 		t.Errorf("messages %+v, want the one left, redacted, from the spool", msgs)
 	}
 }
+
+// An event that comes once the pipeline has stopped is kept in the spool for the next
+// supervise, and said on stderr without the token.
+func TestEmitAfterCloseIsSpooled(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	dir := t.TempDir()
+	var stderr syncBuffer
+	p, err := notifier.New(nil, envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID,
+		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"}), notifier.Options{Stderr: &stderr, SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Emit(supervisor.Event{Kind: supervisor.KindProblem, Job: "jobs.d/x.toml", Host: "h", Note: "not loaded",
+		Output: []byte("token = " + tgToken + "\n"), OutputLines: 1})
+	if n := len(spooled(t, dir)); n != 1 {
+		t.Errorf("spool holds %d messages, want the late one; stderr:\n%s", n, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "not loaded") || strings.Contains(s, tgToken) {
+		t.Errorf("stderr should tell of the late event without the token:\n%s", s)
+	}
+}
