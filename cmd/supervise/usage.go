@@ -35,21 +35,21 @@ func (fs *flagSet) parse(args []string) error {
 }
 
 // parseInterleaved parses flags that come before, between or after the arguments, as
-// in `supervise logs web -f`, and returns the arguments.
+// in `supervise logs web -f`, and returns the arguments. What follows -- is arguments.
 func (fs *flagSet) parseInterleaved(args []string) ([]string, error) {
 	var names []string
 	for {
 		if err := fs.parse(args); err != nil {
 			return nil, err
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" { // Parse took the -- itself
+			return append(names, rest...), nil
+		}
+		if len(rest) == 0 {
 			return names, nil
 		}
-		if args[0] == "--" {
-			return append(names, args[1:]...), nil
-		}
-		names, args = append(names, args[0]), args[1:]
+		names, args = append(names, rest[0]), rest[1:]
 	}
 }
 

@@ -98,6 +98,7 @@ func TestCommandArgumentErrors(t *testing.T) {
 		{[]string{"restart"}, "supervise restart: no job given"},
 		{[]string{"logs"}, "supervise logs: give one job"},
 		{[]string{"logs", "web", "db"}, "supervise logs: give one job"},
+		{[]string{"logs", "--", "web", "-n", "5"}, "supervise logs: give one job"}, // after --, no flags
 		{[]string{"logs", "-n", "-1", "web"}, "supervise logs: -n -1: want 0 or more lines"},
 		{[]string{"logs", "-n", "many", "web"}, `supervise logs: invalid value "many" for flag -n`},
 		{[]string{"up", "jobs.d"}, `supervise up: unexpected argument "jobs.d"; give the folder with --jobs`},
@@ -117,6 +118,31 @@ func TestCommandArgumentErrors(t *testing.T) {
 		status, stdout, stderr := supervise(t, args...)
 		if status != 2 || stdout != "" || !strings.HasPrefix(stderr, tc.want) || !strings.Contains(stderr, "\nusage: supervise "+name) {
 			t.Errorf("%q: status %d, stdout %q, stderr %q; want 2, %q and the usage", args, status, stdout, stderr, tc.want)
+		}
+	}
+}
+
+// Flags may come before, between or after the arguments, until --: what follows it
+// is arguments only, as for every command that takes flags.
+func TestParseInterleaved(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		wantNames  []string
+		wantFollow bool
+	}{
+		{[]string{"web", "-f"}, []string{"web"}, true},
+		{[]string{"-f", "web"}, []string{"web"}, true},
+		{[]string{"web", "-f", "db"}, []string{"web", "db"}, true},
+		{[]string{"--", "web", "-f"}, []string{"web", "-f"}, false},
+		{[]string{"web", "--", "-f"}, []string{"web", "-f"}, false},
+		{[]string{"-f", "--", "-f"}, []string{"-f"}, true},
+		{[]string{"web", "--", "db", "-f"}, []string{"web", "db", "-f"}, false},
+	} {
+		fs := newFlagSet("logs", "", "logs [-f] JOB")
+		follow := fs.Bool("f", false, "follow")
+		names, err := fs.parseInterleaved(tc.args)
+		if err != nil || !slices.Equal(names, tc.wantNames) || *follow != tc.wantFollow {
+			t.Errorf("%q: names %q, -f %v, error %v; want %q, -f %v", tc.args, names, *follow, err, tc.wantNames, tc.wantFollow)
 		}
 	}
 }
