@@ -90,6 +90,7 @@ type Server struct {
 	updateAdded  chan struct{} // closed and replaced by AddUpdate, to wake long polls
 	webhook      string
 	polling      chan struct{} // closed to end the long poll waiting now, for a newer one
+	waiting      int           // long polls waiting for an update now
 }
 
 // BotUsername is the username getMe gives the bot.
@@ -592,6 +593,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// LongPolls counts the getUpdates requests that wait for an update now.
+func (s *Server) LongPolls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
+}
+
 // AddUpdate queues an update for getUpdates, such as
 // {"message": {"message_id": 1, "chat": {"id": 42, "type": "private"}, "text": "hi"}},
 // and returns the update_id it is given: one more than the last, the first being 1.
@@ -714,17 +722,25 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 		added := s.updateAdded
 		terminated := make(chan struct{})
 		s.polling = terminated
+		s.waiting++
 		s.mu.Unlock()
+		ended := false
 		select {
 		case <-terminated:
 			writeError(w, http.StatusConflict, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
-			return
+			ended = true
 		case <-added:
 		case <-wait.C:
 			timeout = 0 // answer with what there is, which is nothing
 		case <-r.Context().Done():
-			return
+			ended = true
 		case <-s.closing:
+			ended = true
+		}
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+		if ended {
 			return
 		}
 	}
