@@ -292,6 +292,7 @@ func TestScheduledReloads(t *testing.T) {
 	plain := *job
 	plain.Heartbeat = nil
 	td.Reload(ctx, []*supervisor.Job{&plain}, nil)
+	td.untilScheduled(t, "batch")            // the second run has ended, not only written its end
 	td.clock.Advance(700 * time.Millisecond) // the checks come due, and one run
 	untilLog(t, log, "start end start end start end")
 	td.Reload(ctx, nil, nil)
