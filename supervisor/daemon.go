@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Daemon is `supervise up`: it keeps a set of jobs running, one lifecycle goroutine
@@ -135,6 +135,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			pulse:    pl.Pulse,
 			track:    pl.tracker,
 			runs:     runStore{dir: d.RunsDir, stderr: d.Stderr},
+			random:   rand.Float64,
 			forget:   new(atomic.Bool),
 			replaced: new(atomic.Bool),
 			requests: make(chan request),
@@ -148,7 +149,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		d.lifecycles[job.Name] = l
 		l.replaces = replaces
 		if replaces != nil {
-			pl.tracker.set(StateStarting, time.Time{}, time.Time{}, l.clock.Now()) // until the old version is down
+			l.setState(StateStarting) // until the old version is down; before loop runs
 		}
 		wg.Go(func() {
 			defer log.Close()

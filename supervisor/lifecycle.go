@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -33,6 +32,7 @@ type lifecycle struct {
 	pulse   *Pulse         // the job's signs of life, which outlive a lifecycle
 	track   *tracker       // what status shows, which outlives a lifecycle too
 	runs    runStore       // where a scheduled job's last run is kept
+	random  func() float64 // in [0, 1), for the jitter of backoffs and due times
 
 	// Inputs from the daemon.
 	requests chan request  // start, stop and restart
@@ -40,8 +40,8 @@ type lifecycle struct {
 	replaces *lifecycle    // the version this one replaces, which must be gone first
 	forget   *atomic.Bool  // set when the job is removed: its last run is forgotten
 	replaced *atomic.Bool  // set when a reload replaces it: the job runs on
-	stop     func()        // ends run
-	done     chan struct{} // closed when run has returned
+	stop     func()        // ends loop
+	done     chan struct{} // closed when loop has returned
 	spec     *Job          // the job as the daemon last gave it; the daemon's, under its lock
 
 	// The state.
@@ -100,9 +100,7 @@ func (l *lifecycle) loop(ctx context.Context) {
 			l.runs.forget(l.name) // removed, even before it began
 		}
 	}()
-	if l.replaces != nil {
-		l.setState(StateStarting)
-	} else {
+	if l.replaces == nil { // else it is starting, as whoever made it set
 		l.begin()
 	}
 	for {
@@ -305,7 +303,7 @@ func (l *lifecycle) stayedUp(now time.Time) {
 	var recovered bool
 	var down time.Duration
 	var crashes int
-	l.restarts, recovered, down, crashes = l.restarts.stayedUp(l.job, now)
+	l.restarts, recovered, down, crashes = l.restarts.stayedUp(l.cur.healthy, now)
 	if recovered {
 		l.setState(StateRunning) // no longer shown as crash-looping
 		ev := l.job.Event(KindRecovery, l.host)
@@ -345,7 +343,7 @@ func (l *lifecycle) ended(res Result) {
 	}
 	var v verdict
 	healthy := !now.Before(r.start.Add(r.healthy)) // as healthyAt was set: by this run's settings
-	l.restarts, v = l.restarts.died(l.job, res, healthy, now, rand.Float64())
+	l.restarts, v = l.restarts.died(l.job, res, healthy, now, l.random())
 	kind := res.Kind()
 	if !res.Stalled { // a run stopped for its heartbeat was told of then
 		// Every death is emitted; the notifier tells the first of a streak, and the
@@ -507,10 +505,13 @@ func (l *lifecycle) beginSchedule() {
 
 // plan sets the next due time after now.
 func (l *lifecycle) plan(now time.Time) {
-	s := l.sched
-	s.due = l.job.Schedule.Next(now)
-	s.at = jittered(s.due, l.job.Jitter, rand.Float64())
+	l.setDue(l.job.Schedule.Next(now))
 	l.logNext()
+}
+
+// setDue sets the next due time, and when it fires: jittered.
+func (l *lifecycle) setDue(due time.Time) {
+	l.sched.due, l.sched.at = due, jittered(due, l.job.Jitter, l.random())
 }
 
 // due handles the due time that has come: it starts a run, or, when one is still
@@ -557,8 +558,7 @@ func (l *lifecycle) due(now time.Time) {
 			s.checks = append(s.checks, check{due: t, deadline: now.Add(wait)})
 		}
 	}
-	s.due = nextDue(l.job.Schedule, t, now)
-	s.at = jittered(s.due, l.job.Jitter, rand.Float64())
+	l.setDue(nextDue(l.job.Schedule, t, now))
 	if l.cur == nil {
 		l.idle() // shows the next due time
 	}

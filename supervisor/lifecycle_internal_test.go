@@ -42,18 +42,15 @@ func newMachine(t *testing.T, job *Job, runsDir string) *machine {
 	t.Helper()
 	m := &machine{t: t, clock: newFakeClock()}
 	m.l = &lifecycle{
-		name:   job.Name,
-		job:    job,
-		spec:   job,
-		host:   "testhost",
-		clock:  m.clock,
-		stderr: io.Discard,
-		emit:   func(ev Event) { m.events = append(m.events, ev) },
-		launch: func(ctx context.Context, job *Job) <-chan Result {
-			r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
-			m.runs = append(m.runs, r)
-			return r.result
-		},
+		name:     job.Name,
+		job:      job,
+		spec:     job,
+		host:     "testhost",
+		clock:    m.clock,
+		stderr:   io.Discard,
+		emit:     func(ev Event) { m.events = append(m.events, ev) },
+		launch:   m.launch,
+		random:   func() float64 { return 0.5 }, // backoffs as configured, half the jitter
 		signals:  make(chan os.Signal, 1),
 		pulse:    NewPulse(),
 		track:    newTracker(job.Name, m.clock.Now()),
@@ -232,13 +229,13 @@ func TestLifecycleCrashLoop(t *testing.T) {
 	m.wantState(StateRunning)
 	m.exitAfter(time.Second, exit1)
 	m.wantKinds(KindFailure)
-	if ev := m.events[0]; !ev.Restarting || ev.Retry < 80*time.Millisecond || ev.Retry > 120*time.Millisecond {
-		t.Fatalf("first failure: restarting %v in %v, want restarting in 100ms±20%%", ev.Restarting, ev.Retry)
+	if ev := m.events[0]; !ev.Restarting || ev.Retry != 100*time.Millisecond {
+		t.Fatalf("first failure: restarting %v in %v, want restarting in backoff.initial", ev.Restarting, ev.Retry)
 	}
 	m.wantState(StateBackingOff)
 	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
-		if waited := m.untilTimer(); waited < want*8/10 || waited > want*12/10 {
-			t.Fatalf("restart %d after %v, want %v±20%%", i+1, waited, want)
+		if waited := m.untilTimer(); waited != want {
+			t.Fatalf("restart %d after %v, want %v", i+1, waited, want)
 		}
 		m.wantState(StateRunning)
 		m.exitAfter(time.Second, Result{ExitCode: 2 + i})
@@ -602,23 +599,34 @@ func newMachineReplacing(t *testing.T, old *lifecycle) *machine {
 	return m
 }
 
+// replacement is the lifecycle of old's job as a reload's replacement of it, as the
+// daemon makes it: starting, until old is gone; on m's clock, with fake runs.
+func (m *machine) replacement(old *lifecycle) *lifecycle {
+	l := *old
+	l.replaces, l.clock, l.done = old, m.clock, make(chan struct{})
+	l.requests, l.updates = make(chan request), make(chan *Job, 1)
+	l.cur, l.sched, l.restarts, l.halted = nil, nil, restarts{}, false
+	l.forget, l.replaced = new(atomic.Bool), new(atomic.Bool)
+	l.emit = func(ev Event) { m.events = append(m.events, ev) }
+	l.launch = m.launch
+	l.setState(StateStarting)
+	return &l
+}
+
+// launch is the fake launch of the machine's runs: the test ends each.
+func (m *machine) launch(ctx context.Context, job *Job) <-chan Result {
+	r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
+	m.runs = append(m.runs, r)
+	return r.result
+}
+
 // startReplacing starts the lifecycle of old's job as a reload's replacement, and
 // waits until it waits, starting, for old to be gone.
 func startReplacing(t *testing.T, old *lifecycle) *machine {
 	t.Helper()
 	m := &machine{t: t, clock: newFakeClock()}
-	l := *old
-	l.replaces, l.clock, l.done, l.waiting = old, m.clock, make(chan struct{}), make(chan struct{})
-	l.requests, l.updates = make(chan request), make(chan *Job, 1)
-	l.cur, l.sched, l.restarts, l.halted, l.state = nil, nil, restarts{}, false, ""
-	l.forget, l.replaced = new(atomic.Bool), new(atomic.Bool)
-	l.emit = func(ev Event) { m.events = append(m.events, ev) }
-	l.launch = func(ctx context.Context, job *Job) <-chan Result {
-		r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
-		m.runs = append(m.runs, r)
-		return r.result
-	}
-	m.l = &l
+	m.l = m.replacement(old)
+	m.l.waiting = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	go m.l.loop(ctx)
@@ -704,16 +712,12 @@ func TestLifecycleReplacedAsOldGoes(t *testing.T) {
 	old.stop()
 	for i := range 20 { // the loop picks one of the inputs ready at random
 		m := &machine{t: t, clock: newFakeClock()}
-		l := *old.l
-		l.replaces, l.clock, l.done, l.waiting = old.l, m.clock, make(chan struct{}), nil
-		l.requests, l.updates = make(chan request), make(chan *Job, 1)
-		l.cur, l.sched, l.state = nil, nil, ""
-		l.forget, l.replaced = new(atomic.Bool), new(atomic.Bool)
+		l := m.replacement(old.l)
+		l.waiting = nil // not stepped: it must end by itself
 		l.launch = func(ctx context.Context, job *Job) <-chan Result {
-			r := &fakeRun{job: job, ctx: ctx, result: make(chan Result, 1)}
-			r.result <- Result{Signal: syscall.SIGTERM}
-			m.runs = append(m.runs, r)
-			return r.result
+			result := m.launch(ctx, job)
+			m.runs[len(m.runs)-1].result <- Result{Signal: syscall.SIGTERM} // so a wrong start ends too
+			return result
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // replaced or removed, and the old version gone, before it looks

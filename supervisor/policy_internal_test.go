@@ -77,11 +77,11 @@ func TestRestartPolicyStayedUp(t *testing.T) {
 	job.HealthyAfter = 30 * time.Second
 	t0 := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
 	r := restarts{streak: 6, looping: true, loopFrom: t0, crashes: 6, exits: []string{"exit 1"}}
-	r, ended, down, crashes := r.stayedUp(job, t0.Add(time.Minute))
+	r, ended, down, crashes := r.stayedUp(job.HealthyAfter, t0.Add(time.Minute))
 	if !ended || down != 30*time.Second || crashes != 6 || r.streak != 0 || r.looping || r.exits != nil {
 		t.Errorf("stayedUp: ended %v, down %v, crashes %d, state %+v", ended, down, crashes, r)
 	}
-	if _, ended, _, _ := r.stayedUp(job, t0.Add(2*time.Minute)); ended {
+	if _, ended, _, _ := r.stayedUp(job.HealthyAfter, t0.Add(2*time.Minute)); ended {
 		t.Error("a job not looping recovered")
 	}
 }

@@ -69,15 +69,15 @@ func (r restarts) died(job *Job, res Result, healthy bool, now time.Time, jitter
 	return r, v
 }
 
-// stayedUp is the policy's answer to a run that has stayed up for healthy_after, at
-// now: the backoff starts over, and a crash loop ends. ended reports that one did,
+// stayedUp is the policy's answer to a run that has stayed up for its healthyAfter,
+// at now: the backoff starts over, and a crash loop ends. ended reports that one did,
 // with how long the job was down and how often it crashed meanwhile.
-func (r restarts) stayedUp(job *Job, now time.Time) (next restarts, ended bool, down time.Duration, crashes int) {
+func (r restarts) stayedUp(healthyAfter time.Duration, now time.Time) (next restarts, ended bool, down time.Duration, crashes int) {
 	r.streak = 0
 	if !r.looping {
 		return r, false, 0, 0
 	}
-	down, crashes = now.Sub(r.loopFrom)-job.HealthyAfter, r.crashes
+	down, crashes = now.Sub(r.loopFrom)-healthyAfter, r.crashes
 	r.looping, r.crashes, r.exits = false, 0, nil
 	return r, true, down, crashes
 }
