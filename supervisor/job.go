@@ -187,9 +187,11 @@ func (j *Job) Event(k Kind, host string) Event {
 	return Event{Kind: k, Job: j.Name, Host: host, Command: j.Display, Notify: j.Notify, Timeout: j.Timeout}
 }
 
-// runEvent describes the run res of j on host as an event of kind.
-func (j *Job) runEvent(kind Kind, host string, res Result) Event {
-	ev := j.Event(kind, host)
+// Ended is the event of how the run res of j on host ended, which whoever ran it
+// emits. A run stopped for its heartbeat (res.Stalled) was told of when it was
+// stopped: its end is not emitted.
+func (j *Job) Ended(host string, res Result) Event {
+	ev := j.Event(res.Kind(), host)
 	ev.Start, ev.Duration = res.Start, res.Duration
 	ev.ExitCode, ev.Signal, ev.Err = res.ExitCode, res.Signal, res.Err
 	ev.Output, ev.OutputLines = res.Output, res.OutputLines
@@ -197,13 +199,6 @@ func (j *Job) runEvent(kind Kind, host string, res Result) Event {
 		ev.MinRuntime = j.MinRuntime
 	}
 	return ev
-}
-
-// Ended is the event of how the run res of j on host ended, which whoever ran it
-// emits. A run stopped for its heartbeat (res.Stalled) was told of when it was
-// stopped: its end is not emitted.
-func (j *Job) Ended(host string, res Result) Event {
-	return j.runEvent(res.Kind(), host, res)
 }
 
 // CheckName reports whether name can name a job: it becomes part of file names

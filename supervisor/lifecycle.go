@@ -348,7 +348,7 @@ func (l *lifecycle) ended(res Result) {
 	if !res.Stalled { // a run stopped for its heartbeat was told of then
 		// Every death is emitted; the notifier tells the first of a streak, and the
 		// crash loop's own event the rest.
-		ev := l.job.runEvent(kind, l.host, res)
+		ev := l.job.Ended(l.host, res)
 		if v.again && kind != KindSuccess {
 			ev.Restarting, ev.Retry = true, v.delay
 			ev.Streak, ev.Looping = l.restarts.streak, l.restarts.looping
@@ -356,7 +356,8 @@ func (l *lifecycle) ended(res Result) {
 		l.emit(ev)
 	}
 	if v.loopBegins {
-		ev := l.job.runEvent(KindRestartLoop, l.host, res)
+		ev := l.job.Ended(l.host, res)
+		ev.Kind = KindRestartLoop
 		ev.Crashes, ev.Within, ev.Retry = l.restarts.crashes, now.Sub(l.restarts.loopFrom), v.delay
 		ev.Exits = append([]string(nil), l.restarts.exits...)
 		l.emit(ev)
@@ -590,8 +591,8 @@ func (l *lifecycle) deadline(due time.Time) {
 func (l *lifecycle) scheduledEnded(r *run, res Result) {
 	s := l.sched
 	kind := res.Kind()
-	if kind != KindHeartbeat { // a stalled run was told of when it was stopped
-		ev := l.job.runEvent(kind, l.host, res)
+	if !res.Stalled { // a run stopped for its heartbeat was told of then
+		ev := l.job.Ended(l.host, res)
 		ev.Note = r.note
 		l.emit(ev)
 	}
