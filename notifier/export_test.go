@@ -18,11 +18,7 @@ func FromConfig(cfg *supervisor.Config, getenv func(string) string, stderr io.Wr
 // Notify routes ev and sends it now, as the pipeline's last steps do, without its
 // filter and pace: for tests of routing, rendering, spooling and sending.
 func (p *Pipeline) Notify(ctx context.Context, ev supervisor.Event) error {
-	var ds []delivery
-	for _, to := range route(ev, p.defaults) {
-		ds = append(ds, delivery{to: to, ev: ev})
-	}
-	return p.out.send(ctx, ds)
+	return p.out.send(ctx, deliveries(ev, p.defaults))
 }
 
 // Flush sends what waits in p's spool.

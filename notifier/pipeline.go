@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,6 @@ type Pipeline struct {
 
 	closing chan struct{} // closed by Close: deliver what is left, then stop
 	abort   chan struct{} // closed when Close's ctx is done: give up on what is left
-	cancel  context.CancelFunc
 	done    chan struct{}
 	once    sync.Once
 }
@@ -96,17 +96,10 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		opts.Stderr = io.Discard
 	}
 	p := &Pipeline{opts: opts, out: out, defaults: defaults,
-		in: make(chan supervisor.Event, cmpOr(opts.Queue, 1024)), wake: make(chan struct{}, 1),
+		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 	p.pacer = pacer{host: opts.Host, pace: out.pace}
 	return p
-}
-
-func cmpOr(n, def int) int {
-	if n > 0 {
-		return n
-	}
-	return def
 }
 
 // Emit takes ev and returns at once. What ev's job does not ask to be told is left
@@ -122,11 +115,7 @@ func (p *Pipeline) Emit(ev supervisor.Event) {
 	if p.closed {
 		// Too late to send: kept as what Close has no time for is, in the spool for
 		// the next supervise, and said on stderr (redacted).
-		var ds []delivery
-		for _, to := range route(ev, p.defaults) {
-			ds = append(ds, delivery{to: to, ev: ev})
-		}
-		p.out.send(doneContext(), ds)
+		p.out.send(doneContext(), deliveries(ev, p.defaults))
 		return
 	}
 	select {
@@ -193,29 +182,20 @@ func (p *Pipeline) run() {
 		}
 	}()
 
-	// A spool that cannot be sent is tried again on a timer that backs off.
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	wait, armed := p.opts.Retry, false
-	again := func() {
-		if p.opts.Retry > 0 && !armed {
-			retry.Reset(wait)
-			armed, wait = true, min(2*wait, 15*p.opts.Retry)
-		}
-	}
+	retry := newRetry(p.opts.Retry)
+	defer retry.timer.Stop()
 	flush := func(limit time.Duration) {
 		fctx, cancel := context.WithTimeout(ctx, limit)
 		defer cancel()
 		switch err := p.out.flush(fctx); {
 		case errors.Is(err, errNoSpool):
 		case err != nil && p.opts.Retry > 0:
-			fmt.Fprintf(p.opts.Stderr, "supervise: spooled messages not sent yet: %v; trying again in %s\n", err, wait)
-			again()
+			fmt.Fprintf(p.opts.Stderr, "supervise: spooled messages not sent yet: %v; trying again in %s\n", err, retry.wait)
+			retry.failed()
 		case err != nil:
 			fmt.Fprintf(p.opts.Stderr, "supervise: spooled messages not sent yet: %v\n", err)
 		default:
-			wait = p.opts.Retry
+			retry.succeeded()
 		}
 	}
 	if p.opts.Backlog > 0 {
@@ -239,14 +219,14 @@ func (p *Pipeline) run() {
 		case ev := <-p.in:
 			p.accept(ev)
 			p.takeQueued()
-			p.deliver(ctx, again, &wait)
+			p.deliver(ctx, retry)
 		case <-p.wake:
 			p.takeQueued()
 		case <-pace.C:
 			p.takeQueued()
-			p.deliver(ctx, again, &wait)
-		case <-retry.C:
-			armed = false
+			p.deliver(ctx, retry)
+		case <-retry.timer.C:
+			retry.armed = false
 			flush(time.Hour) // the notifier's own timeout bounds it
 		case <-closing:
 			closing = nil
@@ -285,14 +265,8 @@ func (p *Pipeline) accept(ev supervisor.Event) {
 
 // takeQueued accepts what waits in the queue, and then the overflow.
 func (p *Pipeline) takeQueued() {
-	for {
-		select {
-		case ev := <-p.in:
-			p.accept(ev)
-			continue
-		default:
-		}
-		break
+	for len(p.in) > 0 { // run is the only reader: what len counts is there to take
+		p.accept(<-p.in)
 	}
 	p.mu.Lock()
 	over := p.overflow
@@ -309,8 +283,9 @@ func (p *Pipeline) overflowing() bool {
 	return len(p.overflow) > 0
 }
 
-// deliver sends the messages whose turn has come.
-func (p *Pipeline) deliver(ctx context.Context, again func(), wait *time.Duration) {
+// deliver sends the messages whose turn has come; a failure has the spool tried
+// again later.
+func (p *Pipeline) deliver(ctx context.Context, retry *retry) {
 	ds := p.pacer.take(time.Now())
 	if len(ds) == 0 {
 		return
@@ -319,8 +294,34 @@ func (p *Pipeline) deliver(ctx context.Context, again func(), wait *time.Duratio
 		p.mu.Lock()
 		p.failed++
 		p.mu.Unlock()
-		again()
+		retry.failed()
 		return
 	}
-	*wait = p.opts.Retry
+	retry.succeeded()
 }
+
+// retry is the timer on which a spool that could not be sent is tried again: after
+// the first wait, then twice as long each time it fails, up to 15 times the first; a
+// success starts over. With a first wait of zero it is never armed.
+type retry struct {
+	first, wait time.Duration
+	timer       *time.Timer
+	armed       bool
+}
+
+func newRetry(first time.Duration) *retry {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &retry{first: first, wait: first, timer: t}
+}
+
+// failed arms the timer, unless it is armed already, and lengthens the next wait.
+func (r *retry) failed() {
+	if r.first > 0 && !r.armed {
+		r.timer.Reset(r.wait)
+		r.armed, r.wait = true, min(2*r.wait, 15*r.first)
+	}
+}
+
+// succeeded starts the waits over.
+func (r *retry) succeeded() { r.wait = r.first }

@@ -24,6 +24,15 @@ func (d delivery) about() (kind, job string) {
 	return string(d.ev.Kind), d.ev.Job
 }
 
+// deliveries are the messages of ev, one for each destination route gives it.
+func deliveries(ev supervisor.Event, defaults []supervisor.Destination) []delivery {
+	var ds []delivery
+	for _, to := range route(ev, defaults) {
+		ds = append(ds, delivery{to: to, ev: ev})
+	}
+	return ds
+}
+
 // route lists the destinations ev goes to, the pipeline's second step: each of its
 // job's own chats that wants it (all of them for a problem with the job); or, when the
 // job has none, each of the default destinations that wants it; or else the default
