@@ -66,12 +66,6 @@ func (p *pacer) next() (time.Time, bool) {
 	return first, !first.IsZero()
 }
 
-// empty reports whether nothing waits.
-func (p *pacer) empty() bool {
-	_, waiting := p.next()
-	return !waiting
-}
-
 // take returns the messages whose turn has come at now: for each destination due, its
 // event, or a digest of up to MaxDigest of its events, oldest first. What is left
 // waits a pace more. At a pace of zero every event is a message of its own.
