@@ -88,12 +88,8 @@ func TestSpoolRetryBacksOff(t *testing.T) {
 		t.Fatal("Notify to an unknown chat succeeded")
 	}
 	var upStderr syncBuffer
-	p, err := notifier.New(nil, envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: "777",
-		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"}),
-		notifier.Options{Stderr: &upStderr, SpoolDir: dir, Backlog: time.Second, Retry: 10 * time.Millisecond, PrivatePace: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := pipelineFor(t, srv, notifier.Options{Stderr: &upStderr, SpoolDir: dir, Backlog: time.Second, Retry: 10 * time.Millisecond,
+		PrivatePace: time.Millisecond}, notifier.EnvChatID, "777")
 	defer p.Close(context.Background())
 	testkit.Eventually(t, "the retry to back off to 150ms", func() bool { return strings.Contains(upStderr.String(), "trying again in 150ms") })
 	s := upStderr.String()
@@ -116,13 +112,8 @@ func TestCloseOutOfTimeSpoolsWhatIsLeft(t *testing.T) {
 	srv := telegramtest.NewServer(tgToken, tgChat)
 	defer srv.Close()
 	dir := t.TempDir()
-	env := envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID,
-		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"})
 	var stderr syncBuffer
-	p, err := notifier.New(nil, env, notifier.Options{Stderr: &stderr, SpoolDir: dir, PrivatePace: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := pipelineFor(t, srv, notifier.Options{Stderr: &stderr, SpoolDir: dir, PrivatePace: time.Hour})
 	event := func(job, output string) supervisor.Event {
 		ev := failed(job)
 		ev.Notify.On = []supervisor.Kind{supervisor.KindFailure}
@@ -143,10 +134,7 @@ func TestCloseOutOfTimeSpoolsWhatIsLeft(t *testing.T) {
 	if s := stderr.String(); !strings.Contains(s, "second failed") || !strings.Contains(s, "kept in") || strings.Contains(s, tgToken) {
 		t.Errorf("stderr should say the message is kept, with its words and without the token:\n%s", s)
 	}
-	next, err := notifier.New(nil, env, notifier.Options{SpoolDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := pipelineFor(t, srv, notifier.Options{SpoolDir: dir})
 	if err := next.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +152,7 @@ func TestEmitAfterCloseIsSpooled(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var stderr syncBuffer
-	p, err := notifier.New(nil, envOf(map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: tgChatID,
-		notifier.EnvAPIURL: srv.URL(), notifier.EnvTimeout: "1s"}), notifier.Options{Stderr: &stderr, SpoolDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := pipelineFor(t, srv, notifier.Options{Stderr: &stderr, SpoolDir: dir})
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

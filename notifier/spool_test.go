@@ -42,28 +42,37 @@ func keptForUnknownChat(t *testing.T, srv *telegramtest.Server) (wrong flusher, 
 	return wrong, dir, stderr, wrong.Notify(context.Background(), failed("kept"))
 }
 
-// notifierFor returns the notifier the environment gives for srv: the bot token, the
-// chat tgChat, a timeout of a second, and a spool in dir (none when empty), at a pace
-// of a millisecond. env, name and value in turn, changes or adds variables.
+// notifierFor returns the notifier the environment gives for srv (see pipelineFor)
+// with the bot token token and a spool in dir (none when empty), at a pace of a
+// millisecond.
 func notifierFor(t *testing.T, srv *telegramtest.Server, token, dir string, stderr *syncBuffer, env ...string) *notifier.Pipeline {
 	t.Helper()
+	opts := notifier.Options{Stderr: stderr, SpoolDir: dir, PrivatePace: time.Millisecond, GroupPace: time.Millisecond}
+	return pipelineFor(t, srv, opts, append([]string{notifier.EnvToken, token}, env...)...)
+}
+
+// pipelineFor returns a running pipeline with opts, configured by the environment
+// for srv: the bot token tgToken, the chat tgChat and a timeout of a second. env,
+// name and value in turn, changes or adds variables.
+func pipelineFor(t *testing.T, srv *telegramtest.Server, opts notifier.Options, env ...string) *notifier.Pipeline {
+	t.Helper()
 	vars := map[string]string{
-		notifier.EnvToken:   token,
+		notifier.EnvToken:   tgToken,
 		notifier.EnvChatID:  tgChatID,
 		notifier.EnvAPIURL:  srv.URL(),
 		notifier.EnvTimeout: "1s",
 	}
 	if len(env)%2 != 0 {
-		t.Fatalf("notifierFor: env %q is not names and values in turn", env)
+		t.Fatalf("pipelineFor: env %q is not names and values in turn", env)
 	}
 	for i := 0; i < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
-	n, err := notifier.FromConfig(nil, envOf(vars), stderr, dir)
+	p, err := notifier.New(nil, envOf(vars), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return p
 }
 
 func spooled(t *testing.T, dir string) []string {
