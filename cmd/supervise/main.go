@@ -107,6 +107,10 @@ func help(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
+	if len(args) == 1 && args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
 	name, cmd, rest := lookup(args)
 	if cmd == nil || len(rest) > 0 {
 		fmt.Fprintf(stderr, "supervise help: unknown command %q\n\n%s", strings.Join(args, " "), usage)

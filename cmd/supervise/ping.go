@@ -38,7 +38,7 @@ runs it; elsewhere, to the running up's control socket (STATE/supervise.sock), o
 its --listen address when that is given. Exit status: 0 when the ping was taken, 1
 when it was not (no answer within 10s, no such job), 2 for a usage error.
 `, "ping [flags] JOB [start|fail|N]")
-	listen := fs.String("listen", "127.0.0.1:8427", "`address` of the running supervise up, as given to its --listen; wins over SUPERVISE_PING_URL and the control socket")
+	listen := fs.String("listen", "", "`address` of the running supervise up, as given to its --listen (like 127.0.0.1:8427); wins over SUPERVISE_PING_URL and the control socket")
 	state := stateFlag(fs)
 	socket := socketFlag(fs)
 	var message string
@@ -51,7 +51,7 @@ when it was not (no answer within 10s, no such job), 2 for a usage error.
 	if err != nil {
 		return fs.usageError(err)
 	}
-	if !t.fromEnv && !fs.isSet("listen") {
+	if t.url == nil {
 		t.socket = socketPath(*socket, *state) // a shell script beside up: its control socket
 	}
 
@@ -76,15 +76,15 @@ when it was not (no answer within 10s, no such job), 2 for a usage error.
 // pingTarget is where a ping goes.
 type pingTarget struct {
 	job     string
-	what    string // "", "start", "fail" or an exit status
-	url     *url.URL
-	fromEnv bool   // the URL is SUPERVISE_PING_URL, not built from --listen
-	socket  string // when set, the ping goes to up's control socket instead of url
+	what    string   // "", "start", "fail" or an exit status
+	url     *url.URL // SUPERVISE_PING_URL's, or --listen's; nil for the control socket
+	fromEnv bool     // the URL is SUPERVISE_PING_URL, not built from --listen
+	socket  string   // when set, the ping goes to up's control socket
 }
 
 // pingTargetOf checks the arguments JOB [start|fail|N] and works out the URL: the
-// job's own SUPERVISE_PING_URL when ping runs inside that job and --listen was not
-// given, else the daemon's at listen.
+// daemon's at listen when --listen was given, else the job's own SUPERVISE_PING_URL
+// when ping runs inside a job, else none (the ping goes to the control socket).
 func pingTargetOf(args []string, listen string, listenSet bool, getenv func(string) string) (pingTarget, error) {
 	if len(args) == 0 {
 		return pingTarget{}, errors.New("no job given")
@@ -123,7 +123,7 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 			u.Path = path.Join(path.Dir(u.Path), job)
 		}
 		t.url, t.fromEnv = u, true
-	} else {
+	} else if listenSet {
 		host, port, err := net.SplitHostPort(listen)
 		if err != nil {
 			return pingTarget{}, fmt.Errorf("--listen %q: want HOST:PORT, like 127.0.0.1:8427", listen)
@@ -136,7 +136,7 @@ func pingTargetOf(args []string, listen string, listenSet bool, getenv func(stri
 		}
 		t.url = &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/ping/" + job}
 	}
-	if suffix != "" {
+	if suffix != "" && t.url != nil {
 		t.url = t.url.JoinPath(suffix)
 	}
 	return t, nil

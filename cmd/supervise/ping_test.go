@@ -208,7 +208,7 @@ func TestPingURLFromEnvironment(t *testing.T) {
 	}
 }
 
-// Which URL, without sending: the default address cannot be served by a test.
+// Which URL, without sending; none ("") for up's control socket.
 func TestPingTarget(t *testing.T) {
 	const url = "http://127.0.0.1:39123/ping/backup"
 	for _, tc := range []struct {
@@ -219,18 +219,22 @@ func TestPingTarget(t *testing.T) {
 		args      []string
 		want      string
 	}{
-		{"no environment", nil, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:8427/ping/backup"},
-		{"inside the job", map[string]string{"SUPERVISE_JOB": "backup", "SUPERVISE_PING_URL": url}, "127.0.0.1:8427", false, []string{"backup", "fail"}, url + "/fail"},
-		{"inside another job, of the same supervise", map[string]string{"SUPERVISE_JOB": "nightly", "SUPERVISE_PING_URL": url}, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:39123/ping/backup"},
-		{"no URL", map[string]string{"SUPERVISE_JOB": "backup"}, "127.0.0.1:8427", false, []string{"backup"}, "http://127.0.0.1:8427/ping/backup"},
+		{"no environment", nil, "", false, []string{"backup"}, ""},
+		{"inside the job", map[string]string{"SUPERVISE_JOB": "backup", "SUPERVISE_PING_URL": url}, "", false, []string{"backup", "fail"}, url + "/fail"},
+		{"inside another job, of the same supervise", map[string]string{"SUPERVISE_JOB": "nightly", "SUPERVISE_PING_URL": url}, "", false, []string{"backup"}, "http://127.0.0.1:39123/ping/backup"},
+		{"no URL", map[string]string{"SUPERVISE_JOB": "backup"}, "", false, []string{"backup", "fail"}, ""},
 		{"--listen wins", map[string]string{"SUPERVISE_JOB": "backup", "SUPERVISE_PING_URL": url}, "127.0.0.1:9000", true, []string{"backup", "4"}, "http://127.0.0.1:9000/ping/backup/4"},
 		{"--listen :PORT", nil, ":9000", true, []string{"backup"}, "http://127.0.0.1:9000/ping/backup"},
 		{"--listen IPv6", nil, "[::1]:9000", true, []string{"backup", "start"}, "http://[::1]:9000/ping/backup/start"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := pingTargetOf(tc.args, tc.listen, tc.listenSet, func(k string) string { return tc.env[k] })
-			if err != nil || got.url.String() != tc.want {
-				t.Errorf("got %v, %v; want %s", got.url, err, tc.want)
+			url := ""
+			if got.url != nil {
+				url = got.url.String()
+			}
+			if err != nil || url != tc.want {
+				t.Errorf("got %q, %v; want %q", url, err, tc.want)
 			}
 		})
 	}

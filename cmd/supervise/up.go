@@ -26,7 +26,7 @@ import (
 // cmdUp is `supervise up`: keep every job in a folder running until SIGINT or SIGTERM.
 func cmdUp(ctx context.Context, args []string, std stdio) error {
 	stdout, stderr := std.out, std.errOut
-	fs := newFlagSet("up", "", "up [--jobs DIR] [--listen ADDR]")
+	fs := newFlagSet("up", "", "up [--jobs DIR] [--listen ADDR] [--socket PATH]")
 	dir := fs.String("jobs", "jobs.d", "the `folder` of job files")
 	stateArg := stateFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8427", "`address` for heartbeat pings and metrics (loopback; 127.0.0.1:0 picks a port)")

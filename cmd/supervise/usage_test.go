@@ -156,6 +156,7 @@ func TestOverallHelp(t *testing.T) {
 	}{
 		{nil, 2, false},
 		{[]string{"help"}, 0, true},
+		{[]string{"help", "help"}, 0, true},
 		{[]string{"-h"}, 0, true},
 		{[]string{"--help"}, 0, true},
 		{[]string{"help", "nosuch"}, 2, false},
