@@ -27,9 +27,11 @@ func (c console) send(_ context.Context, ds []delivery) error {
 	return err
 }
 
-func (console) flush(context.Context) error               { return errNoSpool }
-func (console) pace(supervisor.Destination) time.Duration { return 0 }
-func (console) status() (DeliveryStatus, bool)            { return DeliveryStatus{}, false }
+func (console) flush(context.Context) error                 { return errNoSpool }
+func (console) pace(supervisor.Destination) time.Duration   { return 0 }
+func (console) status() (DeliveryStatus, bool)              { return DeliveryStatus{}, false }
+func (console) redact(ev supervisor.Event) supervisor.Event { return ev }
+func (console) edits() bool                                 { return false }
 
 // writeNotice writes a header line, then text, then a blank line, in a single Write:
 // notifications about jobs that end together then do not interleave line by line.

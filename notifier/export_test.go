@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -70,34 +71,46 @@ func Route(ev supervisor.Event, defaults []supervisor.Destination) []supervisor.
 	return route(ev, defaults)
 }
 
-// DigestHTML renders, as HTML, the digest of events on host that took within to come.
-func DigestHTML(host string, events []supervisor.Event, within time.Duration) string {
-	return (&digest{host: host, events: events, within: within}).html()
+// DigestHTML renders, as HTML, the digest of events on host: a line for each.
+func DigestHTML(host string, events []supervisor.Event) string {
+	return digestHTML(host, linesOf(events))
 }
 
 // DigestText renders the digest of DigestHTML as plain text.
-func DigestText(host string, events []supervisor.Event, within time.Duration) string {
-	return (&digest{host: host, events: events, within: within}).text()
+func DigestText(host string, events []supervisor.Event) string {
+	return digestText(host, linesOf(events))
+}
+
+func linesOf(events []supervisor.Event) []digestLine {
+	var lines []digestLine
+	for _, ev := range events {
+		lines = append(lines, digestLine{Job: ev.Job, Text: eventLine(ev), Word: stageWord(ev.Kind)})
+	}
+	return lines
 }
 
 // Digests feeds the pipeline's pacing step: each event comes at its time (offsets
 // from a fixed start) for the destinations that route gives it, and the step's turns
-// are taken at each of takes; it returns the messages of each turn, as "chat: job".
+// are taken at each of takes; it returns the messages of each turn, as "chat: job",
+// or "chat: N events" for a digest.
 func Digests(pace time.Duration, defaults []supervisor.Destination, events []supervisor.Event, at []time.Duration, takes []time.Duration) [][]string {
-	p := pacer{host: "h", pace: func(supervisor.Destination) time.Duration { return pace }}
+	p := pacer{pace: func(supervisor.Destination) time.Duration { return pace }, editable: func(string) time.Time { return time.Time{} }}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var out [][]string
 	i := 0
 	for _, take := range takes {
 		for ; i < len(events) && at[i] <= take; i++ {
 			for _, to := range route(events[i], defaults) {
-				p.add(to, events[i], start.Add(at[i]))
+				p.add(to, news{ev: events[i]}, start.Add(at[i]))
 			}
 		}
 		var turn []string
-		for _, d := range p.take(start.Add(take)) {
-			_, job := d.about()
-			turn = append(turn, d.to.ChatID+": "+job)
+		for _, w := range p.take(start.Add(take)) {
+			what := w.news[0].ev.Job
+			if len(w.news) > 1 {
+				what = fmt.Sprintf("%d events", len(w.news))
+			}
+			turn = append(turn, w.to.ChatID+": "+what)
 		}
 		out = append(out, turn)
 	}

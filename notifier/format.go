@@ -116,87 +116,12 @@ func Headline(ev supervisor.Event) string {
 	return clip(h, maxHeadline)
 }
 
-// headline says in one line how many events dg folds and what they were, e.g.
-// "🚨 30 events on host01 in 30s: 6 timed out, 24 failed".
-func (dg *digest) headline() string {
-	h := "🚨 " + strconv.Itoa(len(dg.events)) + " events"
-	if host := oneLine(dg.host); host != "" {
-		h += " on " + host
-	}
-	if dg.within > 0 {
-		h += " in " + human(dg.within)
-	}
-	return clip(h+": "+summary(dg.events), maxHeadline)
-}
-
-// html renders dg as a Telegram message in HTML parse mode: its headline, then a line
-// for each event, in at most 4096 characters.
-func (dg *digest) html() string {
-	head := "<b>" + escape(dg.headline()) + "</b>"
-	return head + escape(digestLines(dg.events, maxMessage-utf16Len(head)))
-}
-
-// text renders dg in the same words as html, as plain text, with no limit.
-func (dg *digest) text() string {
-	return dg.headline() + digestLines(dg.events, 1<<30)
-}
-
 // digestWords say what events of a kind did, for a digest's summary.
 var digestWords = map[supervisor.Kind]string{
 	supervisor.KindFailure: "failed", supervisor.KindTimeout: "timed out",
 	supervisor.KindRestartLoop: "crash-looping", supervisor.KindHeartbeat: "silent or late",
 	supervisor.KindRecovery: "recovered", supervisor.KindSuccess: "succeeded",
 	supervisor.KindStart: "started", supervisor.KindProblem: "problems", supervisor.KindMessage: "messages",
-}
-
-// summary counts a digest's events by kind: "5 failed, 2 timed out".
-func summary(events []supervisor.Event) string {
-	counts := map[supervisor.Kind]int{}
-	var order []supervisor.Kind
-	for _, ev := range events {
-		if counts[ev.Kind] == 0 {
-			order = append(order, ev.Kind)
-		}
-		counts[ev.Kind]++
-	}
-	parts := make([]string, len(order))
-	for i, k := range order {
-		word := digestWords[k]
-		if word == "" {
-			word = string(k)
-		}
-		parts[i] = strconv.Itoa(counts[k]) + " " + word
-	}
-	return strings.Join(parts, ", ")
-}
-
-// digestLines gives one line per event of a digest, each its headline, in at most room
-// UTF-16 units once escaped. The events that do not fit are still named, by job, on
-// a last line: a digest leaves nobody out that room allows to name.
-func digestLines(events []supervisor.Event, room int) string {
-	var b strings.Builder
-	for i, ev := range events {
-		line := "\n" + Headline(ev)
-		rest := ""
-		if i < len(events)-1 {
-			names := make([]string, 0, len(events)-i-1)
-			for _, e := range events[i+1:] {
-				names = append(names, oneLine(e.Job))
-			}
-			rest = fmt.Sprintf("\n… and %d more: %s", len(names), strings.Join(names, ", "))
-		}
-		if escapedLen(line)+escapedLen(rest) > room && i > 0 {
-			names := make([]string, 0, len(events)-i)
-			for _, e := range events[i:] {
-				names = append(names, oneLine(e.Job))
-			}
-			b.WriteString(clip(fmt.Sprintf("\n… and %d more: %s", len(names), strings.Join(names, ", ")), room))
-			return b.String()
-		}
-		b.WriteString(line)
-		room -= escapedLen(line)
-	}
-	return b.String()
 }
 
 // ending says how a failed run ended.
@@ -341,9 +266,16 @@ func render(ev supervisor.Event) (string, bool) {
 		head := "<b>" + escape(Headline(ev)) + "</b>\n"
 		return head + escape(clip(clean([]byte(ev.Note)), maxMessage-utf16Len(head))), true
 	}
+	head := "<b>" + escape(Headline(ev)) + "</b>"
+	body, whole := renderBody(ev, maxMessage-utf16Len(head))
+	return head + body, whole
+}
+
+// renderBody renders what follows ev's headline as HTML, in at most room UTF-16
+// units, and says whether it quotes all of the output it has.
+func renderBody(ev supervisor.Event, room int) (string, bool) {
 	m := newMessage(ev)
 	var b strings.Builder
-	b.WriteString("<b>" + escape(m.headline) + "</b>")
 	if m.command != "" {
 		b.WriteString("\ncommand: <code>" + escape(m.command) + "</code>")
 	}
@@ -363,15 +295,15 @@ func render(ev supervisor.Event) (string, bool) {
 		b.WriteString("\n(no output)")
 		return b.String(), true
 	}
-	t := pre(&b, m.tail)
+	t := pre(&b, m.tail, room)
 	return b.String(), t.omitted == 0 && t.lines[len(t.lines)-1] == m.lines[len(m.lines)-1]
 }
 
-// pre writes to b the last lines of t that fit in what is left of a message, in a
-// <pre> block, with a note on the lines left out, and returns what it wrote.
-func pre(b *strings.Builder, t tail) tail {
+// pre writes to b the last lines of t that fit in what is left of room, in a <pre>
+// block, with a note on the lines left out, and returns what it wrote.
+func pre(b *strings.Builder, t tail, room int) tail {
 	const open, end = "\n<pre>", "</pre>"
-	t = fit(t, maxMessage-utf16Len(b.String())-len(open)-len(end))
+	t = fit(t, room-utf16Len(b.String())-len(open)-len(end))
 	b.WriteString(open)
 	if t.omitted > 0 {
 		b.WriteString(earlier(t.omitted) + "\n")
@@ -426,9 +358,13 @@ func Text(ev supervisor.Event) string {
 	if ev.Kind == supervisor.KindMessage {
 		return Headline(ev) + "\n" + clean([]byte(ev.Note))
 	}
+	return Headline(ev) + textBody(ev)
+}
+
+// textBody is what follows ev's headline in Text.
+func textBody(ev supervisor.Event) string {
 	m := newMessage(ev)
 	var b strings.Builder
-	b.WriteString(m.headline)
 	if m.command != "" {
 		b.WriteString("\ncommand: " + m.command)
 	}
@@ -462,19 +398,19 @@ func Text(ev supervisor.Event) string {
 	return b.String()
 }
 
-// html renders d as HTML does its event, and says whether it quotes all the output
-// it has; a digest quotes none.
+// html renders d as HTML does its event, unless it is rendered already, and says
+// whether it quotes all the output it has.
 func (d delivery) html() (string, bool) {
-	if d.digest != nil {
-		return d.digest.html(), true
+	if d.rendered != "" {
+		return d.rendered, d.whole
 	}
 	return render(d.ev)
 }
 
-// text renders d as Text does its event.
+// text renders d as Text does its event, unless it is rendered already.
 func (d delivery) text() string {
-	if d.digest != nil {
-		return d.digest.text()
+	if d.plain != "" {
+		return d.plain
 	}
 	return Text(d.ev)
 }

@@ -23,6 +23,16 @@ type Pipeline struct {
 	out      sender
 	defaults []supervisor.Destination
 	pacer    pacer
+	canEdit  bool // the end of the pipeline edits messages: Telegram, not a console
+
+	// The incidents (incident.go, posts.go): the book, kept in a file, and what only
+	// this process knows of them, which only the pipeline's goroutine touches.
+	book    *store
+	bookErr string                      // the last problem with the book, said once
+	latest  map[string]supervisor.Event // the latest event of each open incident, by id
+	gone    map[string]goneIncident     // resolved before their posts were sent
+	staged  map[string]bool             // posts whose edit tells a new stage
+	calls   chan func(*book)            // changes of the book asked by other goroutines
 
 	in   chan supervisor.Event
 	wake chan struct{} // an overflow waits
@@ -60,6 +70,13 @@ type Options struct {
 	// in a private chat (PrivatePace), twenty times a minute in a group or channel
 	// (GroupPace). Zero means those; a console has none.
 	PrivatePace, GroupPace time.Duration
+
+	// Incidents is the file that keeps open incidents and their messages across
+	// restarts (STATE/incidents.json); empty keeps them in memory.
+	Incidents string
+	// Buttons puts inline buttons (Restart, Log, Mute, Stop) under incidents' messages,
+	// for Telegram commands to answer.
+	Buttons bool
 }
 
 // sender is the end of the pipeline: it renders, spools and sends messages.
@@ -73,6 +90,10 @@ type sender interface {
 	pace(to supervisor.Destination) time.Duration
 	// status says how deliveries have gone, and false when it cannot say.
 	status() (DeliveryStatus, bool)
+	// redact takes what must never be shown, the bot's token, out of an event.
+	redact(supervisor.Event) supervisor.Event
+	// edits reports whether sent messages can be edited and replied to.
+	edits() bool
 }
 
 var errNoSpool = errors.New("no spool")
@@ -95,19 +116,25 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	p := &Pipeline{opts: opts, out: out, defaults: defaults,
+	p := &Pipeline{opts: opts, out: out, defaults: defaults, canEdit: out.edits(),
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
-		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
-	p.pacer = pacer{host: opts.Host, pace: out.pace}
+		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
+		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
+		gone: map[string]goneIncident{}, staged: map[string]bool{}, calls: make(chan func(*book), 16)}
+	p.pacer = pacer{pace: out.pace, editable: p.editable}
+	if s, ok := out.(*spooler); ok {
+		s.book = p.book
+	}
 	return p
 }
 
-// Emit takes ev and returns at once. What ev's job does not ask to be told is left
-// out here. When the queue is full, ev waits to be folded into a digest, without its
-// output: nothing is dropped. Once the pipeline is closed, ev is kept in the spool
-// for the next supervise, and said on stderr.
+// Emit takes ev and returns at once. A start its job does not ask to be told is left
+// out here; every other event may open, keep current or resolve an incident. When the
+// queue is full, ev waits to be folded into a digest, without its output: nothing is
+// dropped. Once the pipeline is closed, ev is kept in the spool for the next
+// supervise, and said on stderr.
 func (p *Pipeline) Emit(ev supervisor.Event) {
-	if !Wanted(ev) {
+	if ev.Kind == supervisor.KindStart && !Wanted(ev) {
 		return
 	}
 	p.mu.Lock()
@@ -115,7 +142,9 @@ func (p *Pipeline) Emit(ev supervisor.Event) {
 	if p.closed {
 		// Too late to send: kept as what Close has no time for is, in the spool for
 		// the next supervise, and said on stderr (redacted).
-		p.out.send(doneContext(), deliveries(ev, p.defaults))
+		if Wanted(ev) {
+			p.out.send(doneContext(), deliveries(ev, p.defaults))
+		}
 		return
 	}
 	select {
@@ -228,6 +257,9 @@ func (p *Pipeline) run() {
 		case <-retry.timer.C:
 			retry.armed = false
 			flush(time.Hour) // the notifier's own timeout bounds it
+		case call := <-p.calls:
+			p.change(call)
+			p.deliver(ctx, retry)
 		case <-closing:
 			closing = nil
 		case <-p.abort:
@@ -235,7 +267,7 @@ func (p *Pipeline) run() {
 			// supervise, said on stderr with the message (redacted), with no time to
 			// wait for anything.
 			p.takeQueued()
-			if ds := p.pacer.drain(time.Now()); len(ds) > 0 {
+			if ds := p.written(p.pacer.drain()); len(ds) > 0 {
 				if err := p.out.send(doneContext(), ds); err != nil {
 					p.mu.Lock()
 					p.failed++
@@ -255,26 +287,67 @@ func doneContext() context.Context {
 	return ctx
 }
 
-// accept routes ev and queues it for its destinations' turns.
-func (p *Pipeline) accept(ev supervisor.Event) {
+// accept takes evs into the incidents (step, posts.go) and queues what they call for
+// at their destinations' turns.
+func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
-	for _, to := range route(ev, p.defaults) {
-		p.pacer.add(to, ev, now)
+	p.change(func(b *book) {
+		for _, ev := range evs {
+			p.step(b, p.out.redact(ev), now)
+		}
+	})
+}
+
+// change makes f's change to the book, saying once on stderr what keeps the book from
+// being read or kept: incidents then open anew rather than not at all.
+func (p *Pipeline) change(f func(*book)) {
+	err := p.book.update(f)
+	switch {
+	case err != nil && err.Error() != p.bookErr:
+		p.bookErr = err.Error()
+		fmt.Fprintf(p.opts.Stderr, "supervise: %v\n", err)
+	case err == nil:
+		p.bookErr = ""
 	}
 }
 
 // takeQueued accepts what waits in the queue, and then the overflow.
 func (p *Pipeline) takeQueued() {
+	var evs []supervisor.Event
 	for len(p.in) > 0 { // run is the only reader: what len counts is there to take
-		p.accept(<-p.in)
+		evs = append(evs, <-p.in)
 	}
 	p.mu.Lock()
-	over := p.overflow
+	evs = append(evs, p.overflow...)
 	p.overflow = nil
 	p.mu.Unlock()
-	for _, ev := range over {
-		p.accept(ev)
+	if len(evs) > 0 {
+		p.accept(evs...)
 	}
+}
+
+// written renders the writes ws as deliveries, keeping their posts in the book.
+func (p *Pipeline) written(ws []write) []delivery {
+	if len(ws) == 0 {
+		return nil
+	}
+	var ds []delivery
+	p.change(func(b *book) { ds = p.render(b, ws, time.Now()) })
+	return ds
+}
+
+// editable is when the post id may next be edited: at its destination's pace in its
+// first minute, then every editGap, and at once to say it is resolved.
+func (p *Pipeline) editable(id string) time.Time {
+	var at time.Time
+	p.book.peek(func(b *book) {
+		po := b.Posts[id]
+		if po == nil || po.Edited.IsZero() || po.Resolved || po.Edited.Sub(po.Sent) < time.Minute {
+			return
+		}
+		at = po.Edited.Add(editGap)
+	})
+	return at
 }
 
 func (p *Pipeline) overflowing() bool {
@@ -286,7 +359,7 @@ func (p *Pipeline) overflowing() bool {
 // deliver sends the messages whose turn has come; a failure has the spool tried
 // again later.
 func (p *Pipeline) deliver(ctx context.Context, retry *retry) {
-	ds := p.pacer.take(time.Now())
+	ds := p.written(p.pacer.take(time.Now()))
 	if len(ds) == 0 {
 		return
 	}

@@ -47,11 +47,11 @@ func TestEmitNeverBlocks(t *testing.T) {
 	}
 	out := g.out.String()
 	for i := range n {
-		if !strings.Contains(out, fmt.Sprintf("job%d ", i)) && !strings.Contains(out, fmt.Sprintf("job%d\n", i)) {
+		if !strings.Contains(out, fmt.Sprintf("job%d ", i)) && !strings.Contains(out, fmt.Sprintf("job%d:", i)) {
 			t.Fatalf("job%d is in no message:\n%s", i, out)
 		}
 	}
-	if !strings.Contains(out, "30 events on h") {
+	if !strings.Contains(out, "30 alerts on h") {
 		t.Errorf("no digest of 30 events:\n%s", out)
 	}
 }

@@ -76,7 +76,7 @@ func Preformatted(title, text string) string {
 	}
 	var b strings.Builder
 	b.WriteString(head)
-	pre(&b, tail{lines: strings.Split(clean([]byte(text)), "\n")})
+	pre(&b, tail{lines: strings.Split(clean([]byte(text)), "\n")}, maxMessage)
 	return b.String()
 }
 

@@ -1,25 +1,48 @@
 package notifier
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/supervise/supervise/supervisor"
 )
 
-// delivery is one message to send to one destination (a zero one for the default
-// chat): an event, or a digest of the events that came faster than its pace.
+// delivery is one write to one destination (a zero one for the default chat): a
+// message telling an event, a post (an incident's message, or a digest), a reply to a
+// post, or an edit of one.
 type delivery struct {
-	to     supervisor.Destination
-	ev     supervisor.Event // the event, when digest is nil
-	digest *digest          // the events folded into one message, or nil
+	to supervisor.Destination
+	ev supervisor.Event // the event it tells; zero for a digest or an edit
+	op op
+
+	// For a post, a reply and an edit. post is the post it sends or edits, replyTo
+	// the post a reply answers; rendered (HTML) and plain (text) are made already
+	// (whole says the HTML quotes all the output it has), and buttons go under it.
+	post, replyTo   string
+	rendered, plain string
+	whole           bool
+	buttons         [][]Button
+	// about is what it tells, for the spool and for notices: "digest" and its count,
+	// or an incident's job.
+	aboutKind, aboutJob string
+	// stage says an edit tells something new, not only a count: a console, which
+	// cannot edit, prints it.
+	stage bool
 }
 
+// op is what a delivery does in the chat.
+type op string
+
+const (
+	opSend  op = ""      // a new message
+	opReply op = "reply" // a new message, a reply to a post
+	opEdit  op = "edit"  // editMessageText of a post
+)
+
 // about names what d tells, for the spool and for notices about it: the event's
-// kind and job, or "digest" and how many events it folds.
+// kind and job, or what the post says it is.
 func (d delivery) about() (kind, job string) {
-	if d.digest != nil {
-		return "digest", fmt.Sprintf("%d events", len(d.digest.events))
+	if d.aboutKind != "" {
+		return d.aboutKind, d.aboutJob
 	}
 	return string(d.ev.Kind), d.ev.Job
 }

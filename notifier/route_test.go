@@ -156,7 +156,7 @@ chat_id = -100666
 		got = append(got, fmt.Sprint(m.ChatID, " ", strings.SplitN(m.Text, "\n", 2)[0]))
 	}
 	slices.Sort(got)
-	want := []string{"-100555 <b>🚨 2 events on db1: 2 failed</b>", "-100666 <b>🚨 3 events on db1: 2 failed, 1 succeeded</b>"}
+	want := []string{"-100555 <b>🚨 2 alerts on db1: 2 failed</b>", "-100666 <b>🚨 3 alerts on db1: 2 failed, 1 succeeded</b>"}
 	if !slices.Equal(got, want) {
 		t.Errorf("messages %q, want %q", got, want)
 	}

@@ -62,6 +62,14 @@ type spooled struct {
 	// the message went already, and the document is what is left to send.
 	Document *spooledDoc `json:"document,omitempty"`
 	Sent     bool        `json:"sent,omitempty"`
+
+	// An incident's post (incident.go): Op says whether the message is new, a reply
+	// or an edit; Post names the post it sends or edits, whose message_id the book
+	// keeps; ReplyTo names the post a reply answers; Buttons go under it.
+	Op      op         `json:"op,omitempty"`
+	Post    string     `json:"post,omitempty"`
+	ReplyTo string     `json:"reply_to,omitempty"`
+	Buttons [][]Button `json:"buttons,omitempty"`
 }
 
 type spooledDoc struct {
@@ -85,8 +93,12 @@ func (s *Spool) put(msg spooled) (*entry, error) {
 	}
 	var id [6]byte
 	rand.Read(id[:])
-	// Names sort by age: a flush sends the oldest first.
+	// Names sort by age: a flush sends the oldest first. An edit's name says its
+	// post, so that a flush sends only the latest edit of each.
 	name := fmt.Sprintf("%020d-%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]))
+	if msg.Op == opEdit {
+		name = fmt.Sprintf("%020d-%s%s%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]), editMark, msg.Post)
+	}
 	tmp, err := os.CreateTemp(s.Dir, ".new-*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// The first message, or someone removed the folder: it is made when needed.
@@ -253,6 +265,12 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		}
 	}
 	s.trim(names, note)
+	latestEdit := map[string]string{} // post to the name of its latest edit
+	for _, name := range names {
+		if post := editedPost(name); post != "" {
+			latestEdit[post] = name
+		}
+	}
 	var first error
 	broken := map[string]bool{} // destinations that failed for good
 	for _, name := range names {
@@ -292,6 +310,14 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		}
 		if broken[s.key(e.msg.ChatID)] {
 			e.release()
+			continue
+		}
+		if post := editedPost(name); post != "" && latestEdit[post] != name {
+			// A later edit of the same post shows what is latest: this one is done.
+			note(path, delivered)
+			if err := e.done(); err != nil {
+				return outcomes, errors.Join(first, err)
+			}
 			continue
 		}
 		err = send(ctx, e)
@@ -338,6 +364,18 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		}
 	}
 	return outcomes, first
+}
+
+// editMark sets the post apart in the name of an edit's file.
+const editMark = "-edit-"
+
+// editedPost is the post that the spooled file name edits, or "" for a message.
+func editedPost(name string) string {
+	_, post, ok := strings.Cut(strings.TrimSuffix(name, ".json"), editMark)
+	if !ok {
+		return ""
+	}
+	return post
 }
 
 // probe makes a file in dir and removes it.

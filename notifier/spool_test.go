@@ -418,7 +418,7 @@ func TestDigestRedactsEveryEvent(t *testing.T) {
 		t.Fatalf("Close: %v\n%s", err, stderr.String())
 	}
 	msgs := srv.Messages()
-	if len(msgs) != 2 || !strings.HasPrefix(msgs[1].Text, "<b>🚨 2 events: 2 problems</b>") {
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[1].Text, "<b>🚨 2 alerts: 2 problems</b>") {
 		t.Fatalf("messages %+v, want the first and a digest of the other two", msgs)
 	}
 	tokenEnd := tgToken[len(tgToken)-10:]

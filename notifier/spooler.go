@@ -23,6 +23,7 @@ type spooler struct {
 	tg       *Telegram
 	defaults []supervisor.Destination // in place of the default chat, for events without chats of their own
 	spool    *Spool                   // nil for none
+	book     *store                   // the posts, whose message ids edits and replies need
 	w        io.Writer
 
 	// The paces of chats, so a backlog goes at Telegram's pace rather than into its
@@ -33,6 +34,9 @@ type spooler struct {
 	migrated map[string]string    // group chats upgraded to supergroups: old id to new
 	last     map[string]time.Time // when each chat was last written to, for the pace
 }
+
+func (s *spooler) redact(ev supervisor.Event) supervisor.Event { return s.tg.redactEvent(ev) }
+func (s *spooler) edits() bool                                 { return true }
 
 // wait waits until chat may be written to again, so a backlog of spooled messages
 // goes at Telegram's pace rather than into its 429s.
@@ -74,9 +78,10 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 	mine := map[string]delivery{}
 	var order []string
 	var unspooled []unspooledMsg
-	for _, d := range ds {
+	for i, d := range ds {
 		d = s.tg.redactDelivery(d)
-		m := spooledOf(d, now)
+		// A nanosecond apart, so that they sort in their order: a post before its edit.
+		m := spooledOf(d, now.Add(time.Duration(i)))
 		// The default chat is left empty: it is the one configured when the message
 		// goes, so a backlog kept because the chat was wrong goes to the right one
 		// once the configuration is fixed.
@@ -181,7 +186,8 @@ func (s *spooler) flushMine(ctx context.Context, mine map[string]delivery, order
 func spooledOf(d delivery, now time.Time) spooled {
 	html, whole := d.html()
 	kind, job := d.about()
-	m := spooled{Created: now, Job: job, Kind: kind, HTML: html, Text: d.text()}
+	m := spooled{Created: now, Job: job, Kind: kind, HTML: html, Text: d.text(),
+		Op: d.op, Post: d.post, ReplyTo: d.replyTo, Buttons: d.buttons}
 	ev := d.ev // zero for a digest, which quotes no output
 	if len(ev.Output) > 0 && (ev.Notify.Attach == supervisor.AttachAlways || ev.Notify.Attach == supervisor.AttachAuto && !whole) {
 		m.Document = &spooledDoc{Name: documentName(ev), Content: []byte(clean(ev.Output))}
@@ -251,15 +257,38 @@ func documentName(ev supervisor.Event) string {
 
 // sendMessage sends the message of m, handling the answers that call for sending it
 // differently: to the chat itself when its topic is gone, to the supergroup a group
-// became, or as plain text.
+// became, or as plain text. An edit edits its post's message, or, when that is gone
+// (deleted, or never sent), is sent as a new message; a reply answers its post's
+// message, or none when it is unknown. A post's message_id is kept in the book.
 func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 	chat := s.chat(m.ChatID)
+	if m.Op == opEdit {
+		if id := s.messageOf(m.Post); id != 0 {
+			err := s.tg.EditPost(ctx, id, Post{Target: Target{ChatID: chat}, Text: m.HTML, ParseMode: "HTML", Buttons: m.Buttons})
+			if refused(err) {
+				err = s.tg.EditPost(ctx, id, Post{Target: Target{ChatID: chat}, Text: m.Text, Buttons: m.Buttons})
+				if refused(err) {
+					return unsendable{err}
+				}
+			}
+			if !errors.Is(err, ErrMessageGone) {
+				return err
+			}
+			fmt.Fprintf(s.w, "supervise: telegram: the message of %s in chat %s is gone: sending it again\n", m.Job, chat)
+		}
+	}
 	quiet := supervisor.Quiet{From: m.QuietFrom, To: m.QuietTo}.Has(time.Now())
-	to := Target{ChatID: chat, Silent: m.Silent || quiet}
+	p := Post{Target: Target{ChatID: chat, Silent: m.Silent || quiet}, Buttons: m.Buttons}
+	if m.Op == opReply {
+		p.ReplyTo = s.messageOf(m.ReplyTo)
+	}
+	var sent int64
 	send := func(text, parseMode string) error {
 		return s.toTopicOrChat(m, func(thread int64) error {
-			to.ThreadID = thread
-			return s.tg.send(ctx, to, text, parseMode)
+			p.ThreadID, p.Text, p.ParseMode = thread, text, parseMode
+			id, err := s.tg.SendPost(ctx, p)
+			sent = id
+			return err
 		})
 	}
 	err := send(m.HTML, "HTML")
@@ -274,8 +303,8 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 		s.migrated[chat] = moved
 		s.mu.Unlock()
 		fmt.Fprintf(s.w, "supervise: telegram: chat %s was upgraded to a supergroup, %s: sending there; set %s (or its chat_id) to %s\n", chat, moved, EnvChatID, moved)
-		to.ChatID = moved
-		return send(m.HTML, "HTML")
+		p.ChatID = moved
+		err = send(m.HTML, "HTML")
 	case refused(err):
 		// Telegram refuses the message itself (our HTML is checked, but should it
 		// still "can't parse entities"): the words matter more than the markup.
@@ -283,7 +312,39 @@ func (s *spooler) sendMessage(ctx context.Context, m *spooled) error {
 			return unsendable{err}
 		}
 	}
+	if err == nil && m.Post != "" && s.book != nil {
+		s.remember(m.Post, sent)
+	}
 	return err
+}
+
+// messageOf is the message_id of post, or 0 when it is not known.
+func (s *spooler) messageOf(post string) int64 {
+	var id int64
+	if s.book == nil || post == "" {
+		return 0
+	}
+	err := s.book.update(func(b *book) {
+		if po := b.Posts[post]; po != nil {
+			id = po.Message
+		}
+	})
+	if err != nil {
+		fmt.Fprintf(s.w, "supervise: %v\n", err)
+	}
+	return id
+}
+
+// remember keeps id as the message_id of post.
+func (s *spooler) remember(post string, id int64) {
+	err := s.book.update(func(b *book) {
+		if po := b.Posts[post]; po != nil {
+			po.Message = id
+		}
+	})
+	if err != nil {
+		fmt.Fprintf(s.w, "supervise: %v\n", err)
+	}
 }
 
 // toTopicOrChat sends with send to m's forum topic, if it has one, or, when Telegram

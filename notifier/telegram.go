@@ -136,22 +136,14 @@ func (t *Telegram) redactEvent(ev supervisor.Event) supervisor.Event {
 	return ev
 }
 
-// redactDelivery is redactEvent for what d tells: its event, or every event of its
-// digest. Like redactEvent it returns a copy, and leaves d's digest as it was.
+// redactDelivery is redactEvent for what d tells. Its rendered words were made of
+// events the pipeline redacted already; they are searched all the same.
 func (t *Telegram) redactDelivery(d delivery) delivery {
 	if t.token == "" {
 		return d
 	}
-	if d.digest == nil {
-		d.ev = t.redactEvent(d.ev)
-		return d
-	}
-	dg := *d.digest
-	dg.events = make([]supervisor.Event, len(d.digest.events))
-	for i, ev := range d.digest.events {
-		dg.events[i] = t.redactEvent(ev)
-	}
-	d.digest = &dg
+	d.ev = t.redactEvent(d.ev)
+	d.rendered, d.plain = t.hide(d.rendered), t.hide(d.plain)
 	return d
 }
 

@@ -322,6 +322,15 @@ func (d *Daemon) Kill() {
 	}
 }
 
+// Fixed tells the notifier that subject, which Report said could not be loaded,
+// loads: the incident of its problem, if one is open, is resolved. It is said of every
+// file that loads, and told only where it ends an incident.
+func (d *Daemon) Fixed(subject string) {
+	if d.Events != nil {
+		d.Events.Emit(Event{Kind: KindRecovery, Job: subject, Host: d.Host, Fixed: true, Note: "it loads again"})
+	}
+}
+
 // Report tells the chat about a problem of supervise itself, such as a job file it
 // could not load: subject is what it is about, note what follows from it, details the
 // whole error. It is emitted as a KindProblem event, so it never holds anything up.

@@ -185,7 +185,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	t.Logf("restarted %v after SIGKILL", time.Since(killed))
 	td.halt()
 	rec := td.rec
-	if kinds := rec.kinds(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure}) || !rec.events[0].Restarting || rec.events[0].Retry != 0 {
+	if kinds := rec.told(); !equalKinds(kinds, []supervisor.Kind{supervisor.KindFailure}) || !rec.events[0].Restarting || rec.events[0].Retry != 0 {
 		t.Errorf("events %+v, want one failure that says it restarts at once", rec.events)
 	}
 	if rec.events[0].Signal != syscall.SIGKILL || second == first {

@@ -70,6 +70,12 @@ type Event struct {
 
 	Crashes int
 	Within  time.Duration
+	// SelfHealed, on a KindRecovery, says the job stayed up again after deaths that
+	// were no crash loop (Crashes counts them): its restart did what a human would.
+	SelfHealed bool
+	// Fixed, on a KindRecovery that is about a job file (Job is its path), says the
+	// file that a KindProblem said could not be loaded loads again.
+	Fixed bool
 	Exits   []string
 	Down    time.Duration
 	Note    string // for KindProblem: what follows from it; else what the job reported

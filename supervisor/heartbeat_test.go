@@ -337,7 +337,7 @@ func TestEachSilentRunIsTold(t *testing.T) {
 	rec, out := withPings(t, "a heartbeat for the second run", func(td *testDaemon) bool {
 		return td.rec.count(supervisor.KindHeartbeat) >= 2
 	}, job)
-	kinds := rec.kinds()
+	kinds := rec.told()
 	if count(kinds, supervisor.KindHeartbeat) != 2 || count(kinds, supervisor.KindFailure) != 1 || len(kinds) != 3 {
 		t.Errorf("events %v, want a heartbeat, a failure, and a heartbeat for the second run\n%s", kinds, out)
 	}

@@ -298,18 +298,22 @@ func (l *lifecycle) fire(now time.Time) {
 }
 
 // stayedUp follows a run that has stayed up for healthy_after: its backoff starts
-// over and, if it was crash-looping, the chat hears that it recovered.
+// over and, if it had died since its last healthy run, the recovery is emitted: the
+// end of a crash loop, or of deaths that its restarts healed (SelfHealed).
 func (l *lifecycle) stayedUp(now time.Time) {
-	var recovered bool
-	var down time.Duration
-	var crashes int
-	l.restarts, recovered, down, crashes = l.restarts.stayedUp(l.cur.healthy, now)
-	if recovered {
-		l.setState(StateRunning) // no longer shown as crash-looping
-		ev := l.job.Event(KindRecovery, l.host)
-		ev.Down, ev.Crashes = down, crashes
-		l.emit(ev)
+	var rec recovery
+	l.restarts, rec = l.restarts.stayedUp(l.cur.healthy, now)
+	if rec.deaths == 0 {
+		return
 	}
+	ev := l.job.Event(KindRecovery, l.host)
+	if rec.looped {
+		l.setState(StateRunning) // no longer shown as crash-looping
+		ev.Down, ev.Crashes = rec.down, rec.crashes
+	} else {
+		ev.SelfHealed, ev.Crashes = true, rec.deaths
+	}
+	l.emit(ev)
 }
 
 // ended follows the end of the run under way.

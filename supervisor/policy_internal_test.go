@@ -77,12 +77,17 @@ func TestRestartPolicyStayedUp(t *testing.T) {
 	job.HealthyAfter = 30 * time.Second
 	t0 := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
 	r := restarts{streak: 6, looping: true, loopFrom: t0, crashes: 6, exits: []string{"exit 1"}}
-	r, ended, down, crashes := r.stayedUp(job.HealthyAfter, t0.Add(time.Minute))
-	if !ended || down != 30*time.Second || crashes != 6 || r.streak != 0 || r.looping || r.exits != nil {
-		t.Errorf("stayedUp: ended %v, down %v, crashes %d, state %+v", ended, down, crashes, r)
+	r, rec := r.stayedUp(job.HealthyAfter, t0.Add(time.Minute))
+	if want := (recovery{deaths: 6, looped: true, down: 30 * time.Second, crashes: 6}); rec != want || r.streak != 0 || r.looping || r.exits != nil {
+		t.Errorf("stayedUp: %+v, want %+v; state %+v", rec, want, r)
 	}
-	if _, ended, _, _ := r.stayedUp(job.HealthyAfter, t0.Add(2*time.Minute)); ended {
-		t.Error("a job not looping recovered")
+	if _, rec := r.stayedUp(job.HealthyAfter, t0.Add(2*time.Minute)); rec != (recovery{}) {
+		t.Errorf("a job with no deaths to end recovered: %+v", rec)
+	}
+	// Quick deaths that were no loop end too: the notifier closes their incident.
+	r.streak = 2
+	if _, rec := r.stayedUp(job.HealthyAfter, t0.Add(3*time.Minute)); rec != (recovery{deaths: 2}) {
+		t.Errorf("two deaths then a healthy run: %+v, want 2 deaths ended, no loop", rec)
 	}
 }
 

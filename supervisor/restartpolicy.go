@@ -69,17 +69,26 @@ func (r restarts) died(job *Job, res Result, healthy bool, now time.Time, jitter
 	return r, v
 }
 
+// recovery is what stayedUp reports of the deaths a healthy run ends.
+type recovery struct {
+	deaths  int           // quick deaths in a row that it ends; 0 for none
+	looped  bool          // they had become a crash loop
+	down    time.Duration // how long the loop kept the job down
+	crashes int           // deaths since the loop began
+}
+
 // stayedUp is the policy's answer to a run that has stayed up for its healthyAfter,
-// at now: the backoff starts over, and a crash loop ends. ended reports that one did,
-// with how long the job was down and how often it crashed meanwhile.
-func (r restarts) stayedUp(healthyAfter time.Duration, now time.Time) (next restarts, ended bool, down time.Duration, crashes int) {
+// at now: the backoff starts over, and a streak of quick deaths, or a crash loop,
+// ends; the recovery says which.
+func (r restarts) stayedUp(healthyAfter time.Duration, now time.Time) (restarts, recovery) {
+	rec := recovery{deaths: r.streak}
 	r.streak = 0
 	if !r.looping {
-		return r, false, 0, 0
+		return r, rec
 	}
-	down, crashes = now.Sub(r.loopFrom)-healthyAfter, r.crashes
+	rec.looped, rec.down, rec.crashes = true, now.Sub(r.loopFrom)-healthyAfter, r.crashes
 	r.looping, r.crashes, r.exits = false, 0, nil
-	return r, true, down, crashes
+	return r, rec
 }
 
 // backoffDelay is the wait before the n-th restart in a row of quick deaths: initial,

@@ -62,6 +62,20 @@ func (r *recorder) kinds() []supervisor.Kind {
 	return ks
 }
 
+// told is kinds without the recoveries of deaths that restarts healed, which close
+// an incident without a word: what the tests of a job's deaths count.
+func (r *recorder) told() []supervisor.Kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ks []supervisor.Kind
+	for _, ev := range r.events {
+		if !ev.SelfHealed {
+			ks = append(ks, ev.Kind)
+		}
+	}
+	return ks
+}
+
 func run(t *testing.T, job *supervisor.Job, signals <-chan os.Signal) (supervisor.Result, *recorder, string) {
 	t.Helper()
 	return runTo(t, &syncBuffer{}, job, signals)

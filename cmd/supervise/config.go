@@ -50,14 +50,17 @@ func loadConfig(getenv func(string) string) (*supervisor.Config, error) {
 }
 
 // newPipeline returns the global config file (nil for none) and the notification
-// pipeline that it and the environment configure, running with opts, its spool in the
-// state folder and its complaints on stderr. Close it to deliver what it holds.
+// pipeline that it and the environment configure, running with opts, its spool and
+// its incidents in the state folder, buttons under incidents when opts asks for them
+// and Telegram commands are on, and its complaints on stderr. Close it to deliver what it holds.
 func newPipeline(stderr io.Writer, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline, error) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
 	opts.Stderr, opts.SpoolDir = stderr, filepath.Join(state, "spool")
+	opts.Incidents = filepath.Join(state, "incidents.json")
+	opts.Buttons = opts.Buttons && cfg != nil && cfg.Commands // only up answers them
 	p, err := notifier.New(cfg, os.Getenv, opts)
 	return cfg, p, err
 }

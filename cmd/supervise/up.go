@@ -44,7 +44,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	host, _ := os.Hostname()
 	// The notifier first sends what earlier processes left in the spool, and tries
 	// again while messages wait there, backing off from a minute to a quarter hour.
-	cfg, n, err := newPipeline(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute})
+	cfg, n, err := newPipeline(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute, Buttons: true})
 	if err != nil {
 		return &configError{err}
 	}
@@ -220,17 +220,25 @@ func listenLoopback(addr string) (net.Listener, error) {
 }
 
 // load reads the job folder, reporting each file it cannot load on stderr and to the
-// chat. It returns the jobs loaded and the problems of the files that could not be.
+// chat, and each that loads as fixed (which ends the incident of one that did not). It returns the jobs loaded and the problems of the files that could not be.
 func load(d *supervisor.Daemon, dir string) ([]*supervisor.Job, []error) {
 	jobs, err := supervisor.LoadDir(dir)
 	problems := unjoin(err)
+	dirLoads := true
 	for _, e := range problems {
 		var fe *supervisor.FileError
 		if errors.As(e, &fe) {
 			d.Report(fe.Path, "not loaded; the other jobs run", fe.Err)
 		} else {
 			d.Report(dir, "not loaded", e)
+			dirLoads = false
 		}
+	}
+	for _, job := range jobs {
+		d.Fixed(job.File)
+	}
+	if dirLoads {
+		d.Fixed(dir)
 	}
 	return jobs, problems
 }

@@ -1,0 +1,148 @@
+package notifier
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// store keeps the book in a file, as safely as the spool keeps messages: written
+// whole to a new file, synced and renamed into place. Several processes may share
+// it (up, and the runs of cron jobs): each change is made under a lock on the file's
+// folder, to the book as the file holds it then. With no path it is kept in memory.
+type store struct {
+	path string
+
+	mu   sync.Mutex
+	mem  book
+	seen fileStamp // of the file when mem was read from it or written to it
+	last []byte    // what was last read or written: a book unchanged is not written
+}
+
+// fileStamp tells whether a file changed since it was last read.
+type fileStamp struct {
+	ino, size int64
+	mtime     syscall.Timespec
+}
+
+func stampOf(path string) (fileStamp, bool) {
+	var st syscall.Stat_t
+	if syscall.Stat(path, &st) != nil {
+		return fileStamp{}, false
+	}
+	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim}, true
+}
+
+// update calls f with the book, and keeps what f made of it. An error says the book
+// could not be read (f then has an empty one, so incidents open anew rather than
+// not at all) or kept; f's changes hold in this process either way.
+func (s *store) update(f func(*book)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.path == "" {
+		f(&s.mem)
+		return nil
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		f(&s.mem)
+		return err
+	}
+	defer unlock()
+	readErr := s.read()
+	f(&s.mem)
+	return errors.Join(readErr, s.write())
+}
+
+// peek calls f with the book as this process last read or wrote it, for reading:
+// for what only this process changes, such as when it last edited a post.
+func (s *store) peek(f func(*book)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.mem)
+}
+
+// lock takes the lock that every change of the file is made under.
+func (s *store) lock() (func(), error) {
+	dir := filepath.Dir(s.path)
+	f, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("incidents: lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// read reads the book from the file if it changed since it was last read or written.
+// A file that is not a book is set aside, as name.bad, and the book starts empty.
+func (s *store) read() error {
+	stamp, ok := stampOf(s.path)
+	if !ok {
+		if s.seen != (fileStamp{}) {
+			s.mem, s.seen = book{}, fileStamp{} // removed by someone: start over
+		}
+		return nil
+	}
+	if stamp == s.seen {
+		return nil
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return fmt.Errorf("incidents: %w", err)
+	}
+	var b book
+	if err := json.Unmarshal(data, &b); err != nil {
+		os.Rename(s.path, s.path+".bad")
+		s.mem, s.seen = book{}, fileStamp{}
+		return fmt.Errorf("incidents: %s is not a book of incidents (%v): set aside as %s.bad; open incidents get new messages", s.path, err, filepath.Base(s.path))
+	}
+	s.mem, s.seen, s.last = b, stamp, data
+	return nil
+}
+
+// write writes the book to the file, whole or not at all.
+func (s *store) write() error {
+	data, err := json.Marshal(&s.mem)
+	if err != nil {
+		return fmt.Errorf("incidents: %w", err)
+	}
+	if string(data) == string(s.last) && s.seen != (fileStamp{}) {
+		return nil
+	}
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, ".incidents-*")
+	if err != nil {
+		return fmt.Errorf("incidents: %w", err)
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("incidents: %w", err)
+	}
+	syncDir(dir)
+	s.seen, _ = stampOf(s.path)
+	s.last = data
+	return nil
+}

@@ -1,0 +1,267 @@
+package notifier
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/supervise/supervise/supervisor"
+)
+
+// This file is the pipeline's work on incidents (incident.go): what each event does
+// to its job's incident (step), and how a turn's writes become posts, replies and
+// edits (render). Both run on the pipeline's goroutine, inside a change of the book.
+
+// goneIncident is an incident resolved before its post was sent: the post, when its
+// turn comes, says it is resolved, and nothing replies to it.
+type goneIncident struct {
+	inc *incident
+	at  time.Time
+}
+
+// step takes ev, come at now, into the book b and queues what it calls for.
+func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
+	inc := b.Incidents[incidentKey(ev)]
+	_, muted := b.muted(ev.Job, now)
+	switch classify(ev, inc) {
+	case stepPlain:
+		if muted && ev.Kind != supervisor.KindMessage {
+			return
+		}
+		for _, to := range route(ev, p.defaults) {
+			p.pacer.add(to, news{ev: ev}, now)
+		}
+	case stepOpen:
+		inc = b.open(ev, now)
+		p.latest[inc.ID] = ev
+		if !muted {
+			p.announce(inc, ev, now)
+		}
+	case stepUpdate:
+		before := inc.Stage
+		inc.update(ev)
+		p.latest[inc.ID] = ev
+		if len(inc.Posts) == 0 {
+			// Opened while its job was muted, or before its posts were sent.
+			if !muted && !p.pacer.pending(inc.ID) {
+				p.announce(inc, ev, now)
+			}
+			return
+		}
+		for _, id := range inc.Posts {
+			if po := b.Posts[id]; po != nil && (p.canEdit || inc.Stage != before) {
+				if inc.Stage != before {
+					p.staged[id] = true
+				}
+				p.pacer.edit(po.To, id, now)
+			}
+		}
+	case stepResolve:
+		delete(b.Incidents, inc.Key)
+		delete(p.latest, inc.ID)
+		if p.pacer.pending(inc.ID) {
+			p.gone[inc.ID] = goneIncident{inc, now}
+		}
+		for _, id := range inc.Posts {
+			if po := b.Posts[id]; po != nil {
+				po.resolve(inc, now)
+				if p.canEdit {
+					p.pacer.edit(po.To, id, now)
+				}
+			}
+		}
+		if muted || quietly(ev, inc) {
+			return
+		}
+		rec := recoveryOf(ev)
+		if !Wanted(rec) && !rec.Fixed {
+			return
+		}
+		wanted := map[string]bool{}
+		for _, to := range route(rec, p.defaults) {
+			wanted[key(to)] = true
+		}
+		for _, id := range inc.Posts {
+			if po := b.Posts[id]; po != nil && wanted[key(po.To)] {
+				p.pacer.reply(po.To, news{ev: rec, post: id}, now)
+			}
+		}
+	}
+}
+
+// announce queues the news of inc, which ev opened or made worth telling, for each
+// destination of ev.
+func (p *Pipeline) announce(inc *incident, ev supervisor.Event, now time.Time) {
+	for _, to := range route(ev, p.defaults) {
+		p.pacer.add(to, news{ev: ev, inc: inc.ID}, now)
+	}
+}
+
+// recoveryOf is the recovery that ev, which resolves an incident, tells: ev itself,
+// or for the success of a run after failed ones, a recovery made of it.
+func recoveryOf(ev supervisor.Event) supervisor.Event {
+	if ev.Kind == supervisor.KindSuccess {
+		ev.Kind = supervisor.KindRecovery
+		ev.Note = "a run succeeded again"
+		ev.Output, ev.OutputLines = nil, 0
+	}
+	return ev
+}
+
+// resolve marks inc resolved at now in po: its headline, or its line of a digest.
+func (po *post) resolve(inc *incident, now time.Time) {
+	if !po.Digest {
+		po.Head, po.Resolved = resolvedHeadline(inc, po.Host, now), true
+		return
+	}
+	for i := range po.Lines {
+		if po.Lines[i].Incident == inc.ID {
+			po.Lines[i].Text, po.Lines[i].Resolved = resolvedLine(inc, now), true
+		}
+	}
+	po.Incidents = slices.DeleteFunc(po.Incidents, func(id string) bool { return id == inc.ID })
+	po.Resolved = len(po.Incidents) == 0
+}
+
+// render makes the deliveries of ws, written at now, keeping their posts in b.
+func (p *Pipeline) render(b *book, ws []write, now time.Time) []delivery {
+	var ds []delivery
+	for _, w := range ws {
+		switch {
+		case w.edit != "":
+			if po := b.Posts[w.edit]; po != nil {
+				ds = append(ds, p.edit(b, po, now))
+			}
+		case w.reply != nil:
+			ds = append(ds, delivery{to: w.to, ev: w.reply.ev, op: opReply, replyTo: w.reply.post})
+		case len(w.news) == 1 && w.news[0].inc == "":
+			ds = append(ds, delivery{to: w.to, ev: w.news[0].ev})
+		case len(w.news) == 1:
+			ds = append(ds, p.post(b, w.to, w.news[0], now))
+		default:
+			ds = append(ds, p.digest(b, w.to, w.news, now))
+		}
+	}
+	for id := range p.gone {
+		if !p.pacer.pending(id) {
+			delete(p.gone, id)
+		}
+	}
+	b.prune(now)
+	return ds
+}
+
+// incidentOf finds the incident id for a post: open, or resolved before its post.
+func (p *Pipeline) incidentOf(b *book, id string) (inc *incident, resolvedAt time.Time) {
+	if inc := b.byID(id); inc != nil {
+		return inc, time.Time{}
+	}
+	if g, ok := p.gone[id]; ok {
+		return g.inc, g.at
+	}
+	return nil, time.Time{}
+}
+
+func (b *book) add(po *post) {
+	if b.Posts == nil {
+		b.Posts = map[string]*post{}
+	}
+	b.Posts[po.ID] = po
+}
+
+// post makes the post of the incident n opened, to to.
+func (p *Pipeline) post(b *book, to supervisor.Destination, n news, now time.Time) delivery {
+	inc, resolvedAt := p.incidentOf(b, n.inc)
+	if inc == nil {
+		return delivery{to: to, ev: n.ev} // forgotten meanwhile: told as a plain event
+	}
+	ev := n.ev
+	if latest, ok := p.latest[inc.ID]; ok {
+		ev = latest
+	}
+	po := &post{ID: "p" + b.newID(), To: to, Incidents: []string{inc.ID}, Host: ev.Host, Job: inc.Job, Sent: now, Head: inc.Head}
+	var whole bool
+	po.BodyHTML, po.BodyText, whole = incidentBody(ev)
+	if resolvedAt.IsZero() {
+		inc.Posts = append(inc.Posts, po.ID)
+	} else {
+		po.resolve(inc, resolvedAt)
+	}
+	b.add(po)
+	d := p.rendered(b, po, inc, now)
+	d.op, d.ev, d.whole = opSend, ev, whole // its output may follow as a document
+	return d
+}
+
+// digest makes one post of several news to to: a line for each.
+func (p *Pipeline) digest(b *book, to supervisor.Destination, ns []news, now time.Time) delivery {
+	po := &post{ID: "p" + b.newID(), To: to, Digest: true, Host: p.opts.Host, Sent: now}
+	for _, n := range ns {
+		inc, resolvedAt := p.incidentOf(b, n.inc)
+		if inc == nil {
+			po.Lines = append(po.Lines, digestLine{Job: n.ev.Job, Text: eventLine(n.ev), Word: stageWord(n.ev.Kind)})
+			continue
+		}
+		po.Lines = append(po.Lines, digestLine{Incident: inc.ID, Job: inc.Job, Text: inc.Line, Word: stageWord(inc.Stage)})
+		po.Incidents = append(po.Incidents, inc.ID)
+		if resolvedAt.IsZero() {
+			inc.Posts = append(inc.Posts, po.ID)
+		} else {
+			po.resolve(inc, resolvedAt)
+		}
+	}
+	po.Resolved = len(po.Incidents) == 0
+	d := delivery{to: to, op: opSend, rendered: digestHTML(po.Host, po.Lines), plain: digestText(po.Host, po.Lines),
+		whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(ns))}
+	if !po.Resolved {
+		b.add(po) // kept for its edits
+		d.post = po.ID
+	}
+	return d
+}
+
+// edit makes the edit of po that shows what its incidents are now.
+func (p *Pipeline) edit(b *book, po *post, now time.Time) delivery {
+	po.Edited = now
+	stage := p.staged[po.ID]
+	delete(p.staged, po.ID)
+	if po.Digest {
+		for i, l := range po.Lines {
+			if inc := b.byID(l.Incident); inc != nil && !l.Resolved {
+				po.Lines[i].Text, po.Lines[i].Word = inc.Line, stageWord(inc.Stage)
+			}
+		}
+		return delivery{to: po.To, op: opEdit, post: po.ID, rendered: digestHTML(po.Host, po.Lines),
+			plain: digestText(po.Host, po.Lines), whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(po.Lines)), stage: stage}
+	}
+	var inc *incident
+	if len(po.Incidents) > 0 && !po.Resolved {
+		inc = b.byID(po.Incidents[0])
+	}
+	if inc != nil {
+		if ev, ok := p.latest[inc.ID]; ok {
+			po.BodyHTML, po.BodyText, _ = incidentBody(ev)
+		}
+		po.Head = inc.Head
+	}
+	d := p.rendered(b, po, inc, now)
+	d.op, d.stage = opEdit, stage
+	return d
+}
+
+// rendered renders po, an incident's post, as it is now: its headline, whether its
+// job is muted, its body and its buttons (none once it is resolved). inc is its open
+// incident, nil once resolved.
+func (p *Pipeline) rendered(b *book, po *post, inc *incident, now time.Time) delivery {
+	muted := ""
+	var keys [][]Button
+	if inc != nil && !po.Resolved {
+		until, ok := b.muted(inc.Job, now)
+		muted = mutedLine(until, ok)
+		if p.opts.Buttons {
+			keys = buttons(inc, ok)
+		}
+	}
+	return delivery{to: po.To, post: po.ID, rendered: postHTML(po.Head, muted, po.BodyHTML),
+		plain: postText(po.Head, muted, po.BodyText), whole: true, buttons: keys, aboutKind: "incident", aboutJob: po.Job}
+}
