@@ -76,9 +76,9 @@ type Event struct {
 	// Fixed, on a KindRecovery that is about a job file (Job is its path), says the
 	// file that a KindProblem said could not be loaded loads again.
 	Fixed bool
-	Exits   []string
-	Down    time.Duration
-	Note    string // for KindProblem: what follows from it; else what the job reported
+	Exits []string
+	Down  time.Duration
+	Note  string // for KindProblem: what follows from it; else what the job reported
 
 	// Heartbeats (KindHeartbeat, and the KindRecovery that follows one): how long the
 	// job was Silent when Every was its period, its last sign of life (zero if none)
