@@ -39,6 +39,7 @@ type Status struct {
 	Started  time.Time                `json:"started"` // when up started
 	Jobs     []supervisor.JobStatus   `json:"jobs"`
 	Delivery *notifier.DeliveryStatus `json:"delivery,omitempty"` // how the notifier fares
+	Muted    map[string]time.Time     `json:"muted,omitempty"`    // jobs muted, to the end of their mute
 }
 
 // Answer is the answer to a start, stop or restart.
@@ -64,6 +65,8 @@ type Server struct {
 	// Delivery says how the notifier fares, and false when it cannot say (a
 	// console); nil for the same.
 	Delivery func() (notifier.DeliveryStatus, bool)
+	// Incidents says which jobs are muted; nil for none.
+	Incidents Incidents
 }
 
 // Handler returns the socket's routes, behind the check of the peer's uid.
@@ -78,13 +81,16 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) status(w http.ResponseWriter, req *http.Request) {
-	reply(w, http.StatusOK, statusOf(s.Daemon, s.Started, s.Delivery))
+	reply(w, http.StatusOK, statusOf(s.Daemon, s.Started, s.Delivery, s.Incidents))
 }
 
 // statusOf is what d knows of its jobs now, for up started at started, and what
-// delivery (nil for nothing) says of its notifier.
-func statusOf(d *supervisor.Daemon, started time.Time, delivery func() (notifier.DeliveryStatus, bool)) Status {
+// delivery and incidents (nil for nothing) say of its notifier.
+func statusOf(d *supervisor.Daemon, started time.Time, delivery func() (notifier.DeliveryStatus, bool), incidents Incidents) Status {
 	st := Status{Host: d.Host, Started: started, Jobs: d.Status()}
+	if incidents != nil {
+		st.Muted = incidents.Mutes()
+	}
 	if delivery != nil {
 		if ds, ok := delivery(); ok {
 			st.Delivery = &ds

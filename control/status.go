@@ -15,6 +15,9 @@ func WriteStatus(w io.Writer, st Status, width int, now time.Time) {
 	rows := [][]string{header}
 	for _, j := range st.Jobs {
 		row := []string{j.Name, j.State, "-", "-", "-", strconv.Itoa(j.Restarts), "-", "-"}
+		if until, ok := st.Muted[j.Name]; ok && until.After(now) {
+			row[1] += ", muted " + short(until.Sub(now))
+		}
 		if j.LastExit != "" {
 			row[2] = j.LastExit + ", " + ago(now, j.LastExitAt)
 		}

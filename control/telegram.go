@@ -28,6 +28,8 @@ type Commands struct {
 
 	// Delivery says how the notifier fares, for /status; nil for nothing.
 	Delivery func() (notifier.DeliveryStatus, bool)
+	// Incidents answers the buttons under incidents' messages; nil for none.
+	Incidents Incidents
 
 	// Wait is how long one poll waits for a message; zero means notifier.MaxPollWait.
 	Wait time.Duration
@@ -151,7 +153,7 @@ func (c *Commands) handle(ctx context.Context, cmd notifier.Command, username st
 	if named && !strings.EqualFold(bot, username) {
 		return // for another bot in the group: not ours to answer, or to log
 	}
-	if !c.Allow[cmd.ChatID] {
+	if !c.allowed(cmd.ChatID, cmd.UserID) {
 		fmt.Fprintf(c.Stderr, "supervise: telegram commands: ignored /%s from %s: the chat is not in telegram.allow\n",
 			name, who)
 		return
@@ -179,7 +181,7 @@ func (c *Commands) answer(ctx context.Context, name string, args []string) strin
 	switch name {
 	case "status":
 		var b bytes.Buffer
-		WriteStatus(&b, statusOf(d, c.Started, c.Delivery), 0, time.Now())
+		WriteStatus(&b, statusOf(d, c.Started, c.Delivery, c.Incidents), 0, time.Now())
 		return notifier.Preformatted("status of "+d.Host, b.String())
 	case "restart":
 		if len(args) != 1 {

@@ -120,7 +120,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
-		gone: map[string]goneIncident{}, staged: map[string]bool{}, calls: make(chan func(*book), 16)}
+		gone: map[string]goneIncident{}, staged: map[string]bool{}, calls: make(chan func(*book))}
 	p.pacer = pacer{pace: out.pace, editable: p.editable}
 	if s, ok := out.(*spooler); ok {
 		s.book = p.book

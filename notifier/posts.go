@@ -265,3 +265,57 @@ func (p *Pipeline) rendered(b *book, po *post, inc *incident, now time.Time) del
 	return delivery{to: po.To, post: po.ID, rendered: postHTML(po.Head, muted, po.BodyHTML),
 		plain: postText(po.Head, muted, po.BodyText), whole: true, buttons: keys, aboutKind: "incident", aboutJob: po.Job}
 }
+
+// Incident names the job of the open incident id, for a press of one of its post's
+// buttons, and false when no open incident has that id.
+func (p *Pipeline) Incident(id string) (job string, ok bool) {
+	p.book.update(func(b *book) { // a problem with the book is the pipeline's to say
+		if inc := b.byID(id); inc != nil && inc.Stage != supervisor.KindProblem {
+			job, ok = inc.Job, true
+		}
+	})
+	return job, ok
+}
+
+// Mute keeps job's incidents out of the chat until until (a zero until unmutes it):
+// nothing new is sent about the job, and the posts of its open incident say so and
+// offer to unmute. It is kept in the book, so it outlasts a restart.
+func (p *Pipeline) Mute(job string, until time.Time) {
+	call := func(b *book) {
+		now := time.Now()
+		if b.Muted == nil {
+			b.Muted = map[string]time.Time{}
+		}
+		if until.After(now) {
+			b.Muted[job] = until
+		} else {
+			delete(b.Muted, job)
+		}
+		if inc := b.Incidents[job]; inc != nil && p.canEdit {
+			for _, id := range inc.Posts {
+				if po := b.Posts[id]; po != nil {
+					p.pacer.edit(po.To, id, now)
+				}
+			}
+		}
+	}
+	select {
+	case p.calls <- call:
+	case <-p.done:
+		p.book.update(call) // kept for the next supervise, with nothing to edit
+	}
+}
+
+// Mutes lists the jobs muted now, with when each mute ends.
+func (p *Pipeline) Mutes() map[string]time.Time {
+	mutes := map[string]time.Time{}
+	now := time.Now()
+	p.book.update(func(b *book) {
+		for job := range b.Muted {
+			if until, ok := b.muted(job, now); ok {
+				mutes[job] = until
+			}
+		}
+	})
+	return mutes
+}

@@ -177,7 +177,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	}
 	{
 		// The control socket: status, start, stop, restart, reload, logs, ping.
-		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr, Delivery: n.Delivery}
+		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr, Delivery: n.Delivery, Incidents: n}
 		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 		g.Add(func() error {
 			if err := srv.Serve(ctl); !errors.Is(err, http.ErrServerClosed) {
@@ -193,7 +193,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		for _, id := range cfg.Allow {
 			allow[id] = true
 		}
-		c := &control.Commands{Bot: bot, Allow: allow, Daemon: d, Started: started, Stderr: stderr, Delivery: n.Delivery}
+		c := &control.Commands{Bot: bot, Allow: allow, Daemon: d, Started: started, Stderr: stderr, Delivery: n.Delivery, Incidents: n}
 		ctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
 			c.Run(ctx)

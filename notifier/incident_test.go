@@ -1,0 +1,203 @@
+package notifier_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/notifier/telegramtest"
+	"github.com/supervise/supervise/supervisor"
+)
+
+// incidents returns a pipeline to srv that keeps its spool and incidents in state,
+// at a pace of 10ms, with buttons when asked.
+func incidents(t *testing.T, srv *telegramtest.Server, state string, stderr *syncBuffer, buttons bool) *notifier.Pipeline {
+	t.Helper()
+	return pipelineFor(t, srv, notifier.Options{Host: "h", Stderr: stderr, SpoolDir: filepath.Join(state, "spool"),
+		Incidents: filepath.Join(state, "incidents.json"), Buttons: buttons,
+		PrivatePace: 10 * time.Millisecond, GroupPace: 10 * time.Millisecond})
+}
+
+// death is the n-th quick death in a row of web, a job that up restarts.
+func death(n int, looping bool) supervisor.Event {
+	return supervisor.Event{Kind: supervisor.KindFailure, Job: "web", Host: "h", Command: "web --port 80",
+		Start: time.Now(), Duration: 5 * time.Millisecond, ExitCode: 1, Restarting: true, Retry: time.Duration(n) * 100 * time.Millisecond,
+		Streak: n, Looping: looping, Output: []byte(fmt.Sprintf("starting\nError: port 80 taken (death %d)\n", n)), OutputLines: 2,
+		Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}}
+}
+
+// current is the message id of srv's chat as it reads now, failing when there is none.
+func current(t *testing.T, srv *telegramtest.Server, id int64) telegramtest.Message {
+	t.Helper()
+	m, ok := srv.Message(tgChat, id)
+	if !ok {
+		t.Fatalf("no message %d in chat %d", id, tgChat)
+	}
+	return m
+}
+
+// A crash loop is one message, edited as the deaths come with their count and the
+// latest error line; its recovery is one more, a reply to it, which it then says
+// it is resolved, its buttons gone.
+func TestCrashLoopIsOneMessage(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, true)
+	p.Emit(death(1, false))
+	testkit.Eventually(t, "the first death's message", func() bool { return len(srv.Messages()) == 1 })
+	first := srv.Messages()[0]
+	if !strings.Contains(first.Text, "web failed on h") || !strings.Contains(first.Text, "death 1") || len(first.Buttons) == 0 {
+		t.Fatalf("first message %+v, want the failure, its error line and buttons", first)
+	}
+	for n := 2; n <= 5; n++ {
+		p.Emit(death(n, false))
+	}
+	loop := death(6, true)
+	loop.Kind, loop.Crashes, loop.Exits, loop.Within = supervisor.KindRestartLoop, 6, []string{"exit 1", "exit 1"}, time.Second
+	p.Emit(death(6, true))
+	p.Emit(loop)
+	p.Emit(death(7, true))
+	testkit.Eventually(t, "the message edited to say the job crash-loops, quoting death 7", func() bool {
+		m := current(t, srv, first.ID)
+		return strings.Contains(m.Text, "crash-looping") && strings.Contains(m.Text, "7 crashes") && strings.Contains(m.Text, "death 7")
+	})
+	if m := current(t, srv, first.ID); !strings.Contains(fmt.Sprint(m.Buttons), "Stop") {
+		t.Errorf("a crash loop's message has no Stop button: %+v", m.Buttons)
+	}
+	rec := supervisor.Event{Kind: supervisor.KindRecovery, Job: "web", Host: "h", Down: time.Minute, Crashes: 7,
+		Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}}
+	p.Emit(rec)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v\n%s", err, stderr.String())
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want the incident's and the recovery's:\n%+v", len(msgs), msgs)
+	}
+	if msgs[1].ReplyTo != first.ID || !strings.Contains(msgs[1].Text, "recovered") {
+		t.Errorf("the recovery %+v is not a reply to message %d", msgs[1], first.ID)
+	}
+	m := current(t, srv, first.ID)
+	if !strings.HasPrefix(m.Text, "<b>✅ web resolved on h after") || len(m.Buttons) != 0 {
+		t.Errorf("the incident's message now reads %q with buttons %v, want it resolved, without buttons", m.Text, m.Buttons)
+	}
+	if srv.Throttled() != 0 {
+		t.Errorf("%d requests were answered 429", srv.Throttled())
+	}
+}
+
+// Incidents outlast the process: a later supervise, sharing the state folder,
+// resolves the incident an earlier one opened by replying to its message and editing
+// it. A scheduled job's success resolves its failure, as the run's recovery.
+func TestIncidentOutlastsRestart(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	state := t.TempDir()
+	var stderr syncBuffer
+	failed := failed("backup")
+	failed.Start = time.Now().Add(-time.Hour)
+	p := incidents(t, srv, state, &stderr, false)
+	p.Emit(failed)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p = incidents(t, srv, state, &stderr, false)
+	ok := supervisor.Event{Kind: supervisor.KindSuccess, Job: "backup", Host: "h", Start: time.Now(), Duration: time.Second,
+		Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}}
+	p.Emit(ok)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v\n%s", err, stderr.String())
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID {
+		t.Fatalf("messages %+v, want the failure and a reply to it", msgs)
+	}
+	if m := current(t, srv, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
+		t.Errorf("the failure's message reads %q, want it resolved", m.Text)
+	}
+}
+
+// Someone deleted the incident's message: its next edit is a new message, which the
+// edits after it then edit.
+func TestDeletedIncidentMessageIsSentAgain(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	p.Emit(death(1, false))
+	testkit.Eventually(t, "the first death's message", func() bool { return len(srv.Messages()) == 1 })
+	srv.DeleteMessage(tgChat, srv.Messages()[0].ID)
+	p.Emit(death(2, false))
+	testkit.Eventually(t, "a new message for the second death", func() bool {
+		msgs := srv.Messages()
+		return len(msgs) == 2 && strings.Contains(msgs[1].Text, "death 2")
+	})
+	second := srv.Messages()[1].ID
+	p.Emit(death(3, false))
+	testkit.Eventually(t, "the new message edited for the third death", func() bool {
+		return strings.Contains(current(t, srv, second).Text, "death 3")
+	})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 2 {
+		t.Errorf("%d messages, want 2", n)
+	}
+	if !strings.Contains(stderr.String(), "is gone: sending it again") {
+		t.Errorf("stderr does not say the message was gone:\n%s", stderr.String())
+	}
+}
+
+// A storm: 20 jobs fail at once and keep failing, with Telegram taking one message a
+// second. The chat gets a few messages that name every job with its error line, kept
+// current by edits, and no request is refused for going too fast.
+func TestStormIsAFewMessages(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	srv.Limit(time.Second)
+	var stderr syncBuffer
+	p := pipelineFor(t, srv, notifier.Options{Host: "h", Stderr: &stderr, SpoolDir: filepath.Join(t.TempDir(), "spool"),
+		PrivatePace: time.Second, GroupPace: time.Second})
+	ev := func(i, n int) supervisor.Event {
+		e := death(n, n > 5)
+		e.Job = fmt.Sprintf("job%02d", i)
+		e.Output = []byte(fmt.Sprintf("Error: job%02d cannot reach db (try %d)\n", i, n))
+		return e
+	}
+	for n := 1; n <= 8; n++ {
+		for i := range 20 {
+			p.Emit(ev(i, n))
+		}
+	}
+	testkit.Eventually(t, "every job named with its error line", func() bool {
+		var all strings.Builder
+		for _, m := range srv.Messages() {
+			all.WriteString(current(t, srv, m.ID).Text)
+		}
+		for i := range 20 {
+			if !strings.Contains(all.String(), fmt.Sprintf("job%02d cannot reach db", i)) {
+				return false
+			}
+		}
+		return true
+	})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v\n%s", err, stderr.String())
+	}
+	if n := len(srv.Messages()); n > 5 {
+		t.Errorf("%d messages, want at most 5", n)
+	}
+	if srv.Throttled() != 0 {
+		t.Errorf("%d requests were answered 429", srv.Throttled())
+	}
+}
