@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/supervise/supervise/notifier"
 	"github.com/supervise/supervise/notifier/telegramtest"
@@ -254,6 +255,86 @@ func TestEditButtons(t *testing.T) {
 	err := tg.EditButtons(ctx, "7", id, unmute)
 	if err == nil || err.Error() != "telegram: editMessageReplyMarkup: 400 Bad Request: chat not found" || errors.Is(err, notifier.ErrMessageGone) {
 		t.Errorf("EditButtons in an unknown chat = %v", err)
+	}
+}
+
+func TestPollAndAnswerPress(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat, -1001234567890)
+	t.Cleanup(srv.Close)
+	tg := notifier.NewTelegram(tgToken, tgChatID)
+	tg.APIURL, tg.Backoff, tg.MaxWait = srv.URL(), 10*time.Millisecond, 5*time.Second
+	ctx := context.Background()
+	id := post(t, tg, notifier.Post{Target: notifier.Target{ChatID: tgChatID}, Text: "backup failing", Buttons: incidentButtons})
+	inTopic := post(t, tg, notifier.Post{Target: notifier.Target{ChatID: "-1001234567890", ThreadID: 3}, Text: "web failing", Buttons: incidentButtons})
+
+	srv.AddUpdate(map[string]any{"message": map[string]any{
+		"message_id": 500, "date": 1700000000, "text": "/status",
+		"chat": map[string]any{"id": tgChat, "type": "private"},
+		"from": map[string]any{"id": 1234, "is_bot": false, "first_name": "Ann", "username": "ann"},
+	}})
+	q1, err := srv.Press(tgChat, id, 1234, "ann", "mute:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q2, err := srv.Press(-1001234567890, inTopic, 99, "", "ack:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cmds, presses, next, err := tg.Poll(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCmds := []notifier.Command{{ChatID: tgChat, UserID: 1234, From: "@ann", Text: "/status", Date: time.Unix(1700000000, 0)}}
+	if !reflect.DeepEqual(cmds, wantCmds) {
+		t.Errorf("commands = %+v, want %+v", cmds, wantCmds)
+	}
+	wantPresses := []notifier.Press{
+		{ID: q1, ChatID: tgChat, MessageID: id, UserID: 1234, From: "@ann", Data: "mute:1"},
+		{ID: q2, ChatID: -1001234567890, ThreadID: 3, MessageID: inTopic, UserID: 99, From: "99", Data: "ack:1"},
+	}
+	if !reflect.DeepEqual(presses, wantPresses) {
+		t.Errorf("presses = %+v, want %+v", presses, wantPresses)
+	}
+	if next != 4 {
+		t.Errorf("next offset = %d, want 4", next)
+	}
+	if _, _, _, err := tg.Poll(ctx, next, 0); err != nil || srv.PendingUpdates() != 0 {
+		t.Errorf("polling at the next offset: %v, %d updates left", err, srv.PendingUpdates())
+	}
+
+	long := strings.Repeat("😀", 150) // 300 UTF-16 units
+	if err := tg.AnswerPress(ctx, presses[0].ID, long); err != nil {
+		t.Fatalf("AnswerPress = %v", err)
+	}
+	if err := tg.AnswerPress(ctx, presses[1].ID, ""); err != nil {
+		t.Fatalf("AnswerPress without text = %v", err)
+	}
+	answers := srv.Answers()
+	if len(answers) != 2 || answers[0].QueryID != q1 || answers[1] != (telegramtest.Answer{QueryID: q2}) {
+		t.Fatalf("Answers() = %+v", answers)
+	}
+	// 99 emoji and the "…": a 100th would not fit.
+	if got, units := answers[0].Text, len(utf16.Encode([]rune(answers[0].Text))); units != 199 || got != strings.Repeat("😀", 99)+"…" {
+		t.Errorf("a long answer was sent as %q (%d units), want it clipped to 200", got, units)
+	}
+
+	// A press answered twice, or too late: Telegram refuses it, at once, for good.
+	before := srv.Requests()
+	err = tg.AnswerPress(ctx, q1, "again")
+	if !errors.Is(err, notifier.ErrPermanent) ||
+		err.Error() != "telegram: answerCallbackQuery: 400 Bad Request: query is too old and response timeout expired or query ID is invalid" {
+		t.Errorf("AnswerPress twice = %v", err)
+	}
+	assertNoToken(t, err)
+	// A server error is not retried either: the press would be stale by then.
+	srv.Fail(telegramtest.Fault{Status: 502})
+	if err := tg.AnswerPress(ctx, "123", ""); err == nil {
+		t.Errorf("AnswerPress through a 502 = nil")
+	}
+	if got := srv.Requests() - before; got != 2 {
+		t.Errorf("%d requests for two answers, want 2: no retries", got)
 	}
 }
 
