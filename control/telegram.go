@@ -91,7 +91,7 @@ func (c *Commands) Run(ctx context.Context) {
 				continue
 			}
 		}
-		cmds, next, err := c.Bot.Poll(ctx, offset, wait)
+		cmds, presses, next, err := c.Bot.Poll(ctx, offset, wait)
 		if ctx.Err() != nil {
 			return
 		}
@@ -108,6 +108,12 @@ func (c *Commands) Run(ctx context.Context) {
 		offset = next
 		for _, cmd := range cmds {
 			c.handle(ctx, cmd, username)
+		}
+		for _, p := range presses {
+			// No buttons do anything yet; an answer stops the presser's spinner.
+			if err := c.Bot.AnswerPress(ctx, p.ID, ""); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(c.Stderr, "supervise: telegram commands: answering a button press from chat %d: %v\n", p.ChatID, err)
+			}
 		}
 	}
 }

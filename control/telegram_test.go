@@ -190,3 +190,31 @@ func TestTelegramCommandsSecondPoller(t *testing.T) {
 		}
 	}
 }
+
+// A press of a button under one of the bot's messages is answered, with nothing to
+// show, so that the presser's app stops waiting.
+func TestTelegramCommandsAnswerPresses(t *testing.T) {
+	t.Parallel()
+	fake := telegramtest.NewServer(token, allowed)
+	defer fake.Close()
+	bot := notifier.NewTelegram(token, "")
+	bot.APIURL = fake.URL()
+	id, err := bot.SendPost(context.Background(), notifier.Post{Target: notifier.Target{ChatID: "4242"}, Text: "backup failing",
+		Buttons: [][]notifier.Button{{{Text: "Ack", Data: "ack"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	commandsUp(t, fake, stderr)
+	q, err := fake.Press(allowed, id, allowed, "ann", "ack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the press answered", func() bool { return len(fake.Answers()) == 1 })
+	if a := fake.Answers()[0]; a != (telegramtest.Answer{QueryID: q}) {
+		t.Errorf("answer %+v, want an empty one to query %s", a, q)
+	}
+	if strings.Contains(stderr.String(), "button press") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}

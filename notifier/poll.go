@@ -13,22 +13,35 @@ import (
 type Command struct {
 	ChatID   int64
 	ThreadID int64  // the forum topic it was sent in, or 0
+	UserID   int64  // the sender's id; 0 when the chat sent it (a channel's post)
 	From     string // who sent it: @username, or the user's id
 	Text     string
 	Date     time.Time // when it was sent
+}
+
+// Press is a press of an inline button under one of the bot's messages (a callback_query).
+type Press struct {
+	ID        string // callback_query id, for AnswerPress
+	ChatID    int64  // the chat of the message the button is under
+	ThreadID  int64  // its forum topic, or 0
+	MessageID int64  // the message the button is under
+	UserID    int64  // who pressed
+	From      string // @username, or the user's id as text
+	Data      string // the button's callback data
 }
 
 // MaxPollWait is the longest Poll asks Telegram to hold a getUpdates request, within
 // the bound of one request.
 const MaxPollWait = attemptTimeout - 5*time.Second
 
-// Poll long-polls getUpdates for the messages after offset, waiting up to wait (at
-// most MaxPollWait) for one to come. It confirms every update before offset, so they
-// are not seen again, and returns the messages (other updates are skipped) with the
-// offset of the next call. It is one request, not retried: the caller polls again.
-// When another program polls the same bot, the error matches ErrOtherPoller; when
-// the bot has a webhook, ErrWebhookSet.
-func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) ([]Command, int64, error) {
+// Poll long-polls getUpdates for the messages and button presses after offset,
+// waiting up to wait (at most MaxPollWait) for one to come. It confirms every update
+// before offset, so they are not seen again, and returns the messages and the presses
+// (other updates are skipped) with the offset of the next call. Each press must be
+// answered, with AnswerPress, for the user's app to stop showing it as pending. It is
+// one request, not retried: the caller polls again. When another program polls the
+// same bot, the error matches ErrOtherPoller; when the bot has a webhook, ErrWebhookSet.
+func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) ([]Command, []Press, int64, error) {
 	// No allowed_updates: Telegram keeps that setting for the bot, and `supervise
 	// telegram chats` needs the updates other than messages.
 	updates, err := t.getUpdates(ctx, t.post, struct {
@@ -36,11 +49,20 @@ func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) (
 		Timeout int   `json:"timeout"`
 	}{offset, int(min(wait, MaxPollWait) / time.Second)})
 	if err != nil {
-		return nil, offset, err
+		return nil, nil, offset, err
 	}
 	var cmds []Command
+	var presses []Press
 	for _, u := range updates {
 		offset = max(offset, u.UpdateID+1)
+		if q := u.CallbackQuery; q != nil && q.Message != nil {
+			p := Press{ID: q.ID, ChatID: q.Message.Chat.ID, MessageID: q.Message.MessageID,
+				UserID: q.From.ID, From: q.From.name(), Data: q.Data}
+			if q.Message.IsTopicMessage {
+				p.ThreadID = q.Message.MessageThreadID
+			}
+			presses = append(presses, p)
+		}
 		m := u.Message
 		if m == nil || m.Text == "" {
 			continue
@@ -50,14 +72,19 @@ func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) (
 			c.ThreadID = m.MessageThreadID
 		}
 		if m.From != nil {
-			c.From = strconv.FormatInt(m.From.ID, 10)
-			if m.From.Username != "" {
-				c.From = "@" + m.From.Username
-			}
+			c.UserID, c.From = m.From.ID, m.From.name()
 		}
 		cmds = append(cmds, c)
 	}
-	return cmds, offset, nil
+	return cmds, presses, offset, nil
+}
+
+// name is how a user is named to people: @username, or the user's id.
+func (u tgUser) name() string {
+	if u.Username != "" {
+		return "@" + u.Username
+	}
+	return strconv.FormatInt(u.ID, 10)
 }
 
 // Reply sends html to the chat and topic a command came from, retried as Send is.

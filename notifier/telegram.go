@@ -162,22 +162,10 @@ type Target struct {
 	Silent   bool  // disable_notification
 }
 
+// send sends text in parseMode to to, as SendPost does, and does not need the
+// message's id.
 func (t *Telegram) send(ctx context.Context, to Target, text, parseMode string) error {
-	type linkPreviewOptions struct {
-		IsDisabled bool `json:"is_disabled"`
-	}
-	body, err := json.Marshal(struct {
-		ChatID              string             `json:"chat_id"`
-		ThreadID            int64              `json:"message_thread_id,omitempty"`
-		Text                string             `json:"text"`
-		ParseMode           string             `json:"parse_mode,omitempty"`
-		DisableNotification bool               `json:"disable_notification,omitempty"`
-		LinkPreviewOptions  linkPreviewOptions `json:"link_preview_options"`
-	}{to.ChatID, to.ThreadID, text, parseMode, to.Silent, linkPreviewOptions{IsDisabled: true}})
-	if err != nil {
-		return fmt.Errorf("telegram: sendMessage: %w", err)
-	}
-	_, err = t.retry(ctx, "sendMessage", body)
+	_, err := t.sendPost(ctx, Post{Target: to, Text: text, ParseMode: parseMode})
 	return err
 }
 

@@ -58,7 +58,7 @@ func TestSendDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := telegramtest.Message{ID: 1, ChatID: tgChat, Text: "<b>backup</b> failed: exit status 1", ParseMode: "HTML", NoLinkPreview: true}
-	if got := srv.Messages(); len(got) != 1 || got[0] != want {
+	if got := srv.Messages(); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("Messages() = %+v, want [%+v]", got, want)
 	}
 }

@@ -152,14 +152,22 @@ type tgUpdate struct {
 	ChatJoinRequest *struct {
 		Chat tgChat `json:"chat"`
 	} `json:"chat_join_request"`
-	CallbackQuery *struct {
-		Message *struct {
-			Chat tgChat `json:"chat"`
-		} `json:"message"`
-	} `json:"callback_query"`
+	CallbackQuery *tgCallbackQuery `json:"callback_query"`
+}
+
+// tgCallbackQuery is a press of an inline button.
+type tgCallbackQuery struct {
+	ID   string `json:"id"`
+	From tgUser `json:"from"`
+	// Message is the message the button is under: nil for an inline message, which
+	// the bot did not send to a chat. One too old for the bot to see whole still has
+	// its chat and message_id.
+	Message *tgMessage `json:"message"`
+	Data    string     `json:"data"`
 }
 
 type tgMessage struct {
+	MessageID         int64    `json:"message_id"`
 	Chat              tgChat   `json:"chat"`
 	MessageThreadID   int64    `json:"message_thread_id"`
 	IsTopicMessage    bool     `json:"is_topic_message"`

@@ -1,6 +1,9 @@
 // Package telegramtest is a fake Telegram Bot API for tests: an httptest server that
-// answers sendMessage the way api.telegram.org does, rejects what it rejects, and can be
-// told to fail, so a client's retries and error handling are tested without a network.
+// answers sendMessage, sendDocument, editMessageText, editMessageReplyMarkup,
+// answerCallbackQuery and getUpdates the way api.telegram.org does, rejects what it
+// rejects, and can be told to fail, so a client's retries and error handling are
+// tested without a network. A test plays the users: it deletes a message, presses a
+// button under one.
 package telegramtest
 
 import (

@@ -16,15 +16,37 @@ import (
 	"unicode"
 )
 
-// Message is a message the Server accepted, as the client sent it.
+// Message is a message the Server accepted, as the client sent it and, where it was
+// edited since, as it is now.
 type Message struct {
 	ID                  int64
 	ChatID              int64
 	ThreadID            int64  // message_thread_id, or 0
-	Text                string // as sent, markup included
-	ParseMode           string
+	Text                string // as sent or last edited, markup included
+	ParseMode           string // of Text
 	DisableNotification bool
 	NoLinkPreview       bool // link_preview_options.is_disabled or disable_web_page_preview
+	// ReplyTo is the message it replies to, or 0: none was asked for, or the one asked
+	// for was not there and allow_sending_without_reply let it go without.
+	ReplyTo int64
+	// Buttons is its inline keyboard now, by rows; nil for none.
+	Buttons [][]Button
+	// Edits counts the edits that changed it, of its text or of its buttons.
+	Edits int
+	// Deleted is set by DeleteMessage: the message is no longer in the chat.
+	Deleted bool
+}
+
+// clone returns m with a copy of its buttons, so that a test cannot change the server's.
+func (m Message) clone() Message {
+	if m.Buttons != nil {
+		rows := make([][]Button, len(m.Buttons))
+		for i, row := range m.Buttons {
+			rows[i] = append([]Button(nil), row...)
+		}
+		m.Buttons = rows
+	}
+	return m
 }
 
 // Document is a file the Server accepted with sendDocument, as the client sent it.
@@ -83,6 +105,12 @@ type Server struct {
 	lastID    int64 // the last message_id given, to a message or a document
 	messages  []Message
 	documents []Document
+	sent      map[int64]*sent // every message and document, by message_id
+
+	// The callback queries Press has made, by id: true once answered.
+	queries   map[string]bool
+	lastQuery int64
+	answers   []Answer
 
 	// The bot's pending updates, oldest first, for getUpdates.
 	updates      []pendingUpdate
@@ -99,7 +127,8 @@ const BotUsername = "supervise_test_bot"
 // NewServer starts a Server that knows one bot, by its token, and the chats it may
 // send to.
 func NewServer(token string, chats ...int64) *Server {
-	s := &Server{token: token, chats: map[int64]bool{}, closing: make(chan struct{})}
+	s := &Server{token: token, chats: map[int64]bool{}, closing: make(chan struct{}),
+		sent: map[int64]*sent{}, queries: map[string]bool{}}
 	for _, id := range chats {
 		s.chats[id] = true
 	}
@@ -126,15 +155,15 @@ func (s *Server) Fail(faults ...Fault) {
 
 // Limit makes the server accept at most one message per every to each chat, and
 // answer 429 Too Many Requests to the others, as Telegram does. A document counts as
-// a message.
+// a message, and so does an edit: Telegram's flood control counts them too.
 func (s *Server) Limit(every time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limit, s.lastSent = every, map[int64]time.Time{}
 }
 
-// Throttled counts the messages and documents the server answered with 429 because
-// of Limit.
+// Throttled counts the messages, documents and edits the server answered with 429
+// because of Limit.
 func (s *Server) Throttled() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,11 +177,16 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
-// Messages returns the messages the server has accepted, oldest first.
+// Messages returns the messages the server has accepted, oldest first, each as it is
+// now: edited, or deleted.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Message(nil), s.messages...)
+	msgs := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		msgs[i] = m.clone()
+	}
+	return msgs
 }
 
 // Documents returns the documents the server has accepted, oldest first, as copies:
@@ -215,6 +249,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.sendDocument(w, r)
 	case "getupdates":
 		s.getUpdates(w, r)
+	case "editmessagetext":
+		s.editMessageText(w, r)
+	case "editmessagereplymarkup":
+		s.editMessageReplyMarkup(w, r)
+	case "answercallbackquery":
+		s.answerCallbackQuery(w, r)
 	case "getme":
 		drain(r)
 		id, _, _ := strings.Cut(s.token, ":")
@@ -278,17 +318,19 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		Text:                p["text"],
 		ParseMode:           p["parse_mode"],
 		DisableNotification: p["disable_notification"] == "true",
-		NoLinkPreview:       p["disable_web_page_preview"] == "true",
 	}
-	if lp := p["link_preview_options"]; lp != "" {
-		var opts struct {
-			IsDisabled bool `json:"is_disabled"`
-		}
-		if err := json.Unmarshal([]byte(lp), &opts); err != nil {
-			writeError(w, http.StatusBadRequest, "Bad Request: can't parse link preview options JSON object", 0)
-			return
-		}
-		m.NoLinkPreview = m.NoLinkPreview || opts.IsDisabled
+	if m.NoLinkPreview, err = noLinkPreview(p); err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+	if m.Buttons, err = keyboard(p["reply_markup"]); err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
+	}
+	reply, err := replyOf(p)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
+		return
 	}
 	if m.ChatID, m.ThreadID, err = s.destination(p); err != nil {
 		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
@@ -303,15 +345,61 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !s.admit(w, m.ChatID, func(id int64) { m.ID = id; s.messages = append(s.messages, m) }) {
+	var date time.Time
+	check := func() string {
+		if reply.messageID == 0 {
+			return ""
+		}
+		if target, ok := s.sent[reply.messageID]; ok && target.chat == m.ChatID && !target.deleted {
+			m.ReplyTo = reply.messageID
+			return ""
+		}
+		if reply.withoutReply {
+			return ""
+		}
+		return "message to be replied not found"
+	}
+	keep := func(id int64) {
+		m.ID, date = id, time.Now()
+		s.sent[id] = &sent{chat: m.ChatID, date: date, msg: len(s.messages)}
+		s.messages = append(s.messages, m)
+	}
+	if !s.admit(w, m.ChatID, check, keep) {
 		return
 	}
-	writeJSON(w, http.StatusOK, response{OK: true, Result: map[string]any{
+	writeJSON(w, http.StatusOK, response{OK: true, Result: messageResult(m, date, plain)})
+}
+
+// sent is where the server keeps a message or document it accepted.
+type sent struct {
+	chat    int64
+	date    time.Time
+	msg     int // the index of the message in messages, or -1 for a document
+	deleted bool
+}
+
+// messageResult is the Message object the API answers a text message's sending or
+// editing with: the fields a client reads, not all of them.
+func messageResult(m Message, date time.Time, plain string) map[string]any {
+	result := map[string]any{
 		"message_id": m.ID,
-		"date":       time.Now().Unix(),
+		"date":       date.Unix(),
 		"chat":       map[string]any{"id": m.ChatID, "type": chatType(m.ChatID)},
 		"text":       strings.TrimSpace(plain),
-	}})
+	}
+	if m.ThreadID != 0 {
+		result["message_thread_id"] = m.ThreadID
+	}
+	if m.ReplyTo != 0 {
+		result["reply_to_message"] = map[string]any{
+			"message_id": m.ReplyTo,
+			"chat":       result["chat"],
+		}
+	}
+	if m.Buttons != nil {
+		result["reply_markup"] = markupJSON(m.Buttons)
+	}
+	return result
 }
 
 // destination reads where a message or document goes, chat_id and
@@ -422,7 +510,12 @@ func (s *Server) sendDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !s.admit(w, d.ChatID, func(id int64) { d.ID = id; s.documents = append(s.documents, d) }) {
+	keep := func(id int64) {
+		d.ID = id
+		s.sent[id] = &sent{chat: d.ChatID, date: time.Now(), msg: -1}
+		s.documents = append(s.documents, d)
+	}
+	if !s.admit(w, d.ChatID, nil, keep) {
 		return
 	}
 
@@ -516,15 +609,28 @@ func uploadParams(r *http.Request) (map[string]string, map[string]upload, error)
 }
 
 // admit gives a message or document for chatID its number and keeps it, with keep,
-// unless the chat's limit answers it with 429, as Telegram does.
-func (s *Server) admit(w http.ResponseWriter, chatID int64, keep func(id int64)) bool {
+// unless check (nil for none), called with s.mu held, returns the description of a
+// 400 to answer it with (after "Bad Request: "), or the chat's limit answers it with
+// 429, as Telegram does.
+func (s *Server) admit(w http.ResponseWriter, chatID int64, check func() string, keep func(id int64)) bool {
 	s.mu.Lock()
-	wait := s.throttle(chatID)
-	if wait == 0 {
+	refused := ""
+	if check != nil {
+		refused = check()
+	}
+	wait := 0
+	if refused == "" {
+		wait = s.throttle(chatID)
+	}
+	if refused == "" && wait == 0 {
 		s.lastID++
 		keep(s.lastID)
 	}
 	s.mu.Unlock()
+	if refused != "" {
+		writeError(w, http.StatusBadRequest, "Bad Request: "+refused, 0)
+		return false
+	}
 	if wait > 0 {
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Requests: retry after %d", wait), wait)
 		return false
@@ -607,6 +713,11 @@ func (s *Server) LongPolls() int {
 func (s *Server) AddUpdate(update map[string]any) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addUpdate(update)
+}
+
+// addUpdate is AddUpdate with s.mu held.
+func (s *Server) addUpdate(update map[string]any) int64 {
 	s.lastUpdateID++
 	u := make(map[string]any, len(update)+1)
 	for k, v := range update {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -114,7 +115,7 @@ func TestServerSendMessage(t *testing.T) {
 		t.Fatalf("accepted %d messages, want 4: %+v", len(msgs), msgs)
 	}
 	want := telegramtest.Message{ID: 1, ChatID: 42, Text: "<b>hi</b> &amp; bye", ParseMode: "HTML"}
-	if msgs[0] != want {
+	if !reflect.DeepEqual(msgs[0], want) {
 		t.Errorf("first message = %+v, want %+v", msgs[0], want)
 	}
 	if got := s.Requests(); got != 15 {
@@ -169,7 +170,7 @@ func TestServerForms(t *testing.T) {
 		t.Fatalf("Messages() = %+v, want %+v", got, want)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("message %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
@@ -729,5 +730,504 @@ func TestServerSendDocumentFaults(t *testing.T) {
 	}
 	if got := len(s.Documents()); got != 1 {
 		t.Errorf("accepted %d documents, want 1", got)
+	}
+}
+
+// rawAnswer is a Bot API response with its result left as JSON, for the methods whose
+// result is not a message.
+type rawAnswer struct {
+	Status      int
+	OK          bool `json:"ok"`
+	ErrorCode   int  `json:"error_code"`
+	Description string
+	Parameters  struct {
+		RetryAfter int `json:"retry_after"`
+	}
+	Result json.RawMessage
+}
+
+func call(t *testing.T, url string, body any) rawAnswer {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := rawAnswer{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("answer is not JSON: %v", err)
+	}
+	return a
+}
+
+// want checks that a is the answer with status and description (none for 200).
+func (a rawAnswer) want(t *testing.T, what string, status int, desc string) {
+	t.Helper()
+	if a.Status != status || a.OK != (status == 200) || a.Description != desc || (!a.OK && a.ErrorCode != status) {
+		t.Errorf("%s: got %d ok=%v error_code=%d %q, want %d %q", what, a.Status, a.OK, a.ErrorCode, a.Description, status, desc)
+	}
+}
+
+// sentMessage is the part of a Message result that the tests of edits and replies read.
+type sentMessage struct {
+	MessageID      int64 `json:"message_id"`
+	Date           int64
+	EditDate       int64 `json:"edit_date"`
+	Text           string
+	Chat           struct{ ID int64 }
+	ReplyToMessage *struct {
+		MessageID int64 `json:"message_id"`
+	} `json:"reply_to_message"`
+	ReplyMarkup *struct {
+		InlineKeyboard [][]struct {
+			Text         string
+			CallbackData string `json:"callback_data"`
+		} `json:"inline_keyboard"`
+	} `json:"reply_markup"`
+}
+
+func (a rawAnswer) message(t *testing.T) sentMessage {
+	t.Helper()
+	var m sentMessage
+	if err := json.Unmarshal(a.Result, &m); err != nil {
+		t.Fatalf("result is not a message: %s", a.Result)
+	}
+	return m
+}
+
+// keyboardOf is an inline keyboard of one row of callback buttons, each "text=data".
+func keyboardOf(buttons ...string) map[string]any {
+	var row []map[string]any
+	for _, b := range buttons {
+		text, data, _ := strings.Cut(b, "=")
+		row = append(row, map[string]any{"text": text, "callback_data": data})
+	}
+	return map[string]any{"inline_keyboard": [][]map[string]any{row}}
+}
+
+func TestServerRepliesAndButtons(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42, 43)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	if a := call(t, send, map[string]any{"chat_id": 42, "text": "first"}); !a.OK {
+		t.Fatalf("first message: %+v", a)
+	}
+	if a := call(t, send, map[string]any{"chat_id": 43, "text": "elsewhere"}); !a.OK {
+		t.Fatalf("message to the other chat: %+v", a)
+	}
+	accepted := 2
+
+	const markupError = "Bad Request: can't parse reply keyboard markup JSON object"
+	const rowsError = `Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays`
+	for _, tt := range []struct {
+		name        string
+		body        map[string]any
+		status      int
+		desc        string
+		replyTo     int64
+		buttons     [][]telegramtest.Button
+		result      bool // check the answer's reply_to_message and reply_markup
+		resultReply int64
+	}{
+		{"reply", map[string]any{"reply_parameters": map[string]any{"message_id": 1}}, 200, "", 1, nil, true, 1},
+		{"reply as a JSON string", map[string]any{"reply_parameters": `{"message_id":1}`}, 200, "", 1, nil, false, 0},
+		{"legacy reply", map[string]any{"reply_to_message_id": 1}, 200, "", 1, nil, false, 0},
+		{"reply to nothing", map[string]any{"reply_parameters": map[string]any{"message_id": 99}}, 400,
+			"Bad Request: message to be replied not found", 0, nil, false, 0},
+		{"reply to another chat's message", map[string]any{"reply_parameters": map[string]any{"message_id": 2}}, 400,
+			"Bad Request: message to be replied not found", 0, nil, false, 0},
+		{"reply to nothing, allowed", map[string]any{"reply_parameters": map[string]any{"message_id": 99, "allow_sending_without_reply": true}},
+			200, "", 0, nil, true, 0},
+		{"legacy reply to nothing", map[string]any{"reply_to_message_id": 99}, 400, "Bad Request: message to be replied not found", 0, nil, false, 0},
+		{"legacy reply to nothing, allowed", map[string]any{"reply_to_message_id": 99, "allow_sending_without_reply": true}, 200, "", 0, nil, false, 0},
+		{"reply without a message_id", map[string]any{"reply_parameters": map[string]any{"allow_sending_without_reply": true}}, 400,
+			"Bad Request: can't parse reply parameters JSON object", 0, nil, false, 0},
+		{"reply parameters not JSON", map[string]any{"reply_parameters": "{"}, 400,
+			"Bad Request: can't parse reply parameters JSON object", 0, nil, false, 0},
+		{"buttons", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]map[string]any{
+			{{"text": "Ack", "callback_data": "ack:1"}, {"text": "Mute 1h", "callback_data": "mute:1"}},
+			{},
+			{{"text": "Logs", "callback_data": strings.Repeat("x", 64)}},
+		}}}, 200, "", 0, [][]telegramtest.Button{{{"Ack", "ack:1"}, {"Mute 1h", "mute:1"}}, {{"Logs", strings.Repeat("x", 64)}}}, true, 0},
+		{"buttons as a JSON string", map[string]any{"reply_markup": `{"inline_keyboard":[[{"text":"Ack","callback_data":"a"}]]}`},
+			200, "", 0, [][]telegramtest.Button{{{"Ack", "a"}}}, false, 0},
+		{"reply and buttons", map[string]any{"reply_parameters": map[string]any{"message_id": 1}, "reply_markup": keyboardOf("Ack=a")},
+			200, "", 1, [][]telegramtest.Button{{{"Ack", "a"}}}, true, 1},
+		{"no inline keyboard", map[string]any{"reply_markup": map[string]any{"remove_keyboard": true}}, 200, "", 0, nil, false, 0},
+		{"empty inline keyboard", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{}}}, 200, "", 0, nil, true, 0},
+		{"markup not JSON", map[string]any{"reply_markup": "{"}, 400, markupError, 0, nil, false, 0},
+		{"markup not an object", map[string]any{"reply_markup": []int{1}}, 400, markupError, 0, nil, false, 0},
+		{"rows not arrays", map[string]any{"reply_markup": map[string]any{"inline_keyboard": []string{"a"}}}, 400, rowsError, 0, nil, false, 0},
+		{"keyboard not an array", map[string]any{"reply_markup": map[string]any{"inline_keyboard": "a"}}, 400, rowsError, 0, nil, false, 0},
+		{"button not an object", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{{"a"}}}}, 400,
+			"Bad Request: can't parse inline keyboard button: InlineKeyboardButton should be an Object", 0, nil, false, 0},
+		{"button without text", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{{map[string]any{"callback_data": "a"}}}}}, 400,
+			`Bad Request: can't parse inline keyboard button: Can't find field "text"`, 0, nil, false, 0},
+		{"button text not a string", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{{map[string]any{"text": 1, "callback_data": "a"}}}}}, 400,
+			`Bad Request: can't parse inline keyboard button: Field "text" must be of type String`, 0, nil, false, 0},
+		{"text button", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{{map[string]any{"text": "Ack"}}}}}, 400,
+			"Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard", 0, nil, false, 0},
+		{"empty callback data", map[string]any{"reply_markup": keyboardOf("Ack=")}, 400,
+			"Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard", 0, nil, false, 0},
+		{"empty button text", map[string]any{"reply_markup": keyboardOf("=ack")}, 400, "Bad Request: BUTTON_TEXT_INVALID", 0, nil, false, 0},
+		{"callback data of 65 bytes", map[string]any{"reply_markup": keyboardOf("Ack=" + strings.Repeat("é", 32) + "x")}, 400,
+			"Bad Request: BUTTON_DATA_INVALID", 0, nil, false, 0},
+		{"URL button", map[string]any{"reply_markup": map[string]any{"inline_keyboard": [][]any{{map[string]any{"text": "Docs", "url": "https://example.com"}}}}}, 400,
+			"Bad Request: telegramtest: inline buttons with url are not supported, only callback_data", 0, nil, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := map[string]any{"chat_id": 42, "text": tt.name}
+			for k, v := range tt.body {
+				body[k] = v
+			}
+			a := call(t, send, body)
+			a.want(t, "sendMessage", tt.status, tt.desc)
+			if !a.OK {
+				return
+			}
+			accepted++
+			m := a.message(t)
+			got, ok := s.Message(42, m.MessageID)
+			if !ok || got.Text != tt.name || got.ReplyTo != tt.replyTo || !reflect.DeepEqual(got.Buttons, tt.buttons) {
+				t.Errorf("Message(42, %d) = %+v, %v; want reply to %d, buttons %v", m.MessageID, got, ok, tt.replyTo, tt.buttons)
+			}
+			if !tt.result {
+				return
+			}
+			if reply := m.ReplyToMessage; (reply == nil) != (tt.resultReply == 0) || reply != nil && reply.MessageID != tt.resultReply {
+				t.Errorf("reply_to_message = %+v, want message %d", reply, tt.resultReply)
+			}
+			if mk := m.ReplyMarkup; (mk == nil) != (tt.buttons == nil) ||
+				mk != nil && (len(mk.InlineKeyboard) != len(tt.buttons) || mk.InlineKeyboard[0][0].CallbackData != tt.buttons[0][0].Data) {
+				t.Errorf("reply_markup = %+v, want %v", mk, tt.buttons)
+			}
+		})
+	}
+	if got := len(s.Messages()); got != accepted {
+		t.Errorf("accepted %d messages, want %d", got, accepted)
+	}
+	if _, ok := s.Message(43, 1); ok {
+		t.Errorf("Message(43, 1) found chat 42's message in chat 43")
+	}
+}
+
+// sendWithButtons sends text to chat with one row of buttons ("text=data") and
+// returns its message_id.
+func sendWithButtons(t *testing.T, s *telegramtest.Server, chat int64, text string, buttons ...string) int64 {
+	t.Helper()
+	body := map[string]any{"chat_id": chat, "text": text, "parse_mode": "HTML"}
+	if len(buttons) > 0 {
+		body["reply_markup"] = keyboardOf(buttons...)
+	}
+	a := call(t, s.URL()+"/bot"+token+"/sendMessage", body)
+	if !a.OK {
+		t.Fatalf("sendMessage: %+v", a)
+	}
+	return a.message(t).MessageID
+}
+
+func TestServerEditMessageText(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42, 43)
+	defer s.Close()
+	edit := s.URL() + "/bot" + token + "/editMessageText"
+	id := sendWithButtons(t, s, 42, "<b>backup</b> failing", "Ack=ack:1")
+	other := sendWithButtons(t, s, 43, "other chat")
+	doc := postMultipart(t, s.URL()+"/bot"+token+"/sendDocument", [][2]string{{"chat_id", "42"}}, logFile("x")).Result.MessageID
+	gone := sendWithButtons(t, s, 42, "gone")
+	s.DeleteMessage(42, gone)
+
+	same := map[string]any{"chat_id": 42, "message_id": id, "text": "<b>backup</b> failing", "parse_mode": "HTML", "reply_markup": keyboardOf("Ack=ack:1")}
+	with := func(changes map[string]any) map[string]any {
+		body := map[string]any{}
+		for k, v := range same {
+			body[k] = v
+		}
+		for k, v := range changes {
+			if v == nil {
+				delete(body, k)
+			} else {
+				body[k] = v
+			}
+		}
+		return body
+	}
+	notModified := "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+	for _, tt := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		desc   string
+	}{
+		{"the same", same, 400, notModified},
+		{"the same, chat as a string", with(map[string]any{"chat_id": "42"}), 400, notModified},
+		{"unknown chat", with(map[string]any{"chat_id": 7}), 400, "Bad Request: chat not found"},
+		{"no chat", with(map[string]any{"chat_id": nil}), 400, "Bad Request: message identifier is not specified"},
+		{"no message", with(map[string]any{"message_id": nil}), 400, "Bad Request: message identifier is not specified"},
+		{"inline message", map[string]any{"inline_message_id": "AAA", "text": "x"}, 400, "Bad Request: telegramtest: inline_message_id is not supported"},
+		{"no such message", with(map[string]any{"message_id": 99}), 400, "Bad Request: message to edit not found"},
+		{"another chat's message", with(map[string]any{"message_id": other}), 400, "Bad Request: message to edit not found"},
+		{"deleted message", with(map[string]any{"message_id": gone}), 400, "Bad Request: message to edit not found"},
+		{"a document", with(map[string]any{"message_id": doc}), 400, "Bad Request: there is no text in the message to edit"},
+		{"bad HTML", with(map[string]any{"text": "exit <1>"}), 400, `Bad Request: can't parse entities: Unsupported start tag "1" at byte offset 5`},
+		{"too long", with(map[string]any{"text": strings.Repeat("x", 4097), "parse_mode": nil}), 400, "Bad Request: message is too long"},
+		{"empty", with(map[string]any{"text": "<b> </b>"}), 400, "Bad Request: message text is empty"},
+		{"bad markup", with(map[string]any{"reply_markup": "{"}), 400, "Bad Request: can't parse reply keyboard markup JSON object"},
+		{"bad button", with(map[string]any{"reply_markup": keyboardOf("Ack=" + strings.Repeat("x", 65))}), 400, "Bad Request: BUTTON_DATA_INVALID"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			call(t, edit, tt.body).want(t, "editMessageText", tt.status, tt.desc)
+		})
+	}
+	if m, _ := s.Message(42, id); m.Edits != 0 || m.Text != "<b>backup</b> failing" {
+		t.Fatalf("refused edits changed the message: %+v", m)
+	}
+
+	steps := []struct {
+		name    string
+		body    map[string]any
+		text    string
+		buttons [][]telegramtest.Button
+	}{
+		{"new buttons only", with(map[string]any{"reply_markup": keyboardOf("Ack=ack:1", "Mute=mute:1")}),
+			"<b>backup</b> failing", [][]telegramtest.Button{{{"Ack", "ack:1"}, {"Mute", "mute:1"}}}},
+		{"new text, no markup: no buttons", with(map[string]any{"text": "<b>backup</b> ok again", "reply_markup": nil}),
+			"<b>backup</b> ok again", nil},
+		{"the same text as plain text", with(map[string]any{"text": "<b>backup</b> ok again", "parse_mode": nil, "reply_markup": nil}),
+			"<b>backup</b> ok again", nil},
+	}
+	for i, step := range steps {
+		a := call(t, edit, step.body)
+		a.want(t, step.name, 200, "")
+		if !a.OK {
+			continue
+		}
+		m := a.message(t)
+		if m.MessageID != id || m.Chat.ID != 42 || m.EditDate == 0 || m.Date == 0 || (m.ReplyMarkup != nil) != (step.buttons != nil) {
+			t.Errorf("%s: result %+v", step.name, m)
+		}
+		got, ok := s.Message(42, id)
+		if !ok || got.Text != step.text || !reflect.DeepEqual(got.Buttons, step.buttons) || got.Edits != i+1 {
+			t.Errorf("%s: Message = %+v, want text %q, buttons %v, %d edits", step.name, got, step.text, step.buttons, i+1)
+		}
+	}
+	if a := call(t, edit, with(map[string]any{"text": "<b>backup</b> ok again", "parse_mode": nil, "reply_markup": nil})); a.Description != notModified {
+		t.Errorf("the last edit again: %+v, want not modified", a)
+	}
+	if msgs := s.Messages(); len(msgs) != 3 || msgs[0].Text != "<b>backup</b> ok again" || msgs[0].Edits != 3 || !msgs[2].Deleted {
+		t.Errorf("Messages() = %+v, want the first as edited and the third deleted", msgs)
+	}
+}
+
+func TestServerEditMessageReplyMarkup(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	edit := s.URL() + "/bot" + token + "/editMessageReplyMarkup"
+	id := sendWithButtons(t, s, 42, "<i>job</i> failing", "Ack=ack")
+	doc := postMultipart(t, s.URL()+"/bot"+token+"/sendDocument", [][2]string{{"chat_id", "42"}}, logFile("x")).Result.MessageID
+
+	notModified := "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+	for _, tt := range []struct {
+		name    string
+		body    map[string]any
+		status  int
+		desc    string
+		buttons [][]telegramtest.Button
+	}{
+		{"the same", map[string]any{"chat_id": 42, "message_id": id, "reply_markup": keyboardOf("Ack=ack")}, 400, notModified, nil},
+		{"unknown chat", map[string]any{"chat_id": 7, "message_id": id}, 400, "Bad Request: chat not found", nil},
+		{"no such message", map[string]any{"chat_id": 42, "message_id": 99}, 400, "Bad Request: message to edit not found", nil},
+		{"a document", map[string]any{"chat_id": 42, "message_id": doc}, 400,
+			"Bad Request: telegramtest: editing the reply markup of a document is not supported", nil},
+		{"bad markup", map[string]any{"chat_id": 42, "message_id": id, "reply_markup": "{"}, 400, "Bad Request: can't parse reply keyboard markup JSON object", nil},
+		{"new buttons", map[string]any{"chat_id": 42, "message_id": id, "reply_markup": keyboardOf("Unmute=unmute")}, 200, "",
+			[][]telegramtest.Button{{{"Unmute", "unmute"}}}},
+		{"none", map[string]any{"chat_id": 42, "message_id": id}, 200, "", nil},
+		{"none again", map[string]any{"chat_id": 42, "message_id": id, "reply_markup": map[string]any{"inline_keyboard": [][]any{}}}, 400, notModified, nil},
+	} {
+		a := call(t, edit, tt.body)
+		a.want(t, tt.name, tt.status, tt.desc)
+		if !a.OK {
+			continue
+		}
+		if m := a.message(t); m.MessageID != id || m.Text != "job failing" || m.EditDate == 0 {
+			t.Errorf("%s: result %+v", tt.name, m)
+		}
+		if got, _ := s.Message(42, id); got.Text != "<i>job</i> failing" || got.ParseMode != "HTML" || !reflect.DeepEqual(got.Buttons, tt.buttons) {
+			t.Errorf("%s: Message = %+v, want the text kept and buttons %v", tt.name, got, tt.buttons)
+		}
+	}
+	if got, _ := s.Message(42, id); got.Edits != 2 {
+		t.Errorf("%d edits, want 2", got.Edits)
+	}
+}
+
+func TestServerEditsCountTowardsTheLimit(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	id := sendWithButtons(t, s, 42, "a", "Ack=ack")
+	s.Limit(time.Hour)
+	base := s.URL() + "/bot" + token
+	// Not throttled: before Limit, the message was not counted.
+	call(t, base+"/editMessageText", map[string]any{"chat_id": 42, "message_id": id, "text": "b"}).want(t, "first edit", 200, "")
+	for _, method := range []string{"editMessageText", "editMessageReplyMarkup"} {
+		a := call(t, base+"/"+method, map[string]any{"chat_id": 42, "message_id": id, "text": "c", "reply_markup": keyboardOf("X=x")})
+		if a.Status != 429 || a.ErrorCode != 429 || a.Parameters.RetryAfter < 3500 || !strings.HasPrefix(a.Description, "Too Many Requests: retry after ") {
+			t.Errorf("%s right after an edit: %+v, want 429 and about an hour to wait", method, a)
+		}
+	}
+	// An edit that changes nothing is refused before flood control counts it.
+	call(t, base+"/editMessageText", map[string]any{"chat_id": 42, "message_id": id, "text": "b"}).want(t, "no change", 400,
+		"Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+	if got, _ := s.Message(42, id); got.Text != "b" || got.Edits != 1 || got.Buttons != nil {
+		t.Errorf("Message = %+v, want only the first edit", got)
+	}
+	if got := s.Throttled(); got != 2 {
+		t.Errorf("Throttled() = %d, want 2", got)
+	}
+}
+
+func TestServerDeleteMessage(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	id := sendWithButtons(t, s, 42, "incident", "Ack=ack")
+	if s.DeleteMessage(43, id) || s.DeleteMessage(42, 99) {
+		t.Errorf("DeleteMessage deleted a message that is not there")
+	}
+	if !s.DeleteMessage(42, id) {
+		t.Fatalf("DeleteMessage(42, %d) = false", id)
+	}
+	if s.DeleteMessage(42, id) {
+		t.Errorf("DeleteMessage deleted a message twice")
+	}
+	if m, ok := s.Message(42, id); ok {
+		t.Errorf("Message of a deleted message = %+v, true", m)
+	}
+	if msgs := s.Messages(); len(msgs) != 1 || !msgs[0].Deleted {
+		t.Errorf("Messages() = %+v, want the message, deleted", msgs)
+	}
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	call(t, send, map[string]any{"chat_id": 42, "text": "recovered", "reply_parameters": map[string]any{"message_id": id}}).
+		want(t, "reply to it", 400, "Bad Request: message to be replied not found")
+	a := call(t, send, map[string]any{"chat_id": 42, "text": "recovered",
+		"reply_parameters": map[string]any{"message_id": id, "allow_sending_without_reply": true}})
+	a.want(t, "reply to it, allowed without", 200, "")
+	if m, ok := s.Message(42, a.message(t).MessageID); !ok || m.ReplyTo != 0 || a.message(t).ReplyToMessage != nil {
+		t.Errorf("a reply to a deleted message: %+v, want it sent as no reply", m)
+	}
+	call(t, s.URL()+"/bot"+token+"/editMessageReplyMarkup", map[string]any{"chat_id": 42, "message_id": id}).
+		want(t, "edit it", 400, "Bad Request: message to edit not found")
+	if _, err := s.Press(42, id, 7, "ann", "ack"); err == nil {
+		t.Errorf("Press on a deleted message queued a press")
+	}
+}
+
+func TestServerPress(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42, -1001234567890)
+	defer s.Close()
+	base := s.URL() + "/bot" + token
+	id := sendWithButtons(t, s, 42, "<b>backup</b> failing", "Ack=ack:1", "Mute=mute:1")
+	plain := sendWithButtons(t, s, 42, "no buttons")
+	a := call(t, base+"/sendMessage", map[string]any{"chat_id": -1001234567890, "message_thread_id": 9, "text": "in a topic", "reply_markup": keyboardOf("Ack=ack:2")})
+	topic := a.message(t).MessageID
+
+	for _, tt := range []struct {
+		name      string
+		chat, msg int64
+		data      string
+	}{
+		{"no such message", 42, 99, "ack:1"},
+		{"another chat", -1001234567890, id, "ack:1"},
+		{"no buttons", 42, plain, "ack:1"},
+		{"no such button", 42, id, "ack:2"},
+	} {
+		if q, err := s.Press(tt.chat, tt.msg, 7, "ann", tt.data); err == nil {
+			t.Errorf("%s: Press = %q, want an error", tt.name, q)
+		}
+	}
+	if n := s.PendingUpdates(); n != 0 {
+		t.Fatalf("refused presses queued %d updates", n)
+	}
+
+	q1, err := s.Press(42, id, 7, "ann", "mute:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q2, err := s.Press(-1001234567890, topic, 8, "", "ack:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q1 == "" || q1 == q2 {
+		t.Fatalf("query ids %q and %q, want two different ones", q1, q2)
+	}
+
+	var updates struct {
+		OK     bool `json:"ok"`
+		Result []struct {
+			UpdateID      int64 `json:"update_id"`
+			CallbackQuery struct {
+				ID   string
+				From struct {
+					ID        int64
+					IsBot     *bool  `json:"is_bot"`
+					FirstName string `json:"first_name"`
+					Username  string
+				}
+				Message struct {
+					MessageID       int64 `json:"message_id"`
+					Date            int64
+					Text            string
+					MessageThreadID int64 `json:"message_thread_id"`
+					IsTopicMessage  bool  `json:"is_topic_message"`
+					Chat            struct {
+						ID   int64
+						Type string
+					}
+				}
+				ChatInstance string `json:"chat_instance"`
+				Data         string
+			} `json:"callback_query"`
+		}
+	}
+	if err := json.Unmarshal(call(t, base+"/getUpdates", map[string]any{}).Result, &updates.Result); err != nil || len(updates.Result) != 2 {
+		t.Fatalf("getUpdates: %v, %+v", err, updates.Result)
+	}
+	cq := updates.Result[0].CallbackQuery
+	if cq.ID != q1 || cq.From.ID != 7 || cq.From.IsBot == nil || *cq.From.IsBot || cq.From.FirstName == "" || cq.From.Username != "ann" ||
+		cq.Message.MessageID != id || cq.Message.Chat.ID != 42 || cq.Message.Chat.Type != "private" || cq.Message.Date == 0 ||
+		cq.Message.Text != "backup failing" || cq.ChatInstance == "" || cq.Data != "mute:1" {
+		t.Errorf("first press: %+v", cq)
+	}
+	cq = updates.Result[1].CallbackQuery
+	if cq.ID != q2 || cq.From.ID != 8 || cq.From.Username != "" || cq.From.FirstName == "" || cq.Message.Chat.Type != "supergroup" ||
+		cq.Message.MessageThreadID != 9 || !cq.Message.IsTopicMessage || cq.Data != "ack:2" {
+		t.Errorf("press in a topic: %+v", cq)
+	}
+
+	answer := base + "/answerCallbackQuery"
+	const invalid = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+	call(t, answer, map[string]any{"callback_query_id": "123"}).want(t, "a query never made", 400, invalid)
+	call(t, answer, map[string]any{}).want(t, "no query", 400, invalid)
+	call(t, answer, map[string]any{"callback_query_id": q1, "text": strings.Repeat("😀", 100) + "x"}).want(t, "201 characters", 400, "Bad Request: MESSAGE_TOO_LONG")
+	a = call(t, answer, map[string]any{"callback_query_id": q1, "text": strings.Repeat("😀", 100), "show_alert": true})
+	a.want(t, "200 characters", 200, "")
+	if string(a.Result) != "true" {
+		t.Errorf("result %s, want true", a.Result)
+	}
+	call(t, answer, map[string]any{"callback_query_id": q1}).want(t, "answered twice", 400, invalid)
+	call(t, answer, map[string]any{"callback_query_id": q2}).want(t, "no text", 200, "")
+
+	want := []telegramtest.Answer{{QueryID: q1, Text: strings.Repeat("😀", 100), ShowAlert: true}, {QueryID: q2}}
+	if got := s.Answers(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Answers() = %+v, want %+v", got, want)
 	}
 }
