@@ -733,6 +733,9 @@ func TestServerSendDocumentFaults(t *testing.T) {
 	}
 }
 
+// notModified is Telegram's answer to an edit that changes nothing.
+const notModified = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+
 // rawAnswer is a Bot API response with its result left as JSON, for the methods whose
 // result is not a message.
 type rawAnswer struct {
@@ -957,7 +960,6 @@ func TestServerEditMessageText(t *testing.T) {
 		}
 		return body
 	}
-	notModified := "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
 	for _, tt := range []struct {
 		name   string
 		body   map[string]any
@@ -1032,7 +1034,6 @@ func TestServerEditMessageReplyMarkup(t *testing.T) {
 	id := sendWithButtons(t, s, 42, "<i>job</i> failing", "Ack=ack")
 	doc := postMultipart(t, s.URL()+"/bot"+token+"/sendDocument", [][2]string{{"chat_id", "42"}}, logFile("x")).Result.MessageID
 
-	notModified := "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
 	for _, tt := range []struct {
 		name    string
 		body    map[string]any
@@ -1085,7 +1086,7 @@ func TestServerEditsCountTowardsTheLimit(t *testing.T) {
 	}
 	// An edit that changes nothing is refused before flood control counts it.
 	call(t, base+"/editMessageText", map[string]any{"chat_id": 42, "message_id": id, "text": "b"}).want(t, "no change", 400,
-		"Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+		notModified)
 	if got, _ := s.Message(42, id); got.Text != "b" || got.Edits != 1 || got.Buttons != nil {
 		t.Errorf("Message = %+v, want only the first edit", got)
 	}
