@@ -110,10 +110,7 @@ func (c *Commands) Run(ctx context.Context) {
 			c.handle(ctx, cmd, username)
 		}
 		for _, p := range presses {
-			// No buttons do anything yet; an answer stops the presser's spinner.
-			if err := c.Bot.AnswerPress(ctx, p.ID, ""); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(c.Stderr, "supervise: telegram commands: answering a button press from chat %d: %v\n", p.ChatID, err)
-			}
+			c.press(ctx, p)
 		}
 	}
 }

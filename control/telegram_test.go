@@ -3,6 +3,7 @@ package control_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -191,30 +192,118 @@ func TestTelegramCommandsSecondPoller(t *testing.T) {
 	}
 }
 
-// A press of a button under one of the bot's messages is answered, with nothing to
-// show, so that the presser's app stops waiting.
-func TestTelegramCommandsAnswerPresses(t *testing.T) {
+// The buttons under an incident's message: Restart from an allowed chat restarts the
+// job; from a chat not allowed, it does nothing but answer; Log sends the job's log as
+// a document; Mute edits the message to say so, shows in the mutes that status
+// reads, and keeps the job's next failure out of the chat.
+func TestIncidentButtons(t *testing.T) {
 	t.Parallel()
-	fake := telegramtest.NewServer(token, allowed)
+	fake := telegramtest.NewServer(token, allowed, other)
 	defer fake.Close()
+	stderr := &syncBuffer{}
+	env := map[string]string{notifier.EnvToken: token, notifier.EnvChatID: "4242", notifier.EnvAPIURL: fake.URL()}
+	p, err := notifier.New(nil, func(k string) string { return env[k] }, notifier.Options{Host: "testhost", Stderr: stderr,
+		SpoolDir: t.TempDir(), Buttons: true, PrivatePace: time.Millisecond, GroupPace: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := supervisor.NewJob("web", supervisor.ShellCommand("echo web says hello; exec sleep 100")...)
+	d := &supervisor.Daemon{Host: "testhost", Stdout: &syncBuffer{}, Stderr: stderr, LogDir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { d.Run(ctx, []*supervisor.Job{job}); done <- struct{}{} }()
 	bot := notifier.NewTelegram(token, "")
 	bot.APIURL = fake.URL()
-	id, err := bot.SendPost(context.Background(), notifier.Post{Target: notifier.Target{ChatID: "4242"}, Text: "backup failing",
-		Buttons: [][]notifier.Button{{{Text: "Ack", Data: "ack"}}}})
-	if err != nil {
+	c := &control.Commands{Bot: bot, Allow: map[int64]bool{allowed: true}, Daemon: d, Stderr: stderr, Wait: time.Second, Incidents: p}
+	go func() { c.Run(ctx); done <- struct{}{} }()
+	defer func() { cancel(); <-done; <-done }()
+	testkit.Eventually(t, "web running", func() bool { return pid(d) > 0 })
+	first := pid(d)
+
+	// An incident of web, told in both chats.
+	notify := supervisor.Notify{On: supervisor.DefaultNotifyOn, Telegram: []supervisor.Destination{{ChatID: "4242"}, {ChatID: "777"}}}
+	failure := supervisor.Event{Kind: supervisor.KindFailure, Job: "web", Host: "testhost", Start: time.Now(), ExitCode: 1,
+		Restarting: true, Streak: 1, Output: []byte("Error: port taken\n"), Notify: notify}
+	p.Emit(failure)
+	testkit.Eventually(t, "the incident's message in both chats", func() bool { return len(fake.Messages()) == 2 })
+	in := map[int64]telegramtest.Message{}
+	for _, m := range fake.Messages() {
+		in[m.ChatID] = m
+	}
+	data := map[string]string{} // button text to callback data
+	for _, row := range in[allowed].Buttons {
+		for _, b := range row {
+			data[b.Text] = b.Data
+		}
+	}
+	press := func(chat int64, button string) string {
+		t.Helper()
+		q, err := fake.Press(chat, in[chat].ID, chat, "ann", data[button])
+		if err != nil {
+			t.Fatalf("pressing %s in chat %d: %v", button, chat, err)
+		}
+		testkit.Eventually(t, "the press of "+button+" answered", func() bool {
+			for _, a := range fake.Answers() {
+				if a.QueryID == q {
+					return true
+				}
+			}
+			return false
+		})
+		for _, a := range fake.Answers() {
+			if a.QueryID == q {
+				return a.Text
+			}
+		}
+		return ""
+	}
+
+	if a := press(other, "🔁 Restart"); a != "not allowed here" || pid(d) != first {
+		t.Errorf("Restart from chat %d: answered %q, pid %d (was %d); want it refused", other, a, pid(d), first)
+	}
+	if !strings.Contains(stderr.String(), "refused a button press from chat 777") {
+		t.Errorf("the refused press is not logged:\n%s", stderr.String())
+	}
+	if a := press(allowed, "🔁 Restart"); a != "restarting web" {
+		t.Errorf("Restart answered %q", a)
+	}
+	testkit.Eventually(t, "web restarted with a new pid", func() bool { return pid(d) > 0 && pid(d) != first })
+
+	if a := press(allowed, "📄 Log"); a != "sending the log of web" {
+		t.Errorf("Log answered %q", a)
+	}
+	testkit.Eventually(t, "the log sent as a document", func() bool {
+		docs := fake.Documents()
+		return len(docs) == 1 && strings.Contains(string(docs[0].Content), "web says hello") && docs[0].ChatID == allowed
+	})
+
+	if a := press(allowed, "🔇 Mute 1h"); a != "muted web for 1h" {
+		t.Errorf("Mute answered %q", a)
+	}
+	if until, ok := p.Mutes()["web"]; !ok || time.Until(until) < 59*time.Minute {
+		t.Errorf("mutes %v, want web muted for an hour", p.Mutes())
+	}
+	testkit.Eventually(t, "the message edited to say web is muted, with Unmute", func() bool {
+		m, _ := fake.Message(allowed, in[allowed].ID)
+		return strings.Contains(m.Text, "🔇 muted until") && strings.Contains(fmt.Sprint(m.Buttons), "Unmute")
+	})
+	var b bytes.Buffer
+	control.WriteStatus(&b, control.Status{Jobs: d.Status(), Muted: p.Mutes()}, 0, time.Now())
+	if !strings.Contains(b.String(), "muted 5") && !strings.Contains(b.String(), "muted 1h") {
+		t.Errorf("status does not show web muted:\n%s", b.String())
+	}
+
+	// Muted: the recovery is not told, nor the next failure.
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: "web", Host: "testhost", Down: time.Minute, Notify: notify})
+	failure.Start = time.Now()
+	p.Emit(failure)
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
-	commandsUp(t, fake, stderr)
-	q, err := fake.Press(allowed, id, allowed, "ann", "ack")
-	if err != nil {
-		t.Fatal(err)
+	if n := len(fake.Messages()); n != 2 {
+		t.Errorf("%d messages, want only the first incident's two: a muted job's recovery and next failure are not told", n)
 	}
-	testkit.Eventually(t, "the press answered", func() bool { return len(fake.Answers()) == 1 })
-	if a := fake.Answers()[0]; a != (telegramtest.Answer{QueryID: q}) {
-		t.Errorf("answer %+v, want an empty one to query %s", a, q)
-	}
-	if strings.Contains(stderr.String(), "button press") {
-		t.Errorf("stderr:\n%s", stderr.String())
+	if strings.Contains(stderr.String(), token) {
+		t.Error("the token is in stderr")
 	}
 }

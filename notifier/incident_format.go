@@ -19,7 +19,7 @@ func incidentHeadline(inc *incident, ev supervisor.Event) string {
 	}
 	switch {
 	case inc.Stage == supervisor.KindRestartLoop:
-		h := "🔁 " + job + " is crash-looping" + on + ": " + strconv.Itoa(inc.Count) + " " + plural(inc.Count, "crash") +
+		h := "🔁 " + job + " is crash-looping" + on + ": " + strconv.Itoa(inc.Count) + " " + crashes(inc.Count) +
 			" since " + inc.Opened.Format(clockLayout)
 		if len(inc.Exits) > 0 {
 			h += " (" + oneLine(strings.Join(inc.Exits, ", ")) + ")"
@@ -98,7 +98,7 @@ func stageWords(inc *incident) string {
 	n := strconv.Itoa(inc.Count)
 	switch inc.Stage {
 	case supervisor.KindRestartLoop:
-		return "crash-looping, " + n + " " + plural(inc.Count, "crash")
+		return "crash-looping, " + n + " " + crashes(inc.Count)
 	case supervisor.KindFailure:
 		if inc.Restarting {
 			return n + " " + plural(inc.Count, "restart")
@@ -247,4 +247,12 @@ func buttons(inc *incident, muted bool) [][]Button {
 		second = append(second, Button{Text: "⏹ Stop", Data: "s:" + inc.ID})
 	}
 	return [][]Button{row, second}
+}
+
+// crashes is the word for n crashes.
+func crashes(n int) string {
+	if n == 1 {
+		return "crash"
+	}
+	return "crashes"
 }

@@ -103,7 +103,7 @@ func TestIncidentOutlastsRestart(t *testing.T) {
 	state := t.TempDir()
 	var stderr syncBuffer
 	failed := failed("backup")
-	failed.Start = time.Now().Add(-time.Hour)
+	failed.Start, failed.Notify.On = time.Now().Add(-time.Hour), supervisor.DefaultNotifyOn
 	p := incidents(t, srv, state, &stderr, false)
 	p.Emit(failed)
 	if err := p.Close(context.Background()); err != nil {

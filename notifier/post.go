@@ -81,8 +81,9 @@ func (t *Telegram) SendPost(ctx context.Context, p Post) (int64, error) {
 		MessageID int64 `json:"message_id"`
 	}
 	if err := json.Unmarshal(result, &m); err != nil || m.MessageID == 0 {
-		// Sent, but with no id to edit it by: sending it again would not help.
-		return 0, permanent{fmt.Errorf("telegram: sendMessage: the result is not a message: %.100s", result)}
+		// Sent all the same: sending it again would send it twice. With no id, a
+		// later edit of it is a new message.
+		return 0, nil
 	}
 	return m.MessageID, nil
 }
