@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier/telegramtest"
+)
+
+// A job that exits 1 at once, under default settings: its chat gets one message,
+// edited to say it crash-loops with a count and its error line. Fixed by a reload, it
+// gets exactly one more, a reply to the first, which then says it is resolved.
+func TestCrashLoopUnderUpIsOneIncident(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo 'Error: cannot bind :80' >&2; exit 1"`)
+	cmd, _, stderr := startBotUp(t, srv, dir)
+	testkit.EventuallyWithin(t, 20*time.Second, "the message edited to say web crash-loops, quoting its error", func() bool {
+		msgs := srv.Messages()
+		if len(msgs) == 0 {
+			return false
+		}
+		m, _ := srv.Message(tgChat, msgs[0].ID)
+		return strings.Contains(m.Text, "web is crash-looping") && strings.Contains(m.Text, "Error: cannot bind :80")
+	})
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d messages for one crash loop, want 1:\n%+v", n, srv.Messages())
+	}
+	first := srv.Messages()[0]
+	writeFile(t, dir, "web.toml", "command = \"echo fixed; exec sleep 100\"\nhealthy_after = \"500ms\"\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	testkit.EventuallyWithin(t, 20*time.Second, "a reply to the incident's message", func() bool { return len(srv.Messages()) >= 2 })
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != first.ID || !strings.Contains(msgs[1].Text, "web recovered") {
+		t.Fatalf("messages %+v, want the incident's and a recovery replying to it\n%s", msgs, stderr.String())
+	}
+	testkit.Eventually(t, "the incident's message edited to say it is resolved", func() bool {
+		m, _ := srv.Message(tgChat, first.ID)
+		return strings.HasPrefix(m.Text, "<b>✅ web resolved")
+	})
+}
