@@ -178,7 +178,7 @@ func classify(ev supervisor.Event, inc *incident) step {
 		return stepResolve
 	case ev.Kind == supervisor.KindSuccess && inc != nil:
 		return stepUpdate // one more death of a job that restarts, if it exits 0
-	case ev.Kind == supervisor.KindRecovery && (ev.SelfHealed || ev.Fixed):
+	case ev.Kind == supervisor.KindRecovery && (ev.SelfHealed || ev.Fixed || ev.Healthy):
 		return stepDrop // it ends nothing that was told
 	case Wanted(ev):
 		return stepPlain

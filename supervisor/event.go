@@ -73,6 +73,9 @@ type Event struct {
 	// SelfHealed, on a KindRecovery, says the job stayed up again after deaths that
 	// were no crash loop (Crashes counts them): its restart did what a human would.
 	SelfHealed bool
+	// Healthy, on a KindRecovery, says the run stayed up for healthy_after with no
+	// deaths before it that this up saw: it ends only an incident left open before.
+	Healthy bool
 	// Fixed, on a KindRecovery that is about a job file (Job is its path), says the
 	// file that a KindProblem said could not be loaded loads again.
 	Fixed bool

@@ -298,19 +298,22 @@ func (l *lifecycle) fire(now time.Time) {
 }
 
 // stayedUp follows a run that has stayed up for healthy_after: its backoff starts
-// over and, if it had died since its last healthy run, the recovery is emitted: the
-// end of a crash loop, or of deaths that its restarts healed (SelfHealed).
+// over and its recovery is emitted: the end of a crash loop, of deaths that its
+// restarts healed (SelfHealed), or of none (Healthy), which the notifier tells only
+// where it ends an incident.
 func (l *lifecycle) stayedUp(now time.Time) {
 	var rec recovery
 	l.restarts, rec = l.restarts.stayedUp(l.cur.healthy, now)
-	if rec.deaths == 0 {
-		return
-	}
 	ev := l.job.Event(KindRecovery, l.host)
-	if rec.looped {
+	switch {
+	case rec.deaths == 0:
+		// Healthy, with no deaths this up saw: an incident that an earlier up left
+		// open about the job (it crash-looped, then up restarted) ends here.
+		ev.Healthy = true
+	case rec.looped:
 		l.setState(StateRunning) // no longer shown as crash-looping
 		ev.Down, ev.Crashes = rec.down, rec.crashes
-	} else {
+	default:
 		ev.SelfHealed, ev.Crashes = true, rec.deaths
 	}
 	l.emit(ev)

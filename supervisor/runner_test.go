@@ -62,14 +62,15 @@ func (r *recorder) kinds() []supervisor.Kind {
 	return ks
 }
 
-// told is kinds without the recoveries of deaths that restarts healed, which close
-// an incident without a word: what the tests of a job's deaths count.
+// told is kinds without the recoveries that only close an incident if one is open
+// (of deaths that restarts healed, or of a healthy run): what the tests of a job's
+// deaths count.
 func (r *recorder) told() []supervisor.Kind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var ks []supervisor.Kind
 	for _, ev := range r.events {
-		if !ev.SelfHealed {
+		if !ev.SelfHealed && !ev.Healthy {
 			ks = append(ks, ev.Kind)
 		}
 	}

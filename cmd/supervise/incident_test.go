@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +42,47 @@ func TestCrashLoopUnderUpIsOneIncident(t *testing.T) {
 	}
 	testkit.Eventually(t, "the incident's message edited to say it is resolved", func() bool {
 		m, _ := srv.Message(tgChat, first.ID)
+		return strings.HasPrefix(m.Text, "<b>✅ web resolved")
+	})
+}
+
+// An incident outlasts up: up restarted with the job fixed, the recovery replies to
+// the message the first up sent, and edits it to say it is resolved.
+func TestIncidentOutlastsUp(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
+	dir, state := t.TempDir(), t.TempDir()
+	writeFile(t, dir, "web.toml", `command = "echo 'Error: cannot bind :80' >&2; exit 1"`)
+	upOn := func() (*exec.Cmd, *syncBuffer) {
+		cmd := quiet(upCommand(t, dir))
+		cmd.Env = append(cmd.Env, botEnv(srv)...)
+		cmd.Env = append(cmd.Env, "SUPERVISE_STATE_DIR="+state) // of two, exec uses the last
+		cmd, _, stderr := start(t, cmd)
+		return cmd, stderr
+	}
+	first, _ := upOn()
+	testkit.EventuallyWithin(t, 20*time.Second, "the message edited to say web crash-loops", func() bool {
+		msgs := srv.Messages()
+		if len(msgs) == 0 {
+			return false
+		}
+		m, _ := srv.Message(tgChat, msgs[0].ID)
+		return strings.Contains(m.Text, "web is crash-looping")
+	})
+	first.Process.Signal(syscall.SIGTERM)
+	first.Wait()
+	incident := srv.Messages()[0]
+
+	writeFile(t, dir, "web.toml", "command = \"echo fixed; exec sleep 100\"\nhealthy_after = \"500ms\"\n")
+	_, stderr := upOn()
+	testkit.EventuallyWithin(t, 20*time.Second, "a reply to the first up's message", func() bool { return len(srv.Messages()) >= 2 })
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != incident.ID || !strings.Contains(msgs[1].Text, "web recovered") {
+		t.Fatalf("messages %+v, want the incident's and a recovery replying to it\n%s", msgs, stderr.String())
+	}
+	testkit.Eventually(t, "the first up's message edited to say it is resolved", func() bool {
+		m, _ := srv.Message(tgChat, incident.ID)
 		return strings.HasPrefix(m.Text, "<b>✅ web resolved")
 	})
 }
