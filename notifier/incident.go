@@ -208,6 +208,10 @@ func (b *book) open(ev supervisor.Event, now time.Time) *incident {
 // update takes ev into inc: its stage, count, the last ways its job ended, its
 // headline and its digest line.
 func (inc *incident) update(ev supervisor.Event) {
+	if (ev.Kind == supervisor.KindHeartbeat) != (inc.Stage == supervisor.KindHeartbeat) && opens(ev.Kind) && inc.Stage != "" &&
+		inc.Stage != supervisor.KindRestartLoop {
+		inc.Count = 0 // a silence, then a failure (or the other way): its count starts over
+	}
 	if ev.Kind == supervisor.KindRestartLoop {
 		// The loop's own event counts the deaths that made it, which came before.
 		inc.Count = max(inc.Count, ev.Crashes)

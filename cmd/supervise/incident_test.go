@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,4 +87,45 @@ func TestIncidentOutlastsUp(t *testing.T) {
 		m, _ := srv.Message(tgChat, incident.ID)
 		return strings.HasPrefix(m.Text, "<b>✅ web resolved")
 	})
+}
+
+// Under run, one run is one message: a stalled run's heartbeat message is edited
+// when the run then fails. A later run that succeeds replies to it, and it then says
+// it is resolved.
+func TestRunStalledThenFailedIsOneMessage(t *testing.T) {
+	srv := telegram(t)
+	state, gate := t.TempDir(), filepath.Join(t.TempDir(), "gate")
+	script := `while [ ! -e ` + gate + ` ]; do sleep 0.05; done; echo 'Error: disk full' >&2; exit 1`
+	done := make(chan int)
+	go func() {
+		status, _, _ := supervise(t, "run", "--state", state, "--name", "backup", "--heartbeat", "500ms", "--", "sh", "-c", script)
+		done <- status
+	}()
+	testkit.Eventually(t, "the stalled run's heartbeat message", func() bool { return len(srv.Messages()) == 1 })
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status := <-done; status != 1 {
+		t.Fatalf("run exited %d, want the job's 1", status)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages for one run, want 1: %+v", len(msgs), msgs)
+	}
+	m, _ := srv.Message(tgChat, msgs[0].ID)
+	if !strings.Contains(m.Text, "backup failed") || !strings.Contains(m.Text, "Error: disk full") {
+		t.Errorf("the run's message reads %q, want it edited to say the run failed, with its error", m.Text)
+	}
+
+	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken) // run took it out of the environment, as its job must not see it
+	if status, _, stderr := supervise(t, "run", "--state", state, "--name", "backup", "--heartbeat", "500ms", "--", "true"); status != 0 {
+		t.Fatalf("the second run exited %d: %s", status, stderr)
+	}
+	msgs = srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID || !strings.Contains(msgs[1].Text, "backup recovered") {
+		t.Fatalf("messages %+v, want the failure and a recovery replying to it", msgs)
+	}
+	if m, _ := srv.Message(tgChat, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
+		t.Errorf("the failure's message reads %q, want it resolved", m.Text)
+	}
 }
