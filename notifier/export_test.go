@@ -116,3 +116,7 @@ func Digests(pace time.Duration, defaults []supervisor.Destination, events []sup
 	}
 	return out
 }
+
+// SetFirstSilenceEdit sets how long after it came a silence's post is first edited,
+// for p, before any event is emitted to it.
+func SetFirstSilenceEdit(p *Pipeline, d time.Duration) { p.firstEdit = d }

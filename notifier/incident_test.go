@@ -174,18 +174,26 @@ func TestStormIsAFewMessages(t *testing.T) {
 		e.Output = []byte(fmt.Sprintf("Error: job%02d cannot reach db (try %d)\n", i, n))
 		return e
 	}
-	for n := 1; n <= 8; n++ {
+	// The first job fails first; the other 19 within its pace; then all of them
+	// keep failing, so the messages are edited, at the chat's pace too.
+	p.Emit(ev(0, 1))
+	testkit.Eventually(t, "the first failure's message", func() bool { return len(srv.Messages()) == 1 })
+	for i := 1; i < 20; i++ {
+		p.Emit(ev(i, 1))
+	}
+	testkit.Eventually(t, "a digest of the other 19", func() bool { return len(srv.Messages()) == 2 })
+	for n := 2; n <= 8; n++ {
 		for i := range 20 {
 			p.Emit(ev(i, n))
 		}
 	}
-	testkit.Eventually(t, "every job named with its error line", func() bool {
+	testkit.Eventually(t, "every job named with its latest error line", func() bool {
 		var all strings.Builder
 		for _, m := range srv.Messages() {
 			all.WriteString(current(t, srv, m.ID).Text)
 		}
 		for i := range 20 {
-			if !strings.Contains(all.String(), fmt.Sprintf("job%02d cannot reach db", i)) {
+			if !strings.Contains(all.String(), fmt.Sprintf("job%02d cannot reach db (try 8)", i)) {
 				return false
 			}
 		}
@@ -199,5 +207,32 @@ func TestStormIsAFewMessages(t *testing.T) {
 	}
 	if srv.Throttled() != 0 {
 		t.Errorf("%d requests were answered 429", srv.Throttled())
+	}
+}
+
+// A silence's message is edited to say how long the job has been silent.
+func TestSilenceMessageKeepsItsLength(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	notifier.SetFirstSilenceEdit(p, 100*time.Millisecond)
+	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "worker", Host: "h", Silent: 9500 * time.Millisecond,
+		Every: 5 * time.Second, Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}})
+	testkit.Eventually(t, "the silence's message", func() bool { return len(srv.Messages()) == 1 })
+	first := srv.Messages()[0]
+	if !strings.Contains(first.Text, "silent for 9.5s") {
+		t.Fatalf("the message reads %q, want it silent for 9.5s", first.Text)
+	}
+	testkit.Eventually(t, "the message edited to say the silence is longer", func() bool {
+		m := current(t, srv, first.ID)
+		return strings.Contains(m.Text, "silent for ") && !strings.Contains(m.Text, "silent for 9.5s")
+	})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
 	}
 }

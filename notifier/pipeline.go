@@ -27,12 +27,14 @@ type Pipeline struct {
 
 	// The incidents (incident.go, posts.go): the book, kept in a file, and what only
 	// this process knows of them, which only the pipeline's goroutine touches.
-	book    *store
-	bookErr string                      // the last problem with the book, said once
-	latest  map[string]supervisor.Event // the latest event of each open incident, by id
-	gone    map[string]goneIncident     // resolved before their posts were sent
-	staged  map[string]bool             // posts whose edit tells a new stage
-	calls   chan func(*book)            // changes of the book asked by other goroutines
+	book      *store
+	bookErr   string                      // the last problem with the book, said once
+	latest    map[string]supervisor.Event // the latest event of each open incident, by id
+	gone      map[string]goneIncident     // resolved before their posts were sent
+	staged    map[string]bool             // posts whose edit tells a new stage
+	silences  map[string]*silence         // open silences, by incident id, whose posts say for how long
+	firstEdit time.Duration               // how long after it came a silence's post is first edited
+	calls     chan func(*book)            // changes of the book asked by other goroutines
 
 	in   chan supervisor.Event
 	wake chan struct{} // an overflow waits
@@ -120,7 +122,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
-		gone: map[string]goneIncident{}, staged: map[string]bool{}, calls: make(chan func(*book))}
+		gone: map[string]goneIncident{}, staged: map[string]bool{}, silences: map[string]*silence{}, firstEdit: time.Minute, calls: make(chan func(*book))}
 	p.pacer = pacer{pace: out.pace, editable: p.editable}
 	if s, ok := out.(*spooler); ok {
 		s.book = p.book
@@ -234,8 +236,16 @@ func (p *Pipeline) run() {
 	pace := time.NewTimer(time.Hour)
 	pace.Stop()
 	defer pace.Stop()
+	refresh := time.NewTimer(time.Hour)
+	refresh.Stop()
+	defer refresh.Stop()
 	closing := p.closing
 	for {
+		if next, ok := p.nextRefresh(); ok {
+			refresh.Reset(time.Until(next))
+		} else {
+			refresh.Stop()
+		}
 		if next, ok := p.pacer.next(); ok {
 			pace.Reset(time.Until(next))
 		} else {
@@ -259,6 +269,9 @@ func (p *Pipeline) run() {
 			flush(time.Hour) // the notifier's own timeout bounds it
 		case call := <-p.calls:
 			p.change(call)
+			p.deliver(ctx, retry)
+		case <-refresh.C:
+			p.change(func(b *book) { p.refreshSilences(b, time.Now()) })
 			p.deliver(ctx, retry)
 		case <-closing:
 			closing = nil

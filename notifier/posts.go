@@ -34,6 +34,7 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 	case stepOpen:
 		inc = b.open(ev, now)
 		p.latest[inc.ID] = ev
+		p.silent(inc, ev, now)
 		if !muted {
 			p.announce(inc, ev, now)
 		}
@@ -41,6 +42,7 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 		before := inc.Stage
 		inc.update(ev)
 		p.latest[inc.ID] = ev
+		p.silent(inc, ev, now)
 		if len(inc.Posts) == 0 {
 			// Opened while its job was muted, or before its posts were sent.
 			if !muted && !p.pacer.pending(inc.ID) {
@@ -59,6 +61,7 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 	case stepResolve:
 		delete(b.Incidents, inc.Key)
 		delete(p.latest, inc.ID)
+		delete(p.silences, inc.ID)
 		if p.pacer.pending(inc.ID) {
 			p.gone[inc.ID] = goneIncident{inc, now}
 		}
@@ -199,8 +202,18 @@ func (p *Pipeline) digest(b *book, to supervisor.Destination, ns []news, now tim
 	for _, n := range ns {
 		inc, resolvedAt := p.incidentOf(b, n.inc)
 		if inc == nil {
-			po.Lines = append(po.Lines, digestLine{Job: n.ev.Job, Text: eventLine(n.ev), Word: stageWord(n.ev.Kind)})
+			// Several events of a job in no incident (its starts, say) are one line:
+			// the latest.
+			line := digestLine{Job: n.ev.Job, Text: eventLine(n.ev), Word: stageWord(n.ev.Kind)}
+			if i := slices.IndexFunc(po.Lines, func(l digestLine) bool { return l.Incident == "" && l.Job == n.ev.Job }); i >= 0 {
+				po.Lines[i] = line
+			} else {
+				po.Lines = append(po.Lines, line)
+			}
 			continue
+		}
+		if slices.Contains(po.Incidents, inc.ID) {
+			continue // an incident is one line, as it is now
 		}
 		po.Lines = append(po.Lines, digestLine{Incident: inc.ID, Job: inc.Job, Text: inc.Line, Word: stageWord(inc.Stage)})
 		po.Incidents = append(po.Incidents, inc.ID)
@@ -212,7 +225,7 @@ func (p *Pipeline) digest(b *book, to supervisor.Destination, ns []news, now tim
 	}
 	po.Resolved = len(po.Incidents) == 0
 	d := delivery{to: to, op: opSend, rendered: digestHTML(po.Host, po.Lines), plain: digestText(po.Host, po.Lines),
-		whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(ns))}
+		whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(po.Lines))}
 	if !po.Resolved {
 		b.add(po) // kept for its edits
 		d.post = po.ID
@@ -318,4 +331,57 @@ func (p *Pipeline) Mutes() map[string]time.Time {
 		}
 	})
 	return mutes
+}
+
+// silence is an open silence whose posts say how long it has lasted: they are edited
+// after a minute (firstEdit), then after twice as long each time, up to an hour.
+type silence struct {
+	at    time.Time     // when its latest event came, saying how long it was silent then
+	every time.Duration // the wait before the next edit
+	next  time.Time
+}
+
+// silent keeps track of inc, whose latest event ev came at now, if it is a silence
+// with a length to keep current; else forgets it.
+func (p *Pipeline) silent(inc *incident, ev supervisor.Event, now time.Time) {
+	if !p.canEdit || inc.Stage != supervisor.KindHeartbeat || ev.Silent <= 0 {
+		delete(p.silences, inc.ID)
+		return
+	}
+	p.silences[inc.ID] = &silence{at: now, every: p.firstEdit, next: now.Add(p.firstEdit)}
+}
+
+// nextRefresh is when the first silence is due to be edited.
+func (p *Pipeline) nextRefresh() (time.Time, bool) {
+	var first time.Time
+	for _, s := range p.silences {
+		if first.IsZero() || s.next.Before(first) {
+			first = s.next
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// refreshSilences edits the posts of the silences due at now to say how long they
+// have lasted.
+func (p *Pipeline) refreshSilences(b *book, now time.Time) {
+	for id, s := range p.silences {
+		if s.next.After(now) {
+			continue
+		}
+		inc, ev := b.byID(id), p.latest[id]
+		if inc == nil {
+			delete(p.silences, id)
+			continue
+		}
+		ev.Silent += now.Sub(s.at)
+		inc.Head, inc.Line = incidentHeadline(inc, ev), incidentLine(inc, ev)
+		for _, pid := range inc.Posts {
+			if po := b.Posts[pid]; po != nil {
+				p.pacer.edit(po.To, pid, now)
+			}
+		}
+		s.every = min(2*s.every, time.Hour)
+		s.next = now.Add(s.every)
+	}
 }
