@@ -92,13 +92,10 @@ func (c *Commands) press(ctx context.Context, p notifier.Press) {
 	}
 }
 
-// allLines is how much of a job's log the Log button sends: all that up keeps.
-const allLines = 1 << 30
-
-// sendLog sends job's last log, as much as up keeps of it, as a document to the chat
-// the press came from.
+// sendLog sends the end of job's log, as much as LastLines gives
+// (supervisor.MaxLines), as a document to the chat the press came from.
 func (c *Commands) sendLog(ctx context.Context, p notifier.Press, job string) {
-	last, err := c.Daemon.LastLines(job, allLines)
+	last, err := c.Daemon.LastLines(job, supervisor.MaxLines)
 	switch {
 	case err != nil:
 		c.say(ctx, p, fmt.Sprintf("❌ the log of %s: %v", job, err))
