@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,4 +236,56 @@ func TestSilenceMessageKeepsItsLength(t *testing.T) {
 	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1", n)
 	}
+}
+
+// A digest gives each job file that does not load its reason, with file:line, and a
+// job one line, its latest, however many of its events it folds.
+func TestDigestLinesSayWhy(t *testing.T) {
+	t.Parallel()
+	// The first problem goes at once; while it is being written, the others come, and
+	// wait for the next turn.
+	w := &heldWriter{entered: make(chan struct{}), open: make(chan struct{})}
+	p := notifier.NewForTest(w, nil, 10*time.Millisecond, notifier.Options{Host: "h"})
+	problem := func(file, why string) supervisor.Event {
+		return supervisor.Event{Kind: supervisor.KindProblem, Job: file, Host: "h", Note: "not loaded; the other jobs run",
+			Output: []byte(why + "\n"), OutputLines: 1}
+	}
+	started := func(n int) supervisor.Event {
+		return supervisor.Event{Kind: supervisor.KindStart, Job: "worker", Host: "h", Start: time.Now().Add(time.Duration(n) * time.Second),
+			Notify: supervisor.Notify{On: []supervisor.Kind{supervisor.KindStart}}}
+	}
+	p.Emit(problem("jobs.d/a.toml", "jobs.d/a.toml:1: comand: unknown key"))
+	<-w.entered
+	p.Emit(problem("jobs.d/b.toml", "jobs.d/b.toml:3: timeout: \"5 minutes\" is not a duration"))
+	p.Emit(started(1))
+	p.Emit(problem("jobs.d/c.toml", "jobs.d/c.toml:2: schedule: bad cron expression"))
+	p.Emit(started(2))
+	close(w.open)
+	if err := p.Close(context.Background()); err != nil { // Close sends what waits, at its turn
+		t.Fatal(err)
+	}
+	text := w.out.String()
+	for _, want := range []string{"🚨 3 alerts on h: 2 problems, 1 started", `jobs.d/b.toml:3: timeout: "5 minutes" is not a duration`,
+		"jobs.d/c.toml:2: schedule: bad cron expression"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the digest does not say %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "worker started"); n != 1 {
+		t.Errorf("worker has %d lines, want 1:\n%s", n, text)
+	}
+}
+
+// heldWriter holds its first Write until open is closed, saying on entered that it
+// has begun.
+type heldWriter struct {
+	entered, open chan struct{}
+	once          sync.Once
+	out           syncBuffer
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	h.once.Do(func() { close(h.entered) })
+	<-h.open
+	return h.out.Write(b)
 }

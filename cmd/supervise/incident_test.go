@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,5 +128,39 @@ func TestRunStalledThenFailedIsOneMessage(t *testing.T) {
 	}
 	if m, _ := srv.Message(tgChat, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
 		t.Errorf("the failure's message reads %q, want it resolved", m.Text)
+	}
+}
+
+// A storm under up: 20 jobs that fail at once and keep failing, with Telegram taking
+// one message a second. The chat gets at most 5 messages, which name every job with
+// its error line, and no request is answered 429.
+func TestStormUnderUp(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
+	srv.Limit(time.Second)
+	dir := t.TempDir()
+	for i := range 20 {
+		writeFile(t, dir, fmt.Sprintf("job%02d.toml", i), fmt.Sprintf(`command = "echo 'Error: job%02d cannot reach the database' >&2; exit 1"`, i))
+	}
+	_, _, stderr := startBotUp(t, srv, dir)
+	testkit.EventuallyWithin(t, 20*time.Second, "every job named with its error line, crash-looping", func() bool {
+		var all strings.Builder
+		for _, m := range srv.Messages() {
+			cur, _ := srv.Message(tgChat, m.ID)
+			all.WriteString(cur.Text)
+		}
+		for i := range 20 {
+			if !strings.Contains(all.String(), fmt.Sprintf("job%02d cannot reach the database", i)) {
+				return false
+			}
+		}
+		return strings.Count(all.String(), "crash-looping") >= 20
+	})
+	if n := len(srv.Messages()); n > 5 {
+		t.Errorf("%d messages, want at most 5", n)
+	}
+	if n := srv.Throttled(); n != 0 {
+		t.Errorf("%d requests answered 429\n%s", n, stderr.String())
 	}
 }
