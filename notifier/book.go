@@ -51,6 +51,9 @@ func (s *store) update(f func(*book)) error {
 	unlock, err := s.lock()
 	if err != nil {
 		f(&s.mem)
+		if s.mem.empty() {
+			return nil // nothing to keep: a run that succeeds needs no writable STATE
+		}
 		return err
 	}
 	defer unlock()
@@ -119,8 +122,11 @@ func (s *store) write() error {
 	if err != nil {
 		return fmt.Errorf("incidents: %w", err)
 	}
-	if string(data) == string(s.last) && s.seen != (fileStamp{}) {
-		return nil
+	switch {
+	case string(data) == string(s.last) && s.seen != (fileStamp{}):
+		return nil // unchanged
+	case s.seen == (fileStamp{}) && s.mem.empty():
+		return nil // no file, and nothing to put in one: a run that succeeds writes nothing
 	}
 	dir := filepath.Dir(s.path)
 	tmp, err := os.CreateTemp(dir, ".incidents-*")
@@ -145,4 +151,9 @@ func (s *store) write() error {
 	s.seen, _ = stampOf(s.path)
 	s.last = data
 	return nil
+}
+
+// empty reports whether b holds nothing to keep.
+func (b *book) empty() bool {
+	return len(b.Incidents) == 0 && len(b.Posts) == 0 && len(b.Muted) == 0
 }
