@@ -277,6 +277,43 @@ func TestIncidentButtons(t *testing.T) {
 		return len(docs) == 1 && strings.Contains(string(docs[0].Content), "web says hello") && docs[0].ChatID == allowed
 	})
 
+	// A crash loop's message gains Stop, which stops the job.
+	loop := failure
+	loop.Kind, loop.Crashes, loop.Looping = supervisor.KindRestartLoop, 6, true
+	p.Emit(loop)
+	testkit.Eventually(t, "the message edited to offer Stop", func() bool {
+		m, _ := fake.Message(allowed, in[allowed].ID)
+		return strings.Contains(fmt.Sprint(m.Buttons), "Stop")
+	})
+	data["⏹ Stop"] = "s:" + strings.TrimPrefix(data["🔁 Restart"], "r:")
+	if a := press(allowed, "⏹ Stop"); a != "stopping web" {
+		t.Errorf("Stop answered %q", a)
+	}
+	testkit.Eventually(t, "web stopped", func() bool {
+		for _, st := range d.Status() {
+			if st.Name == "web" {
+				return st.State == supervisor.StateStopped
+			}
+		}
+		return false
+	})
+
+	// Mute, Unmute, and Mute again.
+	data["🔔 Unmute"] = "u:" + strings.TrimPrefix(data["🔁 Restart"], "r:")
+	if a := press(allowed, "🔇 Mute 1h"); a != "muted web for 1h" {
+		t.Errorf("Mute answered %q", a)
+	}
+	testkit.Eventually(t, "the message edited to offer Unmute", func() bool {
+		m, _ := fake.Message(allowed, in[allowed].ID)
+		return strings.Contains(fmt.Sprint(m.Buttons), "Unmute")
+	})
+	if a := press(allowed, "🔔 Unmute"); a != "unmuted web" || len(p.Mutes()) != 0 {
+		t.Errorf("Unmute answered %q; mutes %v", a, p.Mutes())
+	}
+	testkit.Eventually(t, "the message edited to offer Mute again", func() bool {
+		m, _ := fake.Message(allowed, in[allowed].ID)
+		return strings.Contains(fmt.Sprint(m.Buttons), "Mute 1h") && !strings.Contains(m.Text, "muted until")
+	})
 	if a := press(allowed, "🔇 Mute 1h"); a != "muted web for 1h" {
 		t.Errorf("Mute answered %q", a)
 	}
