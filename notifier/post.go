@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-	"unicode/utf16"
 )
 
 // Button is an inline keyboard button: pressing it sends Data back to the bot as a callback_query.
@@ -161,7 +160,7 @@ func (t *Telegram) AnswerPress(ctx context.Context, queryID, text string) error 
 	body, err := json.Marshal(struct {
 		QueryID string `json:"callback_query_id"`
 		Text    string `json:"text,omitempty"`
-	}{queryID, clipUnits(text, maxAnswer)})
+	}{queryID, clip(text, maxAnswer)})
 	if err != nil {
 		return fmt.Errorf("telegram: %s: %w", method, err)
 	}
@@ -192,24 +191,4 @@ func classifyEdit(err error) error {
 		return goneError{apiErr}
 	}
 	return err
-}
-
-// clipUnits cuts s to at most max UTF-16 code units, which is how Telegram counts
-// characters, marking a cut with "…".
-func clipUnits(s string, max int) string {
-	if utf16Len(s) <= max {
-		return s
-	}
-	n := 1 // the "…"
-	for i, r := range s {
-		w := utf16.RuneLen(r)
-		if w < 0 {
-			w = 1
-		}
-		if n+w > max {
-			return s[:i] + "…"
-		}
-		n += w
-	}
-	return s
 }
