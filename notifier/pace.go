@@ -229,12 +229,3 @@ func (p *pacer) drain() []write {
 	}
 	return out
 }
-
-// at is when ev happened, as near as it says: the end of its run, or its start, or
-// else now.
-func at(ev supervisor.Event, now time.Time) time.Time {
-	if ev.Start.IsZero() {
-		return now
-	}
-	return ev.Start.Add(ev.Duration)
-}
