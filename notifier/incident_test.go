@@ -289,3 +289,45 @@ func (h *heldWriter) Write(b []byte) (int, error) {
 	<-h.open
 	return h.out.Write(b)
 }
+
+// A console cannot edit: it prints an incident's first message, each new stage of it
+// (the crash loop) and each failed run of a job that is not restarted, not each death
+// of a loop; and the recovery.
+func TestConsolePrintsWhatAnEditWouldTell(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	p := notifier.NewForTest(&out, nil, 0, notifier.Options{Host: "h"})
+	printed := func(what string, n int) {
+		t.Helper()
+		testkit.Eventually(t, fmt.Sprintf("%q printed %d times", what, n), func() bool { return strings.Count(out.String(), what) == n })
+	}
+	p.Emit(death(1, false))
+	printed("web failed", 1)
+	for n := 2; n <= 5; n++ {
+		p.Emit(death(n, false))
+	}
+	loop := death(6, true)
+	loop.Kind, loop.Crashes = supervisor.KindRestartLoop, 6
+	p.Emit(death(6, true))
+	p.Emit(loop)
+	printed("web is crash-looping", 1)
+	p.Emit(death(7, true))
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: "web", Host: "h", Down: time.Minute, Crashes: 7,
+		Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}})
+	printed("web recovered", 1)
+	backup := failed("backup")
+	backup.Notify.On = supervisor.DefaultNotifyOn
+	p.Emit(backup)
+	printed("backup failed", 1)
+	p.Emit(backup)
+	printed("backup failed", 2)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for what, want := range map[string]int{"web failed": 1, "web is crash-looping": 1, "web recovered": 1, "backup failed": 2, "✅": 0} {
+		if n := strings.Count(text, what); n != want {
+			t.Errorf("%q printed %d times, want %d:\n%s", what, n, want, text)
+		}
+	}
+}

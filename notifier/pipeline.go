@@ -31,7 +31,6 @@ type Pipeline struct {
 	bookErr   string                      // the last problem with the book, said once
 	latest    map[string]supervisor.Event // the latest event of each open incident, by id
 	gone      map[string]goneIncident     // resolved before their posts were sent
-	staged    map[string]bool             // posts whose edit tells a new stage
 	silences  map[string]*silence         // open silences, by incident id, whose posts say for how long
 	firstEdit time.Duration               // how long after it came a silence's post is first edited
 	calls     chan func(*book)            // changes of the book asked by other goroutines
@@ -122,7 +121,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
-		gone: map[string]goneIncident{}, staged: map[string]bool{}, silences: map[string]*silence{}, firstEdit: time.Minute, calls: make(chan func(*book))}
+		gone: map[string]goneIncident{}, silences: map[string]*silence{}, firstEdit: time.Minute, calls: make(chan func(*book))}
 	p.pacer = pacer{pace: out.pace, editable: p.editable}
 	if s, ok := out.(*spooler); ok {
 		s.book = p.book

@@ -50,11 +50,12 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 			}
 			return
 		}
+		// A console cannot edit: it prints what a reader of a log wants again, a new
+		// stage (the crash loop) or another failed run of a job that is not restarted,
+		// not each death of a loop.
+		news := inc.Stage != before || !inc.Restarting
 		for _, id := range inc.Posts {
-			if po := b.Posts[id]; po != nil && (p.canEdit || inc.Stage != before) {
-				if inc.Stage != before {
-					p.staged[id] = true
-				}
+			if po := b.Posts[id]; po != nil && (p.canEdit || news) {
 				p.pacer.edit(po.To, id, now)
 			}
 		}
@@ -236,8 +237,6 @@ func (p *Pipeline) digest(b *book, to supervisor.Destination, ns []news, now tim
 // edit makes the edit of po that shows what its incidents are now.
 func (p *Pipeline) edit(b *book, po *post, now time.Time) delivery {
 	po.Edited = now
-	stage := p.staged[po.ID]
-	delete(p.staged, po.ID)
 	if po.Digest {
 		for i, l := range po.Lines {
 			if inc := b.byID(l.Incident); inc != nil && !l.Resolved {
@@ -245,7 +244,7 @@ func (p *Pipeline) edit(b *book, po *post, now time.Time) delivery {
 			}
 		}
 		return delivery{to: po.To, op: opEdit, post: po.ID, rendered: digestHTML(po.Host, po.Lines),
-			plain: digestText(po.Host, po.Lines), whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(po.Lines)), stage: stage}
+			plain: digestText(po.Host, po.Lines), whole: true, aboutKind: "digest", aboutJob: fmt.Sprintf("%d events", len(po.Lines))}
 	}
 	var inc *incident
 	if len(po.Incidents) > 0 && !po.Resolved {
@@ -258,7 +257,7 @@ func (p *Pipeline) edit(b *book, po *post, now time.Time) delivery {
 		po.Head = inc.Head
 	}
 	d := p.rendered(b, po, inc, now)
-	d.op, d.stage = opEdit, stage
+	d.op = opEdit
 	return d
 }
 

@@ -24,9 +24,6 @@ type delivery struct {
 	// about is what it tells, for the spool and for notices: "digest" and its count,
 	// or an incident's job.
 	aboutKind, aboutJob string
-	// stage says an edit tells something new, not only a count: a console, which
-	// cannot edit, prints it.
-	stage bool
 }
 
 // op is what a delivery does in the chat.
