@@ -78,12 +78,12 @@ func (c *Commands) press(ctx context.Context, p notifier.Press) {
 		control(supervisor.CommandRestart, "restarting")
 	case "s":
 		control(supervisor.CommandStop, "stopping")
-	case "m":
-		c.Incidents.Mute(job, time.Now().Add(muteFor))
+	case "m": // answered first: the mute waits for the notifier, which may be sending
 		answer("muted " + job + " for 1h")
+		c.Incidents.Mute(job, time.Now().Add(muteFor))
 	case "u":
-		c.Incidents.Mute(job, time.Time{})
 		answer("unmuted " + job)
+		c.Incidents.Mute(job, time.Time{})
 	case "l":
 		answer("sending the log of " + job)
 		c.sendLog(ctx, p, job)

@@ -190,7 +190,8 @@ func digestHTML(host string, lines []digestLine) string {
 }
 
 func digestText(host string, lines []digestLine) string {
-	return digestHeadline(host, lines) + joinLines(lines, 1<<30)
+	head := digestHeadline(host, lines)
+	return head + joinLines(lines, maxMessage-utf16Len(head))
 }
 
 // joinLines gives the lines of a digest, each on a line of its own, in at most room

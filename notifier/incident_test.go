@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -328,6 +329,93 @@ func TestConsolePrintsWhatAnEditWouldTell(t *testing.T) {
 	for what, want := range map[string]int{"web failed": 1, "web is crash-looping": 1, "web recovered": 1, "backup failed": 2, "✅": 0} {
 		if n := strings.Count(text, what); n != want {
 			t.Errorf("%q printed %d times, want %d:\n%s", what, n, want, text)
+		}
+	}
+}
+
+// A run that stays up healthy says nothing of a silence: the job may be as silent as
+// before. (It ends only deaths an earlier up saw.)
+func TestHealthyRunDoesNotResolveASilence(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
+	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "worker", Host: "h", Silent: 10 * time.Second,
+		Every: 5 * time.Second, Restarting: true, Notify: on})
+	testkit.Eventually(t, "the silence's message", func() bool { return len(srv.Messages()) == 1 })
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: "worker", Host: "h", Healthy: true, Notify: on})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m := current(t, srv, srv.Messages()[0].ID); strings.Contains(m.Text, "✅") || len(srv.Messages()) != 1 {
+		t.Errorf("the silence reads %q, with %d messages: resolved by a healthy run", m.Text, len(srv.Messages()))
+	}
+}
+
+// Missed runs (a dead man's switch, or runs skipped for a long one) are resolved by
+// the job's next success, with one reply: the recovery up emits after it adds none.
+func TestMissedRunRecoveryIsToldOnce(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
+	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "backup", Host: "h", Missed: time.Now().Add(-time.Hour), MissedRuns: 3,
+		Note: "3 runs in a row skipped: the run due at 03:00 is still going (overlap = skip)", Notify: on})
+	testkit.Eventually(t, "the missed runs' message", func() bool { return len(srv.Messages()) == 1 })
+	start := time.Now()
+	p.Emit(supervisor.Event{Kind: supervisor.KindSuccess, Job: "backup", Host: "h", Start: start, Duration: time.Second, Notify: on})
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: "backup", Host: "h", Start: start, Duration: time.Second,
+		Note: "a scheduled run succeeded again", Notify: on})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID {
+		t.Fatalf("messages %+v, want the missed runs' and one recovery replying to it", msgs)
+	}
+	if m := current(t, srv, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
+		t.Errorf("the missed runs' message reads %q, want it resolved", m.Text)
+	}
+}
+
+// A broken job file's incident ends when the file loads again, or when it is gone
+// and its folder loads.
+func TestJobFileIncidentEnds(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	var stderr syncBuffer
+	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	dir := t.TempDir()
+	fixed, removed := filepath.Join(dir, "fixed.toml"), filepath.Join(dir, "removed.toml")
+	for _, f := range []string{fixed, removed} {
+		p.Emit(supervisor.Event{Kind: supervisor.KindProblem, Job: f, Host: "h", Note: "not loaded; the other jobs run",
+			Output: []byte(f + ":1: comand: unknown key\n")})
+		testkit.Eventually(t, "the message about "+f, func() bool {
+			msgs := srv.Messages()
+			return len(msgs) > 0 && strings.Contains(msgs[len(msgs)-1].Text, f)
+		})
+	}
+	if err := os.WriteFile(fixed, []byte("command = \"true\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// up says of every file that loads, and of the folder, that they load.
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: fixed, Host: "h", Fixed: true, Note: "it loads again"})
+	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: dir, Host: "h", Fixed: true, Note: "it loads again"})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages, want two problems and a reply to each: %+v", len(msgs), msgs)
+	}
+	for _, m := range msgs[:2] {
+		if cur := current(t, srv, m.ID); !strings.HasPrefix(cur.Text, "<b>✅ ") {
+			t.Errorf("the problem's message reads %q, want it resolved", cur.Text)
 		}
 	}
 }

@@ -33,7 +33,11 @@ type Pipeline struct {
 	gone      map[string]goneIncident     // resolved before their posts were sent
 	silences  map[string]*silence         // open silences, by incident id, whose posts say for how long
 	firstEdit time.Duration               // how long after it came a silence's post is first edited
-	calls     chan func(*book)            // changes of the book asked by other goroutines
+	started   time.Time                   // when the pipeline began: what a healthy run may resolve is older
+	// resolvedBy is the start of the run whose success resolved a job's incident, by
+	// key: the recovery up emits after that success tells nothing more.
+	resolvedBy map[string]time.Time
+	calls      chan func(*book) // changes of the book asked by other goroutines
 
 	in   chan supervisor.Event
 	wake chan struct{} // an overflow waits
@@ -121,7 +125,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
-		gone: map[string]goneIncident{}, silences: map[string]*silence{}, firstEdit: time.Minute, calls: make(chan func(*book))}
+		gone: map[string]goneIncident{}, silences: map[string]*silence{}, started: time.Now(), resolvedBy: map[string]time.Time{}, firstEdit: time.Minute, calls: make(chan func(*book))}
 	p.pacer = pacer{pace: out.pace, editable: p.editable}
 	if s, ok := out.(*spooler); ok {
 		s.book = p.book
@@ -349,9 +353,15 @@ func (p *Pipeline) written(ws []write) []delivery {
 }
 
 // editable is when the post id may next be edited: at its destination's pace in its
-// first minute, then every editGap, and at once to say it is resolved.
+// first minute, then every editGap, and at once to say it is resolved or when the
+// pipeline is closing (a run's exit does not wait for a gap).
 func (p *Pipeline) editable(id string) time.Time {
 	var at time.Time
+	select {
+	case <-p.closing:
+		return at
+	default:
+	}
 	p.book.peek(func(b *book) {
 		po := b.Posts[id]
 		if po == nil || po.Edited.IsZero() || po.Resolved || po.Edited.Sub(po.Sent) < time.Minute {

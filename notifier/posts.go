@@ -1,8 +1,13 @@
 package notifier
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/supervise/supervise/supervisor"
@@ -21,7 +26,20 @@ type goneIncident struct {
 
 // step takes ev, come at now, into the book b and queues what it calls for.
 func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
-	inc := b.Incidents[incidentKey(ev)]
+	ik := incidentKey(ev)
+	inc := b.Incidents[ik]
+	if ev.Healthy && inc != nil && (!inc.Opened.Before(p.started) || inc.Stage == supervisor.KindHeartbeat) {
+		// A healthy run ends only deaths an earlier up saw and this one did not; it
+		// says nothing of a silence.
+		inc = nil
+	}
+	if ev.Kind == supervisor.KindRecovery && inc == nil && !ev.Start.IsZero() && p.resolvedBy[ik].Equal(ev.Start) {
+		delete(p.resolvedBy, ik)
+		return // the success of the same run resolved the incident and said so
+	}
+	if ev.Fixed {
+		p.resolveRemoved(b, ev, now)
+	}
 	_, muted := b.muted(ev.Job, now)
 	switch classify(ev, inc) {
 	case stepPlain:
@@ -60,6 +78,9 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 			}
 		}
 	case stepResolve:
+		if ev.Kind == supervisor.KindSuccess {
+			p.resolvedBy[ik] = ev.Start
+		}
 		delete(b.Incidents, inc.Key)
 		delete(p.latest, inc.ID)
 		delete(p.silences, inc.ID)
@@ -90,6 +111,22 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 				p.pacer.reply(po.To, news{ev: rec, post: id}, now)
 			}
 		}
+	}
+}
+
+// resolveRemoved resolves the incidents of job files in the folder that ev says
+// loads, when the file is gone: a file that was removed is no problem any more.
+func (p *Pipeline) resolveRemoved(b *book, ev supervisor.Event, now time.Time) {
+	var gone []string
+	for key, inc := range b.Incidents {
+		if strings.HasPrefix(key, "file ") && filepath.Dir(inc.Job) == ev.Job {
+			if _, err := os.Stat(inc.Job); errors.Is(err, fs.ErrNotExist) {
+				gone = append(gone, inc.Job)
+			}
+		}
+	}
+	for _, file := range gone {
+		p.step(b, supervisor.Event{Kind: supervisor.KindRecovery, Job: file, Host: ev.Host, Fixed: true, Note: "it was removed"}, now)
 	}
 }
 

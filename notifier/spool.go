@@ -93,12 +93,10 @@ func (s *Spool) put(msg spooled) (*entry, error) {
 	}
 	var id [6]byte
 	rand.Read(id[:])
-	// Names sort by age: a flush sends the oldest first. An edit's name says its
-	// post, so that a flush sends only the latest edit of each.
-	name := fmt.Sprintf("%020d-%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]))
-	if msg.Op == opEdit {
-		name = fmt.Sprintf("%020d-%s%s%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]), editMark, msg.Post)
-	}
+	// Names sort by age: a flush sends the oldest first. The name of a post's send,
+	// edit or reply says the post (markOf), so that a flush sends only the latest
+	// edit of each, and no edit or reply before the post's send.
+	name := fmt.Sprintf("%020d-%s%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]), mark(msg))
 	tmp, err := os.CreateTemp(s.Dir, ".new-*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// The first message, or someone removed the folder: it is made when needed.
@@ -267,10 +265,11 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 	s.trim(names, note)
 	latestEdit := map[string]string{} // post to the name of its latest edit
 	for _, name := range names {
-		if post := editedPost(name); post != "" {
+		if m, post := markOf(name); m == editMark {
 			latestEdit[post] = name
 		}
 	}
+	held := map[string]bool{} // posts whose send another process holds: theirs to send first
 	var first error
 	broken := map[string]bool{} // destinations that failed for good
 	for _, name := range names {
@@ -296,6 +295,9 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			if own && outcomes[path] == kept {
 				note(path, delivered) // waited for, and gone: the other process sent it
 			}
+			if m, post := markOf(name); m == postMark {
+				held[post] = true
+			}
 			continue
 		}
 		if age := time.Since(e.msg.Created); age > orDefault(s.MaxAge, DefaultSpoolMaxAge) {
@@ -312,7 +314,14 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 			e.release()
 			continue
 		}
-		if post := editedPost(name); post != "" && latestEdit[post] != name {
+		m, post := markOf(name)
+		if (m == editMark || m == replyMark) && held[post] {
+			// Its post is being sent by another process: the message_id it needs
+			// is not known yet. It waits for a later flush.
+			e.release()
+			continue
+		}
+		if m == editMark && latestEdit[post] != name {
 			// A later edit of the same post shows what is latest: this one is done.
 			note(path, delivered)
 			if err := e.done(); err != nil {
@@ -366,16 +375,35 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 	return outcomes, first
 }
 
-// editMark sets the post apart in the name of an edit's file.
-const editMark = "-edit-"
+// The marks that set the post apart in the name of a post's send, edit or reply.
+const (
+	postMark  = "-post-"
+	editMark  = "-edit-"
+	replyMark = "-reply-"
+)
 
-// editedPost is the post that the spooled file name edits, or "" for a message.
-func editedPost(name string) string {
-	_, post, ok := strings.Cut(strings.TrimSuffix(name, ".json"), editMark)
-	if !ok {
-		return ""
+// mark is what the name of m's file says of its post: a mark and the post, or "".
+func mark(m spooled) string {
+	switch {
+	case m.Op == opEdit:
+		return editMark + m.Post
+	case m.Op == opReply && m.ReplyTo != "":
+		return replyMark + m.ReplyTo
+	case m.Post != "":
+		return postMark + m.Post
 	}
-	return post
+	return ""
+}
+
+// markOf reads mark back from a spooled file's name: the mark and the post, or "".
+func markOf(name string) (mark, post string) {
+	name = strings.TrimSuffix(name, ".json")
+	for _, m := range []string{postMark, editMark, replyMark} {
+		if _, post, ok := strings.Cut(name, m); ok {
+			return m, post
+		}
+	}
+	return "", ""
 }
 
 // probe makes a file in dir and removes it.

@@ -555,8 +555,10 @@ func (l *lifecycle) due(now time.Time) {
 			l.runs.save(l.name, s.rec)
 			fmt.Fprintf(l.stderr, "supervise: %s: run due at %s skipped: the run due at %s is still going (overlap = skip)\n", l.name, t.Format(timeLayout), since)
 			if s.skips == skipsToTell {
-				ev := l.job.Event(KindProblem, l.host)
-				ev.ExitCode = -1
+				// Missed runs, as a downtime misses them: the job's next success is
+				// their recovery.
+				ev := l.job.Event(KindHeartbeat, l.host)
+				ev.Missed, ev.MissedRuns = t, s.skips
 				ev.Note = fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", s.skips, since)
 				l.emit(ev)
 			}

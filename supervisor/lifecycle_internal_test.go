@@ -505,7 +505,10 @@ func TestLifecycleSkipsTold(t *testing.T) {
 	for range 4 {
 		m.untilTimer()
 	}
-	m.wantKinds(KindProblem)
+	m.wantKinds(KindHeartbeat)
+	if ev := m.events[0]; ev.MissedRuns != 3 || ev.Missed.IsZero() {
+		t.Errorf("event %+v, want 3 missed runs", ev)
+	}
 	if len(m.runs) != 1 {
 		t.Fatalf("%d runs, want the first still going", len(m.runs))
 	}

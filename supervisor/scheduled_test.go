@@ -106,14 +106,14 @@ func TestOverlapSkip(t *testing.T) {
 		td.clock.Advance(400 * time.Millisecond)
 		td.until(t, fmt.Sprintf("%d skips", i), func() bool { return strings.Count(td.out.String(), "skipped: the run due at") == i })
 	}
-	td.until(t, "the skips told", func() bool { return td.rec.count(supervisor.KindProblem) == 1 })
+	td.until(t, "the skips told", func() bool { return td.rec.count(supervisor.KindHeartbeat) == 1 })
 	os.WriteFile(gate, nil, 0o600)
 	untilLog(t, log, "start end")
 	td.tick(t, "batch")
 	untilLog(t, log, "start end start end")
 	td.halt()
 	if kinds := td.rec.kinds(); len(kinds) != 1 || !strings.Contains(td.rec.events[0].Note, "3 runs in a row skipped") {
-		t.Errorf("events %+v, want one problem about 3 skipped runs", td.rec.events)
+		t.Errorf("events %+v, want one heartbeat about 3 skipped runs", td.rec.events)
 	}
 }
 
