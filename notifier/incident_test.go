@@ -43,6 +43,19 @@ func current(t *testing.T, srv *telegramtest.Server, id int64) telegramtest.Mess
 	return m
 }
 
+// wantResolvedByReply checks that srv's chat has two messages, the second a reply to
+// the first, which now says job's incident is resolved.
+func wantResolvedByReply(t *testing.T, srv *telegramtest.Server, job string) {
+	t.Helper()
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID {
+		t.Fatalf("messages %+v, want the incident's and a recovery replying to it", msgs)
+	}
+	if m := current(t, srv, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ "+job+" resolved") {
+		t.Errorf("the incident's message reads %q, want it resolved", m.Text)
+	}
+}
+
 // A crash loop is one message, edited as the deaths come with their count and the
 // latest error line; its recovery is one more, a reply to it, which it then says
 // it is resolved, its buttons gone.
@@ -118,13 +131,7 @@ func TestIncidentOutlastsRestart(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v\n%s", err, stderr.String())
 	}
-	msgs := srv.Messages()
-	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID {
-		t.Fatalf("messages %+v, want the failure and a reply to it", msgs)
-	}
-	if m := current(t, srv, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
-		t.Errorf("the failure's message reads %q, want it resolved", m.Text)
-	}
+	wantResolvedByReply(t, srv, "backup")
 }
 
 // Someone deleted the incident's message: its next edit is a new message, which the
@@ -373,13 +380,7 @@ func TestMissedRunRecoveryIsToldOnce(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	msgs := srv.Messages()
-	if len(msgs) != 2 || msgs[1].ReplyTo != msgs[0].ID {
-		t.Fatalf("messages %+v, want the missed runs' and one recovery replying to it", msgs)
-	}
-	if m := current(t, srv, msgs[0].ID); !strings.HasPrefix(m.Text, "<b>✅ backup resolved") {
-		t.Errorf("the missed runs' message reads %q, want it resolved", m.Text)
-	}
+	wantResolvedByReply(t, srv, "backup")
 }
 
 // A broken job file's incident ends when the file loads again, or when it is gone
