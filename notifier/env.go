@@ -93,8 +93,16 @@ func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) 
 		return console{w: stderr}, nil, nil
 	}
 	if chatID == "" && len(defaults) == 0 {
-		return nil, nil, fmt.Errorf("notifier: a bot token is set but no chat to notify: set %s (or chat_id under [telegram] in the config file) "+
-			"to the chat, or give the config file [[notify.telegram]] tables; `supervise telegram chats` lists the chats that wrote to the bot", EnvChatID)
+		_, tokenFrom := Lookup(cfg, getenv, EnvToken)
+		if tokenFrom == "" {
+			_, tokenFrom = Lookup(cfg, getenv, EnvTokenFile)
+		}
+		file := "the config file"
+		if cfg != nil {
+			file = cfg.File
+		}
+		return nil, nil, fmt.Errorf("notifier: a bot token is set (%s) but no chat to notify: set %s, or chat_id under [telegram] in %s, "+
+			"to the chat, or give %s [[notify.telegram]] tables; `supervise telegram chats` lists the chats that wrote to the bot", tokenFrom, EnvChatID, file, file)
 	}
 	if chatID != "" {
 		if err := supervisor.CheckChatID(chatID); err != nil {

@@ -48,10 +48,11 @@ func TestCheckConfig(t *testing.T) {
 	}
 
 	// Settings that are wrong only together: a token and no chat.
-	useConfig(t, "[telegram]\ntoken = \""+tgToken+"\"\n", 0o600)
+	path = useConfig(t, "[telegram]\ntoken = \""+tgToken+"\"\n", 0o600)
 	status, _, stderr = supervise(t, "check", jobs)
-	if status != 2 || !strings.Contains(stderr, "no chat to notify") || strings.Contains(stderr, "AAH-secret") {
-		t.Errorf("token without a chat: status %d, stderr %q; want 2, the reason and no token", status, stderr)
+	if status != 2 || !strings.Contains(stderr, "a bot token is set ("+path+":2: telegram.token) but no chat to notify") ||
+		!strings.Contains(stderr, "chat_id under [telegram] in "+path) || strings.Contains(stderr, "AAH-secret") {
+		t.Errorf("token without a chat: status %d, stderr %q; want 2, the reason naming the config file and no token", status, stderr)
 	}
 
 	path = useConfig(t, "[telegram]\ntoken = \""+tgToken+"\"\n[[notify.telegram]]\nchat_id = -100555\n", 0o600)

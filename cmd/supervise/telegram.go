@@ -103,6 +103,11 @@ Write any message to the bot in Telegram (or add it to a group and write there),
 	tw.Flush()
 
 	fmt.Fprintf(stderr, "\nSet %s to the chat's id, e.g.\n  export %s=%d\n", notifier.EnvChatID, notifier.EnvChatID, exampleID(chats))
+	file := "the config file"
+	if path, _ := configPath(os.Getenv); path != "" {
+		file = path
+	}
+	fmt.Fprintf(stderr, "or, in %s:\n  [telegram]\n  chat_id = %d\n", file, exampleID(chats))
 	if !anyGroup(chats) {
 		fmt.Fprint(stderr, noGroupHint)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +55,14 @@ func TestTelegramChatsListing(t *testing.T) {
 	wantOut := `-1001234567890  supergroup  "Ops alerts"  topics: 7 ("deploys"), 12
 123456789       private     @alice (Alice Smith)
 `
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
 	wantErr := `
 Set SUPERVISE_TELEGRAM_CHAT_ID to the chat's id, e.g.
   export SUPERVISE_TELEGRAM_CHAT_ID=123456789
+or, in ` + filepath.Join(home, "supervise", "config.toml") + `:
+  [telegram]
+  chat_id = 123456789
 `
 	for range 2 { // the same the second time: nothing was confirmed
 		status, stdout, stderr := supervise(t, "telegram", "chats")
