@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -169,5 +170,54 @@ func TestStormUnderUp(t *testing.T) {
 	}
 	if n := srv.Throttled(); n != 0 {
 		t.Errorf("%d requests answered 429\n%s", n, stderr.String())
+	}
+}
+
+// The crontab example works under cron's own environment: PATH=/usr/bin:/bin, SHELL,
+// HOME and the variables the crontab sets (and, for the test, where its state, config
+// and Bot API are). Its backup line, with supervise where the README installs it (here:
+// this test binary) and a backup script that is not there, sends the alert.
+func TestCrontabExampleUnderCron(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../examples/crontab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chat = 123456789 // the crontab's
+	srv := telegramtest.NewServer(tgToken, chat)
+	t.Cleanup(srv.Close)
+	tokenFile := filepath.Join(t.TempDir(), "telegram-token")
+	if err := os.WriteFile(tokenFile, []byte(tgToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/usr/bin:/bin", "SHELL=/bin/sh", "HOME=" + t.TempDir(), "SUPERVISE_TEST_AS_MAIN=1",
+		"SUPERVISE_STATE_DIR=" + t.TempDir(), "SUPERVISE_TELEGRAM_API_URL=" + srv.URL(), "XDG_CONFIG_HOME=" + t.TempDir()}
+	var line string
+	for l := range strings.SplitSeq(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "SUPERVISE_TELEGRAM_TOKEN_FILE="):
+			env = append(env, "SUPERVISE_TELEGRAM_TOKEN_FILE="+tokenFile)
+		case strings.HasPrefix(l, "SUPERVISE_"):
+			env = append(env, l)
+		case strings.Contains(l, "--name backup"):
+			line = l
+		}
+	}
+	// The five time fields go; the rest is the command cron gives /bin/sh.
+	fields := strings.Fields(line)
+	if len(fields) < 6 || fields[5] != "/usr/local/bin/supervise" {
+		t.Fatalf("the backup line %q does not run /usr/local/bin/supervise by its absolute path", line)
+	}
+	command := strings.Replace(strings.Join(fields[5:], " "), "/usr/local/bin/supervise", os.Args[0], 1)
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 127 {
+		t.Fatalf("the line exited %v, want 127 (backup.sh is not there):\n%s", err, out)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || msgs[0].ChatID != chat || !strings.Contains(msgs[0].Text, "backup failed") {
+		t.Fatalf("messages %+v, want one alert that backup failed, in the crontab's chat\n%s", msgs, out)
 	}
 }
