@@ -67,10 +67,11 @@ var commands = map[string]commandFunc{
 }
 
 // hidden are commands for supervise's own tools, not for users, so neither the help
-// nor completion lists them: __complete answers the completion scripts. They are
-// outside commands, which they read.
+// nor completion lists them: __complete answers the completion scripts, __man writes
+// the man page. They are outside commands, which they read.
 var hidden = map[string]commandFunc{
 	"__complete": completeCommand,
+	"__man":      manCommand,
 }
 
 func main() {
