@@ -44,6 +44,8 @@ func TestManPageFormats(t *testing.T) {
 		}
 		ran = true
 		cmd := exec.Command(args[0], args[1:]...)
+		// A locale the machine lacks would be a warning of its own.
+		cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "MANWIDTH=80")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
