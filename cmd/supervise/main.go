@@ -30,6 +30,7 @@ const usage = `usage:
   supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
   supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
   supervise telegram chats             list the chats that wrote to the bot, with their ids
+  supervise completion bash|zsh|fish   print the shell's completion script
   supervise version
 
 Run 'supervise help COMMAND' (or 'supervise COMMAND -h') for a command's flags.
@@ -62,6 +63,15 @@ var commands = map[string]commandFunc{
 	"telegram":       cmdTelegram,
 	"telegram chats": cmdTelegramChats,
 	"version":        cmdVersion,
+	"completion":     cmdCompletion,
+}
+
+// hidden are commands for supervise's own tools, not for users, so neither the help
+// nor completion lists them: __complete answers the completion scripts, __man writes
+// the man page. They are outside commands, which they read.
+var hidden = map[string]commandFunc{
+	"__complete": completeCommand,
+	"__man":      manCommand,
 }
 
 func main() {
@@ -82,6 +92,9 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		args = append([]string{"version"}, args[1:]...)
 	}
 	name, cmd, rest := lookup(args)
+	if h := hidden[args[0]]; h != nil {
+		name, cmd, rest = args[0], h, args[1:]
+	}
 	if cmd == nil {
 		fmt.Fprintf(stderr, "supervise: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

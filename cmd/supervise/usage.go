@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,9 @@ type flagSet struct {
 	*flag.FlagSet
 	synopsis []string // the command's forms, after "supervise ": "logs [-n N] [-f] JOB"
 	about    string   // what follows the synopsis, before the flags; may be empty
+	// interleaved is set by parseInterleaved: the command takes flags after its
+	// arguments too, which shell completion needs to know.
+	interleaved bool
 }
 
 // newFlagSet returns the flag set of the command name, used as in synopsis.
@@ -37,6 +41,7 @@ func (fs *flagSet) parse(args []string) error {
 // parseInterleaved parses flags that come before, between or after the arguments, as
 // in `supervise logs web -f`, and returns the arguments. What follows -- is arguments.
 func (fs *flagSet) parseInterleaved(args []string) ([]string, error) {
+	fs.interleaved = true
 	var names []string
 	for {
 		if err := fs.parse(args); err != nil {
@@ -92,28 +97,62 @@ func (fs *flagSet) writeUsage(w io.Writer) {
 	if fs.about != "" {
 		fmt.Fprintf(w, "\n%s", fs.about)
 	}
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n == 0 {
+	docs := fs.flagDocs()
+	if len(docs) == 0 {
 		return
 	}
 	fmt.Fprint(w, "\nflags:\n")
-	fs.VisitAll(func(f *flag.Flag) {
-		placeholder, text := flag.UnquoteUsage(f)
+	for _, d := range docs {
+		placeholder := d.placeholder
 		if placeholder != "" {
 			placeholder = " " + placeholder
 		}
+		fmt.Fprintf(w, "  %s%s\n", d.name, placeholder)
+		fmt.Fprintf(w, "    \t%s\n", strings.ReplaceAll(d.text, "\n", "\n    \t"))
+	}
+}
+
+// flagDoc is a flag as a command's usage, its man page and shell completion show it.
+type flagDoc struct {
+	name        string // with its dashes: -n, --state
+	placeholder string // the name of its value, "" for a flag that takes none
+	text        string // what it does, with its default
+}
+
+// flagDocs are the command's flags in the order its usage lists them: long ones with
+// two dashes, as the README writes them.
+func (fs *flagSet) flagDocs() []flagDoc {
+	var docs []flagDoc
+	fs.VisitAll(func(f *flag.Flag) {
+		placeholder, text := flag.UnquoteUsage(f)
 		dashes := "--"
 		if len(f.Name) == 1 {
 			dashes = "-"
 		}
-		fmt.Fprintf(w, "  %s%s%s\n", dashes, f.Name, placeholder)
-		text = strings.ReplaceAll(text, "\n", "\n    \t")
 		if d := f.DefValue; d != "" && d != "false" && !strings.Contains(text, "(default") {
 			text += fmt.Sprintf(" (default %s)", d)
 		}
-		fmt.Fprintf(w, "    \t%s\n", text)
+		docs = append(docs, flagDoc{name: dashes + f.Name, placeholder: placeholder, text: text})
 	})
+	return docs
+}
+
+// flagSetOf returns the flag set of the command name, as the command builds it, with
+// its usage. It asks the command for help, as `supervise help NAME` does: every
+// command parses its flags before it does anything else, so -h returns its flag set
+// and runs nothing. It is nil for a command that is not one.
+func flagSetOf(name string) *flagSet {
+	cmd := commands[name]
+	if cmd == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // should a command ever get further, it finds itself cancelled
+	var ue *usageError
+	if err := cmd(ctx, []string{"-h"}, stdio{strings.NewReader(""), io.Discard, io.Discard}); errors.As(err, &ue) {
+		return ue.fs
+	}
+	return nil
 }
 
 // usageError is a command given wrongly: an unknown flag, a missing or extra

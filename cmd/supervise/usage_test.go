@@ -24,6 +24,7 @@ var commandFlags = map[string][]string{
 	"telegram":       nil,
 	"telegram chats": nil,
 	"version":        nil,
+	"completion":     nil,
 }
 
 // listedFlags are the flags a usage lists, each as "--name placeholder".
@@ -108,6 +109,9 @@ func TestCommandArgumentErrors(t *testing.T) {
 		{[]string{"telegram"}, "supervise telegram: no subcommand given"},
 		{[]string{"telegram", "chats", "extra"}, `supervise telegram chats: unexpected argument "extra"`},
 		{[]string{"version", "extra"}, `supervise version: unexpected argument "extra"`},
+		{[]string{"completion"}, "supervise completion: no shell given"},
+		{[]string{"completion", "tcsh"}, `supervise completion: unknown shell "tcsh": want bash, zsh or fish`},
+		{[]string{"completion", "bash", "zsh"}, `supervise completion: unexpected argument "zsh"`},
 		{[]string{"run", "--tail", "many", "--", "true"}, `supervise run: invalid value "many" for flag -tail`},
 	} {
 		name, _, _ := lookup(tc.args)
