@@ -18,7 +18,11 @@ const (
 	exitUsage = 2
 )
 
-const usage = `usage:
+const usage = `supervise runs jobs, once or kept running, and tells a Telegram chat when one needs
+a human: it failed, timed out, crash-loops or went silent. (Not daemontools' program
+of the same name: 'supervise version' tells them apart.)
+
+usage:
   supervise run JOB.toml               run one job once, in the foreground
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
   supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
