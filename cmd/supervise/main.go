@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 )
 
@@ -134,22 +133,4 @@ func help(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return statusOf(name, cmd(context.Background(), []string{"-h"}, stdio{strings.NewReader(""), stdout, stderr}), stdout, stderr)
-}
-
-// cmdVersion is `supervise version`.
-func cmdVersion(_ context.Context, args []string, std stdio) error {
-	fs := newFlagSet("version", "", "version")
-	if err := fs.parseNoArgs(args); err != nil {
-		return err
-	}
-	fmt.Fprintln(std.out, "supervise", version())
-	return nil
-}
-
-// version is the module version the binary was built from, or "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
