@@ -38,6 +38,7 @@ type Daemon struct {
 	initOnce sync.Once
 	reloads  chan reload
 	stopped  chan struct{} // closed when Run has returned
+	started  chan struct{} // closed when every job Run was given has started
 
 	mu         sync.Mutex
 	lifecycles map[string]*lifecycle // by job name
@@ -59,6 +60,7 @@ func (d *Daemon) init() {
 	d.initOnce.Do(func() {
 		d.reloads = make(chan reload)
 		d.stopped = make(chan struct{})
+		d.started = make(chan struct{})
 		d.lifecycles = map[string]*lifecycle{}
 		d.stopping = map[string]*lifecycle{}
 		d.jobs = map[string]*perJob{}
@@ -81,9 +83,26 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	defer close(d.stopped)
 
 	out := &lineWriter{w: d.Stdout, color: d.Color}
+	// Each job Run was given says once that it has started; the last one closes
+	// d.started. A job a reload adds later is not waited for: start runs on this
+	// goroutine only, first while initial is set, then for reloads.
+	var pending atomic.Int64
+	pending.Store(int64(len(jobs)))
+	if len(jobs) == 0 {
+		close(d.started)
+	}
+	initial := true
 	var wg sync.WaitGroup
 	// start runs job in a lifecycle of its own, once the one it replaces is done.
 	start := func(job *Job, replaces *lifecycle) {
+		begun := func() {}
+		if initial {
+			begun = sync.OnceFunc(func() {
+				if pending.Add(-1) == 0 {
+					close(d.started)
+				}
+			})
+		}
 		kctx, cancel := context.WithCancel(ctx)
 		// The pulse is found or made under the lock that registers the lifecycle, so
 		// one of the same name that just stopped cannot close it meanwhile.
@@ -104,7 +123,10 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			outs = append(outs, pl.followers.writer(io.Discard))
 		}
 		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Emit: d.emit,
-			Started: pl.tracker.started}
+			Started: func(pid int) {
+				pl.tracker.started(pid)
+				begun()
+			}}
 		if d.PingBase != "" {
 			runner.PingURL = PingURL(d.PingBase, job.Name)
 		}
@@ -132,6 +154,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 				return result
 			},
 			signals:  signals,
+			begun:    begun,
 			pulse:    pl.Pulse,
 			track:    pl.tracker,
 			runs:     runStore{dir: d.RunsDir, stderr: d.Stderr},
@@ -159,6 +182,7 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 	for _, job := range jobs {
 		start(job, nil)
 	}
+	initial = false
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,6 +227,14 @@ func (d *Daemon) perJob(name string) *perJob {
 	}
 	p.socket = sock
 	return p
+}
+
+// Started returns a channel closed once every job Run was first given has started:
+// a kept-running job once its first process was forked (or could not be), a scheduled
+// or stopped one once it waits. It is what up's READY=1 to systemd waits for.
+func (d *Daemon) Started() <-chan struct{} {
+	d.init()
+	return d.started
 }
 
 // Pulse returns the Pulse of the job named name, or nil when there is no such job:

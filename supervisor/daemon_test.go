@@ -415,3 +415,38 @@ func linesOf(path string) []string {
 	b, _ := os.ReadFile(path)
 	return strings.Fields(string(b))
 }
+
+// Started says when every job up was first given has started: a kept-running job has
+// its process, a scheduled one waits for its time, and one that cannot start has
+// tried. It is what up's READY=1 to systemd waits for.
+func TestStarted(t *testing.T) {
+	web := upJob("web", "exec sleep 100")
+	nightly := upJob("nightly", "echo ran")
+	nightly.Schedule, nightly.Restart = everySecond(t), supervisor.RestartNever
+	missing := supervisor.NewJob("missing", "/nonexistent/supervise-test-command")
+	td := startUp(t, withClock, web, nightly, missing)
+	select {
+	case <-td.Started():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("not started within 10s: %+v", td.Status())
+	}
+	for _, st := range td.Status() {
+		if st.State == supervisor.StateStarting || (st.State == supervisor.StateRunning && st.PID == 0) {
+			t.Errorf("%s is %s with pid %d once up has started", st.Name, st.State, st.PID)
+		}
+	}
+	if st := td.status("web"); st.State != supervisor.StateRunning || st.PID == 0 {
+		t.Errorf("web: %+v, want running with its pid", st)
+	}
+	if st := td.status("nightly"); st.State != supervisor.StateScheduled {
+		t.Errorf("nightly: %+v, want scheduled", st)
+	}
+
+	// With no job, up has started at once.
+	empty := startUp(t, nil)
+	select {
+	case <-empty.Started():
+	case <-time.After(10 * time.Second):
+		t.Errorf("a daemon with no job has not started within 10s")
+	}
+}

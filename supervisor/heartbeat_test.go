@@ -248,6 +248,9 @@ func TestReportedFailures(t *testing.T) {
 	ended := upJob("ended", "true")
 	ended.Restart = supervisor.RestartNever
 	td := startUp(t, func(td *testDaemon) { pings(t, "")(td); withClock(td) }, each, ended)
+	// ended must be over before the clock moves: a run still going past its
+	// healthy_after would stay up, and say so with a recovery.
+	td.until(t, "ended exited", func() bool { return td.status("ended").State == supervisor.StateExited })
 	for i := 1; i <= 3; i++ {
 		td.untilScheduled(t, "each")
 		td.clock.Advance(time.Second)
@@ -255,7 +258,6 @@ func TestReportedFailures(t *testing.T) {
 			return td.rec.count(supervisor.KindFailure) == i && td.status("each").State == supervisor.StateScheduled
 		})
 	}
-	td.until(t, "ended exited", func() bool { return td.status("ended").State == supervisor.StateExited })
 	td.post(t, "ended", "/fail", "found broken after it ended")
 	td.until(t, "the failure reported after it ended", func() bool { return td.rec.count(supervisor.KindFailure) == 4 })
 	td.halt()

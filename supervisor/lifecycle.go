@@ -29,10 +29,15 @@ type lifecycle struct {
 	// channel once every process of it is gone.
 	launch  func(ctx context.Context, job *Job) <-chan Result
 	signals chan os.Signal // passed to the running job (a forced stop sends SIGKILL)
-	pulse   *Pulse         // the job's signs of life, which outlive a lifecycle
-	track   *tracker       // what status shows, which outlives a lifecycle too
-	runs    runStore       // where a scheduled job's last run is kept
-	random  func() float64 // in [0, 1), for the jitter of backoffs and due times
+	// begun, when set, is called when the job has begun without a run under way (it
+	// waits for its time, or is stopped) and each time a run has ended, once its end
+	// is published, which covers a run that could not start. The daemon also calls it
+	// when a run's process has started; only the first call counts.
+	begun  func()
+	pulse  *Pulse         // the job's signs of life, which outlive a lifecycle
+	track  *tracker       // what status shows, which outlives a lifecycle too
+	runs   runStore       // where a scheduled job's last run is kept
+	random func() float64 // in [0, 1), for the jitter of backoffs and due times
 
 	// Inputs from the daemon.
 	requests chan request  // start, stop and restart
@@ -102,6 +107,9 @@ func (l *lifecycle) loop(ctx context.Context) {
 	}()
 	if l.replaces == nil { // else it is starting, as whoever made it set
 		l.begin()
+		if l.cur == nil && l.begun != nil {
+			l.begun()
+		}
 	}
 	for {
 		l.arm()
@@ -137,6 +145,9 @@ func (l *lifecycle) loop(ctx context.Context) {
 				return
 			}
 			l.ended(res)
+			if l.begun != nil {
+				l.begun()
+			}
 		case <-l.timer.C():
 			l.armed = time.Time{}
 			l.fire(l.clock.Now())
@@ -261,7 +272,7 @@ func (l *lifecycle) answerEarly() {
 func (l *lifecycle) startRun(due time.Time, retried bool) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	now := l.clock.Now()
-	l.cur = &run{due: due, start: now, healthy: l.job.HealthyAfter, cancel: cancel, result: l.launch(ctx, l.job), retried: retried}
+	l.cur = &run{due: due, start: now, healthy: l.job.HealthyAfter, cancel: cancel, retried: retried}
 	if s := l.sched; s != nil {
 		s.skips, s.startedDue = 0, due
 		if due.After(s.rec.Due) {
@@ -271,7 +282,10 @@ func (l *lifecycle) startRun(due time.Time, retried bool) {
 	} else {
 		l.healthyAt = now.Add(l.job.HealthyAfter)
 	}
+	// Running is published before the launch, whose runner publishes the pid once
+	// the fork returns: whoever sees the pid sees the job running.
 	l.setState(StateRunning)
+	l.cur.result = l.launch(ctx, l.job)
 }
 
 // fire handles the deadlines that have come by now.

@@ -34,6 +34,11 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	os.Unsetenv("SUPERVISE_CONFIG")
+	// Tests run under a systemd service do not make their ups talk to it: a test
+	// that wants sd_notify gives up a socket of its own.
+	for _, k := range []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"} {
+		os.Unsetenv(k)
+	}
 	status := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(status)

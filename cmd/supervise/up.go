@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -63,6 +64,13 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		}
 	}
 	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
+	// Under systemd (Type=notify), up tells it when the jobs have started, how they
+	// are, and that up is alive. The jobs do not inherit NOTIFY_SOCKET or WATCHDOG_*:
+	// each gets a NOTIFY_SOCKET of up's.
+	sd, err := newSdNotifier(os.Getenv, os.Getpid(), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise: up: %v\n", err)
+	}
 	ln, err := listenLoopback(*listen)
 	if err != nil {
 		return &configError{fmt.Errorf("--listen: %w", err)}
@@ -99,15 +107,22 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	if err := supervisor.Adopt(); err != nil {
 		fmt.Fprintf(stderr, "supervise up: cannot adopt orphaned processes: %v\n", err)
 	}
-	jobs, _ := load(d, *dir)
+	jobs, problems := load(d, *dir)
+	var broken atomic.Int64 // job files not loaded, for the status systemd shows
+	broken.Store(int64(len(brokenFiles(problems))))
+	status := func() string { return summary(d.Status(), int(broken.Load())) }
 	started := time.Now()
 	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s and on %s\n", len(jobs), *dir, logs, ln.Addr(), ctl.Addr())
 
 	// A reload, by SIGHUP or by `supervise reload`.
 	reload := func(ctx context.Context) control.Reloaded {
+		sd.reloading()
 		jobs, problems := load(d, *dir)
 		fmt.Fprintf(stderr, "supervise: reload: %d jobs from %s\n", len(jobs), *dir)
-		d.Reload(ctx, jobs, brokenFiles(problems))
+		files := brokenFiles(problems)
+		d.Reload(ctx, jobs, files)
+		broken.Store(int64(len(files)))
+		sd.reloaded(status())
 		r := control.Reloaded{Jobs: len(jobs)}
 		for _, p := range problems {
 			r.Broken = append(r.Broken, p.Error())
@@ -123,11 +138,26 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	hurry := make(chan struct{}) // closed by a second SIGINT or SIGTERM
 	var g actor.Group
 	{
+		// This loop is also where up tells systemd it is ready and alive: when it
+		// hangs, the WATCHDOG=1s stop. Without NOTIFY_SOCKET, ready and ticks are nil
+		// and it only waits for signals.
 		done := make(chan struct{})
+		ready := sd.started(d)
+		var ticks <-chan time.Time
+		if every := sd.every(); every > 0 {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			ticks = t.C
+		}
 		g.Add(func() error {
 			stopping, killed := false, false
 			for {
 				select {
+				case <-ready:
+					ready = nil
+					sd.readyNow(status())
+				case <-ticks:
+					sd.tick(status()) // d.Status takes the daemon's lock: a deadlock stops the ticks
 				case sig := <-sigs:
 					switch {
 					case sig == syscall.SIGHUP:
@@ -137,6 +167,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 					case !stopping:
 						fmt.Fprintf(stderr, "supervise: %s: stopping every job\n", sig)
 						stopping = true
+						sd.stop()
 						stopJobs()
 					case !killed:
 						fmt.Fprintf(stderr, "supervise: %s again: killing every job\n", sig)
@@ -158,6 +189,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		supervisor.StopOrphans(syscall.SIGTERM, supervisor.DefaultStopTimeout, hurry)
 		return nil // every job has stopped: up ends
 	}, func(error) {
+		sd.stop()
 		stopJobs()
 	})
 	{
