@@ -126,7 +126,7 @@ func TestFromConfigErrors(t *testing.T) {
 		{"empty file", map[string]string{notifier.EnvTokenFile: empty, notifier.EnvChatID: tgChatID},
 			empty + " is empty"},
 		{"no chat", map[string]string{notifier.EnvToken: tgToken},
-			"a bot token is set but no chat to notify: set SUPERVISE_TELEGRAM_CHAT_ID"},
+			"a bot token is set (SUPERVISE_TELEGRAM_TOKEN) but no chat to notify: set SUPERVISE_TELEGRAM_CHAT_ID, or chat_id under [telegram] in the config file"},
 		{"chat without token", map[string]string{notifier.EnvChatID: tgChatID},
 			"SUPERVISE_TELEGRAM_CHAT_ID is set but there is no bot token"},
 		{"bad chat", map[string]string{notifier.EnvToken: tgToken, notifier.EnvChatID: "my group"},
