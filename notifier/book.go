@@ -62,6 +62,22 @@ func (s *store) update(f func(*book)) error {
 	return errors.Join(readErr, s.write())
 }
 
+// vacant reports whether the book is empty and has no file: nothing is open, in this
+// process or any other, so what cannot open an incident needs neither the file nor
+// its lock. A run that succeeds then touches nothing on disk for incidents.
+func (s *store) vacant() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.mem.empty() {
+		return false
+	}
+	if s.path == "" {
+		return true
+	}
+	_, err := os.Lstat(s.path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // peek calls f with the book as this process last read or wrote it, for reading:
 // for what only this process changes, such as when it last edited a post.
 func (s *store) peek(f func(*book)) {

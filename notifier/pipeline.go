@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -307,11 +308,16 @@ func doneContext() context.Context {
 // at their destinations' turns.
 func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
-	p.change(func(b *book) {
+	f := func(b *book) {
 		for _, ev := range evs {
 			p.step(b, p.out.redact(ev), now)
 		}
-	})
+	}
+	if !slices.ContainsFunc(evs, func(ev supervisor.Event) bool { return opens(ev.Kind) }) && p.book.vacant() {
+		p.book.peek(f) // nothing is open, and nothing here opens anything
+		return
+	}
+	p.change(f)
 }
 
 // change makes f's change to the book, saying once on stderr what keeps the book from
@@ -348,7 +354,15 @@ func (p *Pipeline) written(ws []write) []delivery {
 		return nil
 	}
 	var ds []delivery
-	p.change(func(b *book) { ds = p.render(b, ws, time.Now()) })
+	f := func(b *book) { ds = p.render(b, ws, time.Now()) }
+	plain := func(w write) bool {
+		return w.edit == "" && w.reply == nil && !slices.ContainsFunc(w.news, func(n news) bool { return n.inc != "" })
+	}
+	if !slices.ContainsFunc(ws, func(w write) bool { return !plain(w) }) && p.book.vacant() {
+		p.book.peek(f) // messages in no incident, and none open: the book has nothing to keep
+		return ds
+	}
+	p.change(f)
 	return ds
 }
 
