@@ -215,7 +215,9 @@ func (inc *incident) update(ev supervisor.Event) {
 	if ev.Kind == supervisor.KindRestartLoop {
 		// The loop's own event counts the deaths that made it, which came before.
 		inc.Count = max(inc.Count, ev.Crashes)
-		inc.Exits = slices.Clone(ev.Exits)
+		if len(ev.Exits) > 0 {
+			inc.Exits = slices.Clone(ev.Exits)
+		}
 	} else {
 		inc.Count++
 		if e := exitOf(ev); e != "" {

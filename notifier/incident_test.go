@@ -420,3 +420,27 @@ func TestJobFileIncidentEnds(t *testing.T) {
 		}
 	}
 }
+
+// A job restarted whatever its status that exits 0 in a crash loop: its deaths with
+// status 0 keep the incident current as deaths, not as successes.
+func TestExitZeroIsADeathOfALoop(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	p := notifier.NewForTest(&out, nil, 0, notifier.Options{Host: "h"})
+	p.Emit(death(1, false))
+	testkit.Eventually(t, "the first death told", func() bool { return strings.Contains(out.String(), "web failed") })
+	zero := death(2, false)
+	zero.Kind, zero.ExitCode, zero.Restarting = supervisor.KindSuccess, 0, false // as up emits it
+	p.Emit(zero)
+	p.Emit(zero) // a failure-stage incident of a restarting job: the console prints nothing new
+	loop := death(3, true)
+	loop.Kind, loop.Crashes = supervisor.KindRestartLoop, 3
+	p.Emit(loop)
+	testkit.Eventually(t, "the loop told", func() bool { return strings.Contains(out.String(), "crash-looping") })
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if text := out.String(); strings.Contains(text, "succeeded") || !strings.Contains(text, "exit 0") {
+		t.Errorf("the deaths with status 0 are told as successes, or not at all:\n%s", text)
+	}
+}

@@ -57,6 +57,11 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 			p.announce(inc, ev, now)
 		}
 	case stepUpdate:
+		if ev.Kind == supervisor.KindSuccess {
+			// A job that restarts whatever its status died with exit status 0: one
+			// more death of the incident, told as one.
+			ev.Kind, ev.Restarting = supervisor.KindFailure, true
+		}
 		before := inc.Stage
 		inc.update(ev)
 		p.latest[inc.ID] = ev
