@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -225,12 +226,62 @@ type member struct{ pid, pgid int }
 // members lists the running processes of the job's session. A zombie does not count:
 // once its parent died it waits for init to reap it, which some container inits do
 // late or never.
-func (p *process) members() []member {
+func (p *process) members() []member { return sessionMembers(p.sid) }
+
+// procScans shares readings of /proc among the jobs that ask at once: a reading is a
+// few milliseconds per thousand processes, and up stopping thousands of jobs at once
+// must not read /proc thousands of times over (each job's stop asks, for its
+// leftovers). A call made while a reading is under way waits for the next one, which
+// begins when that one ends, so what it gets is never older than the call, as a
+// reading of its own would be; all the calls made meanwhile share it.
+var procScans struct {
+	mu            sync.Mutex
+	running, next *procScan
+}
+
+// procScan is one reading of /proc: the sessions' members, by session id.
+type procScan struct {
+	done  chan struct{}
+	bySID map[int][]member
+}
+
+// sessionMembers lists the running processes of session sid, from a reading of /proc
+// that began after the call.
+func sessionMembers(sid int) []member {
+	procScans.mu.Lock()
+	if procScans.running != nil {
+		if procScans.next == nil {
+			procScans.next = &procScan{done: make(chan struct{})}
+		}
+		s := procScans.next
+		procScans.mu.Unlock()
+		<-s.done
+		return s.bySID[sid]
+	}
+	s := &procScan{done: make(chan struct{})}
+	procScans.running = s
+	procScans.mu.Unlock()
+	first := s
+	// This call reads, and goes on reading for those who asked meanwhile, until none
+	// did.
+	for s != nil {
+		s.bySID = readSessions()
+		close(s.done)
+		procScans.mu.Lock()
+		s, procScans.next = procScans.next, nil
+		procScans.running = s
+		procScans.mu.Unlock()
+	}
+	return first.bySID[sid]
+}
+
+// readSessions reads every process's session from /proc, leaving zombies out.
+func readSessions() map[int][]member {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var ms []member
+	bySID := map[int][]member{}
 	for _, e := range procs {
 		if c := e.Name()[0]; c < '0' || c > '9' {
 			continue
@@ -241,14 +292,15 @@ func (p *process) members() []member {
 		}
 		// pid (comm) state ppid pgrp session ...; comm may hold spaces and parentheses.
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 4 || f[0] == "Z" || f[3] != strconv.Itoa(p.sid) {
+		if len(f) < 4 || f[0] == "Z" {
 			continue
 		}
 		pid, _ := strconv.Atoi(e.Name())
 		pgid, _ := strconv.Atoi(f[2])
-		ms = append(ms, member{pid, pgid})
+		sid, _ := strconv.Atoi(f[3])
+		bySID[sid] = append(bySID[sid], member{pid, pgid})
 	}
-	return ms
+	return bySID
 }
 
 // drain waits up to grace for the rest of the output, then stops reading. A process

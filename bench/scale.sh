@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The scale curve of `supervise up`: for each N, N sleeping jobs, and what it takes to
+# start them all, hold them (PSS, idle CPU), answer `status --json` and a /metrics
+# scrape, reload one changed job, and stop them all. One line per N. The jobs have no
+# pty (pty = false): Linux gives out 4096 ptys in all (kernel.pty.max), so a host with
+# more jobs than that must run most of them without one.
+#   bash bench/scale.sh [N...]        (default: 1000 5000 10000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000 5000 10000)
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; rm -rf "$work"' EXIT
+CGO_ENABLED=0 go build -o "$work/supervise" ./cmd/supervise
+ms() { echo $(( ($2 - $1) / 1000000 )); }
+now() { date +%s%N; }
+
+printf '%6s  %9s  %8s  %7s  %9s  %9s  %9s  %9s  %9s\n' jobs start_ms PSS_MiB KB/job idle_ms/5s status_ms scrape_ms reload_ms stop_ms
+for n in "${sizes[@]}"; do
+	rm -rf "$work/jobs" "$work/state"
+	mkdir "$work/jobs"
+	for i in $(seq "$n"); do
+		printf 'command = ["sleep", "100000"]\npty = false\n' > "$work/jobs/s$i.toml"
+	done
+	chmod 644 "$work"/jobs/*.toml
+	export SUPERVISE_STATE_DIR="$work/state"
+	t0=$(now)
+	"$work/supervise" up --jobs "$work/jobs" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
+	pid=$!
+	# Started: every job running, as status says (polled: this is a bench, not a test).
+	until [ "$("$work/supervise" status --json 2>/dev/null | grep -o '"state": "running"' | wc -l)" -ge "$n" ]; do
+		kill -0 $pid 2>/dev/null || { cat "$work/err" >&2; exit 1; }
+		sleep 0.05
+	done
+	t1=$(now)
+	sleep 2
+	pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
+	ticks=$(getconf CLK_TCK)
+	c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	sleep 5
+	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	s0=$(now)
+	"$work/supervise" status --json > /dev/null
+	s1=$(now)
+	addr=$(sed -n 's/.*listening on \([^ ;]*\).*/\1/p' "$work/err" | head -1)
+	m0=$(now)
+	curl -fsS --compressed -o /dev/null "http://$addr/metrics"
+	m1=$(now)
+	printf 'command = ["sleep", "100001"]\npty = false\n' > "$work/jobs/s1.toml"
+	r0=$(now)
+	"$work/supervise" reload > /dev/null
+	r1=$(now)
+	k0=$(now)
+	kill -TERM $pid
+	wait $pid || true
+	k1=$(now)
+	pid=
+	printf '%6d  %9d  %8d  %7d  %9d  %9d  %9d  %9d  %9d\n' "$n" "$(ms "$t0" "$t1")" $((pss / 1024)) $((pss / n)) \
+		$(((c1 - c0) * 1000 / ticks)) "$(ms "$s0" "$s1")" "$(ms "$m0" "$m1")" "$(ms "$r0" "$r1")" "$(ms "$k0" "$k1")"
+done
