@@ -77,9 +77,11 @@ fi
 ldflags="-s -w -X main.buildVersion=v$version -X main.buildCommit=$commit -X main.buildTime=$committed -X main.buildModified=$modified"
 
 # Static binaries: no libc to match on the target, and a faster start for a wrapper
-# that runs on every cron tick. -buildvcs=auto undoes a GOFLAGS=-buildvcs=false.
+# that runs on every cron tick. The commit is stamped above, with -X, so go build is
+# told not to ask git again (-buildvcs=false): its own git status fails now and then
+# while another git command holds the index's lock.
 build() { # ARCH DEST
-	CGO_ENABLED=0 GOOS=linux GOARCH=$1 go build -trimpath -buildvcs=auto -ldflags "$ldflags" -o "$2" ./cmd/supervise
+	CGO_ENABLED=0 GOOS=linux GOARCH=$1 go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$2" ./cmd/supervise
 }
 for arch in "${arches[@]}"; do
 	build "$arch" "$out/linux_$arch/supervise"
