@@ -25,6 +25,16 @@ func incidents(t *testing.T, srv *telegramtest.Server, state string, stderr *syn
 		PrivatePace: 10 * time.Millisecond, GroupPace: 10 * time.Millisecond})
 }
 
+// incidentChat starts a fake Bot API and a pipeline to it, as incidents makes it, in
+// a state folder of its own, and returns them with the pipeline's stderr.
+func incidentChat(t *testing.T, buttons bool) (*telegramtest.Server, *notifier.Pipeline, *syncBuffer) {
+	t.Helper()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	t.Cleanup(srv.Close)
+	stderr := &syncBuffer{}
+	return srv, incidents(t, srv, t.TempDir(), stderr, buttons), stderr
+}
+
 // death is the n-th quick death in a row of web, a job that up restarts.
 func death(n int, looping bool) supervisor.Event {
 	return supervisor.Event{Kind: supervisor.KindFailure, Job: "web", Host: "h", Command: "web --port 80",
@@ -61,10 +71,7 @@ func wantResolvedByReply(t *testing.T, srv *telegramtest.Server, job string) {
 // it is resolved, its buttons gone.
 func TestCrashLoopIsOneMessage(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, true)
+	srv, p, stderr := incidentChat(t, true)
 	p.Emit(death(1, false))
 	testkit.Eventually(t, "the first death's message", func() bool { return len(srv.Messages()) == 1 })
 	first := srv.Messages()[0]
@@ -138,10 +145,7 @@ func TestIncidentOutlastsRestart(t *testing.T) {
 // edits after it then edit.
 func TestDeletedIncidentMessageIsSentAgain(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	srv, p, stderr := incidentChat(t, false)
 	p.Emit(death(1, false))
 	testkit.Eventually(t, "the first death's message", func() bool { return len(srv.Messages()) == 1 })
 	srv.DeleteMessage(tgChat, srv.Messages()[0].ID)
@@ -222,10 +226,7 @@ func TestStormIsAFewMessages(t *testing.T) {
 // A silence's message is edited to say how long the job has been silent.
 func TestSilenceMessageKeepsItsLength(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	srv, p, _ := incidentChat(t, false)
 	notifier.SetFirstSilenceEdit(p, 100*time.Millisecond)
 	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "worker", Host: "h", Silent: 9500 * time.Millisecond,
 		Every: 5 * time.Second, Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}})
@@ -344,10 +345,7 @@ func TestConsolePrintsWhatAnEditWouldTell(t *testing.T) {
 // before. (It ends only deaths an earlier up saw.)
 func TestHealthyRunDoesNotResolveASilence(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	srv, p, _ := incidentChat(t, false)
 	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
 	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "worker", Host: "h", Silent: 10 * time.Second,
 		Every: 5 * time.Second, Restarting: true, Notify: on})
@@ -365,10 +363,7 @@ func TestHealthyRunDoesNotResolveASilence(t *testing.T) {
 // the job's next success, with one reply: the recovery up emits after it adds none.
 func TestMissedRunRecoveryIsToldOnce(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	srv, p, _ := incidentChat(t, false)
 	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
 	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "backup", Host: "h", Missed: time.Now().Add(-time.Hour), MissedRuns: 3,
 		Note: "3 runs in a row skipped: the run due at 03:00 is still going (overlap = skip)", Notify: on})
@@ -387,10 +382,7 @@ func TestMissedRunRecoveryIsToldOnce(t *testing.T) {
 // and its folder loads.
 func TestJobFileIncidentEnds(t *testing.T) {
 	t.Parallel()
-	srv := telegramtest.NewServer(tgToken, tgChat)
-	defer srv.Close()
-	var stderr syncBuffer
-	p := incidents(t, srv, t.TempDir(), &stderr, false)
+	srv, p, _ := incidentChat(t, false)
 	dir := t.TempDir()
 	fixed, removed := filepath.Join(dir, "fixed.toml"), filepath.Join(dir, "removed.toml")
 	for _, f := range []string{fixed, removed} {
