@@ -79,7 +79,7 @@ supervise \- run batch jobs and daemons, and tell a Telegram chat when a human s
 	b.WriteString(`\fBsupervise help\fR [COMMAND]
 .fi
 `)
-	b.WriteString(manDescription)
+	b.WriteString(manDescription())
 	b.WriteString(".SH COMMANDS\n")
 	b.WriteString(paragraphs("Each command takes the flags listed under it, with one dash or two " +
 		"(-n 5, --state DIR); flags go before its arguments, and where a command says so, also after them. " +
@@ -106,7 +106,7 @@ supervise \- run batch jobs and daemons, and tell a Telegram chat when a human s
 			fmt.Fprintf(&b, "\n%s\n", roff(d.text))
 		}
 	}
-	b.WriteString(manRest)
+	b.WriteString(manRest())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -141,8 +141,10 @@ func roff(text string) string {
 	return strings.Join(lines, "\n")
 }
 
-// manDescription is what the man page says of supervise before its commands.
-var manDescription = `.SH DESCRIPTION
+// manDescription is what the man page says of supervise before its commands. It is a
+// function, not a variable, so that every run of supervise does not build it.
+func manDescription() string {
+	return `.SH DESCRIPTION
 ` + paragraphs(`supervise runs batch jobs and daemons, keeps them alive, and tells a Telegram chat only when a human should look: a job failed, timed out, is crash-looping, went silent, or did not run when it should have. It replaces nohup, cron lines and hand-written "send a message on exception" wrappers, at the level of the process: any program runs under it unchanged.
 
 "supervise run" runs one job once, in the foreground, and exits with the job's status. "supervise up" keeps every job of a folder of job files running, restarts them, runs them on their schedules, watches their heartbeats, and answers the commands status, start, stop, restart, reload and logs on its control socket.
@@ -151,9 +153,12 @@ With no Telegram bot configured, the messages go to standard error in the same w
 ` + paragraphs(`Debian's daemontools package (and daemontools installed from source) has a different program of the same name, /usr/bin/supervise, documented in supervise(8): it runs the one service of a service directory, "supervise DIR", for svscan, svc and svstat. The two share nothing but the name.
 
 To tell them apart, run "supervise version": this supervise prints "supervise" and its version; daemontools' takes "version" for a service directory and fails with "unable to chdir". "command -v supervise" says which one the shell finds first, and "dpkg -S /usr/bin/supervise" names daemontools when it is that one.`)
+}
 
-// manRest is what the man page says after its commands.
-var manRest = `.SH JOB FILES
+// manRest is what the man page says after its commands: a function, as
+// manDescription.
+func manRest() string {
+	return `.SH JOB FILES
 ` + paragraphs(`One job per TOML file; its name is the file's stem unless name is set. A command that is an array is executed directly; a string runs with /bin/sh -c. An example, with most keys:`) + `.PP
 .nf
 .RS
@@ -204,6 +209,7 @@ The config file (/etc/supervise/config.toml for root; $XDG_CONFIG_HOME/supervise
 .SH EXIT STATUS
 ` + paragraphs(`"supervise run" exits with the job's own status; 128+N when the job died of signal N; 124 when it was stopped for its timeout. Every command exits 2 for a usage or configuration error, printed before anything runs, 1 for another failure, and 0 otherwise; "supervise up" exits 0 after a requested stop.`) + `.SH SEE ALSO
 ` + paragraphs(`The README of supervise, which describes every command, job-file key and message; supervise(8) of daemontools, the other program of this name.`)
+}
 
 // jobFileExample is the job file the man page shows; a test loads it, so every key
 // it names is one supervise knows.

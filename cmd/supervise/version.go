@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,7 +46,7 @@ type buildInfo struct {
 
 // pseudoVersion matches the versions Go makes up for a commit that has no tag of its
 // own, such as v0.0.0-20261203145300-6c0d326abcde, with Go's +dirty when modified.
-var pseudoVersion = regexp.MustCompile(`[-.]\d{14}-[0-9a-f]{12}(\+dirty)?$`)
+var pseudoVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[-.]\d{14}-[0-9a-f]{12}(\+dirty)?$`) })
 
 // readBuildInfo merges what the toolchain recorded in bi (nil when the binary has no
 // build info) with what the linker was told. A released module version (go install
@@ -77,7 +78,7 @@ func readBuildInfo(bi *debug.BuildInfo, s stamp, goVersion, platform string) bui
 		revision, vcsTime, modified = s.Commit, s.Time, s.Modified
 	}
 	switch {
-	case modVersion != "" && !pseudoVersion.MatchString(modVersion):
+	case modVersion != "" && !pseudoVersion().MatchString(modVersion):
 		info.Version = modVersion
 	case s.Version != "":
 		info.Version = s.Version
