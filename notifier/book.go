@@ -62,20 +62,28 @@ func (s *store) update(f func(*book)) error {
 	return errors.Join(readErr, s.write())
 }
 
-// vacant reports whether the book is empty and has no file: nothing is open, in this
-// process or any other, so what cannot open an incident needs neither the file nor
-// its lock. A run that succeeds then touches nothing on disk for incidents.
-func (s *store) vacant() bool {
+// calm reports whether no incident is open: none in the book as the file holds it now,
+// read without the lock when it changed (reread). Then what cannot open an incident
+// needs neither the lock nor a write: a run that succeeds, or a job's healthy run,
+// at most reads the file.
+func (s *store) calm() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.mem.empty() {
-		return false
+	if s.path != "" && s.reread() != nil {
+		return false // the locked way says what is wrong, and sets a bad file aside
 	}
-	if s.path == "" {
-		return true
+	return len(s.mem.Incidents) == 0
+}
+
+// view calls f with the book as the file holds it now, for reading only: reread, with
+// no lock and no write.
+func (s *store) view(f func(*book)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.path != "" {
+		s.reread() // a file that cannot be read leaves the book as it was; the pipeline says why
 	}
-	_, err := os.Lstat(s.path)
-	return errors.Is(err, fs.ErrNotExist)
+	f(&s.mem)
 }
 
 // peek calls f with the book as this process last read or wrote it, for reading:
@@ -108,6 +116,24 @@ func (s *store) lock() (func(), error) {
 // read reads the book from the file if it changed since it was last read or written.
 // A file that is not a book is set aside, as name.bad, and the book starts empty.
 func (s *store) read() error {
+	err := s.reread()
+	var bad notABook
+	if errors.As(err, &bad) {
+		// Under the lock: no writer can have put a good book in its place meanwhile.
+		os.Rename(s.path, s.path+".bad")
+		s.mem, s.seen = book{}, fileStamp{}
+		return fmt.Errorf("incidents: %s is not a book of incidents (%v): set aside as %s.bad; open incidents get new messages", s.path, bad.error, filepath.Base(s.path))
+	}
+	return err
+}
+
+// notABook is a file that does not hold a book.
+type notABook struct{ error }
+
+// reread reads the book from the file if it changed since it was last read or
+// written, and changes nothing on disk: it needs no lock, as a writer renames a whole
+// new file into place.
+func (s *store) reread() error {
 	stamp, ok := stampOf(s.path)
 	if !ok {
 		if s.seen != (fileStamp{}) {
@@ -124,9 +150,7 @@ func (s *store) read() error {
 	}
 	var b book
 	if err := json.Unmarshal(data, &b); err != nil {
-		os.Rename(s.path, s.path+".bad")
-		s.mem, s.seen = book{}, fileStamp{}
-		return fmt.Errorf("incidents: %s is not a book of incidents (%v): set aside as %s.bad; open incidents get new messages", s.path, err, filepath.Base(s.path))
+		return notABook{err}
 	}
 	s.mem, s.seen, s.last = b, stamp, data
 	return nil

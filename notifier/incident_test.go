@@ -436,3 +436,31 @@ func TestExitZeroIsADeathOfALoop(t *testing.T) {
 		t.Errorf("the deaths with status 0 are told as successes, or not at all:\n%s", text)
 	}
 }
+
+// A file in the book's place that is not a book is set aside as .bad, said once on
+// stderr, and the incidents start anew: a failure still opens one and is told.
+func TestBadBookIsSetAside(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	state := t.TempDir()
+	book := filepath.Join(state, "incidents.json")
+	if err := os.WriteFile(book, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	p := incidents(t, srv, state, &stderr, false)
+	p.Emit(death(1, false))
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Messages()) != 1 {
+		t.Errorf("%d messages, want the failure told", len(srv.Messages()))
+	}
+	if data, err := os.ReadFile(book + ".bad"); err != nil || string(data) != "{not json" {
+		t.Errorf("the bad file is not kept as .bad: %q, %v", data, err)
+	}
+	if n := strings.Count(stderr.String(), "is not a book of incidents"); n != 1 {
+		t.Errorf("said %d times on stderr, want once:\n%s", n, stderr.String())
+	}
+}

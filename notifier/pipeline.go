@@ -313,7 +313,7 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 			p.step(b, p.out.redact(ev), now)
 		}
 	}
-	if !slices.ContainsFunc(evs, func(ev supervisor.Event) bool { return opens(ev.Kind) }) && p.book.vacant() {
+	if !slices.ContainsFunc(evs, func(ev supervisor.Event) bool { return opens(ev.Kind) }) && p.book.calm() {
 		p.book.peek(f) // nothing is open, and nothing here opens anything
 		return
 	}
@@ -358,8 +358,8 @@ func (p *Pipeline) written(ws []write) []delivery {
 	plain := func(w write) bool {
 		return w.edit == "" && w.reply == nil && !slices.ContainsFunc(w.news, func(n news) bool { return n.inc != "" })
 	}
-	if !slices.ContainsFunc(ws, func(w write) bool { return !plain(w) }) && p.book.vacant() {
-		p.book.peek(f) // messages in no incident, and none open: the book has nothing to keep
+	if !slices.ContainsFunc(ws, func(w write) bool { return !plain(w) }) && p.book.calm() {
+		p.book.peek(f) // messages in no incident, and none open: the book has nothing to change
 		return ds
 	}
 	p.change(f)

@@ -323,7 +323,7 @@ func (p *Pipeline) rendered(b *book, po *post, inc *incident, now time.Time) del
 // Incident names the job of the open incident id, for a press of one of its post's
 // buttons, and false when no open incident has that id.
 func (p *Pipeline) Incident(id string) (job string, ok bool) {
-	p.book.update(func(b *book) { // a problem with the book is the pipeline's to say
+	p.book.view(func(b *book) {
 		if inc := b.byID(id); inc != nil && inc.Stage != supervisor.KindProblem {
 			job, ok = inc.Job, true
 		}
@@ -364,7 +364,7 @@ func (p *Pipeline) Mute(job string, until time.Time) {
 func (p *Pipeline) Mutes() map[string]time.Time {
 	mutes := map[string]time.Time{}
 	now := time.Now()
-	p.book.update(func(b *book) {
+	p.book.view(func(b *book) {
 		for job := range b.Muted {
 			if until, ok := b.muted(job, now); ok {
 				mutes[job] = until

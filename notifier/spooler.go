@@ -324,14 +324,11 @@ func (s *spooler) messageOf(post string) int64 {
 	if s.book == nil || post == "" {
 		return 0
 	}
-	err := s.book.update(func(b *book) {
+	s.book.view(func(b *book) {
 		if po := b.Posts[post]; po != nil {
 			id = po.Message
 		}
 	})
-	if err != nil {
-		fmt.Fprintf(s.w, "supervise: %v\n", err)
-	}
 	return id
 }
 
