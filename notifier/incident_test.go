@@ -341,21 +341,47 @@ func TestConsolePrintsWhatAnEditWouldTell(t *testing.T) {
 	}
 }
 
-// A run that stays up healthy says nothing of a silence: the job may be as silent as
-// before. (It ends only deaths an earlier up saw.)
-func TestHealthyRunDoesNotResolveASilence(t *testing.T) {
+// A run that stays up healthy resolves a crash loop that an earlier supervise left
+// open, and says nothing of a silence, in this supervise or an earlier one: the job
+// may be as silent as before.
+func TestHealthyRunResolvesOnlyAnEarlierCrashLoop(t *testing.T) {
 	t.Parallel()
-	srv, p, _ := incidentChat(t, false)
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	state := t.TempDir()
+	var stderr syncBuffer
 	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
-	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "worker", Host: "h", Silent: 10 * time.Second,
-		Every: 5 * time.Second, Restarting: true, Notify: on})
-	testkit.Eventually(t, "the silence's message", func() bool { return len(srv.Messages()) == 1 })
-	p.Emit(supervisor.Event{Kind: supervisor.KindRecovery, Job: "worker", Host: "h", Healthy: true, Notify: on})
-	if err := p.Close(context.Background()); err != nil {
+	silence := func(job string) supervisor.Event {
+		return supervisor.Event{Kind: supervisor.KindHeartbeat, Job: job, Host: "h", Silent: 10 * time.Second,
+			Every: 5 * time.Second, Restarting: true, Notify: on}
+	}
+	healthy := func(job string) supervisor.Event {
+		return supervisor.Event{Kind: supervisor.KindRecovery, Job: job, Host: "h", Healthy: true, Notify: on}
+	}
+	first := incidents(t, srv, state, &stderr, false)
+	first.Emit(death(1, false)) // web: a crash, left open
+	testkit.Eventually(t, "web's message", func() bool { return len(srv.Messages()) == 1 })
+	first.Emit(silence("worker")) // after it, so not in one digest with it
+	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if m := current(t, srv, srv.Messages()[0].ID); strings.Contains(m.Text, "✅") || len(srv.Messages()) != 1 {
-		t.Errorf("the silence reads %q, with %d messages: resolved by a healthy run", m.Text, len(srv.Messages()))
+	second := incidents(t, srv, state, &stderr, false)
+	second.Emit(silence("quiet")) // opened by this supervise
+	testkit.Eventually(t, "three incidents told", func() bool { return len(srv.Messages()) == 3 })
+	for _, job := range []string{"web", "worker", "quiet"} {
+		second.Emit(healthy(job))
+	}
+	if err := second.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 4 || msgs[3].ReplyTo != msgs[0].ID {
+		t.Fatalf("messages %+v, want the three incidents and a reply to web's", msgs)
+	}
+	for i, want := range []string{"✅ web resolved", "💔 worker", "💔 quiet"} {
+		if m := current(t, srv, msgs[i].ID); !strings.HasPrefix(m.Text, "<b>"+want) {
+			t.Errorf("message %d reads %q, want it to start %q", i, m.Text, want)
+		}
 	}
 }
 
