@@ -136,22 +136,6 @@ func (t *Telegram) EditPost(ctx context.Context, id int64, p Post) error {
 	return classifyEdit(err)
 }
 
-// EditButtons replaces only the buttons of message id in chatID (editMessageReplyMarkup); nil removes them.
-// "message is not modified" is nil; gone is ErrMessageGone. Retried as Send is.
-func (t *Telegram) EditButtons(ctx context.Context, chatID string, id int64, rows [][]Button) error {
-	const method = "editMessageReplyMarkup"
-	body, err := json.Marshal(struct {
-		ChatID      string          `json:"chat_id"`
-		MessageID   int64           `json:"message_id"`
-		ReplyMarkup *inlineKeyboard `json:"reply_markup,omitempty"`
-	}{chatID, id, keyboardOf(rows)})
-	if err != nil {
-		return fmt.Errorf("telegram: %s: %w", method, err)
-	}
-	_, err = t.retry(ctx, method, body)
-	return classifyEdit(err)
-}
-
 // AnswerPress answers a button press (answerCallbackQuery) with text shown to the presser
 // (clipped to Telegram's 200 characters; "" shows nothing but stops the spinner). Not
 // retried beyond one short try: a press must be answered within seconds or not at all.

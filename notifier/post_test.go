@@ -187,25 +187,19 @@ func TestEditGone(t *testing.T) {
 	id := post(t, tg, notifier.Post{Target: to, Text: "backup failing", Buttons: incidentButtons})
 	srv.DeleteMessage(tgChat, id)
 
-	edits := map[string]func() error{
-		"EditPost":    func() error { return tg.EditPost(ctx, id, notifier.Post{Target: to, Text: "backup ok"}) },
-		"EditButtons": func() error { return tg.EditButtons(ctx, tgChatID, id, nil) },
+	before := srv.Requests()
+	err := tg.EditPost(ctx, id, notifier.Post{Target: to, Text: "backup ok"})
+	if !errors.Is(err, notifier.ErrMessageGone) || !errors.Is(err, notifier.ErrPermanent) {
+		t.Errorf("EditPost of a deleted message = %v, want ErrMessageGone and ErrPermanent", err)
 	}
-	for name, edit := range edits {
-		before := srv.Requests()
-		err := edit()
-		if !errors.Is(err, notifier.ErrMessageGone) || !errors.Is(err, notifier.ErrPermanent) {
-			t.Errorf("%s of a deleted message = %v, want ErrMessageGone and ErrPermanent", name, err)
-		}
-		var apiErr *notifier.APIError
-		if !errors.As(err, &apiErr) || apiErr.Description != "Bad Request: message to edit not found" {
-			t.Errorf("%s: errors.As(*APIError) = %+v", name, apiErr)
-		}
-		if got := srv.Requests() - before; got != 1 {
-			t.Errorf("%s: %d requests, want 1: a gone message stays gone", name, got)
-		}
-		assertNoToken(t, err)
+	var apiErr *notifier.APIError
+	if !errors.As(err, &apiErr) || apiErr.Description != "Bad Request: message to edit not found" {
+		t.Errorf("errors.As(*APIError) = %+v", apiErr)
 	}
+	if got := srv.Requests() - before; got != 1 {
+		t.Errorf("%d requests, want 1: a gone message stays gone", got)
+	}
+	assertNoToken(t, err)
 
 	// The other words Telegram has for a message that cannot be edited any more.
 	for _, desc := range []string{"Bad Request: message can't be edited", "Bad Request: MESSAGE_ID_INVALID"} {
@@ -213,47 +207,6 @@ func TestEditGone(t *testing.T) {
 		if err := tg.EditPost(ctx, id, notifier.Post{Target: to, Text: "x"}); !errors.Is(err, notifier.ErrMessageGone) {
 			t.Errorf("EditPost answered %q = %v, want ErrMessageGone", desc, err)
 		}
-		srv.Fail(telegramtest.Fault{Status: 400, Description: desc})
-		if err := tg.EditButtons(ctx, tgChatID, id, incidentButtons); !errors.Is(err, notifier.ErrMessageGone) {
-			t.Errorf("EditButtons answered %q = %v, want ErrMessageGone", desc, err)
-		}
-	}
-	// Not modified is success whatever the method.
-	srv.Fail(telegramtest.Fault{Status: 400, Description: "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"})
-	if err := tg.EditButtons(ctx, tgChatID, id, nil); err != nil {
-		t.Errorf("EditButtons answered not modified = %v, want nil", err)
-	}
-}
-
-func TestEditButtons(t *testing.T) {
-	t.Parallel()
-	tg, srv := newTestTelegram(t)
-	ctx := context.Background()
-	id := post(t, tg, notifier.Post{Target: notifier.Target{ChatID: tgChatID}, Text: "<i>backup</i> failing", ParseMode: "HTML",
-		Buttons: incidentButtons})
-
-	unmute := [][]notifier.Button{{{Text: "Unmute", Data: "unmute:1"}}}
-	for _, step := range []struct {
-		name  string
-		rows  [][]notifier.Button
-		edits int
-	}{
-		{"new buttons", unmute, 1},
-		{"the same", unmute, 1},
-		{"none", nil, 2},
-		{"none again", [][]notifier.Button{}, 2},
-	} {
-		if err := tg.EditButtons(ctx, tgChatID, id, step.rows); err != nil {
-			t.Errorf("%s: EditButtons = %v", step.name, err)
-		}
-		got := message(t, srv, id)
-		if got.Text != "<i>backup</i> failing" || got.ParseMode != "HTML" || !reflect.DeepEqual(got.Buttons, asFake(step.rows)) || got.Edits != step.edits {
-			t.Errorf("%s: %+v, want the text kept, buttons %v and %d edits", step.name, got, step.rows, step.edits)
-		}
-	}
-	err := tg.EditButtons(ctx, "7", id, unmute)
-	if err == nil || err.Error() != "telegram: editMessageReplyMarkup: 400 Bad Request: chat not found" || errors.Is(err, notifier.ErrMessageGone) {
-		t.Errorf("EditButtons in an unknown chat = %v", err)
 	}
 }
 
@@ -349,7 +302,6 @@ func TestPostErrorsHideTheToken(t *testing.T) {
 			return err
 		},
 		"EditPost":    func(tg *notifier.Telegram) error { return tg.EditPost(ctx, 1, notifier.Post{Target: to, Text: "x"}) },
-		"EditButtons": func(tg *notifier.Telegram) error { return tg.EditButtons(ctx, tgChatID, 1, incidentButtons) },
 		"AnswerPress": func(tg *notifier.Telegram) error { return tg.AnswerPress(ctx, "1", "x") },
 	}
 	for name, call := range calls {
