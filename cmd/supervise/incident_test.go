@@ -58,14 +58,7 @@ func TestIncidentOutlastsUp(t *testing.T) {
 	t.Cleanup(srv.Close)
 	dir, state := t.TempDir(), t.TempDir()
 	writeFile(t, dir, "web.toml", `command = "echo 'Error: cannot bind :80' >&2; exit 1"`)
-	upOn := func() (*exec.Cmd, *syncBuffer) {
-		cmd := quiet(upCommand(t, dir))
-		cmd.Env = append(cmd.Env, botEnv(srv)...)
-		cmd.Env = append(cmd.Env, "SUPERVISE_STATE_DIR="+state) // of two, exec uses the last
-		cmd, _, stderr := start(t, cmd)
-		return cmd, stderr
-	}
-	first, _ := upOn()
+	first, _, _ := startBotUp(t, srv, dir, "--state", state)
 	testkit.EventuallyWithin(t, 20*time.Second, "the message edited to say web crash-loops", func() bool {
 		msgs := srv.Messages()
 		if len(msgs) == 0 {
@@ -79,7 +72,7 @@ func TestIncidentOutlastsUp(t *testing.T) {
 	incident := srv.Messages()[0]
 
 	writeFile(t, dir, "web.toml", "command = \"echo fixed; exec sleep 100\"\nhealthy_after = \"500ms\"\n")
-	_, stderr := upOn()
+	_, _, stderr := startBotUp(t, srv, dir, "--state", state)
 	testkit.EventuallyWithin(t, 20*time.Second, "a reply to the first up's message", func() bool { return len(srv.Messages()) >= 2 })
 	msgs := srv.Messages()
 	if len(msgs) != 2 || msgs[1].ReplyTo != incident.ID || !strings.Contains(msgs[1].Text, "web recovered") {
