@@ -122,7 +122,9 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		files := brokenFiles(problems)
 		d.Reload(ctx, jobs, files)
 		broken.Store(int64(len(files)))
-		sd.reloaded(status())
+		if sd != nil { // the summary reads every job's status: only for systemd
+			sd.reloaded(status())
+		}
 		r := control.Reloaded{Jobs: len(jobs)}
 		for _, p := range problems {
 			r.Broken = append(r.Broken, p.Error())
