@@ -174,9 +174,10 @@ func classify(ev supervisor.Event, inc *incident) step {
 		return stepDrop
 	case ev.Kind == supervisor.KindRecovery && inc != nil:
 		return stepResolve
-	case ev.Kind == supervisor.KindSuccess && inc != nil && !inc.Restarting:
+	case ev.Kind == supervisor.KindSuccess && inc != nil && !inc.Restarting &&
+		(inc.Stage != supervisor.KindHeartbeat || sameRun(ev, inc)):
 		return stepResolve
-	case ev.Kind == supervisor.KindSuccess && inc != nil:
+	case ev.Kind == supervisor.KindSuccess && inc != nil && inc.Restarting:
 		return stepUpdate // one more death of a job that restarts, if it exits 0
 	case ev.Kind == supervisor.KindRecovery && (ev.SelfHealed || ev.Fixed || ev.Healthy):
 		return stepDrop // it ends nothing that was told
@@ -190,7 +191,14 @@ func classify(ev supervisor.Event, inc *incident) step {
 // restarts healed it, or the run that stalled and opened it ended well after all (one
 // run is one message), so nobody has anything to read about it but the ✅.
 func quietly(ev supervisor.Event, inc *incident) bool {
-	return ev.SelfHealed || ev.Kind == supervisor.KindSuccess && !inc.Run.IsZero() && ev.Start.Equal(inc.Run)
+	return ev.SelfHealed || ev.Kind == supervisor.KindSuccess && sameRun(ev, inc)
+}
+
+// sameRun reports whether ev is about the run that opened inc. A silence or a missed
+// run is resolved by a later success only through the recovery up emits for it; the
+// run that was silent resolves it by ending well.
+func sameRun(ev supervisor.Event, inc *incident) bool {
+	return !inc.Run.IsZero() && ev.Start.Equal(inc.Run)
 }
 
 // open makes the incident that ev opens, at now.

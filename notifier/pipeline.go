@@ -35,10 +35,7 @@ type Pipeline struct {
 	silences  map[string]*silence         // open silences, by incident id, whose posts say for how long
 	firstEdit time.Duration               // how long after it came a silence's post is first edited
 	started   time.Time                   // when the pipeline began: what a healthy run may resolve is older
-	// resolvedBy is the start of the run whose success resolved a job's incident, by
-	// key: the recovery up emits after that success tells nothing more.
-	resolvedBy map[string]time.Time
-	calls      chan func(*book) // changes of the book asked by other goroutines
+	calls     chan func(*book)            // changes of the book asked by other goroutines
 
 	in   chan supervisor.Event
 	wake chan struct{} // an overflow waits
@@ -126,7 +123,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
-		gone: map[string]goneIncident{}, silences: map[string]*silence{}, started: time.Now(), resolvedBy: map[string]time.Time{}, firstEdit: time.Minute, calls: make(chan func(*book))}
+		gone: map[string]goneIncident{}, silences: map[string]*silence{}, started: time.Now(), firstEdit: time.Minute, calls: make(chan func(*book))}
 	p.pacer = pacer{pace: out.pace, editable: p.editable}
 	if s, ok := out.(*spooler); ok {
 		s.book = p.book

@@ -33,10 +33,6 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 		// says nothing of a silence.
 		inc = nil
 	}
-	if ev.Kind == supervisor.KindRecovery && inc == nil && !ev.Start.IsZero() && p.resolvedBy[ik].Equal(ev.Start) {
-		delete(p.resolvedBy, ik)
-		return // the success of the same run resolved the incident and said so
-	}
 	if ev.Fixed {
 		p.resolveRemoved(b, ev, now)
 	}
@@ -83,9 +79,6 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 			}
 		}
 	case stepResolve:
-		if ev.Kind == supervisor.KindSuccess {
-			p.resolvedBy[ik] = ev.Start
-		}
 		delete(b.Incidents, inc.Key)
 		delete(p.latest, inc.ID)
 		delete(p.silences, inc.ID)

@@ -571,6 +571,7 @@ func (l *lifecycle) due(now time.Time) {
 			if s.skips == skipsToTell {
 				// Missed runs, as a downtime misses them: the job's next success is
 				// their recovery.
+				s.overdue = true // the next success is its recovery
 				ev := l.job.Event(KindHeartbeat, l.host)
 				ev.Missed, ev.MissedRuns = t, s.skips
 				ev.Note = fmt.Sprintf("%d runs in a row skipped: the run due at %s is still going (overlap = skip)", s.skips, since)
