@@ -163,7 +163,9 @@ func opens(k supervisor.Kind) bool {
 // none). An incident opens only for an event its job wants told (Wanted); once it is
 // open, every event that needs a human keeps it current, wanted or not, as the
 // deaths of a crash loop do. A success resolves the incident of a job that is not
-// restarted; the recovery of a healthy run, a heartbeat or a job file resolves any.
+// restarted, but for a missed run (a heartbeat about no run), which the recovery up
+// emits after that success resolves; the recovery of a healthy run, a heartbeat or a
+// job file resolves any.
 func classify(ev supervisor.Event, inc *incident) step {
 	switch {
 	case opens(ev.Kind) && inc != nil:
@@ -175,7 +177,7 @@ func classify(ev supervisor.Event, inc *incident) step {
 	case ev.Kind == supervisor.KindRecovery && inc != nil:
 		return stepResolve
 	case ev.Kind == supervisor.KindSuccess && inc != nil && !inc.Restarting &&
-		(inc.Stage != supervisor.KindHeartbeat || sameRun(ev, inc)):
+		(inc.Stage != supervisor.KindHeartbeat || !inc.Run.IsZero()):
 		return stepResolve
 	case ev.Kind == supervisor.KindSuccess && inc != nil && inc.Restarting:
 		return stepUpdate // one more death of a job that restarts, if it exits 0
@@ -194,9 +196,7 @@ func quietly(ev supervisor.Event, inc *incident) bool {
 	return ev.SelfHealed || ev.Kind == supervisor.KindSuccess && sameRun(ev, inc)
 }
 
-// sameRun reports whether ev is about the run that opened inc. A silence or a missed
-// run is resolved by a later success only through the recovery up emits for it; the
-// run that was silent resolves it by ending well.
+// sameRun reports whether ev is about the run that opened inc.
 func sameRun(ev supervisor.Event, inc *incident) bool {
 	return !inc.Run.IsZero() && ev.Start.Equal(inc.Run)
 }

@@ -490,3 +490,20 @@ func TestBadBookIsSetAside(t *testing.T) {
 		t.Errorf("said %d times on stderr, want once:\n%s", n, stderr.String())
 	}
 }
+
+// A run stopped for its heartbeat (run's action = restart) tells only its silence;
+// the job's next run that succeeds resolves it, with a reply.
+func TestSilentRunResolvedByTheNextSuccess(t *testing.T) {
+	t.Parallel()
+	srv, p, _ := incidentChat(t, false)
+	on := supervisor.Notify{On: supervisor.DefaultNotifyOn}
+	first := time.Now().Add(-time.Hour)
+	p.Emit(supervisor.Event{Kind: supervisor.KindHeartbeat, Job: "backup", Host: "h", Start: first, Silent: time.Minute,
+		Every: time.Minute, Notify: on})
+	testkit.Eventually(t, "the silence's message", func() bool { return len(srv.Messages()) == 1 })
+	p.Emit(supervisor.Event{Kind: supervisor.KindSuccess, Job: "backup", Host: "h", Start: time.Now(), Duration: time.Second, Notify: on})
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantResolvedByReply(t, srv, "backup")
+}
