@@ -9,11 +9,6 @@
 #   --arch ARCH             build only this GOARCH (repeatable; default amd64 and arm64)
 #   --format FORMAT         make only this kind of package, deb or rpm (repeatable)
 #   --out DIR               write into DIR instead of dist/
-#   --allow-placeholders    package a placeholder for each part that is not in this
-#                           tree yet, with a warning: the man page docs/man/supervise.1,
-#                           the `supervise completion SHELL` command, the unit
-#                           examples/supervise.service. Never for a release: without
-#                           it, a missing part is an error.
 #
 # It needs Go and git, and reaches nothing but the Go module proxy, for nfpm. Output:
 #   dist/linux_ARCH/supervise                 the binaries
@@ -26,17 +21,16 @@ set -euo pipefail
 nfpm=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
 usage() {
-	sed -n '5,16s/^# \{0,1\}//p' "$0" >&2
+	sed -n '5,11s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
-arches=() formats=() out=dist placeholders=false
+arches=() formats=() out=dist
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) [ $# -ge 2 ] || usage; arches+=("$2"); shift 2 ;;
 	--format) [ $# -ge 2 ] || usage; formats+=("$2"); shift 2 ;;
 	--out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
-	--allow-placeholders) placeholders=true; shift ;;
 	-h | --help) usage ;;
 	-*) echo "build.sh: unknown flag $1" >&2; usage ;;
 	*) break ;;
@@ -101,52 +95,11 @@ for shell in bash zsh fish; do
 	zsh) file=_supervise ;;
 	fish) file=supervise.fish ;;
 	esac
-	if ! "$bin" completion "$shell" >"$share/completion/$file" 2>"$share/completion.err"; then
-		# Only a binary without the command gets a placeholder: a completion command
-		# that fails is an error, with or without the flag.
-		if $placeholders && grep -q 'unknown command "completion"' "$share/completion.err"; then
-			warn "placeholder for the $shell completion: this tree has no 'supervise completion'"
-			echo "# supervise: no $shell completion in this build (a placeholder from packaging/build.sh --allow-placeholders)" >"$share/completion/$file"
-		else
-			cat "$share/completion.err" >&2
-			warn "supervise completion $shell failed; --allow-placeholders packages a placeholder only while the command does not exist"
-			exit 1
-		fi
-	fi
+	"$bin" completion "$shell" >"$share/completion/$file"
 done
-rm -f "$share/completion.err"
 rm -rf "$share/host"
 
-if [ -f docs/man/supervise.1 ]; then
-	gzip -9 -n -c docs/man/supervise.1 >"$share/supervise.1.gz"
-elif $placeholders; then
-	warn "placeholder for the man page: docs/man/supervise.1 is not in this tree"
-	gzip -9 -n -c >"$share/supervise.1.gz" <<EOF
-.TH SUPERVISE 1 "" "supervise $version" "User Commands"
-.SH NAME
-supervise \\- process supervisor and job wrapper that alerts Telegram
-.SH DESCRIPTION
-A placeholder: this package was built before the man page was written.
-Run
-.B supervise help
-for the commands.
-EOF
-else
-	warn "docs/man/supervise.1 is missing (--allow-placeholders packages a placeholder)"
-	exit 1
-fi
-
-# The example unit may name the binary where go install puts it; the package puts
-# it in /usr/bin.
-if [ -f examples/supervise.service ]; then
-	sed 's#/usr/local/bin/supervise#/usr/bin/supervise#g' examples/supervise.service >"$share/supervise.service"
-elif $placeholders; then
-	warn "placeholder for the systemd unit: examples/supervise.service is not in this tree"
-	echo "# supervise: a placeholder, packaged before examples/supervise.service was written" >"$share/supervise.service"
-else
-	warn "examples/supervise.service is missing (--allow-placeholders packages a placeholder)"
-	exit 1
-fi
+gzip -9 -n -c docs/man/supervise.1 >"$share/supervise.1.gz"
 
 for arch in "${arches[@]}"; do
 	for format in "${formats[@]}"; do
