@@ -1,0 +1,110 @@
+package testkit
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// FaultRow is one row of the README's fault table: a fault a host meets, what
+// supervise does about it, and what is lost (every row must say nothing is).
+type FaultRow struct {
+	Fault, Outcome, Lost string
+}
+
+// Line is the row as the README's table holds it.
+func (r FaultRow) Line() string {
+	return "| " + r.Fault + " | " + r.Outcome + " | " + r.Lost + " |"
+}
+
+// Fault records that the test t showed row: it fails t when secret (the bot token)
+// is in any byte of outputs (the output, stderr, the state folder's files: see
+// Tree), and when the README's fault table does not hold the row word for word, so
+// that the table is the suite's own output. Run with -v, the suite prints each row
+// after "FAULT ": `go test -run Fault -v ./... | sed -n 's/^.*FAULT //p'` is the table.
+func Fault(t testing.TB, row FaultRow, secret string, outputs ...[]byte) {
+	t.Helper()
+	if secret == "" {
+		t.Fatal("Fault needs the secret it checks the outputs for")
+	}
+	for i, out := range outputs {
+		if bytes.Contains(out, []byte(secret)) {
+			t.Errorf("%s: the token is in output %d:\n%s", row.Fault, i, out)
+		}
+	}
+	line := row.Line()
+	t.Logf("FAULT %s", line)
+	readme := readmeLines(t)
+	if !readme[line] {
+		t.Errorf("README.md's fault table lacks this row, as the suite shows it:\n%s", line)
+	}
+}
+
+var readme struct {
+	once  sync.Once
+	lines map[string]bool
+	err   error
+}
+
+// readmeLines returns the lines of the README at the root of the module.
+func readmeLines(t testing.TB) map[string]bool {
+	t.Helper()
+	readme.once.Do(func() {
+		dir, err := os.Getwd()
+		for err == nil {
+			if _, serr := os.Stat(filepath.Join(dir, "go.mod")); serr == nil {
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				err = fs.ErrNotExist
+				break
+			}
+			dir = filepath.Dir(dir)
+		}
+		var data []byte
+		if err == nil {
+			data, err = os.ReadFile(filepath.Join(dir, "README.md"))
+		}
+		readme.err = err
+		readme.lines = map[string]bool{}
+		for _, l := range strings.Split(string(data), "\n") {
+			readme.lines[strings.TrimSpace(l)] = true
+		}
+	})
+	if readme.err != nil {
+		t.Fatalf("reading the module's README.md: %v", readme.err)
+	}
+	return readme.lines
+}
+
+// Tree returns the contents of every regular file under dir, one after the other,
+// for Fault to look for the token in; a dir that does not exist gives nothing.
+func Tree(t testing.TB, dir string) []byte {
+	t.Helper()
+	var all []byte
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		all = append(all, data...)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading %s: %v", dir, err)
+	}
+	return all
+}
