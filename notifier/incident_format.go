@@ -46,14 +46,34 @@ const maxLine = 130
 // digest names once, and the last line of its job's output, where the error is, or
 // the reason a job file does not load.
 func incidentLine(inc *incident, ev supervisor.Event) string {
+	if ev.Kind == supervisor.KindProblem {
+		return problemLine(ev) // a problem's headline is the event's
+	}
 	ev.Host = ""
 	return withErrorLine(incidentHeadline(inc, ev), ev)
 }
 
 // eventLine is the line in a digest of an event in no incident.
 func eventLine(ev supervisor.Event) string {
+	if ev.Kind == supervisor.KindProblem {
+		return problemLine(ev)
+	}
 	ev.Host = ""
 	return withErrorLine(Headline(ev), ev)
+}
+
+// problemLine is the line in a digest of a job file that does not load, when its
+// reason names the file, the line and the key: what follows from it and the reason
+// ("⚠️ not loaded: jobs.d/a.toml:2: timeout: 5 has no unit"), where a headline and an
+// output line would each be cut to their part and the reason lost to a long path.
+func problemLine(ev supervisor.Event) string {
+	note, _, _ := strings.Cut(ev.Note, ";")
+	reason := lastLine(ev.Output)
+	if note == "" || ev.Job == "" || !strings.HasPrefix(reason, ev.Job) {
+		ev.Host = ""
+		return withErrorLine(Headline(ev), ev)
+	}
+	return clip("⚠️ "+oneLine(note)+": "+reason, maxLine)
 }
 
 // withErrorLine adds ev's last line of output to head, both cut to fit a digest's line.

@@ -247,8 +247,9 @@ func TestSilenceMessageKeepsItsLength(t *testing.T) {
 	}
 }
 
-// A digest gives each job file that does not load its reason, with file:line, and a
-// job one line, its latest, however many of its events it folds.
+// A digest gives each job file that does not load its reason, with file:line, whole
+// however long the path, and a job one line, its latest, however many of its events
+// it folds.
 func TestDigestLinesSayWhy(t *testing.T) {
 	t.Parallel()
 	// The first problem goes at once; while it is being written, the others come, and
@@ -265,7 +266,8 @@ func TestDigestLinesSayWhy(t *testing.T) {
 	}
 	p.Emit(problem("jobs.d/a.toml", "jobs.d/a.toml:1: comand: unknown key"))
 	<-w.entered
-	p.Emit(problem("jobs.d/b.toml", "jobs.d/b.toml:3: timeout: \"5 minutes\" is not a duration"))
+	long := "/srv/deployments/2026-12-03/customer-reports/supervise/jobs.d/b.toml" // the reason must not be cut for the path
+	p.Emit(problem(long, long+":3: timeout: \"5 minutes\" is not a duration"))
 	p.Emit(started(1))
 	p.Emit(problem("jobs.d/c.toml", "jobs.d/c.toml:2: schedule: bad cron expression"))
 	p.Emit(started(2))
@@ -274,7 +276,7 @@ func TestDigestLinesSayWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := w.out.String()
-	for _, want := range []string{"🚨 3 alerts on h: 2 problems, 1 started", `jobs.d/b.toml:3: timeout: "5 minutes" is not a duration`,
+	for _, want := range []string{"🚨 3 alerts on h: 2 problems, 1 started", "⚠️ not loaded: " + long + `:3: timeout: "5 minutes" is not a duration`,
 		"jobs.d/c.toml:2: schedule: bad cron expression"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the digest does not say %q:\n%s", want, text)

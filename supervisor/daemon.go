@@ -359,20 +359,26 @@ func (d *Daemon) Kill() {
 // file that loads, and told only where it ends an incident.
 func (d *Daemon) Fixed(subject string) {
 	if d.Events != nil {
-		d.Events.Emit(Event{Kind: KindRecovery, Job: subject, Host: d.Host, Fixed: true, Note: "it loads again"})
+		d.Events.Emit(FixedEvent(d.Host, subject))
 	}
 }
 
 // Report tells the chat about a problem of supervise itself, such as a job file it
 // could not load: subject is what it is about, note what follows from it, details the
-// whole error. It is emitted as a KindProblem event, so it never holds anything up.
+// whole error. It says the whole of it on stderr too, and emits it as a KindProblem
+// event, so it never holds anything up.
 func (d *Daemon) Report(subject, note string, details error) {
-	if d.Events == nil {
-		fmt.Fprintf(d.Stderr, "supervise: %s: %s:\n%v\n", subject, note, details)
-		return
+	fmt.Fprintf(d.Stderr, "supervise: %s: %s: %s\n", subject, note, indent(details.Error()))
+	if d.Events != nil {
+		d.Events.Emit(ProblemEvent(d.Host, subject, note, details))
 	}
-	fmt.Fprintf(d.Stderr, "supervise: %s: %s\n", subject, note)
-	text := details.Error() + "\n"
-	d.Events.Emit(Event{Kind: KindProblem, Job: subject, Host: d.Host, Note: note,
-		Output: []byte(text), OutputLines: strings.Count(text, "\n")})
+}
+
+// indent puts the lines of a text of several lines each on a line of its own under
+// the line that leads to it; a text of one line stays as it is.
+func indent(text string) string {
+	if !strings.Contains(text, "\n") {
+		return text
+	}
+	return "\n  " + strings.ReplaceAll(text, "\n", "\n  ")
 }

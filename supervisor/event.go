@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"strings"
 	"syscall"
 	"time"
 )
@@ -119,3 +120,18 @@ type Event struct {
 // Emitter takes what happens to jobs. Emit returns at once: a job is never held up by
 // its messages. Whether and how an event reaches people is the Emitter's business.
 type Emitter interface{ Emit(Event) }
+
+// ProblemEvent is the event that tells of a problem of supervise itself on host:
+// subject is what it is about (a job file's path), note what follows from it, details
+// the whole error, quoted as the output.
+func ProblemEvent(host, subject, note string, details error) Event {
+	text := details.Error() + "\n"
+	return Event{Kind: KindProblem, Job: subject, Host: host, Note: note,
+		Output: []byte(text), OutputLines: strings.Count(text, "\n")}
+}
+
+// FixedEvent is the event that tells that subject, of which a ProblemEvent said it
+// could not be loaded, loads again.
+func FixedEvent(host, subject string) Event {
+	return Event{Kind: KindRecovery, Job: subject, Host: host, Fixed: true, Note: "it loads again"}
+}

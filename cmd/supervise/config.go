@@ -50,17 +50,64 @@ func loadConfig(getenv func(string) string) (*supervisor.Config, error) {
 }
 
 // newPipeline returns the global config file (nil for none) and the notification
-// pipeline that it and the environment configure, running with opts, its spool and
-// its incidents in the state folder, buttons under incidents when opts asks for them
-// and Telegram commands are on, and its complaints on stderr. Close it to deliver what it holds.
+// pipeline that it and the environment configure, running with opts (see
+// pipelineOptions). Close it to deliver what it holds.
 func newPipeline(stderr io.Writer, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline, error) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
+	p, err := notifier.New(cfg, os.Getenv, pipelineOptions(opts, stderr, state, cfg))
+	return cfg, p, err
+}
+
+// pipelineOptions are opts with the spool and the incidents in the state folder,
+// buttons under incidents when opts asks for them and the config file cfg turns
+// Telegram commands on, and complaints on stderr.
+func pipelineOptions(opts notifier.Options, stderr io.Writer, state string, cfg *supervisor.Config) notifier.Options {
 	opts.Stderr, opts.SpoolDir = stderr, filepath.Join(state, "spool")
 	opts.Incidents = filepath.Join(state, "incidents.json")
 	opts.Buttons = opts.Buttons && cfg != nil && cfg.Commands // only up answers them
-	p, err := notifier.New(cfg, os.Getenv, opts)
-	return cfg, p, err
+	return opts
+}
+
+// jobsPipeline is newPipeline for the commands that run jobs, run and up, whose
+// first duty is to run them: a problem with how to notify (a config file that does
+// not load, a token file missing, a bad chat id) never stops them. It is said on
+// stderr, and the messages go where they still can: to Telegram as the environment
+// alone configures it, when the config file was the problem and that works, else to
+// stderr in full. `supervise check` still exits 2 for each such problem.
+func jobsPipeline(stderr io.Writer, cmd, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline) {
+	problem := false
+	say := func(err error) {
+		fmt.Fprintf(stderr, "supervise %s: %v\n", cmd, err)
+		problem = true
+	}
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		say(err)
+	}
+	p, err := notifier.New(cfg, os.Getenv, pipelineOptions(opts, stderr, state, cfg))
+	if err != nil && cfg != nil { // perhaps the environment alone names a bot and a chat
+		say(err)
+		cfg = nil
+		p, err = notifier.New(nil, os.Getenv, pipelineOptions(opts, stderr, state, nil))
+	}
+	if err != nil {
+		say(err)
+		none := func(string) string { return "" }
+		p, _ = notifier.New(nil, none, pipelineOptions(opts, stderr, state, nil)) // a console: it cannot fail
+	}
+	if problem {
+		where := "to the chat the environment names"
+		if p.Console() {
+			where = "to stderr, in full,"
+		}
+		runs := "the job runs; its"
+		if cmd == "up" {
+			runs = "the jobs run; their"
+		}
+		fmt.Fprintf(stderr, "supervise %s: %s messages go %s until that is fixed\n", cmd, runs, where)
+	}
+	return cfg, p
 }

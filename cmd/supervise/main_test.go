@@ -136,15 +136,6 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
-func TestRunBadTelegramConfigIsUsageError(t *testing.T) {
-	noTelegram(t)
-	t.Setenv("SUPERVISE_TELEGRAM_TOKEN", tgToken)
-	status, _, stderr := supervise(t, "run", "--", "true")
-	if status != 2 || !strings.Contains(stderr, "SUPERVISE_TELEGRAM_CHAT_ID") || strings.Contains(stderr, tgToken) {
-		t.Errorf("status %d stderr %q: want 2, naming the missing chat id, without the token", status, stderr)
-	}
-}
-
 // SIGTERM sent to supervise reaches the job, and supervise exits with its status.
 func TestRunForwardsSIGTERM(t *testing.T) {
 	noTelegram(t)

@@ -26,15 +26,25 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 func cmdRun(ctx context.Context, args []string, std stdio) error {
 	stdout, stderr := std.out, std.errOut
 	job, state, err := parseRun(args)
-	if err != nil {
+	var broken *supervisor.FileError
+	if err != nil && !errors.As(err, &broken) {
 		return err
 	}
 	host, _ := os.Hostname()
 	// What earlier runs could not send goes out while this job runs, for at most
 	// 10 s; the messages of this run follow it, so the chat reads them in order.
-	_, n, err := newPipeline(stderr, stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
-	if err != nil {
-		return &configError{err}
+	// No problem with how to notify keeps the job from running.
+	_, n := jobsPipeline(stderr, "run", stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
+	if broken != nil {
+		// It is not known what to run; the chat is told, as up tells it, so that a
+		// cron job whose file broke is not silent for ever.
+		n.Emit(supervisor.ProblemEvent(host, broken.Path, "not run", broken.Err))
+		deliver(ctx, n, nil)
+		return &configError{broken.Err}
+	}
+	if job.File != "" {
+		path, _ := filepath.Abs(job.File)
+		n.Emit(supervisor.FixedEvent(host, path)) // ends the incident of a run its file stopped
 	}
 	// The token is read; no job inherits it, so none can print it. A job that runs
 	// supervise itself finds it through SUPERVISE_TELEGRAM_TOKEN_FILE, which is kept,
@@ -98,7 +108,8 @@ func deliver(ctx context.Context, n *notifier.Pipeline, signals <-chan os.Signal
 
 // parseRun reads the job of `supervise run` from a job file or from the command line,
 // and the --state flag. Flags given explicitly override what the file says. A job
-// file that cannot be loaded is a *configError; the rest, usage errors.
+// file that cannot be loaded is a *supervisor.FileError, with its absolute path; the
+// rest, usage errors.
 func parseRun(args []string) (*supervisor.Job, string, error) {
 	fs := newFlagSet("run", "", "run [flags] JOB.toml", "run [flags] -- CMD ARG...")
 	var (
@@ -123,7 +134,8 @@ func parseRun(args []string) (*supervisor.Job, string, error) {
 	case !dashed && len(rest) == 1 && strings.HasSuffix(rest[0], ".toml"):
 		var err error
 		if job, err = supervisor.Load(rest[0]); err != nil {
-			return nil, "", &configError{err}
+			path, _ := filepath.Abs(rest[0])
+			return nil, *state, &supervisor.FileError{Path: path, Err: err}
 		}
 	case !dashed && strings.HasSuffix(rest[0], ".toml"):
 		return nil, "", fs.usageErrorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])

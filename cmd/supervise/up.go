@@ -45,10 +45,8 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	host, _ := os.Hostname()
 	// The notifier first sends what earlier processes left in the spool, and tries
 	// again while messages wait there, backing off from a minute to a quarter hour.
-	cfg, n, err := newPipeline(stderr, state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute, Buttons: true})
-	if err != nil {
-		return &configError{err}
-	}
+	// No problem with how to notify keeps the jobs from running.
+	cfg, n := jobsPipeline(stderr, "up", state, notifier.Options{Host: host, Backlog: time.Hour, Retry: time.Minute, Buttons: true})
 	// Once the jobs have stopped, what they said has 5 s more to reach the chat; what
 	// is left then is written to stderr.
 	drain := sync.OnceFunc(func() {
@@ -59,8 +57,9 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	defer drain()
 	var bot *notifier.Telegram // for Telegram commands, when the config turns them on
 	if cfg != nil && cfg.Commands {
+		var err error
 		if bot, err = notifier.BotFromConfig(cfg, os.Getenv); err != nil {
-			return &configError{fmt.Errorf("%s: %w", cfg.Where("telegram.commands"), err)}
+			fmt.Fprintf(stderr, "supervise up: %s: %v; Telegram commands are off until it is fixed\n", cfg.Where("telegram.commands"), err)
 		}
 	}
 	os.Unsetenv(notifier.EnvToken) // as in run: no job inherits the token
