@@ -170,22 +170,29 @@ func (s *store) write() error {
 	}
 	dir := filepath.Dir(s.path)
 	tmp, err := os.CreateTemp(dir, ".incidents-*")
-	if err != nil {
-		return fmt.Errorf("incidents: %w", err)
-	}
-	_, err = tmp.Write(data)
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.path)
+		_, err = tmp.Write(data)
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), s.path)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("incidents: %w", err)
+		// Named by the book, not the temporary file, so that the same trouble (a full
+		// disk) is the same error, said once.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("incidents: write %s: %w", s.path, err)
 	}
 	syncDir(dir)
 	s.seen, _ = stampOf(s.path)

@@ -75,11 +75,18 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 		return &configError{fmt.Errorf("--listen: %w", err)}
 	}
 	ctl, release, err := control.Listen(socketPath(*socket, state))
-	if err != nil {
+	switch {
+	case errors.Is(err, control.ErrBusy):
 		ln.Close()
 		return fmt.Errorf("control socket: %w", err)
+	case err != nil:
+		// A state folder that cannot be written (a read-only or full file system)
+		// does not keep the jobs from running; only the commands that reach up
+		// through the socket do not.
+		fmt.Fprintf(stderr, "supervise up: control socket: %v; the jobs run, but status, start, stop, restart, reload and logs cannot reach this up\n", err)
+	default:
+		defer release() // only once every job has stopped: until then, no other up starts here
 	}
-	defer release() // only once every job has stopped: until then, no other up starts here
 	// The jobs' NOTIFY_SOCKETs go in a private folder of their own; the path of a
 	// unix socket must be short, which the state folder need not be.
 	sockets, err := os.MkdirTemp("", "supervise-")
@@ -111,7 +118,11 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	broken.Store(int64(len(brokenFiles(problems))))
 	status := func() string { return summary(d.Status(), int(broken.Load())) }
 	started := time.Now()
-	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s and on %s\n", len(jobs), *dir, logs, ln.Addr(), ctl.Addr())
+	listening := ln.Addr().String()
+	if ctl != nil {
+		listening += " and on " + ctl.Addr().String()
+	}
+	fmt.Fprintf(stderr, "supervise: up: %d jobs from %s; logs in %s; listening on %s\n", len(jobs), *dir, logs, listening)
 
 	// A reload, by SIGHUP or by `supervise reload`.
 	reload := func(ctx context.Context) control.Reloaded {
@@ -208,7 +219,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 			srv.Close()
 		})
 	}
-	{
+	if ctl != nil {
 		// The control socket: status, start, stop, restart, reload, logs, ping.
 		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr, Delivery: n.Delivery, Incidents: n}
 		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext, ReadHeaderTimeout: 10 * time.Second}
