@@ -22,7 +22,8 @@ import (
 
 // The network half of the fault suite: a failing job under `supervise run` while
 // Telegram, or the way to it, misbehaves. Each test shows that the run ends with the
-// job's status within the notifier's timeout and a margin (it never hangs), that the
+// job's status within the notifier's timeout, a second and a margin once the job has
+// ended (it never hangs), that the
 // alert reaches the chat (at once, or from the spool by the next supervise once
 // Telegram is back), how many times, and that the token is in no output and no file
 // of the state folder. Every supervise is a process of its own, so the tests run in
@@ -32,15 +33,18 @@ const (
 	// faultTimeout is SUPERVISE_TELEGRAM_TIMEOUT for a run that meets a fault: short,
 	// so that a fault costs seconds.
 	faultTimeout = 2 * time.Second
-	// faultMargin is what a run may take beyond the time its delivery is given (the
-	// timeout and a second: see deliver): starting, running the job, writing the
-	// spool, on a busy machine. A run that takes longer hangs.
-	faultMargin = 1500 * time.Millisecond
+	// faultMargin is what a run may take after its job ended, beyond the time its
+	// delivery is given (the timeout and a second: see deliver): writing the spool and
+	// exiting, on a busy machine. A run that takes longer hangs.
+	faultMargin = 2 * time.Second
+	// startMargin is what starting a supervise (built with -race) and its job may
+	// take on a machine that other tests keep busy. It is not the time of a fault, so
+	// a run's bound leaves it out, and a notify's, which has no job to tell it apart
+	// by, has it added.
+	startMargin = 10 * time.Second
 	// backTimeout is the timeout of the supervise that delivers once Telegram is back:
 	// time for a backlog at a private chat's pace of a message a second.
 	backTimeout = 10 * time.Second
-	// failing is the job of a fault test's run: it fails with status 3.
-	failing = "echo the job broke; exit 3"
 )
 
 // faultTest is one fault test: its state folder, shared by every supervise it
@@ -49,19 +53,21 @@ type faultTest struct {
 	t       *testing.T
 	state   string
 	outputs []*syncBuffer
-	backs   int // the notifies run by delivered
+	backs   int    // the notifies run by delivered
+	jobEnd  string // the file in which the failing job writes when it ended
 }
 
 func newFaultTest(t *testing.T) *faultTest {
 	t.Parallel()
-	return &faultTest{t: t, state: t.TempDir()}
+	return &faultTest{t: t, state: t.TempDir(), jobEnd: filepath.Join(t.TempDir(), "ended")}
 }
 
 // ended is a supervise process that ended.
 type ended struct {
 	status         int
 	stdout, stderr string
-	took           time.Duration
+	took           time.Duration // from its start
+	exited         time.Time
 }
 
 // command returns `supervise CMD --state STATE ARGS...` for f, with a bot whose API
@@ -85,7 +91,8 @@ func (f *faultTest) start(c *exec.Cmd) (stdout, stderr *syncBuffer) {
 func (f *faultTest) wait(c *exec.Cmd, began time.Time, stdout, stderr *syncBuffer) ended {
 	f.t.Helper()
 	err := c.Wait()
-	e := ended{status: c.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), took: time.Since(began)}
+	e := ended{status: c.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(),
+		took: time.Since(began), exited: time.Now()}
 	if _, exit := err.(*exec.ExitError); err != nil && !exit {
 		f.t.Fatalf("%s: %v", c.Args[1], err)
 	}
@@ -100,27 +107,42 @@ func (f *faultTest) run(c *exec.Cmd) ended {
 	return f.wait(c, began, stdout, stderr)
 }
 
-// failedRun runs the failing job as job, with Telegram at api, and checks that the run
-// ends with the job's status 3 within the timeout and the margin.
-func (f *faultTest) failedRun(api, job string) ended {
-	f.t.Helper()
-	return f.checkRun(f.run(f.command(api, faultTimeout, "run", "--name", job, "--", "sh", "-c", failing)), faultTimeout)
+// failing returns `supervise run` of a job named job that fails with status 3, with
+// Telegram at api tried for timeout, as a process to start. The job writes when it
+// ends to f.jobEnd, for checkRun.
+func (f *faultTest) failing(api string, timeout time.Duration, job string) *exec.Cmd {
+	os.Remove(f.jobEnd)
+	return f.command(api, timeout, "run", "--name", job, "--", "sh", "-c", "echo the job broke; date +%s%N >"+f.jobEnd+"; exit 3")
 }
 
-// checkRun checks the end of a run of the failing job tried for timeout.
+// failedRun runs the failing job as job, with Telegram at api, and checks its end
+// with checkRun.
+func (f *faultTest) failedRun(api, job string) ended {
+	f.t.Helper()
+	return f.checkRun(f.run(f.failing(api, faultTimeout, job)), faultTimeout)
+}
+
+// checkRun checks that a run of the failing job, tried for timeout, ended with the
+// job's status 3, within the bound once the job ended.
 func (f *faultTest) checkRun(e ended, timeout time.Duration) ended {
 	f.t.Helper()
-	f.t.Logf("%s: the run took %v, with SUPERVISE_TELEGRAM_TIMEOUT=%v", f.t.Name(), e.took.Round(10*time.Millisecond), timeout)
-	if e.status != 3 || !strings.Contains(e.stdout, "the job broke") {
+	var ns int64
+	b, _ := os.ReadFile(f.jobEnd)
+	fmt.Sscan(string(b), &ns)
+	after := e.exited.Sub(time.Unix(0, ns))
+	f.t.Logf("%s: the run took %v, %v of it after the job ended, with SUPERVISE_TELEGRAM_TIMEOUT=%v",
+		f.t.Name(), e.took.Round(10*time.Millisecond), after.Round(10*time.Millisecond), timeout)
+	if e.status != 3 || !strings.Contains(e.stdout, "the job broke") || ns == 0 {
 		f.t.Errorf("status %d, stdout %q; want the job's 3 and its output; stderr:\n%s", e.status, e.stdout, e.stderr)
 	}
-	if limit := bound(timeout); e.took > limit {
-		f.t.Errorf("the run took %v, more than the %v its timeout of %v allows", e.took, limit, timeout)
+	if limit := bound(timeout); after > limit {
+		f.t.Errorf("the run took %v after its job ended, more than the %v its timeout of %v allows", after, limit, timeout)
 	}
 	return e
 }
 
-// bound is how long a supervise with a notifier's timeout may take.
+// bound is how long a supervise with a notifier's timeout may take to deliver, or
+// give up, and exit.
 func bound(timeout time.Duration) time.Duration { return timeout + time.Second + faultMargin }
 
 // kept checks that the alert about job is in the spool, and that the run said so.
@@ -249,7 +271,7 @@ func TestFault5xxThenOK(t *testing.T) {
 	page := telegramtest.Fault{Status: 502, Body: "<html>502 Bad Gateway for /bot" + tgToken + "/sendMessage</html>"}
 	srv.Fail(page, page)
 	const timeout = 5 * time.Second
-	e := f.checkRun(f.run(f.command(srv.URL(), timeout, "run", "--name", "nightly", "--", "sh", "-c", failing)), timeout)
+	e := f.checkRun(f.run(f.failing(srv.URL(), timeout, "nightly")), timeout)
 	if n := count(srv, "nightly failed"); n != 1 || srv.Requests() != 3 || f.spooled() != 0 || e.stderr != "" {
 		t.Errorf("%d alerts in %d requests, %d left in the spool, stderr %q; want one alert on the third try",
 			n, srv.Requests(), f.spooled(), e.stderr)
@@ -300,7 +322,7 @@ func TestFault429Storm(t *testing.T) {
 		t.Errorf("stderr does not say why:\n%s", e.stderr)
 	}
 	during := f.notify(srv.URL(), faultTimeout, "during the storm")
-	if during.status != 1 || f.spooled() != 2 || during.took > bound(faultTimeout) {
+	if during.status != 1 || f.spooled() != 2 || during.took > bound(faultTimeout)+startMargin {
 		t.Errorf("notify in the storm: status %d after %v, %d in the spool; want 1, soon, and both messages kept; stderr:\n%s",
 			during.status, during.took, f.spooled(), during.stderr)
 	}
@@ -326,7 +348,7 @@ func TestFault429Storm(t *testing.T) {
 // A stalled connection: Telegram accepts it and never answers, for two runs. Each
 // gives up in its time and keeps its alert; the second, which finds the first's alert
 // waiting, does not wait a timeout for it and then another for its own. The next up
-// sends both as it starts. The timeout is 3 s here, so that twice the timeout is well
+// sends both as it starts. The timeout is 4 s here, so that twice the timeout is
 // beyond the bound.
 func TestFaultStalledConnection(t *testing.T) {
 	f := newFaultTest(t)
@@ -334,9 +356,9 @@ func TestFaultStalledConnection(t *testing.T) {
 	for range 100 {
 		srv.Fail(telegramtest.Fault{Stall: true})
 	}
-	const timeout = 3 * time.Second
+	const timeout = 4 * time.Second
 	failed := func(job string) ended {
-		return f.checkRun(f.run(f.command(srv.URL(), timeout, "run", "--name", job, "--", "sh", "-c", failing)), timeout)
+		return f.checkRun(f.run(f.failing(srv.URL(), timeout, job)), timeout)
 	}
 	f.kept(failed("first"), "first")
 	e := failed("second")
@@ -433,7 +455,7 @@ func TestFaultDNS(t *testing.T) {
 	}
 	f := newFaultTest(t)
 	srv := telegramBack(t)
-	run := f.command("https://api.telegram.invalid", faultTimeout, "run", "--name", "nightly", "--", "sh", "-c", failing)
+	run := f.failing("https://api.telegram.invalid", faultTimeout, "nightly")
 	run.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	e := f.checkRun(f.run(run), faultTimeout)
 	f.kept(e, "nightly")
@@ -454,7 +476,8 @@ func TestFaultDNS(t *testing.T) {
 // kill -9 of a run between the job's end and the delivery, twice: while Telegram
 // stalls before it takes the alert, and while it has taken it but its answer has not
 // come. Either way the next notify sends the alert from the spool; the second time,
-// the chat gets it twice.
+// the chat gets it twice. The killed runs have a long timeout, so that the kill comes
+// while they wait for Telegram, however busy the machine.
 func TestFaultKilledBeforeDelivery(t *testing.T) {
 	f := newFaultTest(t)
 	srv := telegramBack(t)
@@ -462,12 +485,13 @@ func TestFaultKilledBeforeDelivery(t *testing.T) {
 		t.Helper()
 		srv.Fail(stall)
 		before := srv.Requests()
-		run := f.command(srv.URL(), faultTimeout, "run", "--name", job, "--", "sh", "-c", failing)
+		run := f.failing(srv.URL(), backTimeout, job)
 		began := time.Now()
 		stdout, stderr := f.start(run)
 		defer onFailure(t, func() string { return "the run's stderr:\n" + stderr.String() })
 		testkit.Eventually(t, "the job ended, its alert in the spool and at Telegram", func() bool {
-			return strings.Contains(stdout.String(), "the job broke") && f.spooled() == 1 && srv.Requests() > before &&
+			_, err := os.Stat(f.jobEnd)
+			return err == nil && f.spooled() == 1 && srv.Requests() > before &&
 				(!stall.Taken || count(srv, job+" failed") == 1)
 		})
 		t.Logf("%s: killed %v after the run started", job, time.Since(began).Round(10*time.Millisecond))
