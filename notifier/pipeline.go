@@ -201,6 +201,15 @@ func (p *Pipeline) Console() bool {
 	return ok
 }
 
+// Timeout is how long the pipeline tries a message before it leaves it in the spool:
+// the notifier's timeout; zero when it ends on standard error, which does not wait.
+func (p *Pipeline) Timeout() time.Duration {
+	if s, ok := p.out.(*spooler); ok {
+		return orDefault(s.tg.MaxWait, defaultMaxWait)
+	}
+	return 0
+}
+
 // run is the pipeline's goroutine: it owns the pacer and does all the sending.
 func (p *Pipeline) run() {
 	defer close(p.done)

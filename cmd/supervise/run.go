@@ -87,9 +87,20 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 // reported, so delivery does not end with ctx; once the job is gone, a further
 // SIGINT or SIGTERM, from someone waiting at a terminal, cuts a slow delivery short,
 // and the notifier then says on stderr where the message went instead.
+//
+// Delivery has the notifier's timeout in all, and a second for the send's own
+// deadline, which starts a moment later, to end it first: what earlier runs left is
+// sent while the job runs, and a job that ends before that backlog has gone must not
+// wait for it and then for its own alert, a timeout each, while Telegram stalls.
+// What is left then waits in the spool.
 func deliver(ctx context.Context, n *notifier.Pipeline, signals <-chan os.Signal) {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	if timeout := n.Timeout(); timeout > 0 {
+		var stop context.CancelFunc
+		dctx, stop = context.WithTimeout(dctx, timeout+time.Second)
+		defer stop()
+	}
 	go func() {
 		for {
 			select {

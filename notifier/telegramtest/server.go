@@ -85,6 +85,15 @@ type Fault struct {
 	// Stall holds the request without an answer until the client gives up or the
 	// server closes.
 	Stall bool
+	// Taken has the server first take the request as it would without the fault (a
+	// message is kept) and then answer with the fault, which does not say so: as
+	// when a proxy or the link loses Telegram's answer. The client cannot know the
+	// message arrived.
+	Taken bool
+	// Trickle, when set, has the server take the request and send its normal
+	// answer, status line and headers included, one byte every Trickle, as over a
+	// link that barely moves. The other fields are not used.
+	Trickle time.Duration
 }
 
 // Server is a fake Telegram Bot API on a loopback port. It is safe for concurrent use.
@@ -151,6 +160,14 @@ func (s *Server) Fail(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, faults...)
+}
+
+// ClearFaults drops the faults queued by Fail that no request has met yet: the API
+// is well again.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
 }
 
 // Limit makes the server accept at most one message per every to each chat, and
@@ -228,7 +245,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, *fault)
 		return
 	}
+	s.answer(w, r)
+}
 
+// answer answers r as the API would.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	// The API's paths are /bot<token>/<method>, with the method name case-insensitive.
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, ok2 := strings.Cut(rest, "/")
@@ -277,6 +298,13 @@ func drain(r *http.Request) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Trickle > 0 {
+		s.trickle(w, r, f.Trickle)
+		return
+	}
+	if f.Taken {
+		s.answer(httptest.NewRecorder(), r) // the answer is lost
+	}
 	if f.Stall {
 		select {
 		case <-r.Context().Done():
@@ -306,6 +334,35 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f Fault) {
 		}
 	}
 	writeError(w, f.Status, desc, f.RetryAfter)
+}
+
+// trickle answers r as the API would, a byte at a time with a pause of every before
+// each, from the first byte of the status line on: a client waits for all of it, or
+// gives up.
+func (s *Server) trickle(w http.ResponseWriter, r *http.Request, every time.Duration) {
+	rec := httptest.NewRecorder()
+	s.answer(rec, r)
+	resp := rec.Result()
+	resp.ContentLength, resp.Close = int64(rec.Body.Len()), true
+	var raw bytes.Buffer
+	resp.Write(&raw)
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for _, b := range raw.Bytes() {
+		select {
+		case <-tick.C:
+		case <-s.closing:
+			return
+		}
+		if _, err := conn.Write([]byte{b}); err != nil {
+			return // the client gave up
+		}
+	}
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {

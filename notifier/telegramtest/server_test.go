@@ -259,6 +259,68 @@ func TestServerStallUntilClose(t *testing.T) {
 	}
 }
 
+// A taken fault keeps the message and answers with the fault all the same; a
+// stall so taken leaves the client without an answer.
+func TestServerTaken(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	s.Fail(telegramtest.Fault{Status: 502, Taken: true}, telegramtest.Fault{Stall: true, Taken: true})
+	if a := postJSON(t, send, map[string]any{"chat_id": 42, "text": "first"}); a.Status != 502 || a.OK {
+		t.Errorf("taken 502: %+v", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", send, strings.NewReader(`{"chat_id":42,"text":"second"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("taken stall: %v, want a deadline error", err)
+	}
+	var texts []string
+	for _, m := range s.Messages() {
+		texts = append(texts, m.Text)
+	}
+	if strings.Join(texts, " ") != "first second" {
+		t.Errorf("messages %q, want both taken", texts)
+	}
+}
+
+// A trickled answer is the whole answer, a byte at a time: a client that waits gets
+// it, one that does not gives up with the message taken.
+func TestServerTrickle(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	send := s.URL() + "/bot" + token + "/sendMessage"
+	s.Fail(telegramtest.Fault{Trickle: time.Millisecond}, telegramtest.Fault{Trickle: time.Second})
+	if a := postJSON(t, send, map[string]any{"chat_id": 42, "text": "fast"}); !a.OK || a.Result.Text != "fast" {
+		t.Errorf("trickled answer: %+v", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", send, strings.NewReader(`{"chat_id":42,"text":"slow"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a byte a second: %v, want a deadline error", err)
+	}
+	if n := len(s.Messages()); n != 2 {
+		t.Errorf("%d messages, want both taken", n)
+	}
+}
+
+// ClearFaults ends the faults not met yet.
+func TestServerClearFaults(t *testing.T) {
+	t.Parallel()
+	s := telegramtest.NewServer(token, 42)
+	defer s.Close()
+	s.Fail(telegramtest.Fault{Status: 502}, telegramtest.Fault{Status: 502})
+	s.ClearFaults()
+	if a := postJSON(t, s.URL()+"/bot"+token+"/sendMessage", map[string]any{"chat_id": 42, "text": "x"}); !a.OK {
+		t.Errorf("after ClearFaults: %+v", a)
+	}
+}
+
 // updatesAnswer is a getUpdates answer as a client sees it.
 type updatesAnswer struct {
 	Status      int
