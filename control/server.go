@@ -229,9 +229,6 @@ func fail(w http.ResponseWriter, err error) {
 	reply(w, code, map[string]string{"error": err.Error()})
 }
 
-// ErrBusy is Listen's error when another up holds the socket.
-var ErrBusy = errors.New("another supervise up is running here")
-
 // Listen listens on the unix socket at path, mode 0600 (its folder is made 0700 when
 // it does not exist). A lock on path.lock, held until release is called, says that an
 // up uses the socket: one that a second up finds held is an error, even while the
@@ -251,7 +248,7 @@ func Listen(path string) (ln net.Listener, release func(), err error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil, fmt.Errorf("%s: %w (it holds %s.lock)", path, ErrBusy, path)
+			return nil, nil, fmt.Errorf("%s: another supervise up is running here (it holds %s.lock)", path, path)
 		}
 		return nil, nil, fmt.Errorf("%s.lock: %w", path, err)
 	}

@@ -17,14 +17,26 @@ const consoleHeader = "supervise: notification (no Telegram bot configured):"
 // console writes messages as plain text to w, standard error in production. It is
 // the end of the pipeline when no Telegram bot is configured, so that every example
 // works on a fresh machine: no pace, no spool, every message whole.
-type console struct{ w io.Writer }
+type console struct {
+	w      io.Writer
+	header string // consoleHeader, unless another reason keeps messages off Telegram
+}
 
 func (c console) send(_ context.Context, ds []delivery) error {
 	var err error
 	for _, d := range ds {
-		err = errors.Join(err, writeNotice(c.w, consoleHeader, d.text()))
+		err = errors.Join(err, writeNotice(c.w, c.header, d.text()))
 	}
 	return err
+}
+
+// NewConsole returns a pipeline, running, that writes messages to opts.Stderr whole,
+// each under a header that says why they are not on Telegram: for a bot whose
+// settings are broken, where a job must run all the same.
+func NewConsole(opts Options, why string) *Pipeline {
+	p := newPipeline(console{w: opts.Stderr, header: "supervise: notification (" + why + "):"}, nil, opts)
+	go p.run()
+	return p
 }
 
 func (console) flush(context.Context) error                 { return errNoSpool }

@@ -90,7 +90,7 @@ func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) 
 			return nil, nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s (or token_file under [telegram] in the config file)",
 				chatFrom, EnvToken, EnvTokenFile)
 		}
-		return console{w: stderr}, nil, nil
+		return console{w: stderr, header: consoleHeader}, nil, nil
 	}
 	if chatID == "" && len(defaults) == 0 {
 		_, tokenFrom := Lookup(cfg, getenv, EnvToken)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -78,10 +79,12 @@ func pipelineOptions(opts notifier.Options, stderr io.Writer, state string, cfg 
 // alone configures it, when the config file was the problem and that works, else to
 // stderr in full. `supervise check` still exits 2 for each such problem.
 func jobsPipeline(stderr io.Writer, cmd, state string, opts notifier.Options) (*supervisor.Config, *notifier.Pipeline) {
-	problem := false
+	problem, said := false, ""
 	say := func(err error) {
-		fmt.Fprintf(stderr, "supervise %s: %v\n", cmd, err)
-		problem = true
+		if err.Error() != said { // the environment's own problem, met again without the file
+			fmt.Fprintf(stderr, "supervise %s: %v\n", cmd, err)
+		}
+		problem, said = true, err.Error()
 	}
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
@@ -95,12 +98,14 @@ func jobsPipeline(stderr io.Writer, cmd, state string, opts notifier.Options) (*
 	}
 	if err != nil {
 		say(err)
-		none := func(string) string { return "" }
-		p, _ = notifier.New(nil, none, pipelineOptions(opts, stderr, state, nil)) // a console: it cannot fail
 	}
 	if problem {
 		where := "to the chat the environment names"
-		if p.Console() {
+		if p == nil || p.Console() { // on stderr for the problem, not for want of a bot
+			if p != nil {
+				p.Close(context.Background())
+			}
+			p = notifier.NewConsole(pipelineOptions(opts, stderr, state, nil), "Telegram settings broken: `supervise check` says how")
 			where = "to stderr, in full,"
 		}
 		runs := "the job runs; its"

@@ -51,7 +51,8 @@ func TestRunRunsWhateverTheNotifier(t *testing.T) {
 			if !strings.Contains(stderr, tc.problem) || !strings.Contains(stderr, "the job runs; its messages go to stderr, in full, until that is fixed") {
 				t.Errorf("stderr does not say %q, and where messages go:\n%s", tc.problem, stderr)
 			}
-			if !strings.Contains(stderr, "backup failed") || !strings.Contains(stderr, "| error: disk full") {
+			if !strings.Contains(stderr, "supervise: notification (Telegram settings broken: `supervise check` says how):") ||
+				!strings.Contains(stderr, "backup failed") || !strings.Contains(stderr, "| error: disk full") {
 				t.Errorf("stderr lacks the alert in full:\n%s", stderr)
 			}
 			if strings.Contains(stdout+stderr, tgToken) {

@@ -76,7 +76,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	}
 	ctl, release, err := control.Listen(socketPath(*socket, state))
 	switch {
-	case errors.Is(err, control.ErrBusy):
+	case err != nil && !unwritable(err): // another up holds it, or a file that is not a socket is there
 		ln.Close()
 		return fmt.Errorf("control socket: %w", err)
 	case err != nil:
@@ -308,4 +308,15 @@ func isTerminal(w io.Writer) bool {
 	var t syscall.Termios
 	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
 	return errno == 0 && os.Getenv("NO_COLOR") == ""
+}
+
+// unwritable reports whether err says a file system cannot be written: read-only,
+// full, or closed to this user.
+func unwritable(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EROFS, syscall.ENOSPC, syscall.EDQUOT, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
