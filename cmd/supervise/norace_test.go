@@ -2,6 +2,9 @@
 
 package main
 
-// maxStormHWM bounds up's peak resident memory in the storm of TestFaultStorm, about
-// four times what it takes (31 MB).
-const maxStormHWM = 128 << 20
+// Bounds on up's peak resident memory in the fault tests, about four times what it
+// takes.
+const (
+	maxStormHWM = 128 << 20 // 31 MB measured
+	maxAbuseHWM = 96 << 20  // 28 MB measured; 164 MB with net/http's megabyte of headers
+)
