@@ -11,7 +11,8 @@
 //	POST /ping/{job}[/start|/fail|/N]            a heartbeat, as on up's --listen
 //
 // Errors answer {"error": "…"} with 400, 403 (another user), 404 (no such job) or
-// 503 (the request was given up, as up stops).
+// 503 (the request was given up, as up stops). Each connection takes one request, whose
+// headers may hold at most MaxHeaderBytes and must come within ReadHeaderTimeout.
 package control
 
 import (
@@ -68,6 +69,10 @@ type Server struct {
 	// Incidents says which jobs are muted; nil for none.
 	Incidents Incidents
 }
+
+// ReadHeaderTimeout is how long a request's headers may take to come: a client
+// sends them at once.
+const ReadHeaderTimeout = 10 * time.Second
 
 // MaxHeaderBytes bounds a request's headers on the socket, in place of net/http's
 // megabyte: the client's take a hundred bytes, and hundreds of connections that each
