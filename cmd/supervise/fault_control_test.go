@@ -27,8 +27,10 @@ const (
 	abuseHanging = 300 // connections that send part of a request, or all of one, and hang on
 	abuseGarbage = 8   // clients sending garbage, each one connection after another
 	abuseStatus  = 16  // clients asking for the status, one request after another
-	// statusDeadline is how soon `supervise status` must answer under the abuse.
-	statusDeadline = 5 * time.Second
+	// statusDeadline is how soon `supervise status` must answer under the abuse: it
+	// takes well under a second, but starting a process of a -race binary on a
+	// loaded machine can take seconds.
+	statusDeadline = 15 * time.Second
 )
 
 // hangs are what a hanging connection sends before it waits: nothing, half a request

@@ -60,7 +60,7 @@ func TestFaultStorm(t *testing.T) {
 	defer onFailure(t, func() string { return "up's stderr:\n" + stderr.String() })
 
 	// Every job has run: each wrote its line, which up prints behind the job's name.
-	testkit.EventuallyWithin(t, 30*time.Second, fmt.Sprintf("%d jobs failed", stormJobs), func() bool {
+	testkit.EventuallyWithin(t, time.Minute, fmt.Sprintf("%d jobs failed", stormJobs), func() bool {
 		return strings.Count(stdout.String(), "cannot reach its database\n") == stormJobs
 	})
 	failed := time.Now()
