@@ -11,7 +11,8 @@
 //	POST /ping/{job}[/start|/fail|/N]            a heartbeat, as on up's --listen
 //
 // Errors answer {"error": "…"} with 400, 403 (another user), 404 (no such job) or
-// 503 (the request was given up, as up stops).
+// 503 (the request was given up, as up stops). Each connection takes one request, whose
+// headers may hold at most MaxHeaderBytes and must come within ReadHeaderTimeout.
 package control
 
 import (
@@ -69,7 +70,18 @@ type Server struct {
 	Incidents Incidents
 }
 
-// Handler returns the socket's routes, behind the check of the peer's uid.
+// ReadHeaderTimeout is how long a request's headers may take to come: a client
+// sends them at once.
+const ReadHeaderTimeout = 10 * time.Second
+
+// MaxHeaderBytes bounds a request's headers on the socket, in place of net/http's
+// megabyte: the client's take a hundred bytes, and hundreds of connections that each
+// send a megabyte of headers and wait would hold hundreds of megabytes.
+const MaxHeaderBytes = 16 << 10
+
+// Handler returns the socket's routes, behind the check of the peer's uid. Serve it
+// with keep-alives off (http.Server.SetKeepAlivesEnabled), as the client makes its
+// requests: a connection of its own for each, which ends with the answer.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
@@ -77,7 +89,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("GET /v1/jobs/{job}/logs", s.logs)
 	mux.Handle("/ping/", supervisor.PingHandler(s.Daemon.Pulse))
-	return s.owner(mux)
+	return endRead(s.owner(mux))
+}
+
+// endRead stops reading a request once it is answered. net/http reads the rest of a
+// body no handler read, for the connection's next request, with no deadline: a
+// client that stops sending it would hold the connection as long as it likes. With no
+// next request on the connection, there is nothing to read it for.
+func endRead(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		next.ServeHTTP(w, req)
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	})
 }
 
 func (s *Server) status(w http.ResponseWriter, req *http.Request) {

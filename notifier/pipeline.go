@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -133,8 +134,8 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 
 // Emit takes ev and returns at once. A start its job does not ask to be told is left
 // out here; every other event may open, keep current or resolve an incident. When the
-// queue is full, ev waits to be folded into a digest, without its output: nothing is
-// dropped. Once the pipeline is closed, ev is kept in the spool for the next
+// queue is full, ev waits to be folded into a digest, with only the last line of its
+// output (errorLine): nothing is dropped. Once the pipeline is closed, ev is kept in the spool for the next
 // supervise, and said on stderr.
 func (p *Pipeline) Emit(ev supervisor.Event) {
 	if ev.Kind == supervisor.KindStart && !Wanted(ev) {
@@ -155,12 +156,30 @@ func (p *Pipeline) Emit(ev supervisor.Event) {
 		return
 	default:
 	}
-	ev.Output, ev.OutputLines = nil, 0 // a digest quotes none, and the overflow may be long
+	ev.Output = errorLine(ev.Output) // the overflow may be long: a digest quotes only this
 	p.overflow = append(p.overflow, ev)
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// maxErrorLine bounds what errorLine keeps: far more than a digest's line quotes.
+const maxErrorLine = 1024
+
+// errorLine is what an event in the overflow keeps of its output: its last line
+// with anything in it, where the error is, or the reason a job file does not load, cut
+// to its last maxErrorLine bytes. It is a copy, so the job's whole tail is not kept
+// alive with it. An event keeps its OutputLines, so a message of its own says how many
+// lines it leaves out.
+func errorLine(out []byte) []byte {
+	out = bytes.TrimRight(out, " \t\r\n")
+	if len(out) == 0 {
+		return nil
+	}
+	out = out[bytes.LastIndexByte(out, '\n')+1:]
+	out = out[max(0, len(out)-maxErrorLine):]
+	return append(bytes.Clone(out), '\n')
 }
 
 // Close delivers what the pipeline holds, within ctx, and stops it. What it could

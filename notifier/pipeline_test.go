@@ -56,6 +56,44 @@ func TestEmitNeverBlocks(t *testing.T) {
 	}
 }
 
+// Events that come when the queue is full wait in the overflow without most of their
+// output, but each keeps its last line: the digests that fold them still say which job
+// failed and its error line, and why a job file does not load.
+func TestOverflowKeepsTheErrorLine(t *testing.T) {
+	t.Parallel()
+	g := &gate{open: make(chan struct{})}
+	p := notifier.NewForTest(g, nil, time.Millisecond, notifier.Options{Host: "h", Queue: 10})
+	const n = 100
+	for i := range n {
+		out := fmt.Sprintf("%s\njob%d: connection refused\n\n", strings.Repeat("noise\n", 1000), i)
+		p.Emit(supervisor.Event{Kind: supervisor.KindFailure, Job: fmt.Sprintf("job%d", i), Host: "h", ExitCode: 1,
+			Notify: supervisor.Notify{On: supervisor.DefaultNotifyOn}, Output: []byte(out), OutputLines: 1002})
+	}
+	// As up reports a job file it cannot load: the note says what follows, the output why.
+	reason := "broken.toml:2: timeout: 5 has no unit\n"
+	p.Emit(supervisor.Event{Kind: supervisor.KindProblem, Job: "broken.toml", Host: "h", Note: "not loaded; the other jobs run",
+		Output: []byte(reason), OutputLines: 1})
+	close(g.open)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := g.out.String()
+	for i := range n {
+		if !strings.Contains(out, fmt.Sprintf("job%d failed: exit status 1 — job%d: connection refused\n", i, i)) &&
+			!strings.Contains(out, fmt.Sprintf("| job%d: connection refused\n", i)) { // a message of its own
+			t.Errorf("no line says job%d failed with its error line:\n%s", i, out)
+		}
+	}
+	if !strings.Contains(out, "⚠️ broken.toml: not loaded; the other jobs run — broken.toml:2: timeout: 5 has no unit\n") {
+		t.Errorf("no line says why broken.toml does not load:\n%s", out)
+	}
+	if !strings.Contains(out, "30 alerts on h") {
+		t.Errorf("no digest of 30 events:\n%s", out)
+	}
+}
+
 // A pipeline that runs out of time says on stderr what it could not deliver, with
 // the message, and Close says that something was not delivered.
 func TestCloseSaysWhatIsLeft(t *testing.T) {

@@ -5,7 +5,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
+
+// pingBodyTimeout is how long the body of a ping may take to come: a job's message
+// is a few lines, sent at once over a local connection.
+const pingBodyTimeout = 10 * time.Second
 
 // PingURL is the URL a job is given as SUPERVISE_PING_URL, under base
 // ("http://127.0.0.1:8427").
@@ -38,6 +43,9 @@ func PingHandler(pulse func(job string) *Pulse) http.Handler {
 			http.Error(w, fmt.Sprintf("no job named %s", name), http.StatusNotFound)
 			return
 		}
+		// A body that stops coming would hold the connection for as long as its
+		// client likes: the server's ReadHeaderTimeout ends with the headers.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(pingBodyTimeout))
 		body, err := io.ReadAll(io.LimitReader(req.Body, MaxPingMessage))
 		if err != nil {
 			http.Error(w, "reading the message: "+err.Error(), http.StatusBadRequest)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/supervise/supervise/supervisor"
 )
 
 // Each shell's script is printed on stdout; another shell is a usage error.
@@ -98,6 +100,7 @@ func TestCompleteJobNames(t *testing.T) {
 	running := t.TempDir()
 	writeFile(t, running, "daemon.toml", `command = "exec sleep 100"`)
 	state, _, _ := upWithSocket(t, running)
+	waitState(t, state, "daemon", supervisor.StateRunning) // up answers before its jobs have started
 	if got, want := jobNamesIn(state, "", files), []string{"daemon"}; !slices.Equal(got, want) {
 		t.Errorf("with up running: %q, want up's %q", got, want)
 	}

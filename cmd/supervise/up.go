@@ -222,7 +222,11 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	if ctl != nil {
 		// The control socket: status, start, stop, restart, reload, logs, ping.
 		s := &control.Server{Daemon: d, Started: started, Reload: reload, Stderr: stderr, Delivery: n.Delivery, Incidents: n}
-		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: s.Handler(), ConnContext: control.ConnContext,
+			ReadHeaderTimeout: control.ReadHeaderTimeout, MaxHeaderBytes: control.MaxHeaderBytes}
+		// One request a connection, as the client makes them: no connection is held
+		// idle between requests.
+		srv.SetKeepAlivesEnabled(false)
 		g.Add(func() error {
 			if err := srv.Serve(ctl); !errors.Is(err, http.ErrServerClosed) {
 				return err
