@@ -86,7 +86,7 @@ func TestOverflowKeepsTheErrorLine(t *testing.T) {
 			t.Errorf("no line says job%d failed with its error line:\n%s", i, out)
 		}
 	}
-	if !strings.Contains(out, "⚠️ broken.toml: not loaded; the other jobs run — broken.toml:2: timeout: 5 has no unit\n") {
+	if !strings.Contains(out, "⚠️ not loaded: broken.toml:2: timeout: 5 has no unit\n") {
 		t.Errorf("no line says why broken.toml does not load:\n%s", out)
 	}
 	if !strings.Contains(out, "30 alerts on h") {
