@@ -108,16 +108,16 @@ func (s *store) peek(f func(*book)) {
 // set aside, as a book that is not one is, and aside says so.
 func (s *store) lock() (unlock func(), aside, err error) {
 	path := s.path + ".lock"
-	f, _, err := statefile.Open(path, os.O_CREATE|os.O_RDWR, 0)
+	f, _, err := statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-			f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0)
+			f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
 		}
 	}
 	var bad *statefile.Bad
 	if errors.As(err, &bad) {
 		aside = setAside(bad, "")
-		f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0)
+		f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
 	}
 	if err != nil {
 		return nil, aside, fmt.Errorf("incidents: %w", err)

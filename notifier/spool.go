@@ -186,7 +186,7 @@ const maxEntry = 16 << 20
 func take(path string, wait bool) (*entry, error) {
 	// Never blocks, whatever is at path (a FIFO, a symbolic link to one), and the type
 	// is the descriptor's own: what was listed as a regular file may be one no more.
-	f, st, err := statefile.Open(path, os.O_RDWR, maxEntry)
+	f, st, err := statefile.Open(path, os.O_RDWR, 0, maxEntry)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // delivered meanwhile
 	}

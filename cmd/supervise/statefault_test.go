@@ -30,6 +30,11 @@ var (
 		Outcome: "up never waits on it: JOB.json is set aside as JOB.json.bad and named once on stderr, a leftover new file replaced; the job runs on its schedule, counting from now",
 		Lost:    "nothing; a downtime before it is not told as missed runs",
 	}
+	logEntriesRow = testkit.FaultRow{
+		Fault:   "a FIFO, socket, directory or symbolic link as STATE/logs/JOB.log",
+		Outcome: "up and `supervise logs` never wait on it: it is set aside as JOB.log.bad and named once on stderr; the log begins anew",
+		Lost:    "nothing",
+	}
 	incidentsEntriesRow = testkit.FaultRow{
 		Fault:   "the same as STATE/incidents.json",
 		Outcome: "it is set aside as incidents.json.bad and named once on stderr; the alert goes, opening a new incident",
@@ -202,7 +207,7 @@ func TestFaultSpoolEntriesUp(t *testing.T) {
 	cmd.Env = append(cmd.Env, botEnv(srv)...)
 	cmd.Env = append(cmd.Env, "SUPERVISE_STATE_DIR="+state)
 	cmd, stdout, stderr := start(t, cmd)
-	testkit.Eventually(t, "the spooled messages and the alert delivered", func() bool { return len(srv.Messages()) >= 3 })
+	testkit.EventuallyWithin(t, 30*time.Second, "the spooled messages and the alert delivered", func() bool { return len(srv.Messages()) >= 3 })
 	stopUp(t, cmd, stderr)
 	checkOrder(t, srv, "spooled-one", "spooled-two", "the-alert")
 	checkSetAside(t, stderr.String(), made)
@@ -326,4 +331,63 @@ func TestFaultIncidentsEntries(t *testing.T) {
 		t.Errorf("the next run: status %d, stderr:\n%s", r.status, r.stderr)
 	}
 	testkit.Fault(t, incidentsEntriesRow, tgToken, outputs(t, state, append(runs, r)...)...)
+}
+
+// A FIFO as a job's STATE/logs/JOB.log held the job's output, and up's stop, for ever,
+// and `supervise logs` with them. Each kind of entry that is no file is now set aside
+// and named once, and the log begins anew.
+func TestFaultLogEntries(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	state, jobs := t.TempDir(), t.TempDir()
+	logs := filepath.Join(state, "logs")
+	if err := os.Mkdir(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var made []setAside
+	var names []string
+	for _, e := range testkit.NotRegular() {
+		job := "web-" + e.Name
+		names = append(names, job)
+		writeFile(t, jobs, job+".toml", "command = \"echo hi from "+job+"; exec sleep 100\"\n")
+		path := filepath.Join(logs, job+".log")
+		e.Make(t, path)
+		made = append(made, setAside{path, e.Why, testkit.Fingerprint(t, path)})
+	}
+	upIn := func() (*exec.Cmd, *syncBuffer, *syncBuffer) {
+		cmd := quiet(upCommand(t, jobs))
+		cmd.Env = append(cmd.Env, botEnv(srv)...)
+		cmd.Env = append(cmd.Env, "SUPERVISE_STATE_DIR="+state)
+		return start(t, cmd)
+	}
+	cmd, stdout, stderr := upIn()
+	runs := []stateRun{}
+	for _, job := range names {
+		waitOutput(t, stdout, job+" | hi from "+job)
+		r := superviseIn(t, srv, state, "", "logs", job)
+		if r.status != 0 || r.stdout != "hi from "+job+"\n" {
+			t.Errorf("supervise logs %s: status %d, %q; want 0 and the job's line; stderr:\n%s", job, r.status, r.stdout, r.stderr)
+		}
+		runs = append(runs, r)
+	}
+	stopUp(t, cmd, stderr)
+	checkSetAside(t, stderr.String(), made)
+
+	// Set aside, they are named no more: the logs go on.
+	cmd2, stdout2, stderr2 := upIn()
+	for _, job := range names {
+		waitOutput(t, stdout2, job+" | hi from "+job)
+	}
+	stopUp(t, cmd2, stderr2)
+	if s := stderr2.String(); strings.Contains(s, "set aside") || strings.Contains(s, "supervise: log ") {
+		t.Errorf("the next up says:\n%s", s)
+	}
+	for _, job := range names {
+		if b, err := os.ReadFile(filepath.Join(logs, job+".log")); err != nil || strings.Count(string(b), "hi from "+job) != 2 {
+			t.Errorf("%s.log holds %q, %v; want the line of each up", job, b, err)
+		}
+	}
+	runs = append(runs, stateRun{0, stdout.String(), stderr.String()}, stateRun{0, stdout2.String(), stderr2.String()})
+	testkit.Fault(t, logEntriesRow, tgToken, outputs(t, state, runs...)...)
 }

@@ -27,18 +27,20 @@ type Bad struct {
 
 func (b *Bad) Error() string { return b.Path + ": " + b.Why }
 
-// Open opens the state file at path with flag (os.O_RDONLY or os.O_RDWR, with
-// os.O_CREATE if need be, then mode 0600), and returns it with its fstat, when it is
-// a regular file of at most max bytes; anything else is a *Bad. It never blocks: a
-// FIFO is opened without waiting for a writer (O_NONBLOCK, of no effect on a regular
-// file), a symbolic link is not followed (supervise makes none), and the type is
-// read from the descriptor, so an entry swapped between a look at the folder and the
-// open is caught too. A missing file is fs.ErrNotExist.
-func Open(path string, flag int, max int64) (*os.File, *syscall.Stat_t, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0o600)
+// Open opens the state file at path with flag (os.O_RDONLY, os.O_WRONLY or
+// os.O_RDWR, with os.O_CREATE and os.O_APPEND as need be; perm for a new file), and
+// returns it with its fstat, when it is a regular file of at most max bytes (0 for
+// any size); anything else is a *Bad. It never blocks: a FIFO is opened without
+// waiting for the other end (O_NONBLOCK, of no effect on a regular file), a symbolic
+// link is not followed (supervise makes none), and the type is read from the
+// descriptor, so an entry swapped between a look at the folder and the open is
+// caught too. A missing file is fs.ErrNotExist.
+func Open(path string, flag int, perm fs.FileMode, max int64) (*os.File, *syscall.Stat_t, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, perm)
 	if err != nil {
-		// A symbolic link (ELOOP), a socket (ENXIO), a directory opened for writing
-		// (EISDIR): the entry itself says what it is. Only this path costs an lstat.
+		// A symbolic link (ELOOP), a socket or a FIFO opened for writing alone (ENXIO),
+		// a directory opened for writing (EISDIR): the entry itself says what it is.
+		// Only this path costs an lstat.
 		var st syscall.Stat_t
 		if !errors.Is(err, fs.ErrNotExist) && syscall.Lstat(path, &st) == nil && typeOf(st.Mode) != 0 {
 			return nil, nil, NotRegular(path, typeOf(st.Mode))
@@ -63,7 +65,7 @@ func Open(path string, flag int, max int64) (*os.File, *syscall.Stat_t, error) {
 
 // ReadFile reads the state file at path, as Open opens it.
 func ReadFile(path string, max int64) ([]byte, error) {
-	f, st, err := Open(path, os.O_RDONLY, max)
+	f, st, err := Open(path, os.O_RDONLY, 0, max)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func TestReadFileNeverBlocks(t *testing.T) {
 			}
 			within(t, "Open for writing of "+e.Name, func() {
 				var f *os.File
-				if f, _, err = statefile.Open(path, os.O_RDWR, 1<<10); err == nil {
+				if f, _, err = statefile.Open(path, os.O_RDWR, 0, 1<<10); err == nil {
 					f.Close()
 				}
 			})

@@ -90,3 +90,44 @@ func TestRunStoreSavesOverWhatIsInTheWay(t *testing.T) {
 		})
 	}
 }
+
+// Whatever stands in place of a job's log and is no regular file (a FIFO, which
+// held the job's output and up's stop for ever, a socket, a folder, a symbolic link)
+// is set aside as JOB.log.bad with all it holds, and said once: the log begins anew.
+// A reader of the log never waits on it either.
+func TestLogFileSetsAsideWhatIsNoFile(t *testing.T) {
+	t.Parallel()
+	for _, e := range testkit.NotRegular() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			var stderr testkit.Buffer
+			path := filepath.Join(t.TempDir(), "web.log")
+			e.Make(t, path)
+			print := testkit.Fingerprint(t, path)
+			returnsWithin(t, "lastLines", func() {
+				if _, err := lastLines(path, 10, -1); err == nil || !strings.Contains(err.Error(), e.Why) {
+					t.Errorf("lastLines: %v, want an error saying %q", err, e.Why)
+				}
+			})
+			l := &logFile{path: path, max: 1 << 20, keep: 1, stderr: &stderr}
+			returnsWithin(t, "the log's write", func() {
+				l.Write([]byte("hi\n"))
+				l.Close()
+			})
+			said := "supervise: log " + path + ": " + e.Why + "; set aside as web.log.bad"
+			if n := strings.Count(stderr.String(), said); n != 1 {
+				t.Errorf("stderr says %q %d times, want once:\n%s", said, n, stderr.String())
+			}
+			if got := testkit.Fingerprint(t, path+".bad"); got != print {
+				t.Errorf("web.log.bad holds %s, want what was set aside: %s", got, print)
+			}
+			stderr = testkit.Buffer{}
+			l = &logFile{path: path, max: 1 << 20, keep: 1, stderr: &stderr}
+			l.Write([]byte("again\n"))
+			l.Close()
+			if last, err := lastLines(path, 10, -1); string(last) != "hi\nagain\n" || err != nil || stderr.String() != "" {
+				t.Errorf("the log holds %q, %v, and stderr %q; want both lines, and nothing said", last, err, stderr.String())
+			}
+		})
+	}
+}
