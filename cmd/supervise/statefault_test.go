@@ -122,7 +122,8 @@ func spoolEntries(t *testing.T, first string) []setAside {
 		t.Fatal(err)
 	}
 	var made []setAside
-	for i, e := range append(testkit.NotRegular(), testkit.Garbage(good, 64<<20)...) {
+	// Too big by a byte; the notifier's own test has one past the whole spool's size.
+	for i, e := range append(testkit.NotRegular(), testkit.Garbage(good, 16<<20)...) {
 		path := filepath.Join(filepath.Dir(first), "00000000000000000001-"+e.Name+".json")
 		if i%2 == 1 {
 			path = strings.TrimSuffix(first, ".json") + "~" + e.Name + ".json"

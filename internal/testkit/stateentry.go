@@ -3,6 +3,7 @@ package testkit
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -129,11 +130,18 @@ func Fingerprint(t testing.TB, path string) string {
 	}
 	switch fi.Mode().Type() {
 	case 0:
-		data, err := os.ReadFile(path)
+		// Streamed: a file too big for the state folder is tens of MiB.
+		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fmt.Sprintf("file of %d bytes %x", len(data), sha256.Sum256(data))
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("file of %d bytes %x", n, h.Sum(nil))
 	case fs.ModeSymlink:
 		target, err := os.Readlink(path)
 		if err != nil {
