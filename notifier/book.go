@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"github.com/supervise/supervise/internal/statefile"
 )
 
 // store keeps the book in a file, as safely as the spool keeps messages: written
@@ -30,13 +32,20 @@ type fileStamp struct {
 	mtime     syscall.Timespec
 }
 
-func stampOf(path string) (fileStamp, bool) {
-	var st syscall.Stat_t
-	if syscall.Stat(path, &st) != nil {
-		return fileStamp{}, false
+// stampOf returns the stamp of the entry at path, and its type: a symbolic link is
+// not followed, as it is not by the read.
+func stampOf(path string) (fileStamp, fs.FileMode, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fileStamp{}, 0, false
 	}
-	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim}, true
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim}, fi.Mode().Type(), true
 }
+
+// maxBook is the most a book may hold: far more than the incidents and posts of any
+// host. A bigger file is none of supervise's, and is not read.
+const maxBook = 64 << 20
 
 // update calls f with the book, and keeps what f made of it. An error says the book
 // could not be read (f then has an empty one, so incidents open anew rather than
@@ -48,18 +57,18 @@ func (s *store) update(f func(*book)) error {
 		f(&s.mem)
 		return nil
 	}
-	unlock, err := s.lock()
+	unlock, aside, err := s.lock()
 	if err != nil {
 		f(&s.mem)
 		if s.mem.empty() {
-			return nil // nothing to keep: a run that succeeds needs no writable STATE
+			return aside // nothing to keep: a run that succeeds needs no writable STATE
 		}
-		return err
+		return errors.Join(aside, err)
 	}
 	defer unlock()
 	readErr := s.read()
 	f(&s.mem)
-	return errors.Join(readErr, s.write())
+	return errors.Join(aside, readErr, s.write())
 }
 
 // calm reports whether no incident is open: none in the book as the file holds it now,
@@ -94,63 +103,90 @@ func (s *store) peek(f func(*book)) {
 	f(&s.mem)
 }
 
-// lock takes the lock that every change of the file is made under.
-func (s *store) lock() (func(), error) {
-	dir := filepath.Dir(s.path)
-	f, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+// lock takes the lock that every change of the file is made under. What is in the
+// lock file's place and is no regular file (a FIFO, a directory, a symbolic link) is
+// set aside, as a book that is not one is, and aside says so.
+func (s *store) lock() (unlock func(), aside, err error) {
+	path := s.path + ".lock"
+	f, _, err := statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, 0o700); err == nil {
-			f, err = os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+			f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
 		}
 	}
+	var bad *statefile.Bad
+	if errors.As(err, &bad) {
+		aside = setAside(bad, "")
+		f, _, err = statefile.Open(path, os.O_CREATE|os.O_RDWR, 0o600, 0)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("incidents: %w", err)
+		return nil, aside, fmt.Errorf("incidents: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("incidents: lock %s: %w", f.Name(), err)
+		return nil, aside, fmt.Errorf("incidents: lock %s: %w", f.Name(), err)
 	}
-	return func() { f.Close() }, nil
+	return func() { f.Close() }, aside, nil
 }
 
 // read reads the book from the file if it changed since it was last read or written.
-// A file that is not a book is set aside, as name.bad, and the book starts empty.
+// A file that is not a book is set aside (see statefile), and the book starts empty.
 func (s *store) read() error {
 	err := s.reread()
 	var bad notABook
 	if errors.As(err, &bad) {
 		// Under the lock: no writer can have put a good book in its place meanwhile.
-		os.Rename(s.path, s.path+".bad")
 		s.mem, s.seen = book{}, fileStamp{}
-		return fmt.Errorf("incidents: %s is not a book of incidents (%v): set aside as %s.bad; open incidents get new messages", s.path, bad.error, filepath.Base(s.path))
+		return setAside(bad.Bad, "; open incidents get new messages")
 	}
 	return err
 }
 
+// setAside sets bad aside, and returns the error that says so, with then.
+func setAside(bad *statefile.Bad, then string) error {
+	aside, err := statefile.SetAside(bad.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // another process set it aside first, and said so
+	case err != nil:
+		return fmt.Errorf("incidents: %v; it cannot be set aside: %v", bad, err)
+	}
+	return fmt.Errorf("incidents: %v; set aside as %s%s", bad, filepath.Base(aside), then)
+}
+
 // notABook is a file that does not hold a book.
-type notABook struct{ error }
+type notABook struct{ *statefile.Bad }
 
 // reread reads the book from the file if it changed since it was last read or
 // written, and changes nothing on disk: it needs no lock, as a writer renames a whole
-// new file into place.
+// new file into place. A FIFO, or anything else that is no regular file, is not
+// opened, let alone read: it is notABook.
 func (s *store) reread() error {
-	stamp, ok := stampOf(s.path)
-	if !ok {
+	stamp, typ, ok := stampOf(s.path)
+	switch {
+	case !ok:
 		if s.seen != (fileStamp{}) {
 			s.mem, s.seen = book{}, fileStamp{} // removed by someone: start over
 		}
 		return nil
-	}
-	if stamp == s.seen {
+	case !typ.IsRegular():
+		return notABook{statefile.NotRegular(s.path, typ)}
+	case stamp == s.seen:
 		return nil
 	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return fmt.Errorf("incidents: %w", err)
-	}
+	data, err := statefile.ReadFile(s.path, maxBook)
 	var b book
-	if err := json.Unmarshal(data, &b); err != nil {
-		return notABook{err}
+	if err == nil {
+		err = statefile.Decode(s.path, data, &b)
+	}
+	var bad *statefile.Bad
+	switch {
+	case errors.As(err, &bad):
+		return notABook{bad}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // renamed away since the lstat: the next look tells
+	case err != nil:
+		return fmt.Errorf("incidents: %w", err)
 	}
 	s.mem, s.seen, s.last = b, stamp, data
 	return nil
@@ -195,7 +231,7 @@ func (s *store) write() error {
 		return fmt.Errorf("incidents: write %s: %w", s.path, err)
 	}
 	syncDir(dir)
-	s.seen, _ = stampOf(s.path)
+	s.seen, _, _ = stampOf(s.path)
 	s.last = data
 	return nil
 }

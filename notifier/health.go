@@ -99,7 +99,8 @@ func (s *Spool) status() DeliveryStatus {
 	return st
 }
 
-// waiting counts the messages in the spool; what cannot be read counts as none.
+// waiting counts the messages in the spool; what cannot be read counts as none, and
+// so does what is no regular file, which the next flush sets aside.
 func (s *Spool) waiting() int {
 	entries, err := os.ReadDir(s.Dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -107,7 +108,7 @@ func (s *Spool) waiting() int {
 	}
 	n := 0
 	for _, e := range entries {
-		if name := e.Name(); strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".") {
+		if name := e.Name(); strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".") && e.Type().IsRegular() {
 			n++
 		}
 	}

@@ -488,7 +488,7 @@ func TestBadBookIsSetAside(t *testing.T) {
 	if data, err := os.ReadFile(book + ".bad"); err != nil || string(data) != "{not json" {
 		t.Errorf("the bad file is not kept as .bad: %q, %v", data, err)
 	}
-	if n := strings.Count(stderr.String(), "is not a book of incidents"); n != 1 {
+	if n := strings.Count(stderr.String(), "not JSON: invalid character 'n' looking for beginning of object key string; set aside as incidents.json.bad"); n != 1 {
 		t.Errorf("said %d times on stderr, want once:\n%s", n, stderr.String())
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/supervise/supervise/internal/statefile"
 )
 
 // Defaults of a Spool.
@@ -172,12 +174,24 @@ func (e *entry) save() error {
 	return e.file.Sync()
 }
 
+// maxEntry is the most a spooled file holds: a message, and a document of
+// supervisor.MaxAttach bytes of output, which cleaning may make three times as long
+// and JSON's base64 a third longer again, with room to spare. A bigger file is none
+// of supervise's, and is not read.
+const maxEntry = 16 << 20
+
 // take opens and locks the spooled file at path, or returns nil when another process
-// holds it (unless wait: then it waits for it) or it is gone.
+// holds it (unless wait: then it waits for it) or it is gone. A file that can never be
+// sent (not a regular file, not a message) is a *statefile.Bad, to be set aside.
 func take(path string, wait bool) (*entry, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
+	// Never blocks, whatever is at path (a FIFO, a symbolic link to one), and the type
+	// is the descriptor's own: what was listed as a regular file may be one no more.
+	f, st, err := statefile.Open(path, os.O_RDWR, 0, maxEntry)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // delivered meanwhile
+	}
+	if err != nil {
+		return nil, err
 	}
 	how := syscall.LOCK_EX | syscall.LOCK_NB
 	if wait {
@@ -188,8 +202,8 @@ func take(path string, wait bool) (*entry, error) {
 		return nil, nil // another process is sending it
 	}
 	// The file may have been delivered and removed between the open and the lock.
-	var st1, st2 syscall.Stat_t
-	if syscall.Fstat(int(f.Fd()), &st1) != nil || syscall.Stat(path, &st2) != nil || st1.Ino != st2.Ino {
+	var now syscall.Stat_t
+	if syscall.Lstat(path, &now) != nil || now.Ino != st.Ino || now.Dev != st.Dev {
 		f.Close()
 		return nil, nil
 	}
@@ -199,16 +213,31 @@ func take(path string, wait bool) (*entry, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := json.Unmarshal(data, &e.msg); err != nil {
+	if err := statefile.Decode(path, data, &e.msg); err != nil {
 		f.Close()
-		return nil, corrupt{fmt.Errorf("%s: %w", path, err)}
+		return nil, err
+	}
+	if e.msg.Created.IsZero() || e.msg.Text == "" && e.msg.HTML == "" {
+		f.Close()
+		return nil, &statefile.Bad{Path: path, Why: `not a message: it has no "created" or no "text"`}
 	}
 	return e, nil
 }
 
-// corrupt is a spooled file that is not a message, such as one a crash cut short
-// while it was saved again: it can never be sent.
-type corrupt struct{ error }
+// setAside moves a spooled entry that can never be sent out of the spool, with its
+// bytes, as statefile.SetAside does, and says so: it is told once, as no flush finds
+// it again, and it stands before no message.
+func (s *Spool) setAside(bad *statefile.Bad) {
+	aside, err := statefile.SetAside(bad.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Another process set it aside first, and said so.
+	case err != nil:
+		s.tell("supervise: spool: %v; it cannot be set aside (%v): skipped\n", bad, err)
+	default:
+		s.tell("supervise: spool: %v; set aside as %s\n", bad, filepath.Base(aside))
+	}
+}
 
 // outcome is what a flush did with one of the caller's own messages.
 type outcome int
@@ -238,13 +267,13 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 	for _, path := range mine {
 		outcomes[path] = delivered // unless it is still there
 	}
-	names, err := s.list()
+	names, junk, err := s.list()
 	for _, name := range names {
 		if _, ok := outcomes[filepath.Join(s.Dir, name)]; ok {
 			outcomes[filepath.Join(s.Dir, name)] = kept
 		}
 	}
-	if err != nil || len(names) == 0 {
+	if err != nil || len(names) == 0 && len(junk) == 0 {
 		return outcomes, err
 	}
 	// A message is only sent when it can then be removed: else every flush would send
@@ -255,6 +284,9 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		if err := probe(s.Dir); err != nil {
 			return outcomes, fmt.Errorf("spool: %w; nothing is sent until it can be written", err)
 		}
+	}
+	for _, b := range junk {
+		s.setAside(b) // once the folder is known to be writable
 	}
 	// note records what became of path, when it is one of the caller's.
 	note := func(path string, o outcome) {
@@ -279,12 +311,10 @@ func (s *Spool) flush(ctx context.Context, send func(context.Context, *entry) er
 		path := filepath.Join(s.Dir, name)
 		_, own := outcomes[path]
 		e, err := take(path, own)
-		var junk corrupt
+		var junk *statefile.Bad
 		switch {
 		case errors.As(err, &junk):
-			s.tell("supervise: spool: %v: dropped, it is not a message\n", err)
-			os.Remove(path)
-			s.health.dropped()
+			s.setAside(junk)
 			note(path, dropped)
 			continue
 		case err != nil:
@@ -430,19 +460,24 @@ func isFlood(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.Code == 429
 }
 
-// list returns the names of the spooled messages, oldest first.
-func (s *Spool) list() ([]string, error) {
+// list returns the names of the spooled messages, oldest first, and the entries
+// named as messages that are not regular files, to be set aside. Their type is the
+// directory's word, for no cost per file; take checks it again on the descriptor.
+func (s *Spool) list() (names []string, bad []*statefile.Bad, err error) {
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var names []string
 	for _, e := range entries {
 		n := e.Name()
 		if strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+			if !e.Type().IsRegular() {
+				bad = append(bad, statefile.NotRegular(filepath.Join(s.Dir, n), e.Type()))
+				continue
+			}
 			names = append(names, n)
 			continue
 		}
@@ -452,7 +487,7 @@ func (s *Spool) list() ([]string, error) {
 		}
 	}
 	slices.Sort(names)
-	return names, nil
+	return names, bad, nil
 }
 
 // trim drops the oldest messages while the spool holds more than MaxBytes, and notes
@@ -461,7 +496,8 @@ func (s *Spool) trim(names []string, note func(path string, o outcome)) {
 	var total int64
 	sizes := make([]int64, len(names))
 	for i, n := range names {
-		if fi, err := os.Stat(filepath.Join(s.Dir, n)); err == nil {
+		// One too big is no message: take sets it aside, unread, and it counts for none.
+		if fi, err := os.Lstat(filepath.Join(s.Dir, n)); err == nil && fi.Size() <= maxEntry {
 			sizes[i] = fi.Size()
 			total += fi.Size()
 		}
@@ -472,6 +508,13 @@ func (s *Spool) trim(names []string, note func(path string, o outcome)) {
 	}
 	for i := 0; total > limit && i < len(names); i++ {
 		e, err := take(filepath.Join(s.Dir, names[i]), false)
+		var bad *statefile.Bad
+		if errors.As(err, &bad) {
+			// No message: set aside, rather than a message dropped in its place.
+			s.setAside(bad)
+			total -= sizes[i]
+			continue
+		}
 		if e == nil || err != nil {
 			continue
 		}

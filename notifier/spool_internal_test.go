@@ -42,7 +42,7 @@ func TestSpoolSendsOnlyTheLatestEditOfAPost(t *testing.T) {
 			t.Fatalf("sent %q, want %q", sent, want)
 		}
 	}
-	if names, _ := s.list(); len(names) != 0 {
+	if names, _, _ := s.list(); len(names) != 0 {
 		t.Errorf("left in the spool: %v", names)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/supervise/supervise/internal/statefile"
 )
 
 // followers hands a job's output to the readers of `supervise logs -f` as it is
@@ -128,7 +130,9 @@ func lastLines(path string, n int, end int64) ([]byte, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	// Never waits on what is in the log's place: the writer sets aside what is no
+	// regular file.
+	f, st, err := statefile.Open(path, os.O_RDONLY, 0, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -136,13 +140,9 @@ func lastLines(path string, n int, end int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	const chunk = 64 << 10
-	if end < 0 || end > fi.Size() {
-		end = fi.Size()
+	if end < 0 || end > st.Size {
+		end = st.Size
 	}
 	var chunks [][]byte // read backwards: the last first
 	count, partial := 0, false

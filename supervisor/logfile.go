@@ -1,13 +1,17 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/supervise/supervise/internal/statefile"
 )
 
 // logFile is a job's log under `supervise up`, STATE/logs/JOB.log, rotated by size:
@@ -53,18 +57,27 @@ func (l *logFile) open() {
 		l.fail(err)
 		return
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	// What is in the log's place and is no regular file is never opened to wait on
+	// (a FIFO would hold the job's output, and up's stop, for ever): it is set aside,
+	// once, and the log begins anew.
+	f, st, err := statefile.Open(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640, 0)
+	var bad *statefile.Bad
+	if errors.As(err, &bad) {
+		aside, aerr := statefile.SetAside(l.path)
+		switch {
+		case aerr != nil && !errors.Is(aerr, fs.ErrNotExist):
+			l.fail(fmt.Errorf("%s; it cannot be set aside: %v", bad.Why, aerr))
+			return
+		case aerr == nil && l.stderr != nil:
+			fmt.Fprintf(l.stderr, "supervise: log %v; set aside as %s\n", bad, filepath.Base(aside))
+		}
+		f, st, err = statefile.Open(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640, 0)
+	}
 	if err != nil {
 		l.fail(err)
 		return
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		l.fail(err)
-		return
-	}
-	l.f, l.size, l.broken = f, fi.Size(), false
+	l.f, l.size, l.broken = f, st.Size, false
 }
 
 // rotate shifts the old logs up by one and starts a new one.
