@@ -153,6 +153,9 @@ func TestHeartbeatRestart(t *testing.T) {
 	job := heartbeatJob(upJob("stuck", "echo $$ >> "+pids+"; exec sleep 100"))
 	job.Heartbeat.Action = supervisor.ActionRestart
 	job.Notify.On = append(job.Notify.On, supervisor.KindStart)
+	// No run stays up long enough to count as healthy (whose recovery a loaded
+	// machine would otherwise fit in, between a start and its silence 0.4s later).
+	job.HealthyAfter = time.Hour
 	// Late at 0.4s and 0.8s: two restarts, and one message, as the job shows no sign
 	// of life in between.
 	rec, out := withPings(t, "three starts", func(td *testDaemon) bool {
