@@ -88,6 +88,41 @@ func TestRunHeartbeat(t *testing.T) {
 	}
 }
 
+// A ping's message keeps its end, where the error is, however long the body piped to
+// `supervise ping -m -`; and a ping without a message leaves none, so the alert of a
+// silence that follows quotes no earlier ping's words: in the messages of supervise
+// run, through its own ping URL.
+func TestRunPingMessageEnd(t *testing.T) {
+	script := `{ head -c 300000 /dev/zero | tr '\0' x; echo; echo "error: the end"; } | "$S" ping -m - pinger fail
+"$S" ping -m "first words" pinger && "$S" ping pinger && exec sleep 30`
+	cmd := quiet(command(t, "run", "--heartbeat", "1s", "--name", "pinger", "--notify-on", "failure,heartbeat", "--", "sh", "-c", script))
+	cmd.Env = append(cmd.Env, "S="+os.Args[0])
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitOutput(t, &out, "pinger missed its heartbeat on ")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	var failure, silence string
+	for _, m := range strings.Split(out.String(), "supervise: notification")[1:] {
+		if strings.Contains(m, "pinger failed") && failure == "" {
+			failure = m
+		}
+		if strings.Contains(m, "missed its heartbeat") {
+			silence = m
+		}
+	}
+	if !strings.Contains(failure, "ping message:\n> …xxx") || !strings.Contains(failure, "x\n> error: the end\n") {
+		t.Errorf("the failure does not quote the end of its ping's message, marked as cut:\n%.2000s", failure)
+	}
+	if !strings.Contains(silence, "last sign of life: ping at") || strings.Contains(silence, "ping message") || strings.Contains(silence, "first words\n") {
+		t.Errorf("the silence after a ping without a message quotes an earlier ping's:\n%.2000s", silence)
+	}
+}
+
 // A run whose heartbeat cannot be set up stops its notifier as it returns: no
 // goroutine of the pipeline is left behind in the process.
 func TestRunHeartbeatSetupFailureLeavesNoPipeline(t *testing.T) {
