@@ -94,7 +94,7 @@ func TestRunHeartbeat(t *testing.T) {
 // run, through its own ping URL.
 func TestRunPingMessageEnd(t *testing.T) {
 	script := `{ head -c 300000 /dev/zero | tr '\0' x; echo; echo "error: the end"; } | "$S" ping -m - pinger fail
-"$S" ping -m "first words" pinger && "$S" ping pinger && exec sleep 30`
+"$S" ping -m "first words" pinger && "$S" ping pinger && echo pinged && exec sleep 30`
 	cmd := quiet(command(t, "run", "--heartbeat", "1s", "--name", "pinger", "--notify-on", "failure,heartbeat", "--", "sh", "-c", script))
 	cmd.Env = append(cmd.Env, "S="+os.Args[0])
 	var out syncBuffer
@@ -103,15 +103,25 @@ func TestRunPingMessageEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitOutput(t, &out, "pinger missed its heartbeat on ")
+	// The silence after the last ping: a slow machine may have seen one before. The
+	// job's own line comes before any message that quotes it.
+	waitOutput(t, &out, "pinged\n")
+	silent := func() bool {
+		s := out.String()
+		return strings.Contains(s[strings.Index(s, "pinged\n"):], "pinger missed its heartbeat on ")
+	}
+	testkit.Eventually(t, "a silence after the last ping", silent)
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	var failure, silence string
-	for _, m := range strings.Split(out.String(), "supervise: notification")[1:] {
+	s := out.String()
+	for _, m := range strings.Split(s, "supervise: notification")[1:] {
 		if strings.Contains(m, "pinger failed") && failure == "" {
 			failure = m
 		}
-		if strings.Contains(m, "missed its heartbeat") {
+	}
+	for _, m := range strings.Split(s[strings.Index(s, "pinged\n"):], "supervise: notification")[1:] {
+		if strings.Contains(m, "missed its heartbeat") && silence == "" {
 			silence = m
 		}
 	}
