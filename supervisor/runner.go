@@ -183,7 +183,7 @@ func (r *Runner) emit(ev Event) {
 // watch handles the job's timeout, stops and signals until its main process has
 // exited and no process of its session is left, and records how the main process
 // ended in res. What the main process leaves running in its session is stopped too,
-// once it has had leaveGrace to leave the session, so a run leaves behind only the
+// once none of it is busy or after leaveGrace, so a run leaves behind only the
 // daemons that started a session of their own.
 func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, res *Result) {
 	waited := make(chan exit, 1)
