@@ -72,7 +72,12 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 		// whether the daemon lives would be a race. And a program that opens /dev/tty
 		// to ask a question fails at once, as the job's input is /dev/null, instead of
 		// waiting for an answer nobody types.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		//
+		// Should supervise die (killed, out of memory), the kernel sends the main
+		// process SIGHUP, as the hangup of a controlling terminal would. Pdeathsig
+		// follows the thread that started the child, and Go ends a thread only when a
+		// goroutine locked to it exits, which nothing here does.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGHUP}
 	} else {
 		r, wr, err := os.Pipe()
 		if err != nil {

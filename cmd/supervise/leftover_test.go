@@ -126,3 +126,23 @@ func TestRunStopsBusyLeftover(t *testing.T) {
 	}
 	ended(t, leftPID(t, filepath.Dir(file), "busy"), "the busy leftover")
 }
+
+// A job on a pty hears SIGHUP when its supervise dies, as it would from a controlling
+// terminal's hangup, though the pty is not one.
+func TestKilledSuperviseHangsUpTheJob(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "job")
+	cmd := quiet(command(t, "run", "--notify-on", "", "--", "sh", "-c", "echo $$ >"+file+".new; mv "+file+".new "+file+"; exec sleep 300"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the job's pid", func() bool { _, err := os.Stat(file); return err == nil })
+	job := leftPID(t, filepath.Dir(file), "job")
+	t.Cleanup(func() { syscall.Kill(job, syscall.SIGKILL) })
+	cmd.Process.Kill()
+	cmd.Wait()
+	testkit.Eventually(t, fmt.Sprintf("the job %d ended with its supervise", job), func() bool {
+		s, _ := stat(job)
+		return s == "" || s == "Z"
+	})
+}
