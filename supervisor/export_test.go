@@ -15,3 +15,7 @@ func (c *fakeClock) Advance(d time.Duration) bool { return c.advance(d) }
 
 // Next is the earliest time a timer is set to; zero when none is.
 func (c *fakeClock) Next() time.Time { return c.next() }
+
+// SetLeaveGrace sets how long the processes a run's main process left in its session
+// are waited for while busy, in place of a second.
+func (r *Runner) SetLeaveGrace(d time.Duration) { r.leaveGrace = d }

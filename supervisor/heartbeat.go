@@ -79,44 +79,45 @@ func NewPulse() *Pulse { return &Pulse{wake: make(chan struct{}, 1)} }
 func (p *Pulse) Wake() <-chan struct{} { return p.wake }
 
 // Beat records a sign of life. by says what it was.
-func (p *Pulse) Beat(by string) { p.beat(time.Now(), by, "", "") }
+func (p *Pulse) Beat(by string) { p.beat(time.Now(), by) }
 
 // Ping records a ping to the job's URL. what is its suffix: "" or "start" is a sign
 // of life, "fail" reports a failure, and a number reports an exit status, 0 being
-// success. message is the ping's body, kept as the last ping message when not empty.
+// success. message is the ping's body, kept as the last ping message: a ping without
+// one clears it, so that no alert quotes an earlier ping's words as this one's.
 func (p *Pulse) Ping(what, message string) error {
+	failure := ""
 	switch what {
 	case "", "start":
-		p.beat(time.Now(), "ping", "", message)
-		return nil
 	case "fail":
-		p.beat(time.Now(), "ping", "reported a failure", message)
-		return nil
+		failure = "reported a failure"
+	default:
+		code, err := strconv.Atoi(what)
+		if err != nil || code < 0 || code > 255 || strconv.Itoa(code) != what {
+			return fmt.Errorf("%q is not start, fail or an exit status from 0 to 255", what)
+		}
+		if code != 0 {
+			failure = "reported exit status " + what
+		}
 	}
-	code, err := strconv.Atoi(what)
-	if err != nil || code < 0 || code > 255 || strconv.Itoa(code) != what {
-		return fmt.Errorf("%q is not start, fail or an exit status from 0 to 255", what)
-	}
-	failure := ""
-	if code != 0 {
-		failure = "reported exit status " + what
-	}
-	p.beat(time.Now(), "ping", failure, message)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.message = message
+	p.beatLocked(time.Now(), "ping", failure, message)
 	return nil
 }
 
-// beat records a sign of life, or, when failure says what was reported, a failure.
-func (p *Pulse) beat(now time.Time, by, failure, message string) {
+// beat records a sign of life other than a ping.
+func (p *Pulse) beat(now time.Time, by string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.beatLocked(now, by, failure, message)
+	p.beatLocked(now, by, "", "")
 }
 
-// beatLocked is beat with p.mu held.
+// beatLocked records a sign of life, or, when failure says what was reported, a
+// failure; p.mu is held. message is the sign's own, a ping's body, for the recovery
+// it may make; a failure quotes the last ping message.
 func (p *Pulse) beatLocked(now time.Time, by, failure, message string) {
-	if message != "" {
-		p.message = message
-	}
 	if failure != "" {
 		// A reported failure is not a sign of health: the job is alive but not well.
 		// It is told once a run; the next success ends it.

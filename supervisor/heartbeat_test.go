@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -220,13 +221,64 @@ func TestPingHandler(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
 		}
 	}
-	big := strings.Repeat("x", supervisor.MaxPingMessage+5000)
-	resp, err := http.Post(srv.URL+"/ping/known", "text/plain", strings.NewReader(big))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("long message: %v %v", resp, err)
+}
+
+// A ping's body longer than MaxPingMessage keeps its end, where the error is, led by
+// "…" and cut at the start of a character; a ping without a body leaves no message.
+func TestPingHandlerMessage(t *testing.T) {
+	t.Parallel()
+	pulse := supervisor.NewPulse()
+	srv := httptest.NewServer(supervisor.PingHandler(func(string) *supervisor.Pulse { return pulse }))
+	defer srv.Close()
+	ping := func(body string) string {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/ping/job", "text/plain", strings.NewReader(body))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("ping with %d bytes: %v %v", len(body), resp, err)
+		}
+		resp.Body.Close()
+		return pulse.State().Message
 	}
-	if got := len(pulse.State().Message); got != supervisor.MaxPingMessage {
-		t.Errorf("kept %d bytes of the message, want %d", got, supervisor.MaxPingMessage)
+	// 300 KB of three-byte characters, so that the cut falls inside one.
+	big := strings.Repeat("€", 100_000) + "\nerror: the end\n"
+	got := ping(big)
+	if !strings.HasPrefix(got, "…€") || !strings.HasSuffix(got, "€\nerror: the end") || !utf8.ValidString(got) ||
+		len(got) > supervisor.MaxPingMessage || len(got) < supervisor.MaxPingMessage-utf8.UTFMax {
+		t.Errorf("kept %d bytes, %q...%q; want the last %d bytes led by …, cut at a character", len(got), got[:min(len(got), 12)], got[max(len(got)-30, 0):], supervisor.MaxPingMessage)
+	}
+	exact := strings.Repeat("y", supervisor.MaxPingMessage)
+	if got := ping(exact); got != exact {
+		t.Errorf("a body of exactly %d bytes was cut to %d", len(exact), len(got))
+	}
+	if got := ping(""); got != "" {
+		t.Errorf("after a ping without a body, the message is %d bytes, %.20q...; want none", len(got), got)
+	}
+}
+
+// A failure reported without a message quotes none, not the words of an earlier ping.
+func TestPingWithoutMessage(t *testing.T) {
+	t.Parallel()
+	job := upJob("quiet", "exec sleep 100")
+	job.Heartbeat = &supervisor.Heartbeat{Every: time.Minute}
+	td := startPings(t, "", job)
+	td.until(t, "the job's start", func() bool { return td.Pulse("quiet") != nil && td.status("quiet").State == supervisor.StateRunning })
+	td.post(t, "quiet", "/fail", "disk full: /srv at 100%")
+	td.post(t, "quiet", "/0", "")
+	td.post(t, "quiet", "/fail", "")
+	td.until(t, "two failures and a recovery", func() bool {
+		return td.rec.count(supervisor.KindFailure) == 2 && td.rec.count(supervisor.KindRecovery) == 1
+	})
+	td.halt()
+	var said []string
+	for _, ev := range td.rec.events {
+		said = append(said, fmt.Sprintf("%s %q", ev.Kind, ev.Message))
+	}
+	want := []string{`failure "disk full: /srv at 100%"`, `recovery ""`, `failure ""`}
+	if strings.Join(said, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events %v, want %v", said, want)
+	}
+	if m := td.Pulse("quiet").State().Message; m != "" {
+		t.Errorf("the last ping message is %q, want none", m)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // pingBodyTimeout is how long the body of a ping may take to come: a job's message
@@ -23,9 +24,10 @@ func PingURL(base, job string) string { return base + "/ping/" + job }
 //	/ping/JOB/fail   the job reports a failure now
 //	/ping/JOB/N      the job reports exit status N, 0 being success
 //
-// by GET, HEAD or POST. The first MaxPingMessage bytes of a POST's body are kept as
-// the job's last ping message, quoted in its alerts. pulse finds a job's Pulse by
-// name, or returns nil when there is no such job.
+// by GET, HEAD or POST. A POST's body, or its end when it is longer than
+// MaxPingMessage (see ReadPingMessage), is the job's last ping message, quoted in its
+// alerts; a ping without one leaves no message. pulse finds a job's Pulse by name, or
+// returns nil when there is no such job.
 func PingHandler(pulse func(job string) *Pulse) http.Handler {
 	mux := http.NewServeMux()
 	serve := func(w http.ResponseWriter, req *http.Request) {
@@ -46,15 +48,12 @@ func PingHandler(pulse func(job string) *Pulse) http.Handler {
 		// A body that stops coming would hold the connection for as long as its
 		// client likes: the server's ReadHeaderTimeout ends with the headers.
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(pingBodyTimeout))
-		body, err := io.ReadAll(io.LimitReader(req.Body, MaxPingMessage))
+		body, _, err := ReadPingMessage(req.Body)
 		if err != nil {
 			http.Error(w, "reading the message: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		// The rest of a longer body is read and dropped, up to a bound, so the
-		// client sees an answer rather than a reset connection.
-		_, _ = io.CopyN(io.Discard, req.Body, 10*MaxPingMessage)
-		if err := p.Ping(req.PathValue("what"), strings.TrimSpace(string(body))); err != nil {
+		if err := p.Ping(req.PathValue("what"), strings.TrimSpace(body)); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -63,4 +62,28 @@ func PingHandler(pulse func(job string) *Pulse) http.Handler {
 	mux.HandleFunc("/ping/{job}", serve)
 	mux.HandleFunc("/ping/{job}/{what}", serve)
 	return mux
+}
+
+// pingCut leads a ping message whose start was cut.
+const pingCut = "…"
+
+// ReadPingMessage reads r to its end and returns it as a ping message: all of it when
+// it fits in MaxPingMessage bytes, else its end, where a failing job says what went
+// wrong, led by "…" and cut at the start of a character, in MaxPingMessage bytes in
+// all; cut says which. Only the end is held in memory, however long r is.
+func ReadPingMessage(r io.Reader) (message string, cut bool, err error) {
+	tail := NewTail(MaxPingMessage)
+	n, err := io.Copy(tail, r)
+	if err != nil {
+		return "", false, err
+	}
+	b := tail.Bytes()
+	if n <= MaxPingMessage {
+		return string(b), false, nil
+	}
+	b = b[len(pingCut):]
+	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+		b = b[1:]
+	}
+	return pingCut + string(b), true, nil
 }

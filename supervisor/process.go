@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,10 +64,20 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 			return nil, err
 		}
 		p.out, p.tty, child = master, master, slave
-		// The pty becomes the session's controlling terminal through fd 1, as stdin is
-		// /dev/null. Setsid makes the job a process group leader too; adding Setpgid
-		// would fail.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+		// The terminal is the job's output, not its controlling terminal, as systemd
+		// gives a service a terminal for output only (StandardOutput=tty opens it
+		// O_NOCTTY). With one, the kernel would hang up the job's process group (SIGHUP)
+		// the moment its main process, the session leader, exits: before a daemon it
+		// started in the background (setsid daemon &) has left the group, so that
+		// whether the daemon lives would be a race. And a program that opens /dev/tty
+		// to ask a question fails at once, as the job's input is /dev/null, instead of
+		// waiting for an answer nobody types.
+		//
+		// Should supervise die (killed, out of memory), the kernel sends the main
+		// process SIGHUP, as the hangup of a controlling terminal would. Pdeathsig
+		// follows the thread that started the child, and Go ends a thread only when a
+		// goroutine locked to it exits, which nothing here does.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGHUP}
 	} else {
 		r, wr, err := os.Pipe()
 		if err != nil {
@@ -183,19 +194,23 @@ func (p *process) signal(sig syscall.Signal) error {
 	return err
 }
 
-// alive reports whether any process of the job's session is still running. Listing
-// the session means reading all of /proc, milliseconds, so the common case is answered
-// first: a process group that is empty while nobody holds the job's output open has
-// nothing left to find but a process that both left the group and closed its output.
-func (p *process) alive() bool {
+// left reports whether any process of the job's session is still running, and
+// whether any of them is busy: running or ready to, or in an uninterruptible wait in
+// the kernel (as for the disk while a program is loaded), rather than waiting for
+// something to happen. Listing the session means reading all of /proc, milliseconds,
+// so the common case is answered first: a process group that is empty while nobody
+// holds the job's output open has nothing left to find but a process that both left
+// the group and closed its output.
+func (p *process) left() (left, busy bool) {
 	if errors.Is(syscall.Kill(-p.sid, 0), syscall.ESRCH) {
 		select {
 		case <-p.done:
-			return false
+			return false, false
 		default:
 		}
 	}
-	return len(p.members()) > 0
+	ms := p.members()
+	return len(ms) > 0, slices.ContainsFunc(ms, func(m member) bool { return m.busy })
 }
 
 // settle gives the output up to grace to reach its end once the main process has
@@ -221,7 +236,11 @@ func (p *process) pids() []int {
 	return pids
 }
 
-type member struct{ pid, pgid int }
+// member is a process of a job's session.
+type member struct {
+	pid, pgid int
+	busy      bool // running or runnable (R), or in an uninterruptible wait (D)
+}
 
 // members lists the running processes of the job's session. A zombie does not count:
 // once its parent died it waits for init to reap it, which some container inits do
@@ -298,7 +317,7 @@ func readSessions() map[int][]member {
 		pid, _ := strconv.Atoi(e.Name())
 		pgid, _ := strconv.Atoi(f[2])
 		sid, _ := strconv.Atoi(f[3])
-		bySID[sid] = append(bySID[sid], member{pid, pgid})
+		bySID[sid] = append(bySID[sid], member{pid, pgid, f[0] == "R" || f[0] == "D"})
 	}
 	return bySID
 }
@@ -316,10 +335,18 @@ func (p *process) drain(grace time.Duration) {
 	p.out.Close()
 }
 
-// resize sets the size of the job's terminal; the kernel tells the job with SIGWINCH.
+// resize sets the size of the job's terminal and, when it changed, tells the job's
+// process group with SIGWINCH, as the kernel tells a terminal's foreground group:
+// the terminal is not the job's controlling one, so the kernel does not.
 func (p *process) resize(ws *pty.Winsize) {
-	if p.tty != nil && ws != nil {
-		_ = pty.Setsize(p.tty, ws)
+	if p.tty == nil || ws == nil {
+		return
+	}
+	if old, err := pty.GetsizeFull(p.tty); err == nil && *old == *ws {
+		return
+	}
+	if pty.Setsize(p.tty, ws) == nil {
+		_ = syscall.Kill(-p.sid, syscall.SIGWINCH)
 	}
 }
 

@@ -1,11 +1,18 @@
 package supervisor
 
 import (
+	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/supervise/supervise/internal/testkit"
 )
 
 // Many jobs asking at once for their sessions' processes share readings of /proc, and
@@ -45,4 +52,30 @@ func TestSessionMembersShared(t *testing.T) {
 	if got := sessionMembers(-1); len(got) != 0 {
 		t.Errorf("session -1 has members %v", got)
 	}
+}
+
+// A new terminal size is the job's, and its process group is told with SIGWINCH, as
+// the kernel would tell the foreground group of a controlling terminal.
+func TestResizeTellsTheJob(t *testing.T) {
+	t.Parallel()
+	job := NewJob("winch", "/bin/sh", "-c", `trap 'echo size $(stty size <&2)' WINCH; echo ready; while :; do sleep 0.01; done`)
+	job.PTY = true
+	out := &testkit.Buffer{}
+	p, err := startProcess(job, os.Environ(), out, NewTail(DefaultTailSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		p.signal(syscall.SIGKILL)
+		p.wait()
+		p.drain(time.Second)
+	}()
+	testkit.Eventually(t, "the job's ready", func() bool { return strings.Contains(out.String(), "ready") })
+	p.resize(&pty.Winsize{Rows: 33, Cols: 99})
+	defer func() {
+		if t.Failed() {
+			t.Logf("the job wrote %q", out.String())
+		}
+	}()
+	testkit.Eventually(t, "the job told of its new size", func() bool { return strings.Contains(out.String(), "size 33 99") })
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,14 @@ const (
 // drainGrace bounds how long output is still read after the job's process group is
 // gone, for a process outside the group that holds the terminal open.
 const drainGrace = 500 * time.Millisecond
+
+// leaveGrace bounds how long the processes that the main process left in its session
+// are waited for while any of them is busy, before they are stopped. A daemon started
+// in the background on the way out (setsid daemon & exit 0) may not have reached its
+// setsid when the main process exits: until it has, it is busy (forking, loading,
+// exec'ing), however long a loaded machine keeps it waiting for a CPU. A leftover that
+// waits for something (a sleep, a read) has nowhere else to go and is stopped at once.
+const leaveGrace = time.Second
 
 // Result is how one run of a job went.
 type Result struct {
@@ -119,6 +128,8 @@ type Runner struct {
 	// Started, when set, is called with the pid of the job's main process once it has
 	// started, for status.
 	Started func(pid int)
+
+	leaveGrace time.Duration // leaveGrace when zero; tests set their own
 }
 
 // Run starts job and waits until it and every process of its session are gone.
@@ -171,8 +182,9 @@ func (r *Runner) emit(ev Event) {
 
 // watch handles the job's timeout, stops and signals until its main process has
 // exited and no process of its session is left, and records how the main process
-// ended in res. What the main process leaves running is stopped too, so a run never
-// leaves processes behind, as systemd does for a service's control group.
+// ended in res. What the main process leaves running in its session is stopped too,
+// once none of it is busy or after leaveGrace, so a run leaves behind only the
+// daemons that started a session of their own.
 func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, res *Result) {
 	waited := make(chan exit, 1)
 	go func() {
@@ -199,8 +211,8 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 		return t.C
 	}
 
-	var timeout, kill, look, giveUp <-chan time.Time
-	exited := false
+	var timeout, kill, look, leave, giveUp <-chan time.Time
+	exited, stopping := false, false
 	if job.Timeout > 0 {
 		timeout = after(job.Timeout)
 	}
@@ -208,13 +220,14 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	stop := func(sig syscall.Signal) {
 		_ = p.signal(sig)
 		_ = p.signal(syscall.SIGCONT) // a stopped process would not see sig until killed
-		if kill == nil && giveUp == nil {
+		if !stopping {
+			stopping = true
 			kill = after(job.StopTimeout)
 		}
 	}
 	// The processes left after the main one are not supervise's children, so nothing
 	// tells when they are gone: they are looked for on a timer that backs off, and
-	// only while a stop is under way.
+	// only while they have the grace to leave the session or are being stopped.
 	checkEvery := 5 * time.Millisecond
 
 	// The heartbeat is one timer, set for the moment the job would be late. News from
@@ -262,15 +275,33 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 			res.Duration = time.Since(res.Start)
 			res.ExitCode, res.Signal = e.code, e.sig
 			p.settle(50 * time.Millisecond)
-			if !p.alive() {
+			left, busy := p.left()
+			if !left {
 				return
 			}
-			timeout, done = nil, nil
-			stop(job.StopSignal)
+			timeout = nil
 			look = after(checkEvery)
+			if busy && !stopping {
+				// What is left may be on its way out of the session: it is stopped once
+				// none of it is busy, or after leaveGrace, unless a stop comes first.
+				leave = after(cmp.Or(r.leaveGrace, leaveGrace))
+			} else {
+				done = nil
+				stop(job.StopSignal)
+			}
+		case <-leave:
+			leave, done = nil, nil
+			if !stopping {
+				stop(job.StopSignal)
+			}
 		case <-look:
-			if !p.alive() {
+			left, busy := p.left()
+			if !left {
 				return
+			}
+			if leave != nil && !busy && !stopping {
+				leave, done = nil, nil
+				stop(job.StopSignal)
 			}
 			checkEvery = min(2*checkEvery, 100*time.Millisecond)
 			look = after(checkEvery)

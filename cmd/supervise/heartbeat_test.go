@@ -91,6 +91,61 @@ func TestRunHeartbeat(t *testing.T) {
 	}
 }
 
+// A ping's message keeps its end, where the error is, however long the body piped to
+// `supervise ping -m -`; and a ping without a message leaves none, so the alert of a
+// silence that follows quotes no earlier ping's words: in the messages of supervise
+// run, through its own ping URL.
+func TestRunPingMessageEnd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, pings string
+		check       func(silence string) bool
+	}{
+		{"300 KB", `{ head -c 300000 /dev/zero | tr '\0' x; echo; echo "error: the end"; } | "$S" ping -m - pinger`,
+			func(m string) bool {
+				return strings.Contains(m, "ping message:\n> …xxx") && strings.Contains(m, "x\n> error: the end\n")
+			}},
+		{"none after one", `"$S" ping -m "first words" pinger && "$S" ping pinger`,
+			func(m string) bool {
+				return !strings.Contains(m, "ping message") && !strings.Contains(m, "first words\n")
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if m := silenceAfter(t, tc.pings); !strings.Contains(m, "last sign of life: ping at") || !tc.check(m) {
+				t.Errorf("the silence after the pings quotes the wrong ping message:\n%.2000s", m)
+			}
+		})
+	}
+}
+
+// silenceAfter runs the shell script pings under supervise run with a heartbeat, and
+// returns the message that the job's silence after them makes. A slow machine may see
+// a silence sooner, while a ping is on its way: the one after is the one wanted.
+func silenceAfter(t *testing.T, pings string) string {
+	t.Helper()
+	cmd := quiet(command(t, "run", "--heartbeat", "1s", "--name", "pinger", "--notify-on", "heartbeat", "--", "sh", "-c", pings+" && echo pinged && exec sleep 30"))
+	cmd.Env = append(cmd.Env, "S="+os.Args[0])
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The job's own line comes before any message that quotes it.
+	waitOutput(t, &out, "pinged\n")
+	after := func() string { s := out.String(); return s[strings.Index(s, "pinged\n"):] }
+	testkit.Eventually(t, "a silence after the pings", func() bool { return strings.Contains(after(), "pinger missed its heartbeat on ") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	for _, m := range strings.Split(after(), "supervise: notification")[1:] {
+		if strings.Contains(m, "missed its heartbeat") {
+			return m
+		}
+	}
+	return ""
+}
+
 // A run whose heartbeat cannot be set up stops its notifier as it returns: no
 // goroutine of the pipeline is left behind in the process.
 func TestRunHeartbeatSetupFailureLeavesNoPipeline(t *testing.T) {

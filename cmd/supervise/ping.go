@@ -42,7 +42,7 @@ when it was not (no answer within 10s, no such job), 2 for a usage error.
 	state := stateFlag(fs)
 	socket := socketFlag(fs)
 	var message string
-	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (at most 100 KB is sent)")
+	fs.StringVar(&message, "m", "", "ping message `text` quoted in alerts; - reads it from stdin (of a longer one, the last 100 KB is sent)")
 	fs.StringVar(&message, "message", "", "the same as -m `text`")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -55,16 +55,21 @@ when it was not (no answer within 10s, no such job), 2 for a usage error.
 		t.socket = socketPath(*socket, *state) // a shell script beside up: its control socket
 	}
 
-	body := message
+	// Of a longer message, the end is sent: where a failing job's output says what
+	// went wrong. stdin is read to its end rather than left unread: in
+	// `backup.sh | supervise ping -m - backup`, ping must wait for the end of the
+	// job's output, not ping early and leave the job to die of SIGPIPE. That wait is
+	// the pipeline's, so pingTimeout starts after it.
+	var src io.Reader = strings.NewReader(message)
 	if message == "-" {
-		var err error
-		if body, err = readMessage(std.in); err != nil {
-			return fmt.Errorf("%s: read the message from stdin: %w", t.job, err)
-		}
+		src = std.in
 	}
-	if len(body) > supervisor.MaxPingMessage {
-		body = body[:supervisor.MaxPingMessage]
-		fmt.Fprintf(std.errOut, "supervise ping: %s: the message is longer than 100 KB; sending its first 100 KB\n", t.job)
+	body, cut, err := supervisor.ReadPingMessage(src)
+	if err != nil {
+		return fmt.Errorf("%s: read the message from stdin: %w", t.job, err)
+	}
+	if cut {
+		fmt.Fprintf(std.errOut, "supervise ping: %s: the message is longer than 100 KB; sending its last 100 KB\n", t.job)
 	}
 
 	if err := t.send(ctx, body); err != nil {
@@ -168,19 +173,6 @@ func pingSuffix(arg string) (string, error) {
 		return "", fmt.Errorf("exit status %s is out of range 0..255", arg)
 	}
 	return "", fmt.Errorf("%q is not start, fail or an exit status 0..255 (a plain sign of life takes no second argument)", arg)
-}
-
-// readMessage reads a ping message from r to its end, keeping what is to be sent
-// and one byte more, so the caller can tell that it was cut. The rest is read and
-// dropped rather than left unread: in `backup.sh | supervise ping -m - backup`, ping
-// must wait for the end of the job's output, not ping early and leave the job to die
-// of SIGPIPE. That wait is the pipeline's, so pingTimeout starts after it.
-func readMessage(r io.Reader) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, supervisor.MaxPingMessage+1))
-	if err == nil {
-		_, err = io.Copy(io.Discard, r)
-	}
-	return string(b), err
 }
 
 // send delivers the ping with body as its message, within pingTimeout. The error

@@ -132,7 +132,8 @@ func TestPingSuffixes(t *testing.T) {
 func TestPingMessage(t *testing.T) {
 	pingEnv(t, "", "")
 	d := newFakeDaemon(t, "backup")
-	long := strings.Repeat("0123456789abcdef", supervisor.MaxPingMessage/16) + "the end, cut off"
+	long := strings.Repeat("0123456789abcdef", supervisor.MaxPingMessage/16) + "\nerror: the end"
+	end := "…" + long[len(long)-supervisor.MaxPingMessage+len("…"):] // what is sent of long
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -145,8 +146,8 @@ func TestPingMessage(t *testing.T) {
 		{"--message", []string{"--message", "rows: 1204", "backup"}, "", "rows: 1204", false, "/ping/backup"},
 		{"-m -", []string{"-m", "-", "backup", "2"}, "line 1\nline 2\n", "line 1\nline 2\n", false, "/ping/backup/2"},
 		{"-m - empty", []string{"-m", "-", "backup"}, "", "", false, "/ping/backup"},
-		{"-m - over 100 KB", []string{"-m", "-", "backup", "fail"}, long, long[:supervisor.MaxPingMessage], true, "/ping/backup/fail"},
-		{"-m over 100 KB", []string{"-m", long, "backup"}, "", long[:supervisor.MaxPingMessage], true, "/ping/backup"},
+		{"-m - over 100 KB", []string{"-m", "-", "backup", "fail"}, long, end, true, "/ping/backup/fail"},
+		{"-m over 100 KB", []string{"-m", long, "backup"}, "", end, true, "/ping/backup"},
 		{"-m - exactly 100 KB", []string{"-m", "-", "backup"}, long[:supervisor.MaxPingMessage], long[:supervisor.MaxPingMessage], false, "/ping/backup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,8 +161,9 @@ func TestPingMessage(t *testing.T) {
 			if len(got) != 1 || got[0].Method != "POST" || got[0].Path != tc.wantPath {
 				t.Fatalf("daemon got %d requests (%+v), want one POST to %s", len(got), got, tc.wantPath)
 			}
-			if got[0].Body != tc.want {
-				t.Errorf("body is %d bytes, %q...; want %d bytes, %q...", len(got[0].Body), got[0].Body[:min(len(got[0].Body), 40)], len(tc.want), tc.want[:min(len(tc.want), 40)])
+			if b := got[0].Body; b != tc.want {
+				t.Errorf("body is %d bytes, %q...%q; want %d bytes, %q...%q", len(b), b[:min(len(b), 40)], b[max(len(b)-40, 0):],
+					len(tc.want), tc.want[:min(len(tc.want), 40)], tc.want[max(len(tc.want)-40, 0):])
 			}
 			if cut := strings.Contains(stderr, "longer than 100 KB"); cut != tc.wantCut || !cut && stderr != "" {
 				t.Errorf("stderr %q; want a note that the message was cut: %v", stderr, tc.wantCut)
