@@ -335,9 +335,12 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, a.maxWait)
 	defer cancel()
-	if err := a.post(pctx, data); err != nil {
+	if err, again := a.post(pctx, data); err != nil {
 		a.mu.Lock()
 		a.failed++
+		if !again {
+			clear(a.pending) // refused: posted again with the others at the next resend, not before
+		}
 		a.mu.Unlock()
 		a.say(fmt.Sprintf("alertmanager: %d alerts not delivered yet, kept in %s: %v", len(body), a.where(), err))
 		return
@@ -389,8 +392,8 @@ func (a *alerter) where() string {
 // post posts data to every cluster, each to all its peers, trying again with a
 // growing wait while one fails in a way that may pass, until ctx is done. A cluster
 // took it when one of its peers did. A refusal (a 4xx other than 429) is not tried
-// again.
-func (a *alerter) post(ctx context.Context, data []byte) error {
+// again: again is false.
+func (a *alerter) post(ctx context.Context, data []byte) (err error, again bool) {
 	left := slices.Clone(a.clusters)
 	wait := a.backoff
 	for {
@@ -403,18 +406,18 @@ func (a *alerter) post(ctx context.Context, data []byte) error {
 			return err == nil
 		})
 		if len(left) == 0 {
-			return nil
+			return nil, false
 		}
 		err := errors.Join(errs...)
 		if !retry {
-			return err
+			return err, false
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return err, true
 		}
 		wait = min(2*wait, maxBackoff)
 	}

@@ -25,7 +25,7 @@ type Pipeline struct {
 	out      sender
 	defaults []supervisor.Destination
 	pacer    pacer
-	canEdit  bool // the end of the pipeline edits messages: Telegram, not a console
+	canEdit  bool     // the end of the pipeline edits messages: Telegram, not a console
 	am       *alerter // the incidents as alerts to Alertmanager; nil for none
 
 	// The incidents (incident.go, posts.go): the book, kept in a file, and what only
@@ -61,6 +61,8 @@ type Options struct {
 	// AlertSpoolDir is the spool of Alertmanager's alerts (STATE/spool-alertmanager);
 	// empty keeps them in memory.
 	AlertSpoolDir string
+	// AlertResend is how often open alerts are posted again; zero means a minute.
+	AlertResend time.Duration
 
 	// Backlog, when set, has the pipeline first send what earlier processes left in
 	// the spool, for at most this long (and the notifier's timeout).
@@ -125,6 +127,7 @@ func New(cfg *supervisor.Config, getenv func(string) string, opts Options) (*Pip
 	}
 	p := newPipeline(out, defaults, opts)
 	if p.am = am; am != nil {
+		am.resend = cmp.Or(opts.AlertResend, am.resend)
 		go am.run()
 	}
 	go p.run()
