@@ -93,7 +93,8 @@ type alerter struct {
 	closing chan struct{}
 	abort   chan struct{}
 	done    chan struct{}
-	once    sync.Once
+	once    sync.Once // closes closing
+	once2   sync.Once // closes abort
 }
 
 // newAlerter returns the alerter of the clusters, not yet running.
@@ -291,14 +292,19 @@ func (a *alerter) run() {
 // in the spool.
 func (a *alerter) close(ctx context.Context) bool {
 	a.once.Do(func() { close(a.closing) })
+	a.mu.Lock()
+	idle := len(a.pending) == 0
+	a.mu.Unlock()
+	if idle {
+		// Nothing of this process waits: a re-post of what others left, which an
+		// Alertmanager that is down may hold for the notifier's timeout, does not keep
+		// a run from exiting. It waits in the spool for the next.
+		a.once2.Do(func() { close(a.abort) })
+	}
 	select {
 	case <-a.done:
 	case <-ctx.Done():
-		select {
-		case <-a.abort:
-		default:
-			close(a.abort)
-		}
+		a.once2.Do(func() { close(a.abort) })
 		<-a.done
 	}
 	a.mu.Lock()
@@ -337,7 +343,9 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 	defer cancel()
 	if err, again := a.post(pctx, data); err != nil {
 		a.mu.Lock()
-		a.failed++
+		if put > 0 {
+			a.failed++ // this process's own alerts wait; others' backlog fails nobody
+		}
 		if !again {
 			clear(a.pending) // refused: posted again with the others at the next resend, not before
 		}
