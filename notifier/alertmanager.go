@@ -105,7 +105,7 @@ func newAlerter(clusters []alertmanagerCluster, generatorURL, dir string, secret
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
-// alertName is the alertname of an incident at stage k.
+// alertName is the alertname of inc: what it is now, its stage.
 func alertName(inc *incident) string {
 	switch inc.Stage {
 	case supervisor.KindRestartLoop:
@@ -505,7 +505,7 @@ func (a *alerter) say(msg string) {
 	fmt.Fprintf(a.stderr, "supervise: %s\n", a.hide(msg))
 }
 
-// alertersOf returns the alerter of the config file's [[notify.alertmanager]]
+// alerterOf returns the alerter of the config file's [[notify.alertmanager]]
 // tables, nil for none, reading their secrets' files. No error shows a secret.
 func alerterOf(cfg *supervisor.Config, dir string, stderr io.Writer, maxWait time.Duration) (*alerter, error) {
 	if cfg == nil || len(cfg.Alertmanagers) == 0 {
