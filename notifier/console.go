@@ -56,3 +56,14 @@ func writeNotice(w io.Writer, header, text string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// silent is the end of the pipeline when Alertmanager alone is configured: the
+// incidents go there as alerts, and the messages nowhere.
+type silent struct{}
+
+func (silent) send(context.Context, []delivery) error      { return nil }
+func (silent) flush(context.Context) error                 { return errNoSpool }
+func (silent) pace(supervisor.Destination) time.Duration   { return 0 }
+func (silent) status() (DeliveryStatus, bool)              { return DeliveryStatus{}, false }
+func (silent) redact(ev supervisor.Event) supervisor.Event { return ev }
+func (silent) edits() bool                                 { return false }

@@ -90,6 +90,9 @@ func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) 
 			return nil, nil, fmt.Errorf("notifier: %s is set but there is no bot token: set %s or %s (or token_file under [telegram] in the config file)",
 				chatFrom, EnvToken, EnvTokenFile)
 		}
+		if cfg != nil && len(cfg.Alertmanagers) > 0 {
+			return silent{}, nil, nil // the alerts go to Alertmanager, and nothing else anywhere
+		}
 		return console{w: stderr, header: consoleHeader}, nil, nil
 	}
 	if chatID == "" && len(defaults) == 0 {
@@ -111,10 +114,8 @@ func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) 
 	}
 	tg := NewTelegram(token, chatID)
 	tg.APIURL = apiURL
-	if raw, from := Lookup(cfg, getenv, EnvTimeout); raw != "" {
-		if tg.MaxWait, err = supervisor.ParseDuration(raw); err != nil {
-			return nil, nil, fmt.Errorf("notifier: %s: %w", from, err)
-		}
+	if tg.MaxWait, err = timeoutOf(cfg, getenv); err != nil {
+		return nil, nil, err
 	}
 	s := &spooler{tg: tg, defaults: defaults, w: stderr,
 		privatePace: orDefault(opts.PrivatePace, time.Second), groupPace: orDefault(opts.GroupPace, 3*time.Second)}
@@ -124,10 +125,29 @@ func senderOf(cfg *supervisor.Config, getenv func(string) string, opts Options) 
 	return s, defaults, nil
 }
 
+// timeoutOf is the notifier's timeout, SUPERVISE_TELEGRAM_TIMEOUT or [telegram]
+// timeout; zero for the default.
+func timeoutOf(cfg *supervisor.Config, getenv func(string) string) (time.Duration, error) {
+	raw, from := Lookup(cfg, getenv, EnvTimeout)
+	if raw == "" {
+		return 0, nil
+	}
+	d, err := supervisor.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("notifier: %s: %w", from, err)
+	}
+	return d, nil
+}
+
 // Check reports what is wrong with the notifier that the environment and the global
-// config file cfg (nil for none) configure, as New would, without making it.
+// config file cfg (nil for none) configure, as New would, without making it: its
+// Telegram settings and its Alertmanagers' secrets.
 func Check(cfg *supervisor.Config, getenv func(string) string) error {
 	_, _, err := senderOf(cfg, getenv, Options{})
+	if err != nil {
+		return err
+	}
+	_, err = alerterOf(cfg, "", io.Discard, 0)
 	return err
 }
 

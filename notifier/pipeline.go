@@ -25,7 +25,8 @@ type Pipeline struct {
 	out      sender
 	defaults []supervisor.Destination
 	pacer    pacer
-	canEdit  bool // the end of the pipeline edits messages: Telegram, not a console
+	canEdit  bool     // the end of the pipeline edits messages: Telegram, not a console
+	am       *alerter // the incidents as alerts to Alertmanager; nil for none
 
 	// The incidents (incident.go, posts.go): the book, kept in a file, and what only
 	// this process knows of them, which only the pipeline's goroutine touches.
@@ -57,6 +58,11 @@ type Options struct {
 	Host     string    // the host that digests name
 	Stderr   io.Writer // what could not be delivered, with the message, and why
 	SpoolDir string    // the spool; empty for none
+	// AlertSpoolDir is the spool of Alertmanager's alerts (STATE/spool-alertmanager);
+	// empty keeps them in memory.
+	AlertSpoolDir string
+	// AlertResend is how often open alerts are posted again; zero means a minute.
+	AlertResend time.Duration
 
 	// Backlog, when set, has the pipeline first send what earlier processes left in
 	// the spool, for at most this long (and the notifier's timeout).
@@ -111,7 +117,19 @@ func New(cfg *supervisor.Config, getenv func(string) string, opts Options) (*Pip
 	if err != nil {
 		return nil, err
 	}
+	timeout, err := timeoutOf(cfg, getenv)
+	if err != nil {
+		return nil, err
+	}
+	am, err := alerterOf(cfg, opts.AlertSpoolDir, cmp.Or[io.Writer](opts.Stderr, io.Discard), orDefault(timeout, defaultMaxWait))
+	if err != nil {
+		return nil, err
+	}
 	p := newPipeline(out, defaults, opts)
+	if p.am = am; am != nil {
+		am.resend = cmp.Or(opts.AlertResend, am.resend)
+		go am.run()
+	}
 	go p.run()
 	return p, nil
 }
@@ -202,12 +220,17 @@ func (p *Pipeline) Close(ctx context.Context) error {
 		}
 		<-p.done
 	}
+	alerted := p.am == nil || p.am.close(ctx) // after the pipeline, which puts the alerts
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var errs []error
 	if p.failed > 0 {
-		return fmt.Errorf("%d messages not delivered", p.failed)
+		errs = append(errs, fmt.Errorf("%d messages not delivered", p.failed))
 	}
-	return nil
+	if !alerted {
+		errs = append(errs, fmt.Errorf("alerts not delivered to Alertmanager, kept in %s", p.am.where()))
+	}
+	return errors.Join(errs...)
 }
 
 // Delivery says how deliveries have gone, for status and the metrics, and false
@@ -223,10 +246,14 @@ func (p *Pipeline) Console() bool {
 // Timeout is how long the pipeline tries a message before it leaves it in the spool:
 // the notifier's timeout; zero when it ends on standard error, which does not wait.
 func (p *Pipeline) Timeout() time.Duration {
+	var d time.Duration
 	if s, ok := p.out.(*spooler); ok {
-		return orDefault(s.tg.MaxWait, defaultMaxWait)
+		d = orDefault(s.tg.MaxWait, defaultMaxWait)
 	}
-	return 0
+	if p.am != nil {
+		d = max(d, p.am.maxWait)
+	}
+	return d
 }
 
 // run is the pipeline's goroutine: it owns the pacer and does all the sending.
@@ -335,7 +362,11 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
 	f := func(b *book) {
 		for _, ev := range evs {
-			p.step(b, p.out.redact(ev), now)
+			ev = p.out.redact(ev)
+			if p.am != nil {
+				ev = p.am.redactEvent(ev)
+			}
+			p.step(b, ev, now)
 		}
 	}
 	if !slices.ContainsFunc(evs, func(ev supervisor.Event) bool { return opens(ev.Kind) }) && p.book.calm() {

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +48,7 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 		}
 	case stepOpen:
 		inc = b.open(ev, now)
+		p.alert(inc, ev, now)
 		p.latest[inc.ID] = ev
 		p.silent(inc, ev, now)
 		if !muted {
@@ -60,6 +62,7 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 		}
 		before := inc.Stage
 		inc.update(ev)
+		p.alert(inc, ev, now)
 		p.latest[inc.ID] = ev
 		p.silent(inc, ev, now)
 		if len(inc.Posts) == 0 {
@@ -79,6 +82,9 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 			}
 		}
 	case stepResolve:
+		if p.am != nil {
+			p.am.resolve(inc, ev, cmp.Or(ev.Host, p.opts.Host), now)
+		}
 		delete(b.Incidents, inc.Key)
 		delete(p.latest, inc.ID)
 		delete(p.silences, inc.ID)
@@ -109,6 +115,14 @@ func (p *Pipeline) step(b *book, ev supervisor.Event, now time.Time) {
 				p.pacer.reply(po.To, news{ev: rec, post: id}, now)
 			}
 		}
+	}
+}
+
+// alert has Alertmanager, if any, told of inc, which ev opened or changed: muted or
+// not, as a mute is the chat's, and Alertmanager has silences of its own.
+func (p *Pipeline) alert(inc *incident, ev supervisor.Event, now time.Time) {
+	if p.am != nil {
+		p.am.open(inc, ev, cmp.Or(ev.Host, p.opts.Host), now)
 	}
 }
 

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,6 +23,12 @@ import (
 //
 //	[[notify.telegram]]        # as in a job file
 //	chat_id = -1001234567890
+//
+//	[[notify.alertmanager]]    # an Alertmanager cluster: its peers' URLs
+//	url = ["http://am1:9093", "http://am2:9093"]
+//	basic_auth = { username = "supervise", password_file = "/etc/supervise/am-password" }
+//	# or bearer_token_file = "/etc/supervise/am-token"
+//	generator_url = "https://grafana.example.com/d/supervise"
 type Config struct {
 	File string
 
@@ -34,6 +41,10 @@ type Config struct {
 	// supervise's own: the [[notify.telegram]] tables, with the keys of a job file's.
 	// They take the place of the default chat, so the file sets one or the other.
 	Destinations []Destination
+
+	// Alertmanagers are the [[notify.alertmanager]] tables: the Alertmanager clusters
+	// that every incident goes to as an alert, with Telegram or without it.
+	Alertmanagers []Alertmanager
 
 	// Commands turns on Telegram commands (/status, /restart JOB, /logs JOB) under
 	// up, answered in the chats of Allow only: [telegram] commands and allow.
@@ -116,7 +127,7 @@ func LoadConfig(path string) (*Config, error) {
 			"commands": boolInto(&cfg.Commands),
 			"allow":    chatNumbersInto(&cfg.Allow),
 		},
-		"notify": {"telegram": destinationsInto(&cfg.Destinations)},
+		"notify": {"telegram": destinationsInto(&cfg.Destinations), "alertmanager": alertmanagersInto(&cfg.Alertmanagers, path)},
 	}
 	for _, key := range sortedKeys(top) {
 		if fields := tables[key]; fields != nil {
@@ -179,4 +190,143 @@ func chatNumbersInto(dst *[]int64) func(any) error {
 		}
 		return nil
 	}
+}
+
+// Alertmanager is one [[notify.alertmanager]] table: one Alertmanager cluster.
+type Alertmanager struct {
+	// URLs are the cluster's peers, each an http or https base URL: an alert is posted
+	// to each, as Prometheus does, and is delivered when one of them takes it.
+	URLs []string
+	// Basic auth (basic_auth = { username, password_file }) or a bearer token
+	// (bearer_token_file), the files made absolute: the notifier reads the secrets.
+	Username, PasswordFile string
+	BearerTokenFile        string
+	// GeneratorURL, when set, is each alert's generatorURL: where to look further.
+	GeneratorURL string
+}
+
+// alertmanagersInto decodes the [[notify.alertmanager]] tables of the config file at
+// path: files are relative to its folder.
+func alertmanagersInto(dst *[]Alertmanager, path string) func(any) error {
+	return func(v any) error {
+		tables, ok := v.([]map[string]any)
+		if list, isList := v.([]any); isList { // alertmanager = [{ url = … }, …]
+			ok = true
+			for _, e := range list {
+				t, isTable := e.(map[string]any)
+				ok = ok && isTable
+				tables = append(tables, t)
+			}
+		}
+		if !ok {
+			return fmt.Errorf("must be tables written [[notify.alertmanager]], not %s", typeName(v))
+		}
+		var errs []error
+		for i, t := range tables {
+			am, problems := alertmanager(t, filepath.Dir(path))
+			for _, err := range problems {
+				errs = append(errs, fmt.Errorf("table %d: %w", i+1, err))
+			}
+			if len(problems) == 0 {
+				*dst = append(*dst, am)
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// alertmanager decodes one [[notify.alertmanager]] table; dir is the config file's.
+func alertmanager(t map[string]any, dir string) (Alertmanager, []error) {
+	var am Alertmanager
+	var errs []error
+	file := func(v any) (string, error) {
+		s, err := asString(v)
+		if err == nil && s == "" {
+			err = errors.New("is empty")
+		}
+		if s != "" && !filepath.IsAbs(s) {
+			s = filepath.Join(dir, s)
+		}
+		return s, err
+	}
+	for _, key := range sortedKeys(t) {
+		v := t[key]
+		var err error
+		switch key {
+		case "url":
+			if list, ok := v.([]any); ok {
+				am.URLs, err = asStrings(list)
+			} else {
+				var s string
+				s, err = asString(v)
+				am.URLs = []string{s}
+			}
+			if err == nil && len(am.URLs) == 0 {
+				err = errors.New("is an empty list: give the URL of each Alertmanager of the cluster")
+			}
+			for _, u := range am.URLs {
+				if err == nil {
+					err = checkHTTPURL(u, "http://alertmanager:9093")
+				}
+			}
+		case "generator_url":
+			if am.GeneratorURL, err = asString(v); err == nil {
+				err = checkHTTPURL(am.GeneratorURL, "https://grafana.example.com/d/supervise")
+			}
+		case "bearer_token_file":
+			am.BearerTokenFile, err = file(v)
+		case "basic_auth":
+			auth, ok := v.(map[string]any)
+			if !ok {
+				err = fmt.Errorf("must be a table, such as { username = \"supervise\", password_file = \"/etc/supervise/am-password\" }, not %s", typeName(v))
+				break
+			}
+			for _, k := range sortedKeys(auth) {
+				var kerr error
+				switch k {
+				case "username":
+					am.Username, kerr = asString(auth[k])
+				case "password_file":
+					am.PasswordFile, kerr = file(auth[k])
+				case "password":
+					kerr = errors.New("put the password in a file of its own, and give password_file")
+				default:
+					kerr = errors.New("unknown key")
+				}
+				if kerr != nil {
+					errs = append(errs, fmt.Errorf("basic_auth.%s: %w", k, kerr))
+				}
+			}
+			if am.Username == "" || am.PasswordFile == "" {
+				errs = append(errs, errors.New("basic_auth: needs both username and password_file"))
+			}
+		case "bearer_token", "password":
+			err = errors.New("put the secret in a file of its own, and give bearer_token_file or basic_auth.password_file")
+		default:
+			err = errors.New("unknown key")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+	}
+	if _, ok := t["url"]; !ok {
+		errs = append(errs, errors.New("url: is missing: give the URL of each Alertmanager of the cluster"))
+	}
+	if _, ok := t["basic_auth"]; ok && am.BearerTokenFile != "" {
+		errs = append(errs, errors.New("basic_auth and bearer_token_file are both set: use one"))
+	}
+	return am, errs
+}
+
+// checkHTTPURL reports what keeps raw from being an http or https URL such as example,
+// with no user or password in it: those would show wherever the URL does.
+func checkHTTPURL(raw, example string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("want an http or https URL such as %s", example)
+	case u.User != nil:
+		return errors.New("must not hold a user or password: give basic_auth, whose password is kept in a file")
+	}
+	return nil
 }

@@ -175,3 +175,68 @@ func TestLoadConfigRefusedAsRoot(t *testing.T) {
 		t.Errorf("LoadConfig of a file anyone may write: %v", err)
 	}
 }
+
+func TestLoadConfigAlertmanager(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `
+[[notify.alertmanager]]
+url = ["http://am1:9093", "http://am2:9093"]
+basic_auth = { username = "supervise", password_file = "am-password" }
+generator_url = "https://grafana.example.com/d/supervise"
+
+[[notify.alertmanager]]
+url = "https://am.example.com"
+bearer_token_file = "/etc/supervise/am-token"
+`, 0o644)
+	cfg, err := supervisor.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []supervisor.Alertmanager{
+		{URLs: []string{"http://am1:9093", "http://am2:9093"}, Username: "supervise",
+			PasswordFile: filepath.Join(filepath.Dir(path), "am-password"), GeneratorURL: "https://grafana.example.com/d/supervise"},
+		{URLs: []string{"https://am.example.com"}, BearerTokenFile: "/etc/supervise/am-token"},
+	}
+	if !reflect.DeepEqual(cfg.Alertmanagers, want) {
+		t.Errorf("Alertmanagers = %+v, want %+v", cfg.Alertmanagers, want)
+	}
+}
+
+func TestLoadConfigAlertmanagerErrors(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `
+[[notify.alertmanager]]
+url = "http://supervise:hunter2@am1:9093"
+
+[[notify.alertmanager]]
+basic_auth = { username = "supervise", password = "hunter2" }
+bearer_token_file = "token"
+colour = "red"
+
+[[notify.alertmanager]]
+url = "am3:9093"
+`, 0o600)
+	_, err := supervisor.LoadConfig(path)
+	if err == nil {
+		t.Fatal("LoadConfig took a bad [[notify.alertmanager]]")
+	}
+	for _, want := range []string{
+		": notify.alertmanager: table 1: url: must not hold a user or password",
+		"table 2: basic_auth.password: put the password in a file of its own",
+		"table 2: basic_auth: needs both username and password_file",
+		"table 2: colour: unknown key",
+		"table 2: url: is missing",
+		"table 2: basic_auth and bearer_token_file are both set: use one",
+		"table 3: url: want an http or https URL such as http://alertmanager:9093",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %v\nwant it to say %q", err, want)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), path+":") {
+		t.Errorf("error = %v, want it to name the file and line", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error shows the password: %v", err)
+	}
+}

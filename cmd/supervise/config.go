@@ -67,6 +67,7 @@ func newPipeline(stderr io.Writer, state string, opts notifier.Options) (*superv
 // Telegram commands on, and complaints on stderr.
 func pipelineOptions(opts notifier.Options, stderr io.Writer, state string, cfg *supervisor.Config) notifier.Options {
 	opts.Stderr, opts.SpoolDir = stderr, filepath.Join(state, "spool")
+	opts.AlertSpoolDir = filepath.Join(state, "spool-alertmanager")
 	opts.Incidents = filepath.Join(state, "incidents.json")
 	opts.Buttons = opts.Buttons && cfg != nil && cfg.Commands // only up answers them
 	return opts
