@@ -161,6 +161,7 @@ func TestRecoveryAfterLoop(t *testing.T) {
 	t.Parallel()
 	counter := filepath.Join(t.TempDir(), "n")
 	job := upJob("flaky", `n=$(cat `+counter+` 2>/dev/null || echo 0); echo $((n+1)) > `+counter+`; [ "$n" -ge 5 ] && exec sleep 100; exit 2`)
+	job.HealthyAfter = 2 * time.Second // no death counts as healthy, however slow the machine
 	rec, _ := upUntil(t, "a recovery", func(td *testDaemon) bool { return td.rec.count(supervisor.KindRecovery) > 0 }, job)
 	kinds := rec.kinds()
 	want := []supervisor.Kind{supervisor.KindFailure, supervisor.KindRestartLoop, supervisor.KindRecovery}

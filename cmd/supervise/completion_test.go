@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/supervise/supervise/supervisor"
+	"github.com/supervise/supervise/internal/testkit"
 )
 
 // Each shell's script is printed on stdout; another shell is a usage error.
@@ -100,8 +100,13 @@ func TestCompleteJobNames(t *testing.T) {
 	running := t.TempDir()
 	writeFile(t, running, "daemon.toml", `command = "exec sleep 100"`)
 	state, _, _ := upWithSocket(t, running)
-	waitState(t, state, "daemon", supervisor.StateRunning) // up answers before its jobs have started
-	if got, want := jobNamesIn(state, "", files), []string{"daemon"}; !slices.Equal(got, want) {
+	// up answers before its jobs have started: at first it has none.
+	var got []string
+	testkit.Eventually(t, "up's daemon offered", func() bool {
+		got = jobNamesIn(state, "", files)
+		return len(got) > 0
+	})
+	if want := []string{"daemon"}; !slices.Equal(got, want) {
 		t.Errorf("with up running: %q, want up's %q", got, want)
 	}
 }
