@@ -54,9 +54,9 @@ func checkDaemon(t *testing.T, pid int) {
 	}
 }
 
-// ended checks that pid has ended (or is a zombie for its parent to reap), and kills
+// processEnded checks that pid has ended (or is a zombie for its parent to reap), and kills
 // it if it has not.
-func ended(t *testing.T, pid int, what string) {
+func processEnded(t *testing.T, pid int, what string) {
 	t.Helper()
 	if state, _ := stat(pid); state != "" && state != "Z" {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -79,7 +79,7 @@ func TestRunLeavesDaemon(t *testing.T) {
 					t.Errorf("run: %v\n%s", err, out)
 				}
 				checkDaemon(t, leftPID(t, dir, "daemon"))
-				ended(t, leftPID(t, dir, "leftover"), "the process left in the job's session")
+				processEnded(t, leftPID(t, dir, "leftover"), "the process left in the job's session")
 			})
 		}
 	}
@@ -100,7 +100,7 @@ func TestUpJobLeavesDaemon(t *testing.T) {
 	daemon, leftover := leftPID(t, pids, "daemon"), leftPID(t, pids, "leftover")
 	checkDaemon(t, daemon)
 	waitAdopted(t, daemon, cmd.Process.Pid)
-	ended(t, leftover, "the process left in the job's session")
+	processEnded(t, leftover, "the process left in the job's session")
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("up: %v", err)
@@ -124,7 +124,7 @@ func TestRunStopsBusyLeftover(t *testing.T) {
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("run took %v: the busy leftover was stopped before its second", took)
 	}
-	ended(t, leftPID(t, filepath.Dir(file), "busy"), "the busy leftover")
+	processEnded(t, leftPID(t, filepath.Dir(file), "busy"), "the busy leftover")
 }
 
 // A job on a pty hears SIGHUP when its supervise dies, as it would from a controlling
