@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/supervise/supervise/supervisor"
 )
@@ -89,5 +90,32 @@ func TestPingLog(t *testing.T) {
 	}
 	if m := p.State().Message; m != "step 2 of 3 done" {
 		t.Errorf("an empty /log changed the message to %q", m)
+	}
+}
+
+// A job file with a [heartbeat] and no command is a passive job; what only a run
+// could use is an error in it, each with its line and key.
+func TestParsePassiveJob(t *testing.T) {
+	t.Parallel()
+	job, err := supervisor.Parse("/jobs/watched.toml", []byte("[heartbeat]\nevery = \"1h\"\n"))
+	if err != nil || !job.Passive() || job.Heartbeat.Grace != 6*time.Minute {
+		t.Fatalf("a [heartbeat] alone: %v, %+v; want a passive job with grace a tenth of every", err, job)
+	}
+	job, err = supervisor.Parse("/jobs/cron.toml", []byte("schedule = \"0 3 * * *\"\n[heartbeat]\n"))
+	if err != nil || !job.Passive() || job.Heartbeat.Grace != time.Hour {
+		t.Fatalf("a schedule and an empty [heartbeat]: %v, %+v; want a passive job with grace 1h", err, job)
+	}
+	_, err = supervisor.Parse("/jobs/bad.toml", []byte("timeout = \"1m\"\nschedule = \"@every 10m\"\n[heartbeat]\nevery = \"1m\"\noutput = true\n"))
+	for _, want := range []string{
+		"bad.toml:1: timeout: does not apply to a passive job",
+		"bad.toml:3: heartbeat.every: does not apply to a passive job with a schedule",
+		"bad.toml:3: heartbeat: output and action = \"restart\" need a run",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors %v; want %q", err, want)
+		}
+	}
+	if _, err := supervisor.Parse("/jobs/none.toml", []byte("dir = \"/srv\"\n")); err == nil || !strings.Contains(err.Error(), "command: is required") {
+		t.Errorf("no command and no heartbeat: %v; want command is required", err)
 	}
 }
