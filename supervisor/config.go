@@ -250,10 +250,13 @@ func Parse(path string, data []byte) (*Job, error) {
 	}
 	d.schedule(top, job, spec, loc)
 	if _, ok := top["heartbeat"]; ok {
-		d.heartbeat(top["heartbeat"], job, hb, match)
+		_, scheduled := top["schedule"]
+		d.heartbeat(top["heartbeat"], job, hb, match, scheduled && !md.IsDefined("command"))
 	}
-	if !md.IsDefined("command") {
-		d.problems = append(d.problems, problem{key: "command", msg: "is required: the program to run, as an array or a shell string"})
+	if _, ok := top["heartbeat"]; ok && !md.IsDefined("command") {
+		d.passive(top, job)
+	} else if !md.IsDefined("command") {
+		d.problems = append(d.problems, problem{key: "command", msg: "is required: the program to run, as an array or a shell string (or, for a passive job that something else pings, a [heartbeat] alone)"})
 	}
 	// Every key went through a decoder above; what is left undecoded lies under a key
 	// whose decoder failed, and has been reported with it.
@@ -298,12 +301,7 @@ func (d *jobDecoder) schedule(top map[string]toml.Primitive, job *Job, spec stri
 	// Jitter as long as the time between runs would let one run's delay carry it past
 	// the next; the shortest gap among the next runs is the bound.
 	if prim, ok := top["jitter"]; ok && job.Jitter > 0 {
-		gap, t := time.Duration(1<<63-1), s.Next(time.Now())
-		for range 50 {
-			next := s.Next(t)
-			gap, t = min(gap, next.Sub(t)), next
-		}
-		if job.Jitter >= gap {
+		if gap := shortestGap(s); job.Jitter >= gap {
 			d.problems = append(d.problems, problem{line: d.line(prim), key: "jitter",
 				msg: fmt.Sprintf("%s is not less than the %s between runs of %q", job.Jitter, gap, spec)})
 		}
@@ -315,11 +313,54 @@ func (d *jobDecoder) schedule(top map[string]toml.Primitive, job *Job, spec stri
 	job.Restart = RestartNever
 }
 
+// shortestGap is the shortest time between two of the next runs of s.
+func shortestGap(s Schedule) time.Duration {
+	gap, t := time.Duration(1<<63-1), s.Next(time.Now())
+	for range 50 {
+		next := s.Next(t)
+		gap, t = min(gap, next.Sub(t)), next
+	}
+	return gap
+}
+
+// passive checks a passive job: a [heartbeat] and no command, a check that something
+// else pings. The keys that only say how to run something, and a heartbeat that
+// only a run could give, are errors.
+func (d *jobDecoder) passive(top map[string]toml.Primitive, job *Job) {
+	for _, key := range []string{"dir", "env", "pty", "timeout", "stop_signal", "stop_timeout", "restart", "backoff",
+		"restart_limit", "healthy_after", "log", "overlap", "jitter", "catch_up", "expect_success_within", "min_runtime"} {
+		if prim, ok := top[key]; ok {
+			d.problems = append(d.problems, problem{line: d.line(prim), key: key,
+				msg: "does not apply to a passive job ([heartbeat] and no command), which runs nothing: remove it, or set command"})
+		}
+	}
+	if h := job.Heartbeat; h != nil && job.Schedule != nil && h.Every != 0 {
+		d.problems = append(d.problems, problem{line: d.tableLine(top["heartbeat"]), key: "heartbeat.every",
+			msg: "does not apply to a passive job with a schedule, which expects a ping after each of its times: remove every or schedule"})
+	}
+	if h := job.Heartbeat; h != nil && (h.Output || h.Action == ActionRestart) {
+		d.problems = append(d.problems, problem{line: d.tableLine(top["heartbeat"]), key: "heartbeat",
+			msg: "output and action = \"restart\" need a run: a passive job ([heartbeat] and no command) has only pings"})
+	}
+}
+
 // heartbeat checks the [heartbeat] table as a whole, once its keys are read into hb.
-func (d *jobDecoder) heartbeat(prim toml.Primitive, job *Job, hb Heartbeat, match string) {
+// A passive job with a schedule (passiveScheduled) needs no every: it expects a ping
+// after each of its times.
+func (d *jobDecoder) heartbeat(prim toml.Primitive, job *Job, hb Heartbeat, match string, passiveScheduled bool) {
 	sub, ok := d.subkeys(prim)
 	if !ok {
 		return // reported by table
+	}
+	if _, ok := sub["every"]; !ok && passiveScheduled {
+		if _, ok := sub["grace"]; !ok {
+			hb.Grace = time.Hour
+			if job.Schedule != nil {
+				hb.Grace = min(hb.Grace, shortestGap(job.Schedule)/10)
+			}
+		}
+		job.Heartbeat = &hb
+		return
 	}
 	if _, ok := sub["every"]; !ok {
 		d.problems = append(d.problems, problem{line: d.tableLine(prim), key: "heartbeat.every",

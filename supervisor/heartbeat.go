@@ -60,7 +60,18 @@ type Pulse struct {
 	stalled bool      // the last run was stopped for its heartbeat, to be started again
 	failed  bool      // the job reported a failure in this run and no success since
 	news    []pulseNews
+
+	// What a passive job (a [heartbeat] and no command) is watched by: its success
+	// pings, and the runs it said had started (by /start, keyed by their ?rid=, "" for
+	// none) that have not ended yet.
+	passive bool
+	ended   time.Time // the last ping that ended a run: a success, a failure or a status
+	started map[string]time.Time
 }
+
+// maxStarted bounds the runs in flight a Pulse remembers: a client that starts runs
+// with new rids and never ends them forgets the oldest.
+const maxStarted = 100
 
 // pulseNews is something a watcher must tell the chat about.
 type pulseNews struct {
@@ -82,28 +93,61 @@ func (p *Pulse) Wake() <-chan struct{} { return p.wake }
 func (p *Pulse) Beat(by string) { p.beat(time.Now(), by) }
 
 // Ping records a ping to the job's URL. what is its suffix: "" or "start" is a sign
-// of life, "fail" reports a failure, and a number reports an exit status, 0 being
-// success. message is the ping's body, kept as the last ping message: a ping without
-// one clears it, so that no alert quotes an earlier ping's words as this one's.
-func (p *Pulse) Ping(what, message string) error {
+// of life, "fail" reports a failure, a number reports an exit status, 0 being
+// success, and "log" only leaves a message. rid, the ping's ?rid=, pairs a start
+// with its end, so that two runs in flight are told apart; "" pairs the pings sent
+// without one. message is the ping's body, kept as the last ping message: a ping
+// without one clears it, so that no alert quotes an earlier ping's words as this
+// one's; a log without one changes nothing.
+func (p *Pulse) Ping(what, rid, message string) error {
 	failure := ""
 	switch what {
-	case "", "start":
+	case "", "start", "log":
 	case "fail":
 		failure = "reported a failure"
 	default:
 		code, err := strconv.Atoi(what)
 		if err != nil || code < 0 || code > 255 || strconv.Itoa(code) != what {
-			return fmt.Errorf("%q is not start, fail or an exit status from 0 to 255", what)
+			return fmt.Errorf("%q is not start, fail, log or an exit status from 0 to 255", what)
 		}
 		if code != 0 {
 			failure = "reported exit status " + what
 		}
 	}
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if what == "log" {
+		// As healthchecks.io has it: a log event changes no state and is no sign
+		// of life; its body is what the next alert quotes.
+		if message != "" {
+			p.message = message
+		}
+		return nil
+	}
 	p.message = message
-	p.beatLocked(time.Now(), "ping", failure, message)
+	if what == "start" {
+		if p.started == nil {
+			p.started = map[string]time.Time{}
+		}
+		if _, ok := p.started[rid]; !ok && len(p.started) >= maxStarted {
+			oldest := ""
+			for r, t := range p.started {
+				if oldest == "" || t.Before(p.started[oldest]) {
+					oldest = r
+				}
+			}
+			delete(p.started, oldest)
+		}
+		p.started[rid] = now
+		if p.passive {
+			return nil // a start is no success: its run must end within the grace
+		}
+	} else {
+		delete(p.started, rid) // an end whose start was never seen counts all the same
+		p.ended = now
+	}
+	p.beatLocked(now, "ping", failure, message)
 	return nil
 }
 
@@ -219,13 +263,14 @@ type PulseState struct {
 	Status  string    // the last sd_notify STATUS
 	Ready   time.Time // the last READY=1
 	Late    bool
+	Failed  bool // a failure was reported and no success since
 }
 
 // State returns what p knows now.
 func (p *Pulse) State() PulseState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PulseState{Last: p.last, By: p.by, Message: p.message, Status: p.status, Ready: p.ready, Late: p.late}
+	return PulseState{Last: p.last, By: p.by, Message: p.message, Status: p.status, Ready: p.ready, Late: p.late, Failed: p.failed}
 }
 
 // check reports whether the job, running since start, is late by now, and if so
@@ -242,6 +287,50 @@ func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late, news bool, next
 	news = !p.late
 	p.late = true
 	return true, news, time.Time{}
+}
+
+// watchPassive starts watching a passive job at now: its silence is counted from
+// now at the earliest, and the runs it started before are forgotten.
+func (p *Pulse) watchPassive(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.passive, p.since, p.late, p.started = true, now, false, nil
+}
+
+// passiveCheck reports whether the passive job is late by now, and if so whether
+// it is news, with note saying why: no ping ended a run in time (every and grace
+// after the last, or, with a schedule, its next time after the last and grace, as
+// healthchecks.io's cron checks have it), or a run it started sent no end within
+// grace. When it is not late, next is when to check again; once it is, its next
+// success wakes the watcher.
+func (p *Pulse) passiveCheck(job *Job, now time.Time) (late, news bool, note string, next time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := job.Heartbeat
+	from, since := p.ended, "its last ping at "+p.ended.Format(timeLayout)
+	if !from.After(p.since) {
+		from, since = p.since, "supervise began watching it at "+p.since.Format(timeLayout)
+	}
+	due := from.Add(h.Every + h.Grace)
+	if job.Schedule != nil {
+		due = job.Schedule.Next(from).Add(h.Grace)
+	}
+	note = fmt.Sprintf("no ping since %s", since)
+	for rid, t := range p.started {
+		if t.Add(h.Grace).Before(due) {
+			due = t.Add(h.Grace)
+			note = fmt.Sprintf("a run started at %s sent no end within its grace of %s", t.Format(timeLayout), h.Grace)
+			if rid != "" {
+				note = fmt.Sprintf("the run %s started at %s sent no end within its grace of %s", rid, t.Format(timeLayout), h.Grace)
+			}
+		}
+	}
+	if now.Before(due) {
+		return false, false, "", due
+	}
+	news = !p.late
+	p.late = true
+	return true, news, note, time.Time{}
 }
 
 // outputBeat is the writer that turns a job's output into signs of life: every write

@@ -48,6 +48,11 @@ type Job struct {
 	MinRuntime time.Duration // a run that ends sooner, even with status 0, failed
 }
 
+// Passive reports whether the job is a passive one: a [heartbeat] and no command, a
+// check that something else pings (a cron line, a script on another host), which up
+// watches and never runs.
+func (j *Job) Passive() bool { return len(j.Command) == 0 && j.Heartbeat != nil }
+
 // Overlap is what happens when a scheduled job is due while its last run is still going.
 type Overlap string
 

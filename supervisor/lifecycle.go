@@ -67,6 +67,7 @@ type lifecycle struct {
 	// Deadlines, each zero when not set; the timer fires at the earliest.
 	healthyAt time.Time // running: the run has stayed up for healthy_after
 	restartAt time.Time // backing off: start the job again
+	lateAt    time.Time // a passive job: its next ping is due
 }
 
 // run is one run under way.
@@ -171,6 +172,9 @@ func (l *lifecycle) setState(state string) {
 	if state != StateBackingOff {
 		l.restartAt = time.Time{}
 	}
+	if state != StateWaiting {
+		l.lateAt = time.Time{}
+	}
 	l.state = state
 	shown, since, next := state, time.Time{}, time.Time{}
 	switch {
@@ -181,6 +185,8 @@ func (l *lifecycle) setState(state string) {
 		since, next = l.clock.Now(), l.restartAt
 	case state == StateScheduled:
 		next = l.sched.due
+	case state == StateWaiting:
+		next = l.lateAt
 	}
 	if l.restarts.looping && (state == StateRunning || state == StateBackingOff) {
 		shown = StateCrashLooping // retried at backoff.max: running or waiting
@@ -211,6 +217,7 @@ func (l *lifecycle) arm() {
 	}
 	earliest(l.healthyAt)
 	earliest(l.restartAt)
+	earliest(l.lateAt)
 	if s := l.sched; s != nil && l.state != StateStarting {
 		earliest(s.at)
 		if len(s.checks) > 0 {
@@ -226,6 +233,16 @@ func (l *lifecycle) arm() {
 // begin starts the job's life, or takes it up again after a reload replaced it:
 // a kept-running job starts; a scheduled one waits for its next time.
 func (l *lifecycle) begin() {
+	if l.job.Passive() {
+		l.runs.forget(l.name)
+		if l.halted {
+			l.setState(StateStopped)
+			return
+		}
+		l.pulse.watchPassive(l.clock.Now())
+		l.watch(l.clock.Now())
+		return
+	}
 	if l.job.Schedule == nil {
 		l.runs.forget(l.name)
 		if l.halted {
@@ -293,6 +310,10 @@ func (l *lifecycle) fire(now time.Time) {
 	if !l.healthyAt.IsZero() && !now.Before(l.healthyAt) {
 		l.healthyAt = time.Time{}
 		l.stayedUp(now)
+	}
+	if !l.lateAt.IsZero() && !now.Before(l.lateAt) {
+		l.lateAt = time.Time{}
+		l.watch(now)
 	}
 	if !l.restartAt.IsZero() && !now.Before(l.restartAt) {
 		l.restartAt = time.Time{}
@@ -402,6 +423,8 @@ func (l *lifecycle) ended(res Result) {
 // The command is answered once it is done: a stop once the job's processes are gone.
 func (l *lifecycle) command(req request) {
 	switch {
+	case l.job.Passive() && l.state != StateStarting:
+		l.passiveCommand(req)
 	case l.state == StateStarting:
 		l.early = append(l.early, req) // done once the replaced version is gone
 	case l.cur != nil && req.cmd == CommandStart && len(l.cur.asked) == 0:
@@ -435,6 +458,10 @@ func (l *lifecycle) command(req request) {
 func (l *lifecycle) reload(job *Job) {
 	l.job = job
 	switch s := l.sched; {
+	case job.Passive():
+		if l.state == StateWaiting {
+			l.watch(l.clock.Now()) // its every or grace may have changed
+		}
 	case s == nil:
 		if l.state == StateExited && job.Restart == RestartAlways {
 			l.startRun(time.Time{}, false)
@@ -456,6 +483,45 @@ func (l *lifecycle) pulseNews() {
 		ev.ExitCode, ev.Note, ev.Message, ev.Silent = -1, n.note, n.message, n.silent
 		l.emit(ev)
 	}
+	if l.job.Passive() && l.state == StateWaiting {
+		l.watch(l.clock.Now()) // a success sets its next due time
+	}
+}
+
+// watch checks a passive job at now: once no ping came in time, the chat is told,
+// quoting the last ping's body; else the timer is set for when the next is due.
+// Status shows it waiting, late or failed, as its Pulse knows.
+func (l *lifecycle) watch(now time.Time) {
+	late, news, note, next := l.pulse.passiveCheck(l.job, now)
+	l.lateAt = next
+	if late && news {
+		st := l.pulse.State()
+		ev := l.job.Event(KindHeartbeat, l.host)
+		ev.ExitCode, ev.Note, ev.Message = -1, note, st.Message
+		ev.Every, ev.LastSign, ev.LastSignBy = l.job.Heartbeat.Every, st.Last, st.By
+		l.emit(ev)
+		fmt.Fprintf(l.stderr, "supervise: %s: %s\n", l.name, note)
+	}
+	l.setState(StateWaiting)
+}
+
+// passiveCommand does an operator's command to a passive job, which has nothing to
+// run: a stop stops watching it, a start or a restart watches it again from now.
+func (l *lifecycle) passiveCommand(req request) {
+	note := ""
+	switch {
+	case req.cmd == CommandStop:
+		if l.halted {
+			note = "already stopped"
+		}
+		l.halted = true
+		l.setState(StateStopped)
+	default:
+		l.halted = false
+		l.pulse.watchPassive(l.clock.Now())
+		l.watch(l.clock.Now())
+	}
+	req.answer(note)
 }
 
 // end ends the lifecycle as its context has. One still starting waits for the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,20 +19,23 @@ const pingBodyTimeout = 10 * time.Second
 // ("http://127.0.0.1:8427").
 func PingURL(base, job string) string { return base + "/ping/" + job }
 
-// PingHandler serves the jobs' ping URLs, in the manner of healthchecks.io:
+// PingHandler serves the jobs' ping URLs, as healthchecks.io's pinging API does, so
+// that its clients (curl lines, runitor) work unchanged:
 //
-//	/ping/JOB        a sign of life
-//	/ping/JOB/start  the job says it started, also a sign of life
+//	/ping/JOB        success, a sign of life
+//	/ping/JOB/start  the job says a run started, also a sign of life
 //	/ping/JOB/fail   the job reports a failure now
 //	/ping/JOB/N      the job reports exit status N, 0 being success
+//	/ping/JOB/log    a message only: no state changes, no sign of life
 //
-// by GET, HEAD or POST. A POST's body, or its end when it is longer than
-// MaxPingMessage (see ReadPingMessage), is the job's last ping message, quoted in its
-// alerts; a ping without one leaves no message. pulse finds a job's Pulse by name, or
-// returns nil when there is no such job.
+// and each also as /ping/KEY/JOB..., healthchecks.io's slug form, whose KEY is
+// ignored: the job's name is its slug. A ?rid= pairs a start with its end. By GET,
+// HEAD or POST; ?create= and other parameters are ignored. A POST's body, or its end
+// when it is longer than MaxPingMessage (see ReadPingMessage), is the job's last ping
+// message, quoted in its alerts; a ping without one leaves no message. pulse finds a
+// job's Pulse by name, or returns nil when there is no such job.
 func PingHandler(pulse func(job string) *Pulse) http.Handler {
-	mux := http.NewServeMux()
-	serve := func(w http.ResponseWriter, req *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodPost:
@@ -39,7 +44,11 @@ func PingHandler(pulse func(job string) *Pulse) http.Handler {
 			http.Error(w, "use GET or POST", http.StatusMethodNotAllowed)
 			return
 		}
-		name := req.PathValue("job")
+		name, what, ok := pingTarget(req.URL.Path, func(name string) bool { return pulse(name) != nil })
+		if !ok {
+			http.NotFound(w, req)
+			return
+		}
 		p := pulse(name)
 		if p == nil {
 			http.Error(w, fmt.Sprintf("no job named %s", name), http.StatusNotFound)
@@ -53,15 +62,60 @@ func PingHandler(pulse func(job string) *Pulse) http.Handler {
 			http.Error(w, "reading the message: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := p.Ping(req.PathValue("what"), strings.TrimSpace(body)); err != nil {
+		rid := req.URL.Query().Get("rid")
+		if len(rid) > maxRid {
+			http.Error(w, fmt.Sprintf("rid is longer than %d bytes", maxRid), http.StatusBadRequest)
+			return
+		}
+		if err := p.Ping(what, rid, strings.TrimSpace(body)); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		// As healthchecks.io does: runitor sizes the output it sends by it.
+		w.Header().Set("Ping-Body-Limit", strconv.Itoa(MaxPingMessage))
 		io.WriteString(w, "OK\n")
+	})
+}
+
+// maxRid bounds a run id: healthchecks.io's are UUIDs, 36 bytes; any short word is
+// taken here.
+const maxRid = 64
+
+// pingTarget parses the path of a ping URL into the job and the ping's suffix ("" for
+// success): /ping/JOB, /ping/JOB/WHAT, /ping/KEY/JOB or /ping/KEY/JOB/WHAT. A path of
+// two parts is JOB/WHAT when its first names a job (isJob) and its second is a
+// suffix or names none (a bad suffix, told as such), else KEY/JOB. ok is false for a path of none of these forms.
+func pingTarget(path string, isJob func(string) bool) (job, what string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/ping/")
+	if !ok {
+		return "", "", false
 	}
-	mux.HandleFunc("/ping/{job}", serve)
-	mux.HandleFunc("/ping/{job}/{what}", serve)
-	return mux
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	if slices.Contains(parts, "") {
+		return "", "", false
+	}
+	switch len(parts) {
+	case 1:
+		return parts[0], "", true
+	case 2:
+		if isJob(parts[0]) && (isPingSuffix(parts[1]) || !isJob(parts[1])) {
+			return parts[0], parts[1], true
+		}
+		return parts[1], "", true
+	case 3:
+		return parts[1], parts[2], true
+	}
+	return "", "", false
+}
+
+// isPingSuffix reports whether s is what may follow a job in a ping URL.
+func isPingSuffix(s string) bool {
+	switch s {
+	case "start", "fail", "log":
+		return true
+	}
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 // pingCut leads a ping message whose start was cut.

@@ -19,6 +19,11 @@ const (
 	StateScheduled     = "scheduled"      // waiting for its next run time
 	StateStopped       = "stopped"        // stopped by `supervise stop` until started again
 	StateExited        = "exited"         // ended, and its restart setting says it stays down
+
+	// A passive job, which up watches and never runs, is in one of these.
+	StateWaiting = "waiting" // its pings come in time
+	StateLate    = "late"    // no ping came in time
+	StateFailed  = "failed"  // a ping reported a failure, and no success since
 )
 
 // JobStatus is what up knows of a job at one moment, for `supervise status` and the
@@ -107,8 +112,13 @@ func (t *tracker) snapshot(p *Pulse, job *Job) JobStatus {
 	t.mu.Unlock()
 	ps := p.State()
 	st.Heartbeat, st.HeartbeatBy, st.Status = ps.Last, ps.By, ps.Status
-	if st.State == StateRunning && ps.Late {
+	switch {
+	case st.State == StateRunning && ps.Late:
 		st.State = StateHeartbeatLate
+	case st.State == StateWaiting && ps.Failed:
+		st.State = StateFailed
+	case st.State == StateWaiting && ps.Late:
+		st.State = StateLate
 	}
 	if job.Schedule != nil {
 		st.Schedule = scheduleKey(job)

@@ -148,6 +148,9 @@ func parseRun(args []string) (*supervisor.Job, string, error) {
 			path, _ := filepath.Abs(rest[0])
 			return nil, *state, &supervisor.FileError{Path: path, Err: err}
 		}
+		if job.Passive() {
+			return nil, "", &configError{fmt.Errorf("%s: %s is a passive job ([heartbeat] and no command): there is nothing to run; `supervise up` watches it for pings to /ping/%s", rest[0], job.Name, job.Name)}
+		}
 	case !dashed && strings.HasSuffix(rest[0], ".toml"):
 		return nil, "", fs.usageErrorf("flags go before the job file, as in 'supervise run %s %s'", strings.Join(rest[1:], " "), rest[0])
 	case !dashed:
