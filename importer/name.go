@@ -27,8 +27,11 @@ var wrappers = map[string]int{
 	"timeout": 1, "flock": 1,
 }
 
-// optionValues are wrapper options followed by a value.
-var optionValues = []string{"-n", "-c", "-p", "-u", "-g", "-s", "-k", "-w", "-E", "-o", "-e", "-i"}
+// optionValues are the options of wrappers that take a value after them.
+var optionValues = map[string][]string{
+	"nice": {"-n"}, "ionice": {"-c", "-n", "-p"}, "sudo": {"-u", "-g", "-C", "-h", "-p"},
+	"timeout": {"-s", "-k"}, "flock": {"-w", "-E"}, "stdbuf": {"-i", "-o", "-e"}, "env": {"-u", "-C"},
+}
 
 // interpreters run the script that follows their options.
 var interpreters = []string{"sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3",
@@ -76,7 +79,7 @@ func commandName(words []string) string {
 		}
 	}
 	if skip, ok := wrappers[prog]; ok {
-		rest := afterOptions(words[1:], prog == "env")
+		rest := afterOptions(words[1:], prog)
 		if len(rest) > skip {
 			return commandName(rest[skip:])
 		}
@@ -97,14 +100,16 @@ func commandName(words []string) string {
 	return baseName(words[0])
 }
 
-// afterOptions is words after a wrapper's options (and, for env, its assignments).
-func afterOptions(words []string, env bool) []string {
+// afterOptions is words after the options of the wrapper prog (and, for env, its
+// assignments).
+func afterOptions(words []string, prog string) []string {
+	env := prog == "env"
 	for len(words) > 0 {
 		w := words[0]
 		switch {
 		case w == "--":
 			return words[1:]
-		case slices.Contains(optionValues, w) && len(words) > 1:
+		case slices.Contains(optionValues[prog], w) && len(words) > 1:
 			words = words[2:]
 		case strings.HasPrefix(w, "-") || env && isAssignment(w) || isNumber(w):
 			words = words[1:]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // supervisord splits a program's command with Python's shlex.split, and reads its
@@ -117,26 +118,33 @@ func shlexTokens(s string) ([]string, error) {
 				}
 			}
 			tokens = append(tokens, w.String())
-		default:
-			tokens = append(tokens, s[i:i+1])
-			i++
+		default: // a character of its own, which may take several bytes
+			_, n := utf8.DecodeRuneInString(s[i:])
+			tokens = append(tokens, s[i:i+n])
+			i += n
 		}
 	}
 	return tokens, nil
 }
 
 // keyValues reads KEY=val,KEY2="val 2" as supervisor's dict_of_key_value_pairs does.
-func keyValues(s string) (map[string]string, error) {
+// That takes four tokens at a time, key, =, value and what it takes for a comma:
+// lost lists the tokens it took for a comma that were not one, such as the "HOME"
+// of A=$HOME, which it reads as "$".
+func keyValues(s string) (env map[string]string, lost []string, err error) {
 	tokens, err := shlexTokens(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	env := map[string]string{}
-	for i := 0; i < len(tokens); i += 4 { // key, =, value, and a comma
+	env = map[string]string{}
+	for i := 0; i < len(tokens); i += 4 {
 		if i+3 > len(tokens) || tokens[i+1] != "=" {
-			return nil, fmt.Errorf("not KEY=value pairs parted by commas (quote a value that holds anything but letters, digits and _/.+-():)")
+			return nil, nil, errors.New("not KEY=value pairs parted by commas (quote a value that holds anything but letters, digits and _/.+-():)")
 		}
 		env[tokens[i]] = strings.Trim(tokens[i+2], `'"`)
+		if i+3 < len(tokens) && tokens[i+3] != "," {
+			lost = append(lost, tokens[i+3])
+		}
 	}
-	return env, nil
+	return env, lost, nil
 }

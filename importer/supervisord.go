@@ -163,11 +163,15 @@ func (c *supervisord) daemon(s *iniSection) {
 	}
 	if k := s.keys["environment"]; k != nil {
 		env, err := value(k, c.vars)
+		var lost []string
 		if err == nil {
-			c.global, err = keyValues(env)
+			c.global, lost, err = keyValues(env)
 		}
 		if err != nil {
 			c.r.skip(k.source(), "[supervisord] environment not translated: %v", err)
+		}
+		if len(lost) > 0 {
+			c.r.note(k.source(), "[supervisord] environment: %s", lostSays(c.global, lost))
 		}
 		for name, v := range c.global {
 			c.vars["ENV_"+name] = v
@@ -321,9 +325,12 @@ func (c *supervisord) process(s *iniSection, pname string, vars map[string]any, 
 	if k, v, err := val("environment"); err != nil {
 		return nil, err
 	} else if k != nil {
-		own, err := keyValues(v)
+		own, lost, err := keyValues(v)
 		if err != nil {
 			return nil, fmt.Errorf("environment: %w", err)
+		}
+		if len(lost) > 0 {
+			p.note(k, "%s", lostSays(own, lost))
 		}
 		for name, value := range own {
 			env[name] = value
@@ -486,8 +493,14 @@ func (c *supervisord) said(p *process, s *iniSection, vars map[string]any, numpr
 	}
 	for _, key := range []string{"stdout_logfile", "stderr_logfile"} {
 		if k := s.keys[key]; k != nil {
-			v, _ := value(k, vars)
-			p.note(k, "%s, not to %s", logs, v)
+			switch v, _ := value(k, vars); strings.ToLower(v) {
+			case "none", "off":
+				p.note(k, "no log was kept there; here every job has one: %s", logs)
+			case "auto":
+				p.note(k, "%s", logs)
+			default:
+				p.note(k, "%s, not to %s", logs, v)
+			}
 		}
 	}
 	size := map[string]string{}
@@ -569,4 +582,15 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%dKB", n>>10)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// lostSays tells what keyValues read from an environment that dropped the tokens
+// lost, as supervisord did.
+func lostSays(env map[string]string, lost []string) string {
+	var read []string
+	for _, k := range sortedKeys(env) {
+		read = append(read, fmt.Sprintf("%s=%q", k, env[k]))
+	}
+	return fmt.Sprintf("supervisord read it as %s, without %q, and so does the job: quote a value with characters other than letters, digits and _/.+-():",
+		strings.Join(read, ", "), lost)
 }
