@@ -249,18 +249,18 @@ func cronDue(spec string) func(time.Time) bool {
 // the crontab to install, with the settings above it; the others are translated.
 func TestCrontabUntranslated(t *testing.T) {
 	text := strings.Join([]string{
-		"# comment",                    // 1
-		"PATH=/usr/bin:/bin",           // 2
-		"0 3 * * /bin/missing-field",   // 3
-		"61 * * * * /bin/bad-minute",   // 4
-		"0 0 30 2 * /bin/never",        // 5
-		"@weekdays /bin/unknown",       // 6
-		"0 0 * * *",                    // 7: no command
-		"CRON_TZ=Mars/Olympus_Mons",    // 8
-		"0 6 * * * /bin/mars",          // 9
-		"CRON_TZ=UTC",                  // 10
-		"0 0 L * * /bin/last-day",      // 11: not cron's
-		"0 1 * * * /bin/fine",          // 12
+		"# comment",                       // 1
+		"PATH=/usr/bin:/bin",              // 2
+		"0 3 * * /bin/missing-field",      // 3
+		"61 * * * * /bin/bad-minute",      // 4
+		"0 0 30 2 * /bin/never",           // 5
+		"@weekdays /bin/unknown",          // 6
+		"0 0 * * *",                       // 7: no command
+		"CRON_TZ=Mars/Olympus_Mons",       // 8
+		"0 6 * * * /bin/mars",             // 9
+		"CRON_TZ=UTC",                     // 10
+		"0 0 L * * /bin/last-day",         // 11: not cron's
+		"0 1 * * * /bin/fine",             // 12
 		"0 2 * * * /bin/latin1-\xe9t\xe9", // 13
 	}, "\n")
 	r, _ := importCrontab(t, text)
