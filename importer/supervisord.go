@@ -358,7 +358,7 @@ func (c *supervisord) process(s *iniSection, pname string, vars map[string]any, 
 	p.t.comment("Imported by `supervise import supervisord` from %s:", s.source())
 	p.t.comment("  [%s]", s.name)
 	if numprocs > 1 {
-		p.t.comment("process %d of numprocs = %d", vars["process_num"], numprocs)
+		p.t.comment("process_num = %d, of numprocs = %d", vars["process_num"], numprocs)
 	}
 
 	if k, v, err := val("umask"); err != nil {
