@@ -71,7 +71,6 @@ stopwaitsecs = 5
 	waitState(t, state, "worker_00", supervisor.StateRunning)
 	waitState(t, state, "worker_01", supervisor.StateRunning)
 	waitOutput(t, upOut, "worker 1 says hello, world")
-	after := time.Now()
 
 	// Each scheduled job is next due when its crontab line is, read as cron reads
 	// it: in CRON_TZ's zone, 7 for Sunday.
@@ -87,8 +86,13 @@ stopwaitsecs = 5
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := jobStatus(t, state, name).NextRun
+		var next time.Time
+		testkit.Eventually(t, name+" to have its next run", func() bool {
+			next = jobStatus(t, state, name).NextRun
+			return !next.IsZero()
+		})
 		// up read the schedule at some time between before and after.
+		after := time.Now()
 		if next.Before(cron.Next(before)) || next.After(cron.Next(after)) || !cron.Next(next.Add(-time.Second)).Equal(next) {
 			t.Errorf("%s is next due at %s; the crontab line %q is next due at %s", name, next, spec, cron.Next(before))
 		}
