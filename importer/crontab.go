@@ -302,6 +302,7 @@ func (f *cronFile) text() ([]byte, []string) {
 
 	if f.schedule == "@reboot" {
 		t.key("restart", `"never"`, "@reboot: runs once, when up starts")
+		t.comment("@reboot: runs each time up starts, where cronie runs it once a boot.")
 	} else {
 		why := ""
 		if f.sunday {

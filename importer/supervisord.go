@@ -345,15 +345,17 @@ func (c *supervisord) process(s *iniSection, pname string, vars map[string]any, 
 	if p.name = cleanName(procName); p.name != procName {
 		p.notes = append(p.notes, Item{s.source(), fmt.Sprintf("[%s] %s is named %s: a job name has letters, digits, '.', '_' and '-'", s.name, procName, p.name)})
 	}
-	k, command, err := val("command")
+	_, command, err := val("command")
 	if err != nil {
 		return nil, err
 	}
 	if p.argv, err = shlexSplit(command); err != nil || len(p.argv) == 0 {
 		return nil, fmt.Errorf("command: %q cannot be split into words: %v", command, err)
 	}
-	if strings.Contains(k.value, "%(ENV_") {
-		p.note(k, "%%(ENV_…)s is expanded now, from the environment of this import and the config, as supervisord expanded it at its start")
+	for _, key := range sortedKeys(s.keys) {
+		if k := s.keys[key]; strings.Contains(k.value, "%(ENV_") {
+			p.note(k, "%%(ENV_…)s is expanded now, from the environment of this import and the config, as supervisord expanded it at its start")
+		}
 	}
 	p.t.comment("Imported by `supervise import supervisord` from %s:", s.source())
 	p.t.comment("  [%s]", s.name)

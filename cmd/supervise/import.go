@@ -150,7 +150,11 @@ func finishImport(std stdio, what string, res *importer.Result, into string, for
 	if what == "crontab" {
 		fmt.Fprint(std.out, res.Crontab)
 	}
-	fmt.Fprintf(std.errOut, "supervise import %s: %d job files written to %s", what, len(paths), into)
+	files := "job files"
+	if len(paths) == 1 {
+		files = "job file"
+	}
+	fmt.Fprintf(std.errOut, "supervise import %s: %d %s written to %s", what, len(paths), files, into)
 	switch n := len(res.Skipped); {
 	case n == 1:
 		fmt.Fprint(std.errOut, "; 1 thing not translated, listed above")
