@@ -230,7 +230,7 @@ func cronJob(s, line, source string, opt CrontabOptions, st *cronState) (*cronFi
 		}
 	}
 
-	f.home, f.homeErr = st.env["HOME"], nil // cron runs a job in $HOME
+	f.home = st.env["HOME"] // cron runs a job in $HOME
 	if f.home == "" && opt.Home != nil {
 		f.home, f.homeErr = opt.Home(user)
 	}
