@@ -178,7 +178,7 @@ func completeArg(name string, nargs int, dashed bool, cur string, jobs func() []
 	switch {
 	case name == "run" && dashed && nargs == 0:
 		return completion{kind: "commands"}
-	case name == "run" || name == "check":
+	case name == "run" || name == "check" || name == "import crontab" || name == "import supervisord":
 		return completion{kind: "files"}
 	case name == "start" || name == "stop" || name == "restart":
 		return offer(cur, jobs()...)

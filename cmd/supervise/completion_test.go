@@ -40,7 +40,7 @@ func TestComplete(t *testing.T) {
 		line string // after "supervise"; the last word is the one completed
 		want string // the kind, then the words
 	}{
-		{"", "words check completion help logs notify ping reload restart run start status stop telegram up version"},
+		{"", "words check completion help import logs notify ping reload restart run start status stop telegram up version"},
 		{"st", "words start status stop"},
 		{"--v", "words --version"},
 		{"nosuch ", "words"},
@@ -48,6 +48,14 @@ func TestComplete(t *testing.T) {
 		{"help telegram ", "words chats"},
 		{"telegram ", "words chats"},
 		{"telegram chats -", "words"},
+		{"import ", "words crontab supervisord"},
+		{"help import ", "words crontab supervisord"},
+		{"import crontab ", "files"},
+		{"import crontab --into ", "dirs"},
+		{"import crontab -", "words --force --into --keep-cron --system"},
+		{"import crontab my.cron -", "words --force --into --keep-cron --system"}, // flags after the file too
+		{"import supervisord ", "files"},
+		{"import supervisord --into ", "dirs"},
 		{"run --", "words --heartbeat --name --no-pty --notify-on --state --tail --timeout --"},
 		{"run --ti", "words --timeout"},
 		{"run --state ", "dirs"},

@@ -26,6 +26,8 @@ usage:
   supervise run [flags] -- CMD ARG...  the same, with the job given on the command line
   supervise up [--jobs DIR]            keep every job in DIR running (default ./jobs.d)
   supervise check [FILE|DIR]...        validate the config and job files (default ./jobs.d)
+  supervise import crontab [FILE]      turn a crontab's lines into job files (--into DIR)
+  supervise import supervisord FILE    turn supervisord's programs into job files
   supervise status [--json]            the jobs of the running up: state, pid, exits, next run
   supervise start|stop|restart JOB...  start, stop or restart jobs of the running up
   supervise reload                     reload the running up's job folder (as SIGHUP)
@@ -50,7 +52,8 @@ type stdio struct {
 // another error (exit 1) for realMain to report.
 type commandFunc func(ctx context.Context, args []string, std stdio) error
 
-// commands are supervise's commands by name; "telegram chats" is found before "telegram".
+// commands are supervise's commands by name; "telegram chats" is found before
+// "telegram", "import crontab" before "import".
 var commands = map[string]commandFunc{
 	"run":            cmdRun,
 	"up":             cmdUp,
@@ -67,6 +70,10 @@ var commands = map[string]commandFunc{
 	"telegram chats": cmdTelegramChats,
 	"version":        cmdVersion,
 	"completion":     cmdCompletion,
+
+	"import":             cmdImport,
+	"import crontab":     cmdImportCrontab,
+	"import supervisord": cmdImportSupervisord,
 }
 
 // hidden are commands for supervise's own tools, not for users, so neither the help

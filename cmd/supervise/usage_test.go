@@ -25,6 +25,10 @@ var commandFlags = map[string][]string{
 	"telegram chats": nil,
 	"version":        nil,
 	"completion":     nil,
+
+	"import":             nil,
+	"import crontab":     {"--force", "--into folder", "--keep-cron", "--system"},
+	"import supervisord": {"--force", "--into folder"},
 }
 
 // listedFlags are the flags a usage lists, each as "--name placeholder".
@@ -107,6 +111,11 @@ func TestCommandArgumentErrors(t *testing.T) {
 		{[]string{"notify", "--test", "hello"}, "supervise notify: --test sends its own message"},
 		{[]string{"ping"}, "supervise ping: no job given"},
 		{[]string{"telegram"}, "supervise telegram: no subcommand given"},
+		{[]string{"import"}, "supervise import: no subcommand given"},
+		{[]string{"import", "cron"}, `supervise import: unknown subcommand "cron"`},
+		{[]string{"import", "crontab", "a", "b"}, `supervise import crontab: unexpected argument "b": give one crontab`},
+		{[]string{"import", "supervisord"}, "supervise import supervisord: no config file given"},
+		{[]string{"import", "supervisord", "a.conf", "b.conf"}, `supervise import supervisord: unexpected argument "b.conf"`},
 		{[]string{"telegram", "chats", "extra"}, `supervise telegram chats: unexpected argument "extra"`},
 		{[]string{"version", "extra"}, `supervise version: unexpected argument "extra"`},
 		{[]string{"completion"}, "supervise completion: no shell given"},
