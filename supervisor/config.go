@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -63,7 +64,7 @@ func Parse(path string, data []byte) (*Job, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+			return nil, fmt.Errorf("%s:%d: %s", path, syntaxLine(data, perr), perr.Message)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -270,6 +271,17 @@ func Parse(path string, data []byte) (*Job, error) {
 		}
 	}
 	return job, nil
+}
+
+// syntaxLine is the line of perr, a syntax error in data. BurntSushi/toml counts one
+// line too few for a string cut by "\r\n" (line 0 on the first), but the offset it
+// gives, of the error or of the start of its token, is right.
+func syntaxLine(data []byte, perr toml.ParseError) int {
+	line := perr.Position.Line
+	if at := perr.Position.Start; at >= 0 && at <= len(data) {
+		line = max(line, 1+bytes.Count(data[:at], []byte("\n")))
+	}
+	return line
 }
 
 // schedule checks the keys of a scheduled job together: spec and loc as read, and the

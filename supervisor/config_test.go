@@ -142,6 +142,8 @@ colour = true
 		}},
 		{"missing command", `timeout = "5m"`, []string{`x.toml: command: is required`}},
 		{"syntax", "command = [\"a\"\ntimeout = ", []string{`x.toml:2: `}},
+		// BurntSushi/toml says line 1 (0 on the first line): found by FuzzParse.
+		{"string cut by CRLF", "command = \"true\"\r\ndir = \"/srv\r\n\"\r\n", []string{`x.toml:2: strings cannot contain newlines`}},
 		{"bad duration", `command = "true"
 timeout = "5 minutes"
 stop_timeout = "-1s"`, []string{
@@ -289,7 +291,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes"} {
+	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes", "9007199254740992KB"} { // the last would wrap below zero
 		if _, err := supervisor.ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) is no error", in)
 		}
