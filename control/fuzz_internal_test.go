@@ -106,10 +106,13 @@ func checkControl(t *testing.T, req *http.Request, rec *httptest.ResponseRecorde
 		}
 	}
 
+	if code/100 == 3 && rec.Header().Get("Location") != "" {
+		return // the mux sends a path that is not clean to its clean form
+	}
 	job := req.PathValue("job")
 	want := http.StatusOK
 	switch req.Pattern {
-	case "": // not a route: the mux's own answer
+	case "", "/ping/": // not a route, or not a ping URL: the mux's own answer
 		if code == http.StatusOK {
 			t.Fatalf("%s: 200 from no route: %s", what, body)
 		}

@@ -64,7 +64,7 @@ func Parse(path string, data []byte) (*Job, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, syntaxLine(data, perr), perr.Message)
+			return nil, fmt.Errorf("%s:%d: %s", path, syntaxLine(data, perr), syntaxMessage(perr))
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -282,6 +282,12 @@ func syntaxLine(data []byte, perr toml.ParseError) int {
 		line = max(line, 1+bytes.Count(data[:at], []byte("\n")))
 	}
 	return line
+}
+
+// syntaxMessage is what perr says, on one line: BurntSushi/toml quotes the text it
+// stumbled on, which may hold the line's end ("not a binary number: '0b\n'").
+func syntaxMessage(perr toml.ParseError) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(perr.Message)
 }
 
 // schedule checks the keys of a scheduled job together: spec and loc as read, and the

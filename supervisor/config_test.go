@@ -143,6 +143,8 @@ colour = true
 		{"missing command", `timeout = "5m"`, []string{`x.toml: command: is required`}},
 		{"syntax", "command = [\"a\"\ntimeout = ", []string{`x.toml:2: `}},
 		// BurntSushi/toml says line 1 (0 on the first line): found by FuzzParse.
+		// BurntSushi/toml quotes "0b\n" with its newline: found by FuzzParse.
+		{"syntax quoting a line's end", "command = \"true\"\nx = 0b\ny = 1\n", []string{`x.toml:2: not a binary number: '0b\n'`}},
 		{"string cut by CRLF", "command = \"true\"\r\ndir = \"/srv\r\n\"\r\n", []string{`x.toml:2: strings cannot contain newlines`}},
 		{"bad duration", `command = "true"
 timeout = "5 minutes"

@@ -399,6 +399,9 @@ var exitStatus = regexp.MustCompile(`^(0|[1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[
 func checkPing(t *testing.T, req *http.Request, rec *httptest.ResponseRecorder, body []byte, pulse *supervisor.Pulse) {
 	t.Helper()
 	code := rec.Code
+	if code/100 == 3 && rec.Header().Get("Location") != "" {
+		return // the mux sends a path that is not clean to its clean form
+	}
 	if req.Pattern == "" { // not a ping URL, as the mux reads it
 		if code == http.StatusOK {
 			t.Fatalf("%s %q: 200 without a ping URL", req.Method, req.RequestURI)

@@ -72,7 +72,7 @@ func LoadConfig(path string) (*Config, error) {
 		if !errors.As(err, &perr) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		msg, n := perr.Message, syntaxLine(data, perr)
+		msg, n := syntaxMessage(perr), syntaxLine(data, perr)
 		lines := strings.Split(string(data), "\n")
 		// Lines n-1 and n: the line blamed may be the one after the mistake, when the
 		// mistake's newline is what the parser stumbles on.
