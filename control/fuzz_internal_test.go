@@ -10,14 +10,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier"
+	"github.com/supervise/supervise/notifier/telegramtest"
 	"github.com/supervise/supervise/supervisor"
 )
 
@@ -33,12 +38,9 @@ func (h hangUp) Flush() {
 	h.cancel()
 }
 
-// FuzzControl checks what holds for any request to the control socket from its
-// owner, as the server reads it off the wire, to an up that runs one scheduled job,
-// nightly: every answer is one the routes give, in JSON with an error for a
-// problem, and each route does what its path, query and method say, for the job
-// named and no other.
-func FuzzControl(f *testing.F) {
+// fuzzUp runs an up with one job, nightly, scheduled at 3 in the morning, whose runs
+// (when a command starts one) run true; it is stopped when f ends.
+func fuzzUp(f *testing.F) *supervisor.Daemon {
 	job, err := supervisor.Parse("jobs.d/nightly.toml", []byte("command = [\"true\"]\nschedule = \"0 3 * * *\"\npty = false\n"))
 	if err != nil {
 		f.Fatal(err)
@@ -59,6 +61,16 @@ func FuzzControl(f *testing.F) {
 	case <-time.After(10 * time.Second):
 		f.Fatal("not within 10s: up started nightly")
 	}
+	return d
+}
+
+// FuzzControl checks what holds for any request to the control socket from its
+// owner, as the server reads it off the wire, to an up that runs one scheduled job,
+// nightly: every answer is one the routes give, in JSON with an error for a
+// problem, and each route does what its path, query and method say, for the job
+// named and no other.
+func FuzzControl(f *testing.F) {
+	d := fuzzUp(f)
 	s := &Server{Daemon: d, Started: time.Now(), Stderr: io.Discard,
 		Reload: func(context.Context) Reloaded { return Reloaded{Jobs: 1} }}
 	h := s.Handler()
@@ -157,4 +169,129 @@ func checkControl(t *testing.T, req *http.Request, rec *httptest.ResponseRecorde
 	if code != want {
 		t.Fatalf("%s (route %q, job %q): %d, want %d: %s", what, req.Pattern, job, code, want, body)
 	}
+}
+
+// botAPI is a Bot API that takes every request and keeps the method and, for JSON,
+// the parameters of each.
+type botAPI struct {
+	mu   sync.Mutex
+	sent []botRequest
+}
+
+type botRequest struct {
+	method string
+	params map[string]any // nil for a file sent as multipart
+}
+
+func (b *botAPI) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := botRequest{method: path.Base(req.URL.Path)}
+	data, _ := io.ReadAll(req.Body)
+	req.Body.Close()
+	if req.Header.Get("Content-Type") == "application/json" {
+		json.Unmarshal(data, &r.params)
+	}
+	b.mu.Lock()
+	b.sent = append(b.sent, r)
+	b.mu.Unlock()
+	result := `{"message_id":1,"chat":{"id":1,"type":"private"},"date":1767225600}`
+	if r.method == "answerCallbackQuery" {
+		result = "true"
+	}
+	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Content-Type": {"application/json"}},
+		Body:    io.NopCloser(strings.NewReader(`{"ok":true,"result":` + result + `}`)),
+		Request: req}, nil
+}
+
+// take returns what was sent since the last call.
+func (b *botAPI) take() []botRequest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sent := b.sent
+	b.sent = nil
+	return sent
+}
+
+// oneIncident is the notifier's incidents, with one open: id "7f3a", about nightly.
+type oneIncident struct{}
+
+func (oneIncident) Incident(id string) (string, bool) { return "nightly", id == "7f3a" }
+func (oneIncident) Mute(string, time.Time)            {}
+func (oneIncident) Mutes() map[string]time.Time       { return nil }
+
+// fuzzBotToken is the bot's token in FuzzTelegramCommand.
+const fuzzBotToken = "5550123:AAG-fuzz_commands_token"
+
+// FuzzTelegramCommand checks what holds for any message to the bot, and any press of
+// a button under an incident's message, from an allowed chat or another: a command
+// for this bot from an allowed chat gets one answer, in that chat, in HTML that
+// Telegram takes; anything else gets none. A press gets one answer, a short one,
+// whatever it is; one from another chat does nothing else. Nothing said on stderr
+// shows the token.
+func FuzzTelegramCommand(f *testing.F) {
+	const allowed, other, username = int64(123456789), int64(987654321), "supervise_bot"
+	api := &botAPI{}
+	bot := notifier.NewTelegram(fuzzBotToken, "")
+	bot.Client = &http.Client{Transport: api}
+	c := &Commands{Bot: bot, Allow: map[int64]bool{allowed: true}, Daemon: fuzzUp(f), Incidents: oneIncident{}}
+
+	f.Add("/status", true, "l:7f3a")
+	f.Add("/logs@Supervise_Bot nightly 3", true, "m:7f3a")
+	f.Add("/restart <b>&amp;", false, "r:7f3a")
+	f.Fuzz(func(t *testing.T, text string, fromAllowed bool, data string) {
+		chat := other
+		if fromAllowed {
+			chat = allowed
+		}
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		ctx := context.Background()
+		cmd := notifier.Command{ChatID: chat, UserID: chat, From: "@ann", Text: text, Date: time.Now()}
+		testkit.Within(t, 90*time.Second, "the answer to a command", func() { c.handle(ctx, cmd, username) })
+		sent := api.take()
+		words := strings.Fields(text)
+		forUs := len(words) > 0 && strings.HasPrefix(words[0], "/")
+		if forUs {
+			_, to, named := strings.Cut(words[0][1:], "@")
+			forUs = !named || strings.EqualFold(to, username)
+		}
+		switch {
+		case !forUs || !fromAllowed:
+			if len(sent) > 0 {
+				t.Fatalf("%q from chat %d: answered with %+v", text, chat, sent)
+			}
+		case len(sent) != 1 || sent[0].method != "sendMessage" || sent[0].params["chat_id"] != fmt.Sprint(chat):
+			t.Fatalf("%q: sent %+v, want one message to chat %d", text, sent, chat)
+		default:
+			answer, _ := sent[0].params["text"].(string)
+			if err := telegramtest.ValidateHTML(answer); err != nil || sent[0].params["parse_mode"] != "HTML" {
+				t.Fatalf("%q: the answer is not HTML Telegram takes: %v\n%s", text, err, answer)
+			}
+		}
+
+		p := notifier.Press{ID: "q1", ChatID: chat, UserID: chat, From: "@ann", Data: data}
+		testkit.Within(t, 90*time.Second, "the answer to a press", func() { c.press(ctx, p) })
+		answers := 0
+		for _, r := range api.take() {
+			switch {
+			case r.method == "answerCallbackQuery":
+				answers++
+				if a, _ := r.params["text"].(string); utf8.RuneCountInString(a) > 200 {
+					t.Fatalf("press %q: an answer of %d characters, more than Telegram shows", data, utf8.RuneCountInString(a))
+				}
+			case !fromAllowed:
+				t.Fatalf("press %q from chat %d: sent %+v", data, chat, r)
+			case r.method == "sendMessage":
+				if err := telegramtest.ValidateHTML(r.params["text"].(string)); err != nil {
+					t.Fatalf("press %q: a message that is not HTML Telegram takes: %v", data, err)
+				}
+			}
+		}
+		if answers != 1 {
+			t.Fatalf("press %q from chat %d: answered %d times", data, chat, answers)
+		}
+		if strings.Contains(stderr.String(), fuzzBotToken) {
+			t.Fatalf("stderr shows the token: %s", stderr.String())
+		}
+	})
 }
