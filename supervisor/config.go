@@ -29,6 +29,11 @@ type decodeFunc func(v any) error
 
 func (f decodeFunc) UnmarshalTOML(v any) error { return f(v) }
 
+// errNUL is the error of a string that exec cannot take, in the command, its
+// environment or its dir: a NUL byte ends a C string, and the kernel would refuse the
+// job at every start.
+var errNUL = errors.New(`holds a NUL byte ("\u0000"), which no program can be given`)
+
 // problem is one thing wrong with a job file.
 type problem struct {
 	line int // 0 when the problem has no line, such as a missing key
@@ -85,6 +90,9 @@ func Parse(path string, data []byte) (*Job, error) {
 				if strings.TrimSpace(c) == "" {
 					return errors.New("is empty")
 				}
+				if strings.Contains(c, "\x00") {
+					return errNUL
+				}
 				job.Command, job.Display = ShellCommand(c), oneLine(c)
 			case []any:
 				argv, err := asStrings(c)
@@ -93,6 +101,11 @@ func Parse(path string, data []byte) (*Job, error) {
 				}
 				if len(argv) == 0 || argv[0] == "" {
 					return errors.New("is empty: give the program and its arguments, like [\"/usr/bin/backup\", \"--full\"]")
+				}
+				for i, a := range argv {
+					if strings.Contains(a, "\x00") {
+						return fmt.Errorf("element %d %w", i+1, errNUL)
+					}
 				}
 				job.Command, job.Display = argv, quoteArgs(argv)
 			default:
@@ -107,6 +120,9 @@ func Parse(path string, data []byte) (*Job, error) {
 			}
 			if s == "" {
 				return errors.New("is empty")
+			}
+			if strings.Contains(s, "\x00") {
+				return errNUL
 			}
 			// Relative to the job file, so a folder of jobs can be moved as a whole.
 			if !filepath.IsAbs(s) {
@@ -129,6 +145,8 @@ func Parse(path string, data []byte) (*Job, error) {
 					errs = append(errs, fmt.Errorf("%q is not a valid variable name", k))
 				case !ok:
 					errs = append(errs, fmt.Errorf("%s must be a string, not %s", k, typeName(val)))
+				case strings.Contains(s, "\x00"):
+					errs = append(errs, fmt.Errorf("%s %w", k, errNUL))
 				default:
 					job.Env[k] = s
 				}

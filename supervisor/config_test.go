@@ -145,6 +145,13 @@ colour = true
 		// BurntSushi/toml says line 1 (0 on the first line): found by FuzzParse.
 		// BurntSushi/toml quotes "0b\n" with its newline: found by FuzzParse.
 		{"syntax quoting a line's end", "command = \"true\"\nx = 0b\ny = 1\n", []string{`x.toml:2: not a binary number: '0b\n'`}},
+		// Such a job would load, and fail at every start: found with a seed of FuzzParse.
+		{"NUL bytes", "command = [\"/bin/echo\", \"a\\u0000b\"]\ndir = \"\\u0000\"\nenv = { A = \"\\u0000\" }\n", []string{
+			`x.toml:1: command: element 2 holds a NUL byte ("\u0000"), which no program can be given`,
+			`x.toml:2: dir: holds a NUL byte`,
+			`x.toml:3: env: A holds a NUL byte`,
+		}},
+		{"NUL in a script", "command = \"echo \\u0000\"\n", []string{`x.toml:1: command: holds a NUL byte`}},
 		{"string cut by CRLF", "command = \"true\"\r\ndir = \"/srv\r\n\"\r\n", []string{`x.toml:2: strings cannot contain newlines`}},
 		{"bad duration", `command = "true"
 timeout = "5 minutes"

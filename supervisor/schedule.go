@@ -191,7 +191,7 @@ func Missed(s Schedule, last, now time.Time) (count int, latest time.Time) {
 			last, skipped = last.Add(k*e.d), min(skipped+min(k, maxMissed), maxMissed)
 		}
 		n := now.Sub(last) / e.d
-		if n+skipped <= 0 {
+		if n <= 0 && skipped == 0 {
 			return 0, time.Time{}
 		}
 		return int(min(min(n, maxMissed)+skipped, maxMissed)), last.Add(n * e.d)
