@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,13 @@ func (t *Telegram) Poll(ctx context.Context, offset int64, wait time.Duration) (
 	var cmds []Command
 	var presses []Press
 	for _, u := range updates {
-		offset = max(offset, u.UpdateID+1)
+		// Telegram sends no update below offset, which confirmed it, and none whose
+		// id no offset can pass: one that came anyway, from a server or a proxy that
+		// answers amiss, would be done again at every poll.
+		if u.UpdateID < offset || u.UpdateID == math.MaxInt64 {
+			continue
+		}
+		offset = u.UpdateID + 1
 		if q := u.CallbackQuery; q != nil && q.Message != nil {
 			p := Press{ID: q.ID, ChatID: q.Message.Chat.ID, MessageID: q.Message.MessageID,
 				UserID: q.From.ID, From: q.From.name(), Data: q.Data}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -410,13 +411,20 @@ func (t *Telegram) post(ctx context.Context, method string, body payload) (json.
 		Method:          method,
 		Code:            answer.ErrorCode,
 		Description:     t.hide(answer.Description), // a proxy may echo the URL
-		RetryAfter:      time.Duration(answer.Parameters.RetryAfter) * time.Second,
+		RetryAfter:      retryAfter(answer.Parameters.RetryAfter),
 		MigrateToChatID: answer.Parameters.MigrateToChatID,
 	}
 	if apiErr.Code == 0 {
 		apiErr.Code = resp.StatusCode
 	}
 	return nil, apiErr
+}
+
+// retryAfter is the wait a retry_after of seconds asks for: never below zero, and the
+// longest Duration for more seconds than it holds, which would overflow to a wait
+// shorter than asked, or below zero.
+func retryAfter(seconds int) time.Duration {
+	return time.Duration(min(max(int64(seconds), 0), math.MaxInt64/int64(time.Second))) * time.Second
 }
 
 func (t *Telegram) apiURL() string {

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -27,6 +28,11 @@ import (
 type decodeFunc func(v any) error
 
 func (f decodeFunc) UnmarshalTOML(v any) error { return f(v) }
+
+// errNUL is the error of a string that exec cannot take, in the command, its
+// environment or its dir: a NUL byte ends a C string, and the kernel would refuse the
+// job at every start.
+var errNUL = errors.New(`holds a NUL byte ("\u0000"), which no program can be given`)
 
 // problem is one thing wrong with a job file.
 type problem struct {
@@ -63,7 +69,7 @@ func Parse(path string, data []byte) (*Job, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+			return nil, fmt.Errorf("%s:%d: %s", path, syntaxLine(data, perr), syntaxMessage(perr))
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -84,6 +90,9 @@ func Parse(path string, data []byte) (*Job, error) {
 				if strings.TrimSpace(c) == "" {
 					return errors.New("is empty")
 				}
+				if strings.Contains(c, "\x00") {
+					return errNUL
+				}
 				job.Command, job.Display = ShellCommand(c), oneLine(c)
 			case []any:
 				argv, err := asStrings(c)
@@ -92,6 +101,11 @@ func Parse(path string, data []byte) (*Job, error) {
 				}
 				if len(argv) == 0 || argv[0] == "" {
 					return errors.New("is empty: give the program and its arguments, like [\"/usr/bin/backup\", \"--full\"]")
+				}
+				for i, a := range argv {
+					if strings.Contains(a, "\x00") {
+						return fmt.Errorf("element %d %w", i+1, errNUL)
+					}
 				}
 				job.Command, job.Display = argv, quoteArgs(argv)
 			default:
@@ -106,6 +120,9 @@ func Parse(path string, data []byte) (*Job, error) {
 			}
 			if s == "" {
 				return errors.New("is empty")
+			}
+			if strings.Contains(s, "\x00") {
+				return errNUL
 			}
 			// Relative to the job file, so a folder of jobs can be moved as a whole.
 			if !filepath.IsAbs(s) {
@@ -128,6 +145,8 @@ func Parse(path string, data []byte) (*Job, error) {
 					errs = append(errs, fmt.Errorf("%q is not a valid variable name", k))
 				case !ok:
 					errs = append(errs, fmt.Errorf("%s must be a string, not %s", k, typeName(val)))
+				case strings.Contains(s, "\x00"):
+					errs = append(errs, fmt.Errorf("%s %w", k, errNUL))
 				default:
 					job.Env[k] = s
 				}
@@ -273,6 +292,23 @@ func Parse(path string, data []byte) (*Job, error) {
 		}
 	}
 	return job, nil
+}
+
+// syntaxLine is the line of perr, a syntax error in data. BurntSushi/toml counts one
+// line too few for a string cut by "\r\n" (line 0 on the first), but the offset it
+// gives, of the error or of the start of its token, is right.
+func syntaxLine(data []byte, perr toml.ParseError) int {
+	line := perr.Position.Line
+	if at := perr.Position.Start; at >= 0 && at <= len(data) {
+		line = max(line, 1+bytes.Count(data[:at], []byte("\n")))
+	}
+	return line
+}
+
+// syntaxMessage is what perr says, on one line: BurntSushi/toml quotes the text it
+// stumbled on, which may hold the line's end ("not a binary number: '0b\n'").
+func syntaxMessage(perr toml.ParseError) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(perr.Message)
 }
 
 // schedule checks the keys of a scheduled job together: spec and loc as read, and the

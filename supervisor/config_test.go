@@ -142,6 +142,17 @@ colour = true
 		}},
 		{"missing command", `timeout = "5m"`, []string{`x.toml: command: is required`}},
 		{"syntax", "command = [\"a\"\ntimeout = ", []string{`x.toml:2: `}},
+		// BurntSushi/toml says line 1 (0 on the first line): found by FuzzParse.
+		// BurntSushi/toml quotes "0b\n" with its newline: found by FuzzParse.
+		{"syntax quoting a line's end", "command = \"true\"\nx = 0b\ny = 1\n", []string{`x.toml:2: not a binary number: '0b\n'`}},
+		// Such a job would load, and fail at every start: found with a seed of FuzzParse.
+		{"NUL bytes", "command = [\"/bin/echo\", \"a\\u0000b\"]\ndir = \"\\u0000\"\nenv = { A = \"\\u0000\" }\n", []string{
+			`x.toml:1: command: element 2 holds a NUL byte ("\u0000"), which no program can be given`,
+			`x.toml:2: dir: holds a NUL byte`,
+			`x.toml:3: env: A holds a NUL byte`,
+		}},
+		{"NUL in a script", "command = \"echo \\u0000\"\n", []string{`x.toml:1: command: holds a NUL byte`}},
+		{"string cut by CRLF", "command = \"true\"\r\ndir = \"/srv\r\n\"\r\n", []string{`x.toml:2: strings cannot contain newlines`}},
 		{"bad duration", `command = "true"
 timeout = "5 minutes"
 stop_timeout = "-1s"`, []string{
@@ -289,7 +300,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes"} {
+	for _, in := range []string{"10", "", "MB", "-1MB", "1.5MB", "10 potatoes", "9007199254740992KB"} { // the last would wrap below zero
 		if _, err := supervisor.ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) is no error", in)
 		}

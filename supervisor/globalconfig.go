@@ -83,7 +83,7 @@ func LoadConfig(path string) (*Config, error) {
 		if !errors.As(err, &perr) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		msg, n := perr.Message, perr.Position.Line
+		msg, n := syntaxMessage(perr), syntaxLine(data, perr)
 		lines := strings.Split(string(data), "\n")
 		// Lines n-1 and n: the line blamed may be the one after the mistake, when the
 		// mistake's newline is what the parser stumbles on.
@@ -165,6 +165,14 @@ func LoadConfig(path string) (*Config, error) {
 		if perm := fi.Mode().Perm(); perm&0o044 != 0 {
 			report("telegram.token", fmt.Sprintf("group or others may read this file (%s), which holds the bot token: "+
 				"chmod 600 %s, or put the token in a file of its own and give token_file", perm, path))
+		}
+	}
+	// A problem quotes its value, and the token may have been pasted into another
+	// key as well (chat_id = "123456:ABC…"): it is hidden wherever it is.
+	if t := cfg.Telegram["token"]; t != "" {
+		for i, p := range d.problems {
+			d.problems[i].key = strings.ReplaceAll(p.key, t, "<redacted>")
+			d.problems[i].msg = strings.ReplaceAll(p.msg, t, "<redacted>")
 		}
 	}
 	if err := d.err(); err != nil {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"sync"
@@ -36,7 +37,17 @@ func (h *Heartbeat) deadline(start, last time.Time) time.Time {
 	if last.Before(start) {
 		last = start
 	}
-	return last.Add(h.Every + h.Grace)
+	return last.Add(h.Limit())
+}
+
+// Limit is how long a run may show no sign of life before it is late: Every plus
+// Grace, or the longest Duration when a heartbeat of centuries would overflow it,
+// which would make the run late at once.
+func (h *Heartbeat) Limit() time.Duration {
+	if h.Grace > math.MaxInt64-h.Every {
+		return math.MaxInt64
+	}
+	return h.Every + h.Grace
 }
 
 // MaxPingMessage is how much of a ping's body is kept as the job's last ping message.

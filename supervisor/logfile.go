@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,6 +131,9 @@ func ParseSize(s string) (int64, error) {
 		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
 		if err != nil || n <= 0 {
 			break
+		}
+		if n > math.MaxInt64/u.mult { // it would wrap to a size below zero
+			return 0, fmt.Errorf("%q is more bytes than a file can hold", s)
 		}
 		return n * u.mult, nil
 	}

@@ -239,7 +239,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	if r.Pulse != nil {
 		news = r.Pulse.Wake()
 		if job.Heartbeat != nil {
-			hb = time.NewTimer(job.Heartbeat.Every + job.Heartbeat.Grace)
+			hb = time.NewTimer(job.Heartbeat.Limit())
 			defer hb.Stop()
 			hbC = hb.C
 		}

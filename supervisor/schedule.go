@@ -182,16 +182,19 @@ func instant(w time.Time, loc *time.Location) time.Time {
 // (count is then 1000 and latest is still the latest due time <= now).
 func Missed(s Schedule, last, now time.Time) (count int, latest time.Time) {
 	if e, ok := s.(every); ok {
-		// From a zero last, now-last overflows a Duration: move last on by whole
-		// intervals, which keeps its grid.
+		// From a zero last, or with an interval of centuries, now-last overflows a
+		// Duration: move last on by whole intervals, which keeps its grid, and count
+		// them (each count capped, so the sum cannot overflow either).
+		var skipped time.Duration
 		for i := 0; i < 100 && now.Sub(last) == math.MaxInt64; i++ {
-			last = last.Add(now.Sub(last) / e.d * e.d)
+			k := now.Sub(last) / e.d
+			last, skipped = last.Add(k*e.d), min(skipped+min(k, maxMissed), maxMissed)
 		}
 		n := now.Sub(last) / e.d
-		if n <= 0 {
+		if n <= 0 && skipped == 0 {
 			return 0, time.Time{}
 		}
-		return int(min(n, maxMissed)), last.Add(n * e.d)
+		return int(min(min(n, maxMissed)+skipped, maxMissed)), last.Add(n * e.d)
 	}
 	before, t := last, last
 	for count < maxMissed {

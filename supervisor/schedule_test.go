@@ -265,6 +265,9 @@ func TestMissed(t *testing.T) {
 		{"every, one", "@every 1h", "UTC", "2026-05-10T00:00:00Z", "2026-05-10T01:00:00Z", 1, "2026-05-10T01:00:00Z"},
 		{"every, several", "@every 1h", "UTC", "2026-05-10T00:10:00Z", "2026-05-10T05:30:00Z", 5, "2026-05-10T05:10:00Z"},
 		{"every, cap, 1ms for a day", "@every 1ms", "UTC", "2026-05-10T00:00:00.0003Z", "2026-05-11T00:00:00Z", 1000, "2026-05-10T23:59:59.9993Z"},
+		// Two intervals are more than a Duration holds: found by FuzzParseSchedule.
+		{"every, two of 228 years", "@every 2000000h", "UTC", "2000-01-01T00:00:00Z", "2456-04-25T16:00:00Z", 2, "2456-04-25T16:00:00Z"},
+		{"every 1ns from zero", "@every 1ns", "UTC", "0001-01-01T00:00:00Z", "2026-05-10T00:00:00Z", 1000, "2026-05-10T00:00:00Z"},
 	}
 	for _, tt := range tests {
 		s := scheduleIn(t, tt.spec, tt.zone)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -42,6 +43,64 @@ func TestParseNotify(t *testing.T) {
 			t.Errorf("parseSdMessage(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// FuzzParseSdMessage checks what holds for any datagram sent to a NOTIFY_SOCKET:
+// an assignment counts only on a line of its own that says exactly it (READY=1,
+// WATCHDOG=1, WATCHDOG=trigger), the last STATUS= line is the status, and the socket
+// hands on what parseSdMessage reads, or nothing for a datagram over maxDatagram.
+func FuzzParseSdMessage(f *testing.F) {
+	f.Add([]byte("READY=1\nSTATUS=Processing requests…"))
+	f.Add([]byte("READY=1\r\nWATCHDOG=1 \nSTATUS"))
+	dir, err := os.MkdirTemp("", "sdfuzz") // a unix socket's path must be short
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	got := make(chan sdMessage, 4)
+	s, err := listenSdNotify(filepath.Join(dir, "notify"), func(m sdMessage) { got <- m })
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: s.Path, Net: "unixgram"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { c.Close() })
+	f.Fuzz(func(t *testing.T, datagram []byte) {
+		var want sdMessage
+		lines := strings.Split(string(datagram), "\n")
+		want.Ready = slices.Contains(lines, "READY=1")
+		want.Watchdog = slices.Contains(lines, "WATCHDOG=1")
+		want.Trigger = slices.Contains(lines, "WATCHDOG=trigger")
+		for _, l := range lines {
+			if status, ok := strings.CutPrefix(l, "STATUS="); ok {
+				want.Status, want.HasStatus = status, true
+			}
+		}
+		if m := parseSdMessage(datagram); m != want {
+			t.Fatalf("parseSdMessage(%q) = %+v, want %+v", datagram, m, want)
+		}
+
+		// Through the socket, followed by a datagram that shows the first was read.
+		if _, err := c.Write(datagram); errors.Is(err, syscall.EMSGSIZE) {
+			return // more than the socket's buffer: no program can send it
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("STATUS=next")); err != nil {
+			t.Fatal(err)
+		}
+		if len(datagram) <= maxDatagram {
+			if m := receive(t, got); m != want {
+				t.Fatalf("the socket read %q as %+v, want %+v", datagram, m, want)
+			}
+		}
+		if m, next := receive(t, got), (sdMessage{Status: "next", HasStatus: true}); m != next {
+			t.Fatalf("after %d bytes, the socket read %+v, want %+v", len(datagram), m, next)
+		}
+	})
 }
 
 // waitFor is how long a test waits for something that should happen at once; it is a

@@ -46,3 +46,23 @@ func EventuallyWithin(t testing.TB, limit time.Duration, what string, cond func(
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Within runs f and fails the test when f has not returned within limit: what says
+// what was run. A fuzz target runs its parser so, which turns a hang into a failure
+// whose input the fuzzer keeps. f runs on a goroutine of its own, so it must not
+// call t's Fatal or FailNow; a hung f is left running.
+func Within(t testing.TB, limit time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Fatalf("not within %v: %s", limit, what)
+	}
+}
