@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,9 +125,16 @@ func checkControl(t *testing.T, req *http.Request, rec *httptest.ResponseRecorde
 	job := req.PathValue("job")
 	want := http.StatusOK
 	switch req.Pattern {
-	case "", "/ping/": // not a route, or not a ping URL: the mux's own answer
+	case "": // not a route: the mux's own answer
 		if code == http.StatusOK {
 			t.Fatalf("%s: 200 from no route: %s", what, body)
+		}
+		return
+	case "/ping/": // the ping handler reads the rest of the path itself, in healthchecks' forms
+		segments := strings.Split(strings.TrimPrefix(req.URL.Path, "/ping/"), "/")
+		if code == http.StatusOK && (!slices.Contains(segments, "nightly") || len(segments) > 3 ||
+			req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodPost) {
+			t.Fatalf("%s: 200 from a ping of no job of up's: %s", what, body)
 		}
 		return
 	case "GET /v1/status":
