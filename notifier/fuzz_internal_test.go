@@ -53,6 +53,7 @@ func (a answerWith) RoundTrip(req *http.Request) (*http.Response, error) {
 // give it again. Chats names each chat once, its topics in order.
 func FuzzTelegramAnswer(f *testing.F) {
 	f.Add(uint16(0), []byte(`{"ok":true,"result":[{"update_id":9,"message":{"message_id":1,"chat":{"id":42,"type":"private"},"from":{"id":42,"username":"ann"},"date":1767225600,"text":"/status"}}]}`))
+	// More seconds than a Duration holds: the wait wrapped to below zero.
 	f.Add(uint16(229), []byte(`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 9223372037","parameters":{"retry_after":9223372037}}`))
 	f.Add(uint16(209), []byte(`{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}`))
 	f.Add(uint16(302), []byte(`<html><body>502 Bad Gateway: POST /botTOKEN/getUpdates</body></html>`))

@@ -40,6 +40,8 @@ const hangLimit = 10 * time.Second
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("command = [\"/bin/echo\", \"it's\", \"\"]\nrestart = \"never\"\n"))
 	f.Add([]byte("command = \"\"\"\nif true; then\n  echo a |\n  cat\nfi\n\"\"\"\n"))
+	// At the limits of a Duration and an int64, where a heartbeat was late at once
+	// and a log's size below zero, before Heartbeat.Limit and ParseSize's check.
 	f.Add([]byte("command = \"true\"\n[heartbeat]\nevery = \"2562047h\"\ngrace = \"2562047h\"\n"))
 	f.Add([]byte("command = \"true\"\nlog = { max_size = \"9223372036854775807KB\" }\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -223,7 +225,7 @@ var tokenLine = regexp.MustCompile(`\btoken\s*=`)
 func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("[telegram]\ntoken = \"TOKEN\"\nchat_id = 42\n"))
 	f.Add([]byte("[telegram]\ntoken = TOKEN\n"))
-	f.Add([]byte("[telegram]\ntoken = \"TOKEN\"\nchat_id = \"TOKEN\"\n"))
+	f.Add([]byte("[telegram]\ntoken = \"TOKEN\"\nchat_id = \"TOKEN\"\n")) // chat_id's error quoted it
 	path := filepath.Join(f.TempDir(), "config.toml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		text := bytes.ReplaceAll(data, []byte("TOKEN"), []byte(fuzzToken))
@@ -315,7 +317,7 @@ func FuzzParseSchedule(f *testing.F) {
 		locs[i+1] = loc
 	}
 	f.Add("30 2 * * *", uint8(3), int64(0))
-	f.Add("@every 2000000h", uint8(0), int64(0))
+	f.Add("@every 2000000h", uint8(0), int64(0)) // two intervals overflow a Duration: Missed counted one
 	f.Fuzz(func(t *testing.T, spec string, zone uint8, at int64) {
 		loc := locs[int(zone)%len(locs)]
 		var s supervisor.Schedule
