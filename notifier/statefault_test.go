@@ -14,22 +14,6 @@ import (
 	"github.com/supervise/supervise/notifier/telegramtest"
 )
 
-// returnsWithin fails t when f has not returned within a few seconds: a flush never
-// waits on what is in the state folder.
-func returnsWithin(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s hangs", what)
-	}
-}
-
 // badEntries are what a spool may hold in place of a message: every kind of entry
 // that is no regular file, and regular files that are no message, one of them past
 // the spool's whole size (it must not push real messages out). good is a message's
@@ -82,12 +66,12 @@ func TestSpoolSetsAsideWhatIsNoMessage(t *testing.T) {
 
 	stderr = syncBuffer{}
 	fixed := spooling(t, srv, tgToken, dir, &stderr)
-	returnsWithin(t, "the flush", func() {
+	testkit.Within(t, 10*time.Second, "the flush", func() {
 		if err := fixed.Flush(context.Background()); err != nil {
 			t.Errorf("Flush: %v", err)
 		}
 	})
-	returnsWithin(t, "a new message", func() {
+	testkit.Within(t, 10*time.Second, "a new message", func() {
 		if err := fixed.Notify(context.Background(), failed("three")); err != nil {
 			t.Errorf("Notify: %v", err)
 		}
@@ -113,7 +97,7 @@ func TestSpoolSetsAsideWhatIsNoMessage(t *testing.T) {
 
 	// Said once: a later flush finds nothing to say.
 	stderr = syncBuffer{}
-	returnsWithin(t, "the second flush", func() { fixed.Flush(context.Background()) })
+	testkit.Within(t, 10*time.Second, "the second flush", func() { fixed.Flush(context.Background()) })
 	if s := stderr.String(); s != "" {
 		t.Errorf("a second flush says:\n%s", s)
 	}
@@ -143,7 +127,7 @@ func TestBookSetsAsideWhatIsNoBook(t *testing.T) {
 				print := testkit.Fingerprint(t, path)
 				var stderr syncBuffer
 				p := incidents(t, srv, state, &stderr, false)
-				returnsWithin(t, "the failure", func() {
+				testkit.Within(t, 10*time.Second, "the failure", func() {
 					p.Emit(death(1, false))
 					if err := p.Close(context.Background()); err != nil {
 						t.Error(err)

@@ -9,22 +9,6 @@ import (
 	"github.com/supervise/supervise/internal/testkit"
 )
 
-// returnsWithin fails t when f has not returned within a few seconds: nothing in the
-// state folder makes a job wait.
-func returnsWithin(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s hangs", what)
-	}
-}
-
 // Whatever stands in place of a job's last run and is none (a FIFO, a socket, a
 // folder, a symbolic link, garbage, a file cut short, one too big) is set aside as
 // JOB.json.bad with all it holds, and said once on stderr: the job counts its runs
@@ -42,7 +26,7 @@ func TestRunStoreSetsAsideWhatIsNoRun(t *testing.T) {
 			e.Make(t, path)
 			print := testkit.Fingerprint(t, path)
 			var rec lastRun
-			returnsWithin(t, "load", func() { rec = s.load("nightly") })
+			testkit.Within(t, 10*time.Second, "load", func() { rec = s.load("nightly") })
 			if rec != (lastRun{}) {
 				t.Errorf("load = %+v, want nothing", rec)
 			}
@@ -76,7 +60,7 @@ func TestRunStoreSavesOverWhatIsInTheWay(t *testing.T) {
 			path := filepath.Join(s.dir, "nightly.json.new")
 			e.Make(t, path)
 			print := testkit.Fingerprint(t, path)
-			returnsWithin(t, "save", func() { s.save("nightly", lastRun{Schedule: "@daily", Due: due}) })
+			testkit.Within(t, 10*time.Second, "save", func() { s.save("nightly", lastRun{Schedule: "@daily", Due: due}) })
 			if rec := s.load("nightly"); rec.Due != due {
 				t.Errorf("after a save, load = %+v; want the run saved; stderr:\n%s", rec, stderr.String())
 			}
@@ -104,13 +88,13 @@ func TestLogFileSetsAsideWhatIsNoFile(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "web.log")
 			e.Make(t, path)
 			print := testkit.Fingerprint(t, path)
-			returnsWithin(t, "lastLines", func() {
+			testkit.Within(t, 10*time.Second, "lastLines", func() {
 				if _, err := lastLines(path, 10, -1); err == nil || !strings.Contains(err.Error(), e.Why) {
 					t.Errorf("lastLines: %v, want an error saying %q", err, e.Why)
 				}
 			})
 			l := &logFile{path: path, max: 1 << 20, keep: 1, stderr: &stderr}
-			returnsWithin(t, "the log's write", func() {
+			testkit.Within(t, 10*time.Second, "the log's write", func() {
 				l.Write([]byte("hi\n"))
 				l.Close()
 			})

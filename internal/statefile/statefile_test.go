@@ -13,22 +13,6 @@ import (
 	"github.com/supervise/supervise/internal/testkit"
 )
 
-// within fails t when f has not returned within a few seconds: what it tests must
-// never block.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s blocks", what)
-	}
-}
-
 // Whatever is at the path, ReadFile and Open return at once: a regular file with its
 // bytes, anything else as a *Bad that says what it is, and a missing file as
 // fs.ErrNotExist.
@@ -42,7 +26,7 @@ func TestReadFileNeverBlocks(t *testing.T) {
 			e.Make(t, path)
 			var v map[string]any
 			var err error
-			within(t, "ReadFile of "+e.Name, func() {
+			testkit.Within(t, 5*time.Second, "ReadFile of "+e.Name, func() {
 				var data []byte
 				if data, err = statefile.ReadFile(path, 1<<10); err == nil {
 					err = statefile.Decode(path, data, &v)
@@ -52,7 +36,7 @@ func TestReadFileNeverBlocks(t *testing.T) {
 			if !errors.As(err, &bad) || bad.Path != path || !strings.HasPrefix(bad.Why, e.Why) {
 				t.Errorf("ReadFile and Decode: %v; want a *Bad of %s saying %q", err, path, e.Why)
 			}
-			within(t, "Open for writing of "+e.Name, func() {
+			testkit.Within(t, 5*time.Second, "Open for writing of "+e.Name, func() {
 				var f *os.File
 				if f, _, err = statefile.Open(path, os.O_RDWR, 0, 1<<10); err == nil {
 					f.Close()
