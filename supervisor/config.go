@@ -612,21 +612,30 @@ func durationInto(dst *time.Duration) func(any) error {
 	}
 }
 
+// tablesOf is the array of tables v is, written [[name]] or name = [{ … }, …].
+func tablesOf(v any, name string) ([]map[string]any, error) {
+	tables, ok := v.([]map[string]any)
+	if list, isList := v.([]any); isList {
+		ok = true
+		for _, e := range list {
+			t, isTable := e.(map[string]any)
+			ok = ok && isTable
+			tables = append(tables, t)
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("must be tables written %s, not %s", name, typeName(v))
+	}
+	return tables, nil
+}
+
 // destinationsInto decodes [[notify.telegram]] tables: chat_id (required), thread_id,
 // silent, on and quiet_hours. Every problem names the table by its place.
 func destinationsInto(dst *[]Destination) func(any) error {
 	return func(v any) error {
-		tables, ok := v.([]map[string]any)
-		if list, isList := v.([]any); isList { // telegram = [{ chat_id = … }, …]
-			ok = true
-			for _, e := range list {
-				t, isTable := e.(map[string]any)
-				ok = ok && isTable
-				tables = append(tables, t)
-			}
-		}
-		if !ok {
-			return fmt.Errorf("must be tables written [[notify.telegram]], not %s", typeName(v))
+		tables, err := tablesOf(v, "[[notify.telegram]]")
+		if err != nil {
+			return err
 		}
 		var errs []error
 		for i, t := range tables {

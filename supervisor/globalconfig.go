@@ -217,17 +217,9 @@ type Alertmanager struct {
 // path: files are relative to its folder.
 func alertmanagersInto(dst *[]Alertmanager, path string) func(any) error {
 	return func(v any) error {
-		tables, ok := v.([]map[string]any)
-		if list, isList := v.([]any); isList { // alertmanager = [{ url = … }, …]
-			ok = true
-			for _, e := range list {
-				t, isTable := e.(map[string]any)
-				ok = ok && isTable
-				tables = append(tables, t)
-			}
-		}
-		if !ok {
-			return fmt.Errorf("must be tables written [[notify.alertmanager]], not %s", typeName(v))
+		tables, err := tablesOf(v, "[[notify.alertmanager]]")
+		if err != nil {
+			return err
 		}
 		var errs []error
 		for i, t := range tables {
