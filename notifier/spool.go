@@ -93,12 +93,7 @@ func (s *Spool) put(msg spooled) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var id [6]byte
-	rand.Read(id[:])
-	// Names sort by age: a flush sends the oldest first. The name of a post's send,
-	// edit or reply says the post (markOf), so that a flush sends only the latest
-	// edit of each, and no edit or reply before the post's send.
-	name := fmt.Sprintf("%020d-%s%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]), mark(msg))
+	name := entryName(msg)
 	tmp, err := os.CreateTemp(s.Dir, ".new-*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// The first message, or someone removed the folder: it is made when needed.
@@ -481,13 +476,47 @@ func (s *Spool) list() (names []string, bad []*statefile.Bad, err error) {
 			names = append(names, n)
 			continue
 		}
-		// What a crash left half-written before it was renamed into place.
+		// What a crash left before it was renamed into place: a whole message is put
+		// in its place; what is not is removed after an hour.
+		if strings.HasPrefix(n, ".new-") && e.Type().IsRegular() {
+			if name, ok := s.finish(filepath.Join(s.Dir, n)); ok {
+				names = append(names, name)
+				continue
+			}
+		}
 		if fi, err := e.Info(); err == nil && strings.HasPrefix(n, ".") && time.Since(fi.ModTime()) > time.Hour {
 			os.Remove(filepath.Join(s.Dir, n))
 		}
 	}
 	slices.Sort(names)
 	return names, bad, nil
+}
+
+// entryName is the name of msg's file in the spool. Names sort by age: a flush sends
+// the oldest first. The name of a post's send, edit or reply says the post (markOf),
+// so that a flush sends only the latest edit of each, and no edit or reply before the
+// post's send.
+func entryName(msg spooled) string {
+	var id [6]byte
+	rand.Read(id[:])
+	return fmt.Sprintf("%020d-%s%s.json", msg.Created.UnixNano(), hex.EncodeToString(id[:]), mark(msg))
+}
+
+// finish puts in its place a message whose writer died (a kill -9) after writing it
+// and before renaming it, and returns its name. It does nothing to a file a live
+// writer holds (it is locked until it is renamed), or to one that is no whole message.
+func (s *Spool) finish(path string) (string, bool) {
+	e, err := take(path, false)
+	if err != nil || e == nil {
+		return "", false
+	}
+	defer e.release()
+	name := entryName(e.msg)
+	if os.Rename(path, filepath.Join(s.Dir, name)) != nil {
+		return "", false
+	}
+	syncDir(s.Dir)
+	return name, true
 }
 
 // trim drops the oldest messages while the spool holds more than MaxBytes, and notes
