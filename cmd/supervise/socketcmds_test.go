@@ -215,7 +215,14 @@ dir = "`+dir+`"
 `)
 	state, stdout, _ := upWithSocket(t, dir)
 	waitOutput(t, stdout, "counter | line 5")
-	status, out, errs := supervise(t, "logs", "--state", state, "counter", "-n", "2")
+	// up's console and JOB.log are written one after the other: the log may be a
+	// moment behind what stdout shows.
+	var status int
+	var out, errs string
+	testkit.Eventually(t, "line 5 in counter's log", func() bool {
+		status, out, errs = supervise(t, "logs", "--state", state, "counter", "-n", "2")
+		return strings.Contains(out, "line 5")
+	})
 	if status != 0 || out != "line 4\nline 5\n" {
 		t.Fatalf("logs -n 2: %d %q %s", status, out, errs)
 	}
