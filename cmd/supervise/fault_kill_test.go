@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,8 +77,8 @@ func TestFaultKilledUpWhileSending(t *testing.T) {
 }
 
 // up is killed while it writes a crash loop's alerts to the spool, Telegram being
-// down: as soon as a message's file is seen being written, or at a random moment once
-// one more is in place. A kill leaves only whole messages (a file is written, synced and
+// down: as soon as a message's file is seen being written, or as soon as one more is
+// in place. A kill leaves only whole messages (a file is written, synced and
 // renamed into place), and the next up sends them all.
 func TestFaultKilledUpWhileSpooling(t *testing.T) {
 	f := newFaultTest(t)
@@ -93,7 +92,8 @@ func TestFaultKilledUpWhileSpooling(t *testing.T) {
 		c := f.command(down, time.Second, "up", "--jobs", jobs, "--listen", "127.0.0.1:0")
 		_, stderr := f.start(c)
 		// Every other kill comes as soon as a message's file is seen being written;
-		// the others at a random moment once one more message is in place.
+		// the others as soon as one more message is in place, amid the writes that
+		// follow it.
 		had, mid := f.spooled(), i%2 == 0
 		deadline := time.Now().Add(10 * time.Second)
 		for mid && !writing(spool) || !mid && f.spooled() == had {
@@ -103,8 +103,6 @@ func TestFaultKilledUpWhileSpooling(t *testing.T) {
 		}
 		if mid {
 			midWrite++
-		} else {
-			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond) // a random moment of the writes that follow
 		}
 		c.Process.Signal(syscall.SIGKILL)
 		c.Wait()
