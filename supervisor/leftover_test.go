@@ -1,7 +1,6 @@
 package supervisor_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -51,40 +50,6 @@ func pidIn(t *testing.T, file string) int {
 	return pid
 }
 
-// procStat returns the state and session of pid, or "" once it is gone.
-func procStat(pid int) (state string, sid int) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0
-	}
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	sid, _ = strconv.Atoi(f[3])
-	return f[0], sid
-}
-
-// daemonAlive checks that the daemon pid runs in a session of its own, and kills it
-// when the test ends.
-func daemonAlive(t *testing.T, pid int) {
-	t.Helper()
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	state, sid := procStat(pid)
-	if state == "" || state == "Z" {
-		t.Errorf("the daemon %d did not outlive the run (state %q)", pid, state)
-	} else if sid != pid {
-		t.Errorf("the daemon %d runs in session %d, not one of its own", pid, sid)
-	}
-}
-
-// gone checks that the leftover pid has ended (or is a zombie for init to reap), and
-// kills it when it has not, so no test leaves it behind.
-func gone(t *testing.T, pid int, what string) {
-	t.Helper()
-	if state, _ := procStat(pid); state != "" && state != "Z" {
-		syscall.Kill(pid, syscall.SIGKILL)
-		t.Errorf("%s %d is still running (state %s)", what, pid, state)
-	}
-}
-
 // `setsid daemon & exit 0` leaves a daemon that runs on, every time, with or without
 // a pty: the kernel hangs nothing up when the main process exits (the pty is not the
 // session's controlling terminal), and supervise waits for what is left while it is
@@ -97,7 +62,7 @@ func TestDaemonLeavesTheSession(t *testing.T) {
 				t.Parallel()
 				pidFile := filepath.Join(t.TempDir(), "pid")
 				runLeaving(t, pty, 0, "setsid sleep 300 & echo $! >"+pidFile+"; exit 0")
-				daemonAlive(t, pidIn(t, pidFile))
+				testkit.DaemonAlive(t, pidIn(t, pidFile))
 			})
 		}
 	}
@@ -118,7 +83,7 @@ func TestSelfDaemonizingProgram(t *testing.T) {
 				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 				return string(comm) == "sleep\n"
 			})
-			daemonAlive(t, pid)
+			testkit.DaemonAlive(t, pid)
 		})
 	}
 }
@@ -146,7 +111,7 @@ func TestDaemonWithItsOwnOutput(t *testing.T) {
 				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 				return string(comm) == "sleep\n"
 			})
-			daemonAlive(t, pid)
+			testkit.DaemonAlive(t, pid)
 		})
 	}
 }
@@ -161,7 +126,7 @@ func TestIdleLeftoverStopped(t *testing.T) {
 				t.Parallel()
 				pidFile := filepath.Join(t.TempDir(), "pid")
 				_, after, _ := runLeaving(t, pty, time.Minute, leave+" & echo $! >"+pidFile+"; exit 0")
-				gone(t, pidIn(t, pidFile), "the leftover")
+				testkit.Gone(t, pidIn(t, pidFile), "the leftover")
 				if after > 30*time.Second {
 					t.Errorf("the run ended %v after its main process: an idle leftover waited out the grace", after)
 				}
@@ -179,7 +144,7 @@ func TestBusyLeftoverStopped(t *testing.T) {
 			t.Parallel()
 			pidFile := filepath.Join(t.TempDir(), "pid")
 			_, after, _ := runLeaving(t, pty, grace, "while :; do :; done & echo $! >"+pidFile+"; exit 0")
-			gone(t, pidIn(t, pidFile), "the busy leftover")
+			testkit.Gone(t, pidIn(t, pidFile), "the busy leftover")
 			if after < grace {
 				t.Errorf("the run ended %v after its main process, before the grace of %v", after, grace)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,37 +32,6 @@ func leftPID(t *testing.T, dir, name string) int {
 	return pid
 }
 
-// stat returns the state and session of pid, or "" once it is gone.
-func stat(pid int) (state string, sid int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	sid, _ = strconv.Atoi(f[3])
-	return f[0], sid
-}
-
-// checkDaemon checks that pid runs in a session of its own, and kills it when the
-// test ends.
-func checkDaemon(t *testing.T, pid int) {
-	t.Helper()
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if state, sid := stat(pid); state == "" || state == "Z" || sid != pid {
-		t.Errorf("the daemon %d: state %q, session %d; want it running in a session of its own", pid, state, sid)
-	}
-}
-
-// gone checks that pid has ended (or is a zombie for its parent to reap), and kills
-// it if it has not.
-func gone(t *testing.T, pid int, what string) {
-	t.Helper()
-	if state, _ := stat(pid); state != "" && state != "Z" {
-		syscall.Kill(pid, syscall.SIGKILL)
-		t.Errorf("%s %d still runs (state %s)", what, pid, state)
-	}
-}
-
 // `supervise run -- sh -c 'setsid daemon & exit 0'` leaves the daemon running, with
 // or without a pty, every time; what stayed in the job's session is stopped.
 func TestRunLeavesDaemon(t *testing.T) {
@@ -78,8 +46,8 @@ func TestRunLeavesDaemon(t *testing.T) {
 				if err != nil {
 					t.Errorf("run: %v\n%s", err, out)
 				}
-				checkDaemon(t, leftPID(t, dir, "daemon"))
-				gone(t, leftPID(t, dir, "leftover"), "the process left in the job's session")
+				testkit.DaemonAlive(t, leftPID(t, dir, "daemon"))
+				testkit.Gone(t, leftPID(t, dir, "leftover"), "the process left in the job's session")
 			})
 		}
 	}
@@ -98,15 +66,15 @@ func TestUpJobLeavesDaemon(t *testing.T) {
 	}
 	waitState(t, state, "leaver", supervisor.StateExited)
 	daemon, leftover := leftPID(t, pids, "daemon"), leftPID(t, pids, "leftover")
-	checkDaemon(t, daemon)
+	testkit.DaemonAlive(t, daemon)
 	waitAdopted(t, daemon, cmd.Process.Pid)
-	gone(t, leftover, "the process left in the job's session")
+	testkit.Gone(t, leftover, "the process left in the job's session")
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("up: %v", err)
 	}
 	testkit.Eventually(t, fmt.Sprintf("the daemon %d stopped with up", daemon), func() bool {
-		s, _ := stat(daemon)
+		s, _ := testkit.ProcStat(daemon)
 		return s == "" || s == "Z"
 	})
 }
@@ -124,7 +92,7 @@ func TestRunStopsBusyLeftover(t *testing.T) {
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("run took %v: the busy leftover was stopped before its second", took)
 	}
-	gone(t, leftPID(t, filepath.Dir(file), "busy"), "the busy leftover")
+	testkit.Gone(t, leftPID(t, filepath.Dir(file), "busy"), "the busy leftover")
 }
 
 // A job on a pty hears SIGHUP when its supervise dies, as it would from a controlling
@@ -142,7 +110,7 @@ func TestKilledSuperviseHangsUpTheJob(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	testkit.Eventually(t, fmt.Sprintf("the job %d ended with its supervise", job), func() bool {
-		s, _ := stat(job)
+		s, _ := testkit.ProcStat(job)
 		return s == "" || s == "Z"
 	})
 }
