@@ -32,8 +32,9 @@ import (
 const hangLimit = 10 * time.Second
 
 // FuzzParse checks what holds for any job file. One that does not load says what is
-// wrong on lines that each name the file, and a line of it when they name one. One
-// that loads can be run as it says: a valid name, a command that exec takes (no NUL
+// wrong on lines that each name the file, and a line of it when they name one. A
+// passive one ([heartbeat] and no command) runs nothing. Any other that loads can be
+// run as it says: a valid name, a command that exec takes (no NUL
 // byte), settings in their ranges, a schedule that comes due; and its name and
 // command, written back, load as the same, with a Display that a shell reads back
 // as the command.
@@ -54,6 +55,9 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkJob(t, path, job)
+		if job.Passive() {
+			return // it has no command to write back
+		}
 
 		// The name and command, written back as TOML, load as the same job.
 		var buf bytes.Buffer
@@ -91,7 +95,13 @@ func checkJob(t *testing.T, path string, job *supervisor.Job) {
 	if err := supervisor.CheckName(job.Name); err != nil {
 		t.Errorf("the job loads with a name that is not valid: %v", err)
 	}
-	if len(job.Command) == 0 || job.Command[0] == "" || job.Display == "" {
+	switch {
+	case job.Passive():
+		// A passive job runs nothing: it has only its heartbeat, which pings keep.
+		if job.Display != "" || job.Heartbeat.Output || job.Heartbeat.Action == supervisor.ActionRestart {
+			t.Errorf("the passive job loads with a command shown as %q, heartbeat %+v", job.Display, job.Heartbeat)
+		}
+	case len(job.Command) == 0 || job.Command[0] == "" || job.Display == "":
 		t.Errorf("the job loads with no program to run: %q, shown as %q", job.Command, job.Display)
 	}
 	// exec refuses a NUL byte in any of these: such a job could never start.
