@@ -162,3 +162,18 @@ func TestCheckAlertmanager(t *testing.T) {
 		t.Errorf("status %d, stderr:\n%s\nwant 2 and the bad URL named", status, stderr)
 	}
 }
+
+// The README's alertmanager.yml for a fleet, as a reader copies it, is one that
+// Alertmanager's own checker accepts.
+func TestReadmeAlertmanagerConfig(t *testing.T) {
+	t.Parallel()
+	alertmanagerBinary(t)
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		t.Skip("no amtool on this machine: install the prometheus-alertmanager package (apt-get install prometheus-alertmanager) to run this test")
+	}
+	config := writeFile(t, t.TempDir(), "alertmanager.yml", testkit.ReadmeBlock(t, "yaml", "# alertmanager.yml"))
+	if out, err := exec.Command(amtool, "check-config", config).CombinedOutput(); err != nil {
+		t.Errorf("amtool check-config of the README's alertmanager.yml: %v\n%s", err, out)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 )
 
@@ -42,43 +40,6 @@ func Fault(t testing.TB, row FaultRow, secret string, outputs ...[]byte) {
 	if !readme[line] {
 		t.Errorf("README.md's fault table lacks this row, as the suite shows it:\n%s", line)
 	}
-}
-
-var readme struct {
-	once  sync.Once
-	lines map[string]bool
-	err   error
-}
-
-// readmeLines returns the lines of the README at the root of the module.
-func readmeLines(t testing.TB) map[string]bool {
-	t.Helper()
-	readme.once.Do(func() {
-		dir, err := os.Getwd()
-		for err == nil {
-			if _, serr := os.Stat(filepath.Join(dir, "go.mod")); serr == nil {
-				break
-			}
-			if filepath.Dir(dir) == dir {
-				err = fs.ErrNotExist
-				break
-			}
-			dir = filepath.Dir(dir)
-		}
-		var data []byte
-		if err == nil {
-			data, err = os.ReadFile(filepath.Join(dir, "README.md"))
-		}
-		readme.err = err
-		readme.lines = map[string]bool{}
-		for _, l := range strings.Split(string(data), "\n") {
-			readme.lines[strings.TrimSpace(l)] = true
-		}
-	})
-	if readme.err != nil {
-		t.Fatalf("reading the module's README.md: %v", readme.err)
-	}
-	return readme.lines
 }
 
 // Tree returns the contents of every regular file under dir, one after the other,
