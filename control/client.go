@@ -80,7 +80,7 @@ func (c *Client) Logs(ctx context.Context, job string, lines int, follow bool, w
 }
 
 // Ping sends a heartbeat for the job, as `supervise ping` does outside a job: what is
-// "", "start", "fail" or an exit status, and message the job's ping message.
+// "", "start", "fail", "log" or an exit status, and message the job's ping message.
 func (c *Client) Ping(ctx context.Context, job, what, message string) error {
 	path := "/ping/" + url.PathEscape(job)
 	if what != "" {

@@ -185,7 +185,7 @@ func completeArg(name string, nargs int, dashed bool, cur string, jobs func() []
 	case (name == "logs" || name == "ping") && nargs == 0:
 		return offer(cur, jobs()...)
 	case name == "ping" && nargs == 1:
-		return offer(cur, "start", "fail")
+		return offer(cur, "start", "fail", "log")
 	case name == "completion" && nargs == 0:
 		return offer(cur, slices.Sorted(maps.Keys(completionScripts))...)
 	}

@@ -33,7 +33,7 @@ usage:
   supervise reload                     reload the running up's job folder (as SIGHUP)
   supervise logs [-n N] [-f] JOB       the last N lines of a job's output, and follow it
   supervise notify [--job J] TEXT      send a message to the chat (--test: check the way there)
-  supervise ping JOB [start|fail|N]    heartbeat from a shell script (to a running up or run)
+  supervise ping JOB [WHAT]            heartbeat from a shell script; WHAT: start, fail, log or N
   supervise telegram chats             list the chats that wrote to the bot, with their ids
   supervise completion bash|zsh|fish   print the shell's completion script
   supervise version

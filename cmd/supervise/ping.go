@@ -31,13 +31,14 @@ func cmdPing(ctx context.Context, args []string, std stdio) error {
   (none)  a sign of life
   start   the job started (also a sign of life)
   fail    the job failed
+  log     a message only (-m): no sign of life, no change of state
   N       the job ended with exit status N, 0..255; 0 is success, as in "$?"
 
 Inside a job, the ping goes to SUPERVISE_PING_URL, which reaches the supervise that
 runs it; elsewhere, to the running up's control socket (STATE/supervise.sock), or to
 its --listen address when that is given. Exit status: 0 when the ping was taken, 1
 when it was not (no answer within 10s, no such job), 2 for a usage error.
-`, "ping [flags] JOB [start|fail|N]")
+`, "ping [flags] JOB [start|fail|log|N]")
 	listen := fs.String("listen", "", "`address` of the running supervise up, as given to its --listen (like 127.0.0.1:8427); wins over SUPERVISE_PING_URL and the control socket")
 	state := stateFlag(fs)
 	socket := socketFlag(fs)
@@ -81,13 +82,13 @@ when it was not (no answer within 10s, no such job), 2 for a usage error.
 // pingTarget is where a ping goes.
 type pingTarget struct {
 	job     string
-	what    string   // "", "start", "fail" or an exit status
+	what    string   // "", "start", "fail", "log" or an exit status
 	url     *url.URL // SUPERVISE_PING_URL's, or --listen's; nil for the control socket
 	fromEnv bool     // the URL is SUPERVISE_PING_URL, not built from --listen
 	socket  string   // when set, the ping goes to up's control socket
 }
 
-// pingTargetOf checks the arguments JOB [start|fail|N] and works out the URL: the
+// pingTargetOf checks the arguments JOB [start|fail|log|N] and works out the URL: the
 // daemon's at listen when --listen was given, else the job's own SUPERVISE_PING_URL
 // when ping runs inside a job, else none (the ping goes to the control socket).
 func pingTargetOf(args []string, listen string, listenSet bool, getenv func(string) string) (pingTarget, error) {
@@ -159,9 +160,9 @@ func shellWords(args []string) string {
 	return strings.Join(quoted, " ")
 }
 
-// pingSuffix checks the second argument of ping: start, fail, or an exit status.
+// pingSuffix checks the second argument of ping: start, fail, log, or an exit status.
 func pingSuffix(arg string) (string, error) {
-	if arg == "start" || arg == "fail" {
+	if arg == "start" || arg == "fail" || arg == "log" {
 		return arg, nil
 	}
 	digits := arg != "" && strings.Trim(arg, "0123456789") == ""
@@ -172,7 +173,7 @@ func pingSuffix(arg string) (string, error) {
 	case digits:
 		return "", fmt.Errorf("exit status %s is out of range 0..255", arg)
 	}
-	return "", fmt.Errorf("%q is not start, fail or an exit status 0..255 (a plain sign of life takes no second argument)", arg)
+	return "", fmt.Errorf("%q is not start, fail, log or an exit status 0..255 (a plain sign of life takes no second argument)", arg)
 }
 
 // send delivers the ping with body as its message, within pingTimeout. The error

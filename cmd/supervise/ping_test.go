@@ -23,7 +23,7 @@ type pinged struct {
 	Method, Path, Body string
 }
 
-// fakeDaemon serves /ping/JOB[/start|/fail|/N] for its jobs and records every request.
+// fakeDaemon serves /ping/JOB[/start|/fail|/log|/N] for its jobs and records every request.
 type fakeDaemon struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -45,7 +45,7 @@ func newFakeDaemon(t *testing.T, jobs ...string) *fakeDaemon {
 		case !contains(jobs, job):
 			http.Error(w, "no job named "+job, http.StatusNotFound)
 		case !validSuffix(suffix):
-			http.Error(w, "bad ping "+suffix+": want start, fail or an exit status 0..255", http.StatusBadRequest)
+			http.Error(w, "bad ping "+suffix+": want start, fail, log or an exit status 0..255", http.StatusBadRequest)
 		default:
 			io.WriteString(w, "OK\n")
 		}
@@ -64,7 +64,7 @@ func contains(list []string, s string) bool {
 }
 
 func validSuffix(s string) bool {
-	if s == "" || s == "start" || s == "fail" {
+	if s == "" || s == "start" || s == "fail" || s == "log" {
 		return true
 	}
 	n, err := strconv.Atoi(s)
@@ -112,6 +112,7 @@ func TestPingSuffixes(t *testing.T) {
 		{[]string{"backup"}, "/ping/backup"},
 		{[]string{"backup", "start"}, "/ping/backup/start"},
 		{[]string{"backup", "fail"}, "/ping/backup/fail"},
+		{[]string{"backup", "log"}, "/ping/backup/log"},
 		{[]string{"backup", "0"}, "/ping/backup/0"},
 		{[]string{"backup", "3"}, "/ping/backup/3"},
 		{[]string{"backup", "255"}, "/ping/backup/255"},
@@ -249,15 +250,15 @@ func TestPingUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"", nil, "supervise ping: no job given\n\nusage: supervise ping [flags] JOB [start|fail|N]\n"},
+		{"", nil, "supervise ping: no job given\n\nusage: supervise ping [flags] JOB [start|fail|log|N]\n"},
 		{"", []string{"back up"}, `"back up" is not a valid job name`},
 		{"", []string{"../etc"}, `"../etc" is not a valid job name`},
-		{"", []string{"backup", "done"}, `supervise ping: "done" is not start, fail or an exit status 0..255`},
+		{"", []string{"backup", "done"}, `supervise ping: "done" is not start, fail, log or an exit status 0..255`},
 		{"", []string{"backup", "ok"}, "a plain sign of life takes no second argument"},
 		{"", []string{"backup", "256"}, "supervise ping: exit status 256 is out of range 0..255\n"},
-		{"", []string{"backup", "-1"}, `"-1" is not start, fail or an exit status`},
-		{"", []string{"backup", "+1"}, `"+1" is not start, fail or an exit status`},
-		{"", []string{"backup", ""}, `"" is not start, fail or an exit status`},
+		{"", []string{"backup", "-1"}, `"-1" is not start, fail, log or an exit status`},
+		{"", []string{"backup", "+1"}, `"+1" is not start, fail, log or an exit status`},
+		{"", []string{"backup", ""}, `"" is not start, fail, log or an exit status`},
 		{"", []string{"backup", "fail", "now"}, `supervise ping: unexpected argument "now" after backup fail`},
 		{"", []string{"backup", "fail", "-m", "disk full"}, "flags go before the job: supervise ping -m 'disk full' backup fail"},
 		{"", []string{"backup", "--listen", "x"}, "flags go before the job"},
