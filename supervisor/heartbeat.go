@@ -76,6 +76,7 @@ type Pulse struct {
 	// pings, and the runs it said had started (by /start, keyed by their ?rid=, "" for
 	// none) that have not ended yet.
 	passive bool
+	paused  bool      // stopped by an operator: its pings only leave their message
 	ended   time.Time // the last ping that ended a run: a success, a failure or a status
 	started map[string]time.Time
 }
@@ -128,9 +129,10 @@ func (p *Pulse) Ping(what, rid, message string) error {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if what == "log" {
+	if what == "log" || p.paused {
 		// As healthchecks.io has it: a log event changes no state and is no sign
-		// of life; its body is what the next alert quotes.
+		// of life; its body is what the next alert quotes. So is every ping to a
+		// passive job an operator stopped: stop is how a check is silenced.
 		if message != "" {
 			p.message = message
 		}
@@ -305,7 +307,14 @@ func (p *Pulse) check(h *Heartbeat, start, now time.Time) (late, news bool, next
 func (p *Pulse) watchPassive(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.passive, p.since, p.late, p.started = true, now, false, nil
+	p.passive, p.paused, p.since, p.late, p.started = true, false, now, false, nil
+}
+
+// pause stops watching a passive job, until watchPassive watches it again.
+func (p *Pulse) pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = true
 }
 
 // passiveCheck reports whether the passive job is late by now, and if so whether

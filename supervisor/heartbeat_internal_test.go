@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Matching output counts lines ended by a newline or a carriage return (a progress
@@ -37,4 +38,38 @@ func TestOutputBeatLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A paused passive job's pings, failures and successes alike, change no state and
+// tell nothing; their body is kept as the last ping message. Watched again, its
+// pings tell again.
+func TestPulsePaused(t *testing.T) {
+	p := NewPulse()
+	p.watchPassive(time.Now())
+	p.pause()
+	for _, what := range []string{"fail", "3", "start", ""} {
+		if err := p.Ping(what, "", "disk full "+what); err != nil {
+			t.Fatal(err)
+		}
+		if news := p.takeNews(); len(news) != 0 {
+			t.Errorf("ping %q to a paused job brought news %+v", what, news)
+		}
+	}
+	if st := p.State(); st.Message != "disk full " || !st.Last.IsZero() {
+		t.Errorf("after the pings a paused job has message %q and last sign %v, want the last body and none", st.Message, st.Last)
+	}
+	p.watchPassive(time.Now())
+	if err := p.Ping("fail", "", "disk still full"); err != nil {
+		t.Fatal(err)
+	}
+	if news := p.takeNews(); len(news) != 1 || news[0].kind != KindFailure || news[0].message != "disk still full" {
+		t.Errorf("a failure pinged once watched again brought %+v, want one failure quoting it", news)
+	}
+}
+
+// isPaused reports whether pause holds.
+func (p *Pulse) isPaused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paused
 }

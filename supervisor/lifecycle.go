@@ -515,6 +515,7 @@ func (l *lifecycle) passiveCommand(req request) {
 			note = "already stopped"
 		}
 		l.halted = true
+		l.pulse.pause()
 		l.setState(StateStopped)
 	default:
 		l.halted = false

@@ -750,3 +750,33 @@ func TestLifecycleHealthyAfterFromNextRun(t *testing.T) {
 		t.Fatalf("death before the run's healthy_after: retry %v, streak %d; want a backoff", ev.Retry, ev.Streak)
 	}
 }
+
+// A stopped passive job is not watched: its pings tell nothing (see
+// TestPulsePaused), nor does its silence, and it stays stopped; a start watches it
+// again from then, and its pings tell again.
+func TestLifecyclePassiveStopped(t *testing.T) {
+	job := NewJob("cron")
+	job.Heartbeat = &Heartbeat{Every: time.Hour, Grace: time.Minute}
+	m := newMachine(t, job, "")
+	m.wantState(StateWaiting)
+	m.command(CommandStop)
+	m.wantState(StateStopped)
+	if !m.l.pulse.isPaused() {
+		t.Fatal("a stopped passive job's pings are still watched")
+	}
+	m.advance(2 * time.Hour)
+	m.wantKinds()
+	m.wantState(StateStopped)
+
+	m.command(CommandStart)
+	m.wantState(StateWaiting)
+	m.wantKinds()
+	if err := m.l.pulse.Ping("fail", "", "disk still full"); err != nil {
+		t.Fatal(err)
+	}
+	m.settle("a failure ping")
+	m.wantKinds(KindFailure)
+	if msg := m.events[0].Message; msg != "disk still full" {
+		t.Errorf("the failure quotes %q, want the ping's body", msg)
+	}
+}
