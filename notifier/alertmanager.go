@@ -105,6 +105,42 @@ func newAlerter(clusters []alertmanagerCluster, generatorURL, dir string, secret
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
+// testAlertFor is how long the alert of `supervise notify --test` lasts: its
+// endsAt, after which Alertmanager resolves it by itself.
+const testAlertFor = 5 * time.Minute
+
+// TestAlert posts a test alert (alertname SuperviseTest, job supervise, the host)
+// with summary to every Alertmanager the config file names, as an incident's alert
+// is posted, within ctx, and says where it went. Alertmanager routes it as any
+// other, and resolves it after testAlertFor. The error says which cluster did not
+// take it and why; false when no Alertmanager is configured.
+func (p *Pipeline) TestAlert(ctx context.Context, summary string) (string, bool, error) {
+	a := p.am
+	if a == nil {
+		return "", false, nil
+	}
+	now := time.Now().UTC()
+	data, err := json.Marshal([]postableAlert{{
+		Labels:       map[string]string{"alertname": "SuperviseTest", "job": "supervise", "host": p.opts.Host},
+		Annotations:  map[string]string{"summary": summary},
+		StartsAt:     now,
+		EndsAt:       now.Add(testAlertFor),
+		GeneratorURL: a.generatorURL,
+	}})
+	if err != nil {
+		return "", true, err
+	}
+	var urls []string
+	for _, c := range a.clusters {
+		urls = append(urls, strings.Join(c.urls, ", "))
+	}
+	where := "Alertmanager at " + strings.Join(urls, "; ")
+	if err, _ := a.post(ctx, data); err != nil {
+		return where, true, fmt.Errorf("%s: %w", where, err)
+	}
+	return where, true, nil
+}
+
 // alertName is the alertname of inc: what it is now, its stage.
 func alertName(inc *incident) string {
 	switch inc.Stage {
@@ -404,6 +440,7 @@ func (a *alerter) where() string {
 func (a *alerter) post(ctx context.Context, data []byte) (err error, again bool) {
 	left := slices.Clone(a.clusters)
 	wait := a.backoff
+	var last error // a try cut short by ctx says less than the one before it
 	for {
 		var errs []error
 		retry := false
@@ -417,9 +454,13 @@ func (a *alerter) post(ctx context.Context, data []byte) (err error, again bool)
 			return nil, false
 		}
 		err := errors.Join(errs...)
+		if ctx.Err() != nil && last != nil {
+			err = last
+		}
 		if !retry {
 			return err, false
 		}
+		last = err
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -243,6 +243,14 @@ func (p *Pipeline) Console() bool {
 	return ok
 }
 
+// AlertsOnly reports whether the pipeline ends in Alertmanager alone: no bot is
+// configured, and the config file names an Alertmanager, which takes incidents but no
+// messages.
+func (p *Pipeline) AlertsOnly() bool {
+	_, ok := p.out.(silent)
+	return ok
+}
+
 // Timeout is how long the pipeline tries a message before it leaves it in the spool:
 // the notifier's timeout; zero when it ends on standard error, which does not wait.
 func (p *Pipeline) Timeout() time.Duration {

@@ -177,3 +177,42 @@ func TestReadmeAlertmanagerConfig(t *testing.T) {
 		t.Errorf("amtool check-config of the README's alertmanager.yml: %v\n%s", err, out)
 	}
 }
+
+// With Alertmanager alone, `notify --test` posts a test alert, which the real
+// Alertmanager holds as active; `notify TEXT`, a message Alertmanager has no place
+// for, is refused with the text rather than dropped; and a test alert that no
+// Alertmanager takes is a failure that says why.
+func TestNotifyTestAlertmanager(t *testing.T) {
+	url := startAlertmanager(t)
+	useConfig(t, fmt.Sprintf("[[notify.alertmanager]]\nurl = [%q]\n", url), 0o644)
+	host, _ := os.Hostname()
+
+	status, stdout, stderr := supervise(t, "notify", "--test")
+	if want := "sent: Alertmanager at " + url + " took the test alert"; status != 0 || !strings.HasPrefix(stdout, want) {
+		t.Fatalf("notify --test: status %d, stdout %q, stderr %q; want 0 and %q", status, stdout, stderr, want)
+	}
+	alerts := alertsOf(t, url, "supervise")
+	if len(alerts) != 1 || alerts[0].Labels["alertname"] != "SuperviseTest" || alerts[0].Labels["host"] != host ||
+		!strings.Contains(alerts[0].Annotations["summary"], "A test of supervise") || time.Until(alerts[0].EndsAt) > 5*time.Minute {
+		t.Errorf("Alertmanager holds %+v, want one SuperviseTest alert of this host, ending within 5m", alerts)
+	}
+
+	status, stdout, stderr = supervise(t, "notify", "backup needs a new tape")
+	if status != 1 || stdout != "" || !strings.Contains(stderr, "not sent: no Telegram bot is configured") || !strings.Contains(stderr, "backup needs a new tape") {
+		t.Errorf("notify TEXT with Alertmanager alone: status %d, stdout %q, stderr %q; want 1 and the text, not sent", status, stdout, stderr)
+	}
+
+	// Nothing listens on a port just closed: each try is refused at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	useConfig(t, fmt.Sprintf("[[notify.alertmanager]]\nurl = [%q]\n", closed), 0o644)
+	t.Setenv("SUPERVISE_TELEGRAM_TIMEOUT", "1s")
+	status, stdout, stderr = supervise(t, "notify", "--test")
+	if status != 1 || stdout != "" || !strings.Contains(stderr, "the test alert was not taken: Alertmanager at "+closed) || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("notify --test with no Alertmanager there: status %d, stdout %q, stderr %q; want 1 and why", status, stdout, stderr)
+	}
+}

@@ -59,19 +59,41 @@ func cmdNotify(ctx context.Context, args []string, std stdio) error {
 	if *test {
 		ev.Note = fmt.Sprintf("A test of supervise %s: this chat gets its alerts.", version())
 	}
-	n.Emit(ev)
+	path, _ := configPath(os.Getenv)
+	if n.AlertsOnly() && !*test {
+		// Alertmanager takes incidents, which have a state and an end; a message has
+		// neither. Said, with the text, rather than dropped.
+		n.Close(ctx)
+		return fmt.Errorf("not sent: no Telegram bot is configured, and Alertmanager, the only destination in %s, takes alerts, not messages (set %s and %s, or [telegram] in %s); the message was:\n%s",
+			path, notifier.EnvToken, notifier.EnvChatID, path, ev.Note)
+	}
+	if !n.AlertsOnly() {
+		n.Emit(ev)
+	}
 	if err := n.Close(ctx); err != nil {
 		// The notifier has said why on stderr, with the message and where it waits.
 		return exitStatus(exitFail)
 	}
-	if *test {
-		if n.Console() {
-			path, _ := configPath(os.Getenv)
-			fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s, or [telegram] in %s)\n",
-				notifier.EnvToken, notifier.EnvChatID, path)
-		} else {
-			fmt.Fprintf(stdout, "sent: %s got the test message\n", recipients(cfg))
-		}
+	if !*test {
+		return nil
+	}
+	switch {
+	case n.Console():
+		fmt.Fprintf(stdout, "no Telegram bot is configured: the message went to standard error (set %s and %s, or [telegram] in %s)\n",
+			notifier.EnvToken, notifier.EnvChatID, path)
+	case !n.AlertsOnly():
+		fmt.Fprintf(stdout, "sent: %s got the test message\n", recipients(cfg))
+	}
+	// With Alertmanager, a test alert, which its route takes to its receivers.
+	tctx, cancel := context.WithTimeout(ctx, n.Timeout())
+	defer cancel()
+	where, ok, err := n.TestAlert(tctx, ev.Note)
+	switch {
+	case err != nil:
+		fmt.Fprintf(std.errOut, "supervise notify: the test alert was not taken: %v\n", err)
+		return exitStatus(exitFail)
+	case ok:
+		fmt.Fprintf(stdout, "sent: %s took the test alert (SuperviseTest, which it resolves by itself in 5m)\n", where)
 	}
 	return nil
 }
