@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/supervise/supervise/notifier"
 )
 
 // WriteStatus writes the jobs as a table that fits in width columns (0 for any),
@@ -69,7 +71,28 @@ func WriteStatus(w io.Writer, st Status, width int, now time.Time) {
 		fmt.Fprintln(w, "\nnotifier: standard error (no Telegram bot configured)")
 		return
 	}
-	line := "\nnotifier: Telegram"
+	fmt.Fprintln(w)
+	if d.Telegram || d.Alertmanager == nil { // a status from before Alertmanager has no Telegram field
+		writeTelegram(w, d, now)
+	}
+	if am := d.Alertmanager; am != nil {
+		line := "notifier: Alertmanager"
+		if !am.LastPost.IsZero() {
+			line += "; last post " + ago(now, am.LastPost)
+		} else {
+			line += "; nothing posted yet"
+		}
+		line += fmt.Sprintf("; %d firing; %d waiting to be posted", am.Firing, am.Waiting)
+		fmt.Fprintln(w, line)
+		if am.LastError != "" && am.LastErrorAt.After(am.LastPost) {
+			fmt.Fprintf(w, "  last error, %s: %s\n", ago(now, am.LastErrorAt), am.LastError)
+		}
+	}
+}
+
+// writeTelegram writes how Telegram's deliveries fare.
+func writeTelegram(w io.Writer, d *notifier.DeliveryStatus, now time.Time) {
+	line := "notifier: Telegram"
 	if !d.LastDelivery.IsZero() {
 		line += "; last delivery " + ago(now, d.LastDelivery)
 	} else {

@@ -114,6 +114,12 @@ func gather(d *supervisor.Daemon, delivery Delivery, started, now time.Time) []*
 			help: "Tries to deliver a message, by result: sent, failed (the message is kept to try again) or dropped (given up on)."}
 		spooled = &family{name: "supervise_spool_messages", kind: "gauge",
 			help: "Messages waiting in the spool."}
+		amPosts = &family{name: "supervise_alertmanager_posts_total", kind: "counter",
+			help: "Posts of the alerts to Alertmanager, by result: sent (every cluster took them) or failed (tried again from the spool)."}
+		amFiring = &family{name: "supervise_alertmanager_alerts_firing", kind: "gauge",
+			help: "Alerts of open incidents, as last posted to Alertmanager."}
+		amWaiting = &family{name: "supervise_alertmanager_alerts_waiting", kind: "gauge",
+			help: "Alerts put and not yet taken by every Alertmanager cluster."}
 	)
 	for _, st := range d.Status() {
 		up := 0.0
@@ -137,7 +143,8 @@ func gather(d *supervisor.Daemon, delivery Delivery, started, now time.Time) []*
 		}
 	}
 	fams := []*family{jobUp, jobState, jobRestarts, jobExits, jobLastSuccess, jobHeartbeatAge, jobNextRun}
-	if ds, ok := deliveryOf(delivery); ok {
+	ds, ok := deliveryOf(delivery)
+	if ok && ds.Telegram {
 		// sent, failed and dropped always have a series, from 0, so that rate() and
 		// increase() see the first message.
 		results := map[string]int{"sent": 0, "failed": 0, "dropped": 0}
@@ -149,6 +156,14 @@ func gather(d *supervisor.Daemon, delivery Delivery, started, now time.Time) []*
 		}
 		spooled.add(float64(ds.Spooled))
 		fams = append(fams, notifications, spooled)
+	}
+	if am := ds.Alertmanager; ok && am != nil {
+		for _, r := range sortedKeys(am.Results) {
+			amPosts.add(float64(am.Results[r]), "result", r)
+		}
+		amFiring.add(float64(am.Firing))
+		amWaiting.add(float64(am.Waiting))
+		fams = append(fams, amPosts, amFiring, amWaiting)
 	}
 	return append(fams, self(started)...)
 }

@@ -65,7 +65,7 @@ func values(mf *dto.MetricFamily) map[string]string {
 // have a series from 0.
 func TestNotifierMetrics(t *testing.T) {
 	t.Parallel()
-	n := &reporter{notifier.DeliveryStatus{Spooled: 2, Results: map[string]int{"sent": 7, "failed": 1}}}
+	n := &reporter{notifier.DeliveryStatus{Telegram: true, Spooled: 2, Results: map[string]int{"sent": 7, "failed": 1}}}
 	h := metrics.Handler(&supervisor.Daemon{}, n.Delivery)
 
 	families := scrape(t, h)
@@ -98,6 +98,28 @@ func TestNotifierMetrics(t *testing.T) {
 	}
 }
 
+// Alertmanager's posts have metrics of their own; with Alertmanager alone, there are
+// no Telegram ones, which would look like a Telegram that sends nothing.
+func TestAlertmanagerMetrics(t *testing.T) {
+	t.Parallel()
+	n := &reporter{notifier.DeliveryStatus{Alertmanager: &notifier.AlertStatus{Firing: 2, Waiting: 1, Results: map[string]int{"sent": 5, "failed": 3}}}}
+	families := scrape(t, metrics.Handler(&supervisor.Daemon{}, n.Delivery))
+	for name, want := range map[string]string{
+		"supervise_alertmanager_posts_total":    "map[result=failed:3 result=sent:5]",
+		"supervise_alertmanager_alerts_firing":  "map[:2]",
+		"supervise_alertmanager_alerts_waiting": "map[:1]",
+	} {
+		if mf := families[name]; mf == nil || fmt.Sprint(values(mf)) != want {
+			t.Errorf("%s: %v, want %s", name, values(mf), want)
+		}
+	}
+	for _, name := range []string{"supervise_notifications_total", "supervise_spool_messages"} {
+		if families[name] != nil {
+			t.Errorf("%s with Alertmanager alone", name)
+		}
+	}
+}
+
 // A notifier that cannot say how it fares has no metrics rather than zeros, which
 // would look like a healthy one.
 func TestNotifierMetricsWithoutDelivery(t *testing.T) {
@@ -125,7 +147,7 @@ func BenchmarkScrape(b *testing.B) {
 		job.Heartbeat = &supervisor.Heartbeat{Every: time.Hour, Grace: time.Minute, Output: true}
 		jobs = append(jobs, job)
 	}
-	n8r := &reporter{notifier.DeliveryStatus{Spooled: 1, Results: map[string]int{"sent": 10}}}
+	n8r := &reporter{notifier.DeliveryStatus{Telegram: true, Spooled: 1, Results: map[string]int{"sent": 10}}}
 	d := &supervisor.Daemon{Host: "bench", Stdout: io.Discard, Stderr: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

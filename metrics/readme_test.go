@@ -138,7 +138,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 		return len(st) == 1 && !st[0].LastSuccess.IsZero()
 	})
 
-	n := &reporter{notifier.DeliveryStatus{Spooled: 1, Results: map[string]int{"sent": 2}}}
+	n := &reporter{notifier.DeliveryStatus{Telegram: true, Spooled: 1, Results: map[string]int{"sent": 2}}}
 	rec := httptest.NewRecorder()
 	metrics.Handler(d, n.Delivery).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {

@@ -87,7 +87,8 @@ type alerter struct {
 	mem     map[string]alertState // alerts no file keeps: no spool, or it could not be written
 	pending map[string]alertState // put since they were last delivered, by file name
 	said    string                // the last problem said on stderr, not said again in a row
-	failed  int                   // posts that gave up
+	failed  int                   // posts of this process's own alerts that gave up
+	health  AlertStatus           // how posts have gone, for status and the metrics
 
 	kick    chan struct{}
 	closing chan struct{}
@@ -102,6 +103,7 @@ func newAlerter(clusters []alertmanagerCluster, generatorURL, dir string, secret
 	return &alerter{clusters: clusters, generatorURL: generatorURL, secrets: secrets, dir: dir, stderr: stderr,
 		maxWait: maxWait, resend: alertResend, backoff: defaultBackoff, client: &http.Client{},
 		mem: map[string]alertState{}, pending: map[string]alertState{},
+		health: AlertStatus{Results: map[string]int{"sent": 0, "failed": 0}},
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -379,6 +381,8 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 	defer cancel()
 	if err, again := a.post(pctx, data); err != nil {
 		a.mu.Lock()
+		a.health.Results["failed"]++
+		a.health.LastError, a.health.LastErrorAt = a.hide(err.Error()), time.Now()
 		if put > 0 {
 			a.failed++ // this process's own alerts wait; others' backlog fails nobody
 		}
@@ -392,8 +396,13 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.said = "" // a problem that comes back is said again
+	a.health.Results["sent"]++
+	a.health.LastPost, a.health.Firing = time.Now(), 0
 	for _, name := range names {
 		st := alerts[name]
+		if st.Resolved.IsZero() {
+			a.health.Firing++
+		}
 		if p, ok := a.pending[name]; ok && equalAlert(p, st) {
 			delete(a.pending, name)
 		}
@@ -407,6 +416,16 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 			a.removeIf(name, st)
 		}
 	}
+}
+
+// status says how posts have gone.
+func (a *alerter) status() AlertStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.health
+	st.Results = maps.Clone(a.health.Results)
+	st.Waiting = len(a.pending)
+	return st
 }
 
 // removeIf removes the spool file name if it still holds st: another process may

@@ -22,6 +22,24 @@ type DeliveryStatus struct {
 	// Messages by how they ended: "sent", "failed" (kept to try again) and "dropped"
 	// (too old, refused for good, or past the spool's size).
 	Results map[string]int `json:"results"`
+
+	// Telegram says the fields above are Telegram's: false when Alertmanager alone
+	// is configured.
+	Telegram bool `json:"telegram"`
+	// Alertmanager is how the alerts to Alertmanager fare; nil without one.
+	Alertmanager *AlertStatus `json:"alertmanager,omitempty"`
+}
+
+// AlertStatus is how posts of alerts to Alertmanager have gone.
+type AlertStatus struct {
+	LastPost    time.Time `json:"last_post,omitzero"` // when every cluster last took the alerts
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Firing      int       `json:"firing"`  // alerts of open incidents, posted again every minute
+	Waiting     int       `json:"waiting"` // alerts put and not yet taken by every cluster
+	// Posts by how they ended: "sent" (every cluster took them) and "failed" (tried
+	// again, from the spool).
+	Results map[string]int `json:"results"`
 }
 
 // health is how a Spool's deliveries have gone, for `supervise status` and the

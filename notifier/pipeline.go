@@ -234,8 +234,17 @@ func (p *Pipeline) Close(ctx context.Context) error {
 }
 
 // Delivery says how deliveries have gone, for status and the metrics, and false
-// when the notifier cannot say (a console, or Telegram without a spool).
-func (p *Pipeline) Delivery() (DeliveryStatus, bool) { return p.out.status() }
+// when the notifier cannot say (a console, or Telegram without a spool, and no
+// Alertmanager).
+func (p *Pipeline) Delivery() (DeliveryStatus, bool) {
+	st, ok := p.out.status()
+	st.Telegram = ok
+	if p.am != nil {
+		as := p.am.status()
+		st.Alertmanager, ok = &as, true
+	}
+	return st, ok
+}
 
 // Console reports whether the pipeline ends on standard error: no bot is configured.
 func (p *Pipeline) Console() bool {

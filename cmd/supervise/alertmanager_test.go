@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/supervise/supervise/internal/testkit"
+	"github.com/supervise/supervise/notifier"
 )
 
 // alertmanagerBinary is the real Alertmanager, from Debian's prometheus-alertmanager
@@ -215,4 +220,47 @@ func TestNotifyTestAlertmanager(t *testing.T) {
 	if status != 1 || stdout != "" || !strings.Contains(stderr, "the test alert was not taken: Alertmanager at "+closed) || !strings.Contains(stderr, "connection refused") {
 		t.Errorf("notify --test with no Alertmanager there: status %d, stdout %q, stderr %q; want 1 and why", status, stdout, stderr)
 	}
+}
+
+// up with Alertmanager alone says how its alerts fare in status, status --json and
+// /metrics, and does not claim a console it does not write to.
+func TestUpStatusAlertmanager(t *testing.T) {
+	url := startAlertmanager(t)
+	useConfig(t, fmt.Sprintf("[[notify.alertmanager]]\nurl = [%q]\n", url), 0o644)
+	dir := t.TempDir()
+	writeFile(t, dir, "nightly.toml", "command = \"echo 'disk full'; exit 3\"\nrestart = \"never\"\n")
+	cmd, _, stderr := start(t, upCommand(t, dir)) // the config file of the test's environment
+	defer onFailure(t, func() string { return "up said:\n" + stderr.String() })
+	addr := listenAddr(t, stderr)
+	testkit.Eventually(t, "nightly's failure as an alert in Alertmanager", func() bool { return len(alertsOf(t, url, "nightly")) == 1 })
+
+	var text []byte
+	testkit.Eventually(t, "status saying Alertmanager took one firing alert", func() bool {
+		text, _ = quiet(command(t, "status", "--state", stateOf(cmd))).Output()
+		return regexp.MustCompile(`(?m)^notifier: Alertmanager; last post \S+ ago; 1 firing; 0 waiting to be posted$`).Match(text)
+	})
+	if bytes.Contains(text, []byte("standard error")) || bytes.Contains(text, []byte("Telegram")) {
+		t.Errorf("status names a notifier that is not there:\n%s", text)
+	}
+	js, err := quiet(command(t, "status", "--json", "--state", stateOf(cmd))).Output()
+	var st struct{ Delivery *notifier.DeliveryStatus }
+	if err == nil {
+		err = json.Unmarshal(js, &st)
+	}
+	if d := st.Delivery; err != nil || d == nil || d.Telegram || d.Alertmanager == nil || d.Alertmanager.Firing != 1 {
+		t.Errorf("status --json: %v, want Alertmanager alone with 1 alert firing\n%s", err, js)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"\nsupervise_alertmanager_alerts_firing 1\n", "\nsupervise_alertmanager_posts_total{result=\"failed\"} 0\n"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 }
