@@ -104,7 +104,7 @@ func newAlerter(clusters []alertmanagerCluster, generatorURL, dir string, secret
 		maxWait: maxWait, resend: alertResend, backoff: defaultBackoff, client: &http.Client{},
 		mem: map[string]alertState{}, pending: map[string]alertState{},
 		health: AlertStatus{Results: map[string]int{"sent": 0, "failed": 0}},
-		kick: make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
+		kick:   make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
 // testAlertFor is how long the alert of `supervise notify --test` lasts: its
