@@ -102,9 +102,8 @@ type alerter struct {
 func newAlerter(clusters []alertmanagerCluster, generatorURL, dir string, secrets []string, stderr io.Writer, maxWait time.Duration) *alerter {
 	return &alerter{clusters: clusters, generatorURL: generatorURL, secrets: secrets, dir: dir, stderr: stderr,
 		maxWait: maxWait, resend: alertResend, backoff: defaultBackoff, client: &http.Client{},
-		mem: map[string]alertState{}, pending: map[string]alertState{},
-		health: AlertStatus{Results: map[string]int{"sent": 0, "failed": 0}},
-		kick:   make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
+		mem: map[string]alertState{}, pending: map[string]alertState{}, health: AlertStatus{Results: map[string]int{"sent": 0, "failed": 0}},
+		kick: make(chan struct{}, 1), closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
 // testAlertFor is how long the alert of `supervise notify --test` lasts: its
