@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"os"
@@ -392,6 +393,7 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 		a.say(fmt.Sprintf("alertmanager: %d alerts not delivered yet, kept in %s: %v", len(body), a.where(), err))
 		return
 	}
+	undone := a.undone(names, alerts)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.said = "" // a problem that comes back is said again
@@ -415,6 +417,51 @@ func (a *alerter) flush(ctx context.Context, all bool) {
 			a.removeIf(name, st)
 		}
 	}
+	for name, st := range undone {
+		a.pending[name], a.mem[name] = st, st // in memory too, for a file gone: until posted
+	}
+	if len(undone) > 0 {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// undone returns the alerts that a post of alerts (loaded from the spool, by name)
+// may have undone: those it posted open, which another process resolved while the
+// post was on its way. Their files now hold the resolved state, or are gone, removed
+// by the process that posted it; such an alert is to be posted again, resolved,
+// now, rather than left firing until its endsAt, 4 resends later.
+func (a *alerter) undone(names []string, alerts map[string]alertState) map[string]alertState {
+	if a.dir == "" {
+		return nil
+	}
+	a.mu.Lock()
+	mem := maps.Clone(a.mem)
+	a.mu.Unlock()
+	var undone map[string]alertState
+	for _, name := range names {
+		st := alerts[name]
+		if _, ok := mem[name]; ok || !st.Resolved.IsZero() {
+			continue // not from a file, or posted resolved
+		}
+		var now alertState
+		data, err := os.ReadFile(filepath.Join(a.dir, name))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			st.Resolved = time.Now().UTC()
+		case err == nil && json.Unmarshal(data, &now) == nil && !now.Resolved.IsZero():
+			st = now
+		default:
+			continue
+		}
+		if undone == nil {
+			undone = map[string]alertState{}
+		}
+		undone[name] = st
+	}
+	return undone
 }
 
 // status says how posts have gone.

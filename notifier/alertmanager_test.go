@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type fakeAM struct {
 	mu     sync.Mutex
 	posts  []amPost
 	status func() int
+	before func([]amAlert) // when set, called with each post's alerts before it is kept
 }
 
 type amPost struct {
@@ -58,6 +60,12 @@ func newFakeAM(t *testing.T) *fakeAM {
 		if err := json.NewDecoder(r.Body).Decode(&alerts); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		am.mu.Lock()
+		before := am.before
+		am.mu.Unlock()
+		if before != nil {
+			before(alerts)
 		}
 		am.mu.Lock()
 		am.posts = append(am.posts, amPost{auth: r.Header.Get("Authorization"), alerts: alerts})
@@ -303,4 +311,80 @@ func TestAlertmanagerSecretFileMissing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "supervise.toml:1: notify.alertmanager table 1: bearer_token_file: open ") {
 		t.Errorf("Check = %v, want the missing file named with the table's line", err)
 	}
+}
+
+// A process that re-posts the open alerts it loaded just before another process (a
+// cron run) resolved one does not leave that alert firing until its endsAt, 4
+// resends later: once its post is through, it finds the alert resolved or its file
+// gone, and posts it resolved again at once.
+func TestAlertmanagerStaleRepostResolvedAgain(t *testing.T) {
+	t.Parallel()
+	am := newFakeAM(t)
+	// Each process with a token of its own, to tell their posts apart.
+	upCfg := amConfig(t, fmt.Sprintf("url = [%q]\nbearer_token_file = \"secret\"\n", am.URL), "up-token-1")
+	cronCfg := amConfig(t, fmt.Sprintf("url = [%q]\nbearer_token_file = \"secret\"\n", am.URL), "cron-token-2")
+	opts := notifier.Options{Host: "db1", AlertSpoolDir: t.TempDir(), Incidents: filepath.Join(t.TempDir(), "incidents.json"), AlertResend: time.Hour}
+	up, err := notifier.New(upCfg, envOf(nil), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close(context.Background())
+	up.Emit(told(backupFailed))
+	testkit.Eventually(t, "backup's alert posted", func() bool { _, _, ok := am.last("backup"); return ok })
+
+	// up's next post, which holds backup open, is held until cron has resolved it.
+	held, release := make(chan struct{}), make(chan struct{})
+	var holding atomic.Bool
+	am.mu.Lock()
+	am.before = func(alerts []amAlert) {
+		for _, a := range alerts {
+			if a.Labels["job"] == "report" && holding.CompareAndSwap(false, true) { // the first post of report: up's
+				close(held)
+				<-release
+			}
+		}
+	}
+	am.mu.Unlock()
+	reportFailed := backupFailed
+	reportFailed.Job = "report"
+	up.Emit(told(reportFailed))
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("up never re-posted the open alerts")
+	}
+
+	cron, err := notifier.New(cronCfg, envOf(nil), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cron.Emit(supervisor.Event{Kind: supervisor.KindSuccess, Job: "backup", Host: "db1"})
+	if err := cron.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := am.last("backup"); got.EndsAt.After(time.Now()) {
+		t.Fatalf("cron did not post backup resolved: endsAt %s", got.EndsAt)
+	}
+	close(release)
+	testkit.Eventually(t, "backup's alert posted resolved after up's stale post of it open", func() bool {
+		am.mu.Lock()
+		defer am.mu.Unlock()
+		// cron's resolve, then up's stale post of backup open, then backup resolved.
+		step := 0
+		for _, p := range am.posts {
+			for _, a := range p.alerts {
+				open := a.EndsAt.After(time.Now())
+				switch {
+				case a.Labels["job"] != "backup":
+				case step == 0 && !open && p.auth == "Bearer cron-token-2":
+					step = 1
+				case step == 1 && open && p.auth == "Bearer up-token-1":
+					step = 2
+				case step == 2 && !open:
+					step = 3
+				}
+			}
+		}
+		return step == 3
+	})
 }
