@@ -79,7 +79,7 @@ func TestComplete(t *testing.T) {
 		{"logs web ", "words"},
 		{"logs web -", "words -f -n --socket --state"},
 		{"ping ", "words web worker db in--"},
-		{"ping -m hello web ", "words start fail"},
+		{"ping -m hello web ", "words start fail log"},
 		{"ping web fail ", "words"},
 		{"status ", "words"},
 		{"completion ", "words bash fish zsh"},
