@@ -24,6 +24,9 @@ type store struct {
 	mem  book
 	seen fileStamp // of the file when mem was read from it or written to it
 	last []byte    // what was last read or written: a book unchanged is not written
+	// batching says a batch holds the file's lock: updates change mem, and the batch
+	// writes it once they are all made.
+	batching bool
 }
 
 // fileStamp tells whether a file changed since it was last read.
@@ -53,9 +56,9 @@ const maxBook = 64 << 20
 func (s *store) update(f func(*book)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.path == "" {
+	if s.path == "" || s.batching {
 		f(&s.mem)
-		return nil
+		return nil // the batch writes it, and says what went wrong
 	}
 	unlock, aside, err := s.lock()
 	if err != nil {
@@ -68,6 +71,39 @@ func (s *store) update(f func(*book)) error {
 	defer unlock()
 	readErr := s.read()
 	f(&s.mem)
+	return errors.Join(aside, readErr, s.write())
+}
+
+// batch calls f, whose updates are made under one lock of the file and written once,
+// when f returns, to the book as the file held it when the batch began. An event,
+// what waited with it and the posts of the turn it starts are then one write of the
+// whole book, with its syncs, rather than three. Its error is what an update's would
+// be; the updates in f return none.
+func (s *store) batch(f func()) error {
+	s.mu.Lock()
+	if s.path == "" || s.batching {
+		s.mu.Unlock()
+		f()
+		return nil
+	}
+	unlock, aside, err := s.lock()
+	var readErr error
+	if err == nil {
+		defer unlock()
+		readErr = s.read()
+	}
+	s.batching = true
+	s.mu.Unlock() // f peeks and updates, which take it
+	f()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batching = false
+	switch {
+	case err != nil && s.mem.empty():
+		return aside // nothing to keep: a run that succeeds needs no writable STATE
+	case err != nil:
+		return errors.Join(aside, err)
+	}
 	return errors.Join(aside, readErr, s.write())
 }
 

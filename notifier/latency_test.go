@@ -81,3 +81,35 @@ func benchPipeline(b *testing.B, srv *telegramtest.Server, state string) *notifi
 	}
 	return p
 }
+
+// BenchmarkExitToWire is the time from a job's exit to its message on the wire, as
+// `supervise run -- false` has it: a real process run by the supervisor's Runner (with
+// a pty, as run gives it), its end emitted as run emits it, through a pipeline whose
+// book and spool are on the real file system, synced, to the fake Bot API on
+// loopback. The exit is when the Runner reaped the process (its Start and Duration);
+// exit-to-wire-ns is the mean from then to the message in the server. ns/op adds the
+// process's start.
+//
+//	go test -run '^$' -bench ExitToWire ./notifier
+func BenchmarkExitToWire(b *testing.B) {
+	srv := telegramtest.NewServer(tgToken, tgChat)
+	defer srv.Close()
+	p := benchPipeline(b, srv, b.TempDir())
+	defer p.Close(context.Background())
+	r := &supervisor.Runner{Host: "h", Emit: p.Emit}
+	var total, toEmit time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		job := supervisor.NewJob(fmt.Sprintf("false%d", i), "/bin/false")
+		res := r.Run(context.Background(), job, nil)
+		emitted := time.Now()
+		p.Emit(job.Ended("h", res))
+		toEmit += emitted.Sub(res.Start.Add(res.Duration))
+		for len(srv.Messages()) <= i {
+			runtime.Gosched()
+		}
+		total += time.Since(res.Start.Add(res.Duration))
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "exit-to-wire-ns")
+	b.ReportMetric(float64(toEmit.Nanoseconds())/float64(b.N), "exit-to-emit-ns")
+}

@@ -88,7 +88,7 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 		m.ChatID, m.ThreadID, m.Silent = d.to.ChatID, d.to.ThreadID, d.to.Silent
 		m.QuietFrom, m.QuietTo = d.to.Quiet.From, d.to.Quiet.To
 		if s.spool != nil && unspooled == nil {
-			e, err := s.spool.put(m)
+			e, err := s.spool.add(m)
 			if err == nil {
 				e.release() // the flush sends it in its turn, after the older ones
 				mine[e.path] = d
@@ -100,6 +100,9 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 			fmt.Fprintf(s.w, "supervise: spool: %v; sending without it\n", err)
 		}
 		unspooled = append(unspooled, unspooledMsg{d, &entry{msg: m}})
+	}
+	if len(mine) > 0 {
+		syncDir(s.spool.Dir) // once for all of them, before any is sent
 	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
