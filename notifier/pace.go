@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/supervise/supervise/supervisor"
@@ -29,8 +30,9 @@ type pacer struct {
 	turns map[string]*turn
 	order []string // the keys of turns, in the order their destinations were first seen
 	// waits counts the news of each incident that wait, at any destination: pending
-	// asks it for every event of a storm.
-	waits map[string]int
+	// asks it for every event of a storm. backlog counts all the news that wait.
+	waits   map[string]int
+	backlog int
 }
 
 // turn is what waits for one destination.
@@ -89,6 +91,7 @@ func (t *turn) waiting() bool { return len(t.news)+len(t.replies)+len(t.edits) >
 func (p *pacer) add(to supervisor.Destination, n news, now time.Time) {
 	t := p.turn(to, now)
 	t.news = append(t.news, n)
+	p.backlog++
 	if n.inc != "" {
 		if p.waits == nil {
 			p.waits = map[string]int{}
@@ -99,6 +102,7 @@ func (p *pacer) add(to supervisor.Destination, n news, now time.Time) {
 
 // sent takes ns, news that no longer wait, off the counts of waits.
 func (p *pacer) sent(ns []news) {
+	p.backlog -= len(ns)
 	for _, n := range ns {
 		if n.inc == "" {
 			continue
@@ -187,8 +191,9 @@ func (p *pacer) take(now time.Time) []write {
 		switch {
 		case len(t.news) > 0:
 			n := min(len(t.news), MaxDigest)
-			out = append(out, write{to: t.to, news: t.news[:n:n]})
+			out = append(out, write{to: t.to, news: slices.Clone(t.news[:n])})
 			p.sent(t.news[:n])
+			clear(t.news[:n]) // what is left keeps the array: not the events taken
 			t.news = t.news[n:]
 		case len(t.replies) > 0:
 			r := t.replies[0]

@@ -365,6 +365,12 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
 	f := func(b *book) {
 		for _, ev := range evs {
+			if p.pacer.backlog+len(p.in) >= cap(p.in) {
+				// As many wait already as the queue holds: this one waits to be folded
+				// into a digest too, as when the queue is full, without the output that
+				// only a message of its own quotes.
+				ev.Output = errorLine(ev.Output)
+			}
 			ev = p.out.redact(ev)
 			if p.am != nil {
 				ev = p.am.redactEvent(ev)
