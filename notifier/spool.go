@@ -87,18 +87,10 @@ type entry struct {
 }
 
 // put writes msg to the spool, whole or not at all (a file written, synced and
-// renamed into place, and the folder synced), and returns it locked.
+// renamed into place), and returns it locked. The caller syncs the folder (syncDir)
+// once for all it puts, before it sends any: until then a crash of the host may lose
+// them, a kill of the process not.
 func (s *Spool) put(msg spooled) (*entry, error) {
-	e, err := s.add(msg)
-	if err == nil {
-		syncDir(s.Dir)
-	}
-	return e, err
-}
-
-// add is put but for the folder's sync, which the caller makes once for all it adds:
-// until then, a crash of the host may lose what it added, a kill of the process not.
-func (s *Spool) add(msg spooled) (*entry, error) {
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return nil, err

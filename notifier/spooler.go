@@ -88,7 +88,7 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 		m.ChatID, m.ThreadID, m.Silent = d.to.ChatID, d.to.ThreadID, d.to.Silent
 		m.QuietFrom, m.QuietTo = d.to.Quiet.From, d.to.Quiet.To
 		if s.spool != nil && unspooled == nil {
-			e, err := s.spool.add(m)
+			e, err := s.spool.put(m)
 			if err == nil {
 				e.release() // the flush sends it in its turn, after the older ones
 				mine[e.path] = d
