@@ -24,7 +24,7 @@ type store struct {
 	mem  book
 	seen fileStamp // of the file when mem was read from it or written to it
 	last []byte    // what was last read or written: a book unchanged is not written
-	held *held // while a batch lasts: its updates change mem, and it writes it at its end
+	held *held     // while a batch lasts: its updates change mem, and it writes it at its end
 }
 
 // held is the lock of a batch, which its first update takes, and what went wrong.
