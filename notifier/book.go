@@ -98,13 +98,13 @@ func (s *store) update(f func(*book)) error {
 // none writes it. An event, what waited with it and the posts of the turn it starts
 // are then one write of the whole book, with its syncs, rather than three. Its error
 // is what an update's would be; the updates in f return none. With no update, it
-// neither locks nor writes anything, as calm's callers want.
-func (s *store) batch(f func()) error {
+// neither locks nor writes anything, as calm's callers want, and changed is false.
+func (s *store) batch(f func()) (changed bool, err error) {
 	s.mu.Lock()
 	if s.path == "" || s.held != nil {
 		s.mu.Unlock()
 		f()
-		return nil
+		return true, nil // in memory, or the outer batch writes it
 	}
 	h := &held{}
 	s.held = h
@@ -115,14 +115,14 @@ func (s *store) batch(f func()) error {
 	s.held = nil
 	switch {
 	case !h.tried:
-		return nil
+		return false, nil
 	case h.err != nil && s.mem.empty():
-		return h.aside // nothing to keep: a run that succeeds needs no writable STATE
+		return true, h.aside // nothing to keep: a run that succeeds needs no writable STATE
 	case h.err != nil:
-		return errors.Join(h.aside, h.err)
+		return true, errors.Join(h.aside, h.err)
 	}
 	defer h.unlock()
-	return errors.Join(h.aside, h.readErr, s.write())
+	return true, errors.Join(h.aside, h.readErr, s.write())
 }
 
 // calm reports whether no incident is open: none in the book as the file holds it now,

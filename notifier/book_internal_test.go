@@ -20,7 +20,7 @@ func TestBatchWritesTheBookOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "incidents.json")
 	s := &store{path: path}
 	now := time.Now()
-	err := s.batch(func() {
+	changed, err := s.batch(func() {
 		for _, job := range []string{"a", "b", "c"} {
 			if err := s.update(func(b *book) { b.open(supervisor.Event{Kind: supervisor.KindFailure, Job: job}, now) }); err != nil {
 				t.Errorf("update of %s in a batch: %v", job, err)
@@ -30,8 +30,8 @@ func TestBatchWritesTheBookOnce(t *testing.T) {
 			}
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
+	if !changed || err != nil {
+		t.Fatalf("batch = %v, %v: want changed, no error", changed, err)
 	}
 	other := &store{path: path} // another process
 	other.view(func(b *book) {
@@ -47,8 +47,8 @@ func TestBatchWithoutChangeTouchesNothing(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	s := &store{path: filepath.Join(dir, "incidents.json")}
-	if err := s.batch(func() { s.peek(func(*book) {}) }); err != nil {
-		t.Fatal(err)
+	if changed, err := s.batch(func() { s.peek(func(*book) {}) }); changed || err != nil {
+		t.Fatalf("batch = %v, %v: want unchanged, no error", changed, err)
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		t.Errorf("a batch with no change made %s (%v)", dir, err)

@@ -396,12 +396,14 @@ func (p *Pipeline) change(f func(*book)) {
 }
 
 // batch makes the changes of f as one change of the book: it is written once, when f
-// returns (store.batch).
+// returns (store.batch). With no change, nothing is said, as with no call of change.
 func (p *Pipeline) batch(f func()) {
 	p.batching = true
-	err := p.book.batch(f)
+	changed, err := p.book.batch(f)
 	p.batching = false
-	p.said(err)
+	if changed {
+		p.said(err)
+	}
 }
 
 // said says err, a problem with the book, on stderr, unless it was the last said.
