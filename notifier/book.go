@@ -24,6 +24,16 @@ type store struct {
 	mem  book
 	seen fileStamp // of the file when mem was read from it or written to it
 	last []byte    // what was last read or written: a book unchanged is not written
+	held *held     // while a batch lasts: its updates change mem, and it writes it at its end
+}
+
+// held is the lock of a batch, which its first update takes, and what went wrong.
+type held struct {
+	tried   bool   // an update came: the lock was asked for
+	unlock  func() // nil when the lock could not be taken
+	aside   error  // a lock file that was none, set aside
+	err     error  // why the lock could not be taken
+	readErr error  // what kept the book from being read
 }
 
 // fileStamp tells whether a file changed since it was last read.
@@ -53,9 +63,21 @@ const maxBook = 64 << 20
 func (s *store) update(f func(*book)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.path == "" {
+	switch {
+	case s.path == "":
 		f(&s.mem)
 		return nil
+	case s.held != nil:
+		if h := s.held; !h.tried {
+			// The batch's first change: the book is locked and read as for an update,
+			// and stays locked until the batch writes it.
+			h.tried = true
+			if h.unlock, h.aside, h.err = s.lock(); h.err == nil {
+				h.readErr = s.read()
+			}
+		}
+		f(&s.mem)
+		return nil // the batch writes it, and says what went wrong
 	}
 	unlock, aside, err := s.lock()
 	if err != nil {
@@ -69,6 +91,38 @@ func (s *store) update(f func(*book)) error {
 	readErr := s.read()
 	f(&s.mem)
 	return errors.Join(aside, readErr, s.write())
+}
+
+// batch calls f, whose updates are made under one lock of the file and written once,
+// when f returns: the first takes the lock and reads the book, as an update does, and
+// none writes it. An event, what waited with it and the posts of the turn it starts
+// are then one write of the whole book, with its syncs, rather than three. Its error
+// is what an update's would be; the updates in f return none. With no update, it
+// neither locks nor writes anything, as calm's callers want, and changed is false.
+func (s *store) batch(f func()) (changed bool, err error) {
+	s.mu.Lock()
+	if s.path == "" || s.held != nil {
+		s.mu.Unlock()
+		f()
+		return true, nil // in memory, or the outer batch writes it
+	}
+	h := &held{}
+	s.held = h
+	s.mu.Unlock() // f peeks and updates, which take it
+	f()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = nil
+	switch {
+	case !h.tried:
+		return false, nil
+	case h.err != nil && s.mem.empty():
+		return true, h.aside // nothing to keep: a run that succeeds needs no writable STATE
+	case h.err != nil:
+		return true, errors.Join(h.aside, h.err)
+	}
+	defer h.unlock()
+	return true, errors.Join(h.aside, h.readErr, s.write())
 }
 
 // calm reports whether no incident is open: none in the book as the file holds it now,

@@ -120,3 +120,10 @@ func Digests(pace time.Duration, defaults []supervisor.Destination, events []sup
 // SetFirstSilenceEdit sets how long after it came a silence's post is first edited,
 // for p, before any event is emitted to it.
 func SetFirstSilenceEdit(p *Pipeline, d time.Duration) { p.firstEdit = d }
+
+// OpenIncidents counts the incidents open in p's book, as p last read or wrote it.
+func OpenIncidents(p *Pipeline) int {
+	var n int
+	p.book.peek(func(b *book) { n = len(b.Incidents) })
+	return n
+}

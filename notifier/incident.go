@@ -78,6 +78,10 @@ type book struct {
 	Incidents map[string]*incident `json:"incidents,omitempty"` // open ones, by key
 	Posts     map[string]*post     `json:"posts,omitempty"`     // by id
 	Muted     map[string]time.Time `json:"muted,omitempty"`     // job to the end of its mute
+
+	// ids finds open incidents by id (byID), made when first asked; open adds to it,
+	// and what was resolved since is found out of Incidents, and forgotten.
+	ids map[string]*incident
 }
 
 // keepPosts is how long a resolved post is remembered: as long as the spool keeps
@@ -92,12 +96,18 @@ func (b *book) newID() string {
 
 // byID finds an open incident by its id.
 func (b *book) byID(id string) *incident {
-	for _, inc := range b.Incidents {
-		if inc.ID == id {
-			return inc
+	if b.ids == nil {
+		b.ids = make(map[string]*incident, len(b.Incidents))
+		for _, inc := range b.Incidents {
+			b.ids[inc.ID] = inc
 		}
 	}
-	return nil
+	inc := b.ids[id]
+	if inc != nil && b.Incidents[inc.Key] != inc {
+		delete(b.ids, id) // resolved since
+		return nil
+	}
+	return inc
 }
 
 // muted reports whether job is muted at now, and until when.
@@ -209,6 +219,9 @@ func (b *book) open(ev supervisor.Event, now time.Time) *incident {
 	inc := &incident{ID: b.newID(), Key: incidentKey(ev), Job: ev.Job, Opened: now, Run: ev.Start,
 		Restarting: ev.Restarting || ev.Kind == supervisor.KindRestartLoop}
 	b.Incidents[inc.Key] = inc
+	if b.ids != nil {
+		b.ids[inc.ID] = inc
+	}
 	inc.update(ev)
 	return inc
 }

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/supervise/supervise/supervisor"
@@ -28,6 +29,10 @@ type pacer struct {
 
 	turns map[string]*turn
 	order []string // the keys of turns, in the order their destinations were first seen
+	// waits counts the news of each incident that wait, at any destination: pending
+	// asks it for every event of a storm. backlog counts all the news that wait.
+	waits   map[string]int
+	backlog int
 }
 
 // turn is what waits for one destination.
@@ -86,6 +91,26 @@ func (t *turn) waiting() bool { return len(t.news)+len(t.replies)+len(t.edits) >
 func (p *pacer) add(to supervisor.Destination, n news, now time.Time) {
 	t := p.turn(to, now)
 	t.news = append(t.news, n)
+	p.backlog++
+	if n.inc != "" {
+		if p.waits == nil {
+			p.waits = map[string]int{}
+		}
+		p.waits[n.inc]++
+	}
+}
+
+// sent takes ns, news that no longer wait, off the counts of waits.
+func (p *pacer) sent(ns []news) {
+	p.backlog -= len(ns)
+	for _, n := range ns {
+		if n.inc == "" {
+			continue
+		}
+		if p.waits[n.inc]--; p.waits[n.inc] <= 0 {
+			delete(p.waits, n.inc)
+		}
+	}
 }
 
 // reply queues n, a reply to n.post, for to.
@@ -107,16 +132,7 @@ func (p *pacer) edit(to supervisor.Destination, id string, now time.Time) {
 }
 
 // pending reports whether the news of incident id waits to be sent to anyone.
-func (p *pacer) pending(id string) bool {
-	for _, t := range p.turns {
-		for _, n := range t.news {
-			if n.inc == id {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (p *pacer) pending(id string) bool { return p.waits[id] > 0 }
 
 // when is when t's next write may go: its turn, or, when only edits wait, the first
 // of them that may be made.
@@ -164,6 +180,7 @@ func (p *pacer) take(now time.Time) []write {
 			for _, n := range t.news {
 				out = append(out, write{to: t.to, news: []news{n}})
 			}
+			p.sent(t.news)
 			for i := range t.replies {
 				out = append(out, write{to: t.to, reply: &t.replies[i]})
 			}
@@ -174,7 +191,9 @@ func (p *pacer) take(now time.Time) []write {
 		switch {
 		case len(t.news) > 0:
 			n := min(len(t.news), MaxDigest)
-			out = append(out, write{to: t.to, news: t.news[:n:n]})
+			out = append(out, write{to: t.to, news: slices.Clone(t.news[:n])})
+			p.sent(t.news[:n])
+			clear(t.news[:n]) // what is left keeps the array: not the events taken
 			t.news = t.news[n:]
 		case len(t.replies) > 0:
 			r := t.replies[0]
@@ -217,6 +236,7 @@ func (p *pacer) drain() []write {
 				n = 1
 			}
 			out = append(out, write{to: t.to, news: t.news[:n:n]})
+			p.sent(t.news[:n])
 			t.news = t.news[n:]
 		}
 		for i := range t.replies {

@@ -38,6 +38,7 @@ type Pipeline struct {
 	firstEdit time.Duration               // how long after it came a silence's post is first edited
 	started   time.Time                   // when the pipeline began: what a healthy run may resolve is older
 	calls     chan func(*book)            // changes of the book asked by other goroutines
+	batching  bool                        // changes of the book wait for the batch's one write
 
 	in   chan supervisor.Event
 	wake chan struct{} // an overflow waits
@@ -329,31 +330,33 @@ func (p *Pipeline) run() {
 		}
 		select {
 		case ev := <-p.in:
-			p.accept(ev)
-			p.takeQueued()
-			p.deliver(ctx, retry)
+			p.deliver(ctx, retry, func() {
+				p.accept(ev)
+				p.takeQueued()
+			})
 		case <-p.wake:
 			p.takeQueued()
 		case <-pace.C:
-			p.takeQueued()
-			p.deliver(ctx, retry)
+			p.deliver(ctx, retry, p.takeQueued)
 		case <-retry.timer.C:
 			retry.armed = false
 			flush(time.Hour) // the notifier's own timeout bounds it
 		case call := <-p.calls:
-			p.change(call)
-			p.deliver(ctx, retry)
+			p.deliver(ctx, retry, func() { p.change(call) })
 		case <-refresh.C:
-			p.change(func(b *book) { p.refreshSilences(b, time.Now()) })
-			p.deliver(ctx, retry)
+			p.deliver(ctx, retry, func() { p.change(func(b *book) { p.refreshSilences(b, time.Now()) }) })
 		case <-closing:
 			closing = nil
 		case <-p.abort:
 			// What is left goes as a send cut short goes: into the spool for the next
 			// supervise, said on stderr with the message (redacted), with no time to
 			// wait for anything.
-			p.takeQueued()
-			if ds := p.written(p.pacer.drain()); len(ds) > 0 {
+			var ds []delivery
+			p.batch(func() {
+				p.takeQueued()
+				ds = p.written(p.pacer.drain())
+			})
+			if len(ds) > 0 {
 				if err := p.out.send(doneContext(), ds); err != nil {
 					p.mu.Lock()
 					p.failed++
@@ -379,6 +382,12 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
 	f := func(b *book) {
 		for _, ev := range evs {
+			if p.pacer.backlog+len(p.in) >= cap(p.in) {
+				// As many wait already as the queue holds: this one waits to be folded
+				// into a digest too, as when the queue is full, without the output that
+				// only a message of its own quotes.
+				ev.Output = errorLine(ev.Output)
+			}
 			ev = p.out.redact(ev)
 			if p.am != nil {
 				ev = p.am.redactEvent(ev)
@@ -394,9 +403,28 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 }
 
 // change makes f's change to the book, saying once on stderr what keeps the book from
-// being read or kept: incidents then open anew rather than not at all.
+// being read or kept: incidents then open anew rather than not at all. In a batch,
+// the batch writes it, and says.
 func (p *Pipeline) change(f func(*book)) {
 	err := p.book.update(f)
+	if !p.batching {
+		p.said(err)
+	}
+}
+
+// batch makes the changes of f as one change of the book: it is written once, when f
+// returns (store.batch). With no change, nothing is said, as with no call of change.
+func (p *Pipeline) batch(f func()) {
+	p.batching = true
+	changed, err := p.book.batch(f)
+	p.batching = false
+	if changed {
+		p.said(err)
+	}
+}
+
+// said says err, a problem with the book, on stderr, unless it was the last said.
+func (p *Pipeline) said(err error) {
 	switch {
 	case err != nil && err.Error() != p.bookErr:
 		p.bookErr = err.Error()
@@ -465,10 +493,15 @@ func (p *Pipeline) overflowing() bool {
 	return len(p.overflow) > 0
 }
 
-// deliver sends the messages whose turn has come; a failure has the spool tried
-// again later.
-func (p *Pipeline) deliver(ctx context.Context, retry *retry) {
-	ds := p.written(p.pacer.take(time.Now()))
+// deliver makes the changes of first, then sends the messages whose turn has come,
+// the book written once for both before anything is sent; a failure has the spool
+// tried again later.
+func (p *Pipeline) deliver(ctx context.Context, retry *retry, first func()) {
+	var ds []delivery
+	p.batch(func() {
+		first()
+		ds = p.written(p.pacer.take(time.Now()))
+	})
 	if len(ds) == 0 {
 		return
 	}

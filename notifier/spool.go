@@ -87,7 +87,9 @@ type entry struct {
 }
 
 // put writes msg to the spool, whole or not at all (a file written, synced and
-// renamed into place, and the folder synced), and returns it locked.
+// renamed into place), and returns it locked. The caller syncs the folder (syncDir)
+// once for all it puts, before it sends any: until then a crash of the host may lose
+// them, a kill of the process not.
 func (s *Spool) put(msg spooled) (*entry, error) {
 	data, err := json.Marshal(msg)
 	if err != nil {
@@ -123,7 +125,6 @@ func (s *Spool) put(msg spooled) (*entry, error) {
 		os.Remove(tmp.Name())
 		return nil, err
 	}
-	syncDir(s.Dir)
 	return &entry{path: path, file: tmp, msg: msg}, nil
 }
 

@@ -101,6 +101,9 @@ func (s *spooler) send(ctx context.Context, ds []delivery) error {
 		}
 		unspooled = append(unspooled, unspooledMsg{d, &entry{msg: m}})
 	}
+	if len(mine) > 0 {
+		syncDir(s.spool.Dir) // once for all of them, before any is sent
+	}
 	// The older messages and these get one timeout in all, not one each: a backlog
 	// must not hold up a run.
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.tg.MaxWait, defaultMaxWait))
