@@ -41,7 +41,7 @@ func SetSpoolMaxBytes(p *Pipeline, max int64) {
 // default destinations defaults and paces as given by opts, for tests of its steps.
 func NewForTest(w io.Writer, defaults []supervisor.Destination, pace time.Duration, opts Options) *Pipeline {
 	p := newPipeline(pacedConsole{console{w: w, header: consoleHeader}, pace, opts.Stderr}, defaults, opts)
-	go p.run()
+	p.begin()
 	return p
 }
 
