@@ -120,3 +120,11 @@ func Digests(pace time.Duration, defaults []supervisor.Destination, events []sup
 // SetFirstSilenceEdit sets how long after it came a silence's post is first edited,
 // for p, before any event is emitted to it.
 func SetFirstSilenceEdit(p *Pipeline, d time.Duration) { p.firstEdit = d }
+
+// Running reports whether p's goroutine was started (or never will be: Close came
+// first), for the tests of Options.Lazy.
+func Running(p *Pipeline) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}

@@ -41,8 +41,8 @@ type Pipeline struct {
 	started   time.Time                   // when the pipeline began: what a healthy run may resolve is older
 	calls     chan func(*book)            // changes of the book asked by other goroutines
 
-	in   chan supervisor.Event
-	wake chan struct{} // an overflow waits
+	in   chan supervisor.Event // made by start
+	wake chan struct{}         // an overflow waits
 
 	mu       sync.Mutex
 	overflow []supervisor.Event // what came when in was full, to be folded into digests
@@ -153,10 +153,12 @@ func (p *Pipeline) begin() {
 	p.start()
 }
 
-// start is begin with p.mu held.
+// start is begin with p.mu held. The queue is made here: a lazy pipeline that never
+// starts has no use for its half a megabyte.
 func (p *Pipeline) start() {
 	if !p.running {
 		p.running = true
+		p.in = make(chan supervisor.Event, cmp.Or(p.opts.Queue, 1024))
 		go p.run()
 	}
 }
@@ -180,8 +182,7 @@ func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *P
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	p := &Pipeline{opts: opts, out: out, defaults: defaults, canEdit: out.edits(),
-		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
+	p := &Pipeline{opts: opts, out: out, defaults: defaults, canEdit: out.edits(), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
 		gone: map[string]goneIncident{}, silences: map[string]*silence{}, started: time.Now(), firstEdit: time.Minute, calls: make(chan func(*book))}
