@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -40,9 +41,11 @@ type iniKey struct {
 func (s *iniSection) source() string { return fmt.Sprintf("%s:%d", s.file, s.line) }
 func (k *iniKey) source() string     { return fmt.Sprintf("%s:%d", k.file, k.line) }
 
+// The lines of an INI file, compiled when first needed: supervise's other commands
+// do not pay for them at start.
 var (
-	iniSectionLine = regexp.MustCompile(`^\[(.+)\]`)
-	iniOptionLine  = regexp.MustCompile(`^(.*?)\s*([=:])\s*(.*)$`)
+	iniSectionLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\[(.+)\]`) })
+	iniOptionLine  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*?)\s*([=:])\s*(.*)$`) })
 )
 
 // read adds the sections of file, whose text is data.
@@ -80,7 +83,7 @@ func (p *iniFile) read(file string, data []byte) error {
 			continue
 		}
 		indent = cur
-		if m := iniSectionLine.FindStringSubmatch(value); m != nil {
+		if m := iniSectionLine().FindStringSubmatch(value); m != nil {
 			name := m[1]
 			if sect = p.byName[name]; sect == nil {
 				sect = &iniSection{name: name, keys: map[string]*iniKey{}}
@@ -93,7 +96,7 @@ func (p *iniFile) read(file string, data []byte) error {
 		if sect == nil {
 			return fmt.Errorf("%s:%d: a key before any [section]: %q", file, lineno, line)
 		}
-		m := iniOptionLine.FindStringSubmatch(value)
+		m := iniOptionLine().FindStringSubmatch(value)
 		if m == nil || strings.TrimSpace(m[1]) == "" {
 			return fmt.Errorf("%s:%d: neither a [section] nor a key = value: %q", file, lineno, line)
 		}
@@ -155,7 +158,7 @@ func expand(s string, vars map[string]any) (string, error) {
 			s = s[1:]
 			continue
 		}
-		m := pyFormat.FindStringSubmatch(s)
+		m := pyFormat().FindStringSubmatch(s)
 		if m == nil {
 			return "", fmt.Errorf("a %% that is neither %%%% nor %%(name)s in %q", s)
 		}
@@ -174,7 +177,9 @@ func expand(s string, vars map[string]any) (string, error) {
 
 // pyFormat is a %(name) conversion, after its %: flags, width, precision, a length
 // (which Python ignores) and the conversion.
-var pyFormat = regexp.MustCompile(`^\(([^)]*)\)([-#0 +]*)(\d*)(?:\.(\d*))?[hlL]?([diouxXeEfFgGcrsa])`)
+var pyFormat = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\(([^)]*)\)([-#0 +]*)(\d*)(?:\.(\d*))?[hlL]?([diouxXeEfFgGcrsa])`)
+})
 
 // pyConvert formats v as Python's %-conversion conv with flags, width and precision.
 func pyConvert(v any, flags, width, precision, conv string) (string, error) {

@@ -35,7 +35,7 @@ func (c console) send(_ context.Context, ds []delivery) error {
 // settings are broken, where a job must run all the same.
 func NewConsole(opts Options, why string) *Pipeline {
 	p := newPipeline(console{w: opts.Stderr, header: "supervise: notification (" + why + "):"}, nil, opts)
-	go p.run()
+	p.begin()
 	return p
 }
 

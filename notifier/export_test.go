@@ -41,7 +41,7 @@ func SetSpoolMaxBytes(p *Pipeline, max int64) {
 // default destinations defaults and paces as given by opts, for tests of its steps.
 func NewForTest(w io.Writer, defaults []supervisor.Destination, pace time.Duration, opts Options) *Pipeline {
 	p := newPipeline(pacedConsole{console{w: w, header: consoleHeader}, pace, opts.Stderr}, defaults, opts)
-	go p.run()
+	p.begin()
 	return p
 }
 
@@ -126,4 +126,12 @@ func OpenIncidents(p *Pipeline) int {
 	var n int
 	p.book.peek(func(b *book) { n = len(b.Incidents) })
 	return n
+}
+
+// Running reports whether p's goroutine was started (or never will be: Close came
+// first), for the tests of Options.Lazy.
+func Running(p *Pipeline) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -40,13 +42,14 @@ type Pipeline struct {
 	calls     chan func(*book)            // changes of the book asked by other goroutines
 	batching  bool                        // changes of the book wait for the batch's one write
 
-	in   chan supervisor.Event
-	wake chan struct{} // an overflow waits
+	in   chan supervisor.Event // made by start
+	wake chan struct{}         // an overflow waits
 
 	mu       sync.Mutex
 	overflow []supervisor.Event // what came when in was full, to be folded into digests
 	closed   bool
-	failed   int // messages not delivered, or kept in the spool for later
+	running  bool // run was started, or never will be: Close came first (Options.Lazy)
+	failed   int  // messages not delivered, or kept in the spool for later
 
 	closing chan struct{} // closed by Close: deliver what is left, then stop
 	abort   chan struct{} // closed when Close's ctx is done: give up on what is left
@@ -88,6 +91,13 @@ type Options struct {
 	// Buttons puts inline buttons (Restart, Log, Mute, Stop) under incidents' messages,
 	// for Telegram commands to answer.
 	Buttons bool
+
+	// Lazy starts the pipeline only when it has something to do: a backlog, when the
+	// spool holds anything at all, or an event that makes a message or meets an open
+	// incident. A run that succeeds with nothing open then costs a look at the spool
+	// folder and at the book, and nothing more: no goroutine, no lock, no wait in
+	// Close. Alertmanager's alerts start it at once.
+	Lazy bool
 }
 
 // sender is the end of the pipeline: it renders, spools and sends messages.
@@ -131,16 +141,49 @@ func New(cfg *supervisor.Config, getenv func(string) string, opts Options) (*Pip
 		am.resend = cmp.Or(opts.AlertResend, am.resend)
 		go am.run()
 	}
-	go p.run()
+	if !opts.Lazy || am != nil || opts.Backlog > 0 && holdsAny(opts.SpoolDir) {
+		p.begin()
+	}
 	return p, nil
+}
+
+// begin starts run, unless it runs already or never will.
+func (p *Pipeline) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start()
+}
+
+// start is begin with p.mu held. The queue is made here: a lazy pipeline that never
+// starts has no use for its half a megabyte.
+func (p *Pipeline) start() {
+	if !p.running {
+		p.running = true
+		p.in = make(chan supervisor.Event, cmp.Or(p.opts.Queue, 1024))
+		go p.run()
+	}
+}
+
+// holdsAny reports whether dir holds anything, or cannot be read: a spool that may
+// hold a backlog, for the flush to look into.
+func holdsAny(dir string) bool {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) > 0 || err != io.EOF
 }
 
 func newPipeline(out sender, defaults []supervisor.Destination, opts Options) *Pipeline {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	p := &Pipeline{opts: opts, out: out, defaults: defaults, canEdit: out.edits(),
-		in: make(chan supervisor.Event, cmp.Or(opts.Queue, 1024)), wake: make(chan struct{}, 1),
+	p := &Pipeline{opts: opts, out: out, defaults: defaults, canEdit: out.edits(), wake: make(chan struct{}, 1),
 		closing: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
 		book: &store{path: opts.Incidents}, latest: map[string]supervisor.Event{},
 		gone: map[string]goneIncident{}, silences: map[string]*silence{}, started: time.Now(), firstEdit: time.Minute, calls: make(chan func(*book))}
@@ -162,6 +205,12 @@ func (p *Pipeline) Emit(ev supervisor.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.running && !p.closed {
+		if classify(ev, nil) == stepDrop && p.book.calm() {
+			return // lazy, and ev makes no message and meets no incident: nothing to do
+		}
+		p.start()
+	}
 	if p.closed {
 		// Too late to send: kept as what Close has no time for is, in the spool for
 		// the next supervise, and said on stderr (redacted).
@@ -208,6 +257,10 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	p.once.Do(func() {
 		p.mu.Lock()
 		p.closed = true
+		if !p.running { // lazy, and never had anything to do
+			p.running = true
+			close(p.done)
+		}
 		p.mu.Unlock()
 		close(p.closing)
 	})

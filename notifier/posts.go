@@ -360,6 +360,7 @@ func (p *Pipeline) Mute(job string, until time.Time) {
 			}
 		}
 	}
+	p.begin() // a lazy pipeline that has not started would take no call
 	select {
 	case p.calls <- call:
 	case <-p.done:

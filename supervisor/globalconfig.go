@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -64,7 +65,7 @@ func (c *Config) Where(key string) string {
 }
 
 // tokenKey matches a line that sets the token, whose text an error must not quote.
-var tokenKey = regexp.MustCompile(`\btoken\s*=`)
+var tokenKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\btoken\s*=`) })
 
 // LoadConfig reads and validates the global config file at path. Its decoding is as
 // strict as a job file's: every problem is reported, each as "path:LINE: key: what is
@@ -88,7 +89,7 @@ func LoadConfig(path string) (*Config, error) {
 		// Lines n-1 and n: the line blamed may be the one after the mistake, when the
 		// mistake's newline is what the parser stumbles on.
 		for i := n - 2; i < n; i++ {
-			if i >= 0 && i < len(lines) && tokenKey.MatchString(lines[i]) {
+			if i >= 0 && i < len(lines) && tokenKey().MatchString(lines[i]) {
 				msg = "not valid TOML, as in token = \"123456:ABC-def\" (the line holds the token, so what is wrong is not quoted)"
 			}
 		}

@@ -136,13 +136,19 @@ func (p *process) copyOutput(w io.Writer, tail *Tail) {
 		return
 	}
 	buf := make([]byte, 64<<10)
+	spin := 0 // the spin follows output: no job that is quiet, or not started yet, has one
 	for {
 		var n int
 		rerr := rc.Read(func(fd uintptr) bool {
-			n, err = readSpinning(int(fd), buf)
-			return !errors.Is(err, syscall.EAGAIN)
+			n, err = readSpinning(int(fd), buf, spin)
+			if errors.Is(err, syscall.EAGAIN) {
+				spin = 0
+				return false
+			}
+			return true
 		})
 		if n > 0 {
+			spin = spinReads
 			tail.Write(buf[:n])
 			if w != nil {
 				// A closed stdout must not stop the capture that messages quote.
@@ -159,17 +165,20 @@ func (p *process) copyOutput(w io.Writer, tail *Tail) {
 // between, before waiting on the poller. A pty hands over at most 4 KiB per read, so
 // a job writing flat out refills it within microseconds; parking and waking the
 // reader for every 4 KiB would cost a quarter of the throughput. The spin is bounded
-// and only follows output, so an idle job costs nothing.
+// and only follows output, so an idle job costs nothing, and a job that has not
+// written yet (one starting up, or one that writes nothing) does not compete for a
+// CPU with its own start.
 const spinReads = 100
 
-// readSpinning reads from the non-blocking fd, retrying briefly when it is empty.
-func readSpinning(fd int, buf []byte) (int, error) {
+// readSpinning reads from the non-blocking fd, retrying up to spin times, briefly,
+// when it is empty.
+func readSpinning(fd int, buf []byte, spin int) (int, error) {
 	for i := 0; ; i++ {
 		n, err := syscall.Read(fd, buf)
 		switch {
 		case err == syscall.EINTR:
 			continue
-		case err == syscall.EAGAIN && i < spinReads:
+		case err == syscall.EAGAIN && i < spin:
 			runtime.Gosched()
 			continue
 		case err != nil:

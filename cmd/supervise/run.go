@@ -30,14 +30,38 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	if err != nil && !errors.As(err, &broken) {
 		return err
 	}
+	// The signals passed on to the job are caught from before it starts. The
+	// runtime sets up each in a round trip to a thread of its own, a fraction of a
+	// millisecond in all, so that goes on while the job is made ready; and they are
+	// let go after the run without waiting, as supervise then exits.
+	//
+	// A reader of supervise's stdout that goes away (`supervise run ... | head`) must
+	// not end the run: the job goes on, and its output is still kept for messages.
+	// Catching SIGPIPE, rather than ignoring it, leaves the job's own SIGPIPE alone.
+	signals, pipes, caught := make(chan os.Signal, 4), make(chan os.Signal, 1), make(chan struct{})
+	go func() {
+		signal.Notify(signals, forwarded...)
+		signal.Notify(pipes, syscall.SIGPIPE)
+		close(caught)
+	}()
+	release := func() {
+		<-caught
+		signal.Stop(signals)
+		signal.Stop(pipes)
+	}
+	defer func() { go release() }()
+
 	host, _ := os.Hostname()
 	// What earlier runs could not send goes out while this job runs, for at most
 	// 10 s; the messages of this run follow it, so the chat reads them in order.
-	// No problem with how to notify keeps the job from running.
-	_, n := jobsPipeline(stderr, "run", stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second})
+	// No problem with how to notify keeps the job from running. The pipeline is lazy:
+	// a run that succeeds, with no backlog and no incident open, has no use for it.
+	_, n := jobsPipeline(stderr, "run", stateDir(state, os.Getenv), notifier.Options{Host: host, Backlog: 10 * time.Second, Lazy: true})
 	if broken != nil {
 		// It is not known what to run; the chat is told, as up tells it, so that a
-		// cron job whose file broke is not silent for ever.
+		// cron job whose file broke is not silent for ever. No job runs: a signal
+		// ends supervise, as it would have before the job started.
+		release()
 		n.Emit(supervisor.ProblemEvent(host, broken.Path, "not run", broken.Err))
 		deliver(ctx, n, nil)
 		return &configError{broken.Err}
@@ -51,15 +75,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) error {
 	// or in the config file.
 	os.Unsetenv(notifier.EnvToken)
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, forwarded...)
-	defer signal.Stop(signals)
-	// A reader of supervise's stdout that goes away (`supervise run ... | head`) must
-	// not end the run: the job goes on, and its output is still kept for messages.
-	// Catching SIGPIPE, rather than ignoring it, leaves the job's own SIGPIPE alone.
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
+	<-caught
 
 	r := &supervisor.Runner{Host: host, Stdout: stdout, Stderr: stderr, Emit: n.Emit}
 	if job.Heartbeat != nil {
