@@ -154,12 +154,16 @@ func (p *Pipeline) begin() {
 	p.start()
 }
 
+// defaultQueue is how many events may wait for the pipeline when Options.Queue does
+// not say.
+const defaultQueue = 1024
+
 // start is begin with p.mu held. The queue is made here: a lazy pipeline that never
 // starts has no use for its half a megabyte.
 func (p *Pipeline) start() {
 	if !p.running {
 		p.running = true
-		p.in = make(chan supervisor.Event, cmp.Or(p.opts.Queue, 1024))
+		p.in = make(chan supervisor.Event, cmp.Or(p.opts.Queue, defaultQueue))
 		go p.run()
 	}
 }
@@ -435,7 +439,7 @@ func (p *Pipeline) accept(evs ...supervisor.Event) {
 	now := time.Now()
 	f := func(b *book) {
 		for _, ev := range evs {
-			if p.pacer.backlog+len(p.in) >= cap(p.in) {
+			if p.pacer.backlog+len(p.in) >= cmp.Or(p.opts.Queue, defaultQueue) {
 				// As many wait already as the queue holds: this one waits to be folded
 				// into a digest too, as when the queue is full, without the output that
 				// only a message of its own quotes.
