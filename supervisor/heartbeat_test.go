@@ -433,3 +433,19 @@ func TestWatchdogTrigger(t *testing.T) {
 		t.Errorf("heartbeat says note %q, status %q, ready %v", ev.Note, ev.Status, ev.Ready)
 	}
 }
+
+// A job that falls silent once asked to stop (it finishes its work, or waits out
+// its stop_timeout) is not told as missing its heartbeat: stop_timeout bounds it.
+func TestNoHeartbeatWhileStopping(t *testing.T) {
+	t.Parallel()
+	// Beats every 100ms; on SIGTERM it falls silent and lingers, until SIGKILL.
+	job := supervisor.NewJob("lingers", supervisor.ShellCommand(`trap 'exec sleep 30' TERM; while :; do echo alive; sleep 0.1; done`)...)
+	job.PTY, job.StopTimeout = false, 2*time.Second
+	job.Heartbeat = &supervisor.Heartbeat{Every: 300 * time.Millisecond, Grace: 100 * time.Millisecond, Output: true}
+	td := startPings(t, "", job)
+	td.until(t, "a sign of life from lingers", func() bool { return !td.status("lingers").Heartbeat.IsZero() })
+	td.halt() // SIGTERM, silence, SIGKILL 2s later: far past every + grace
+	if n := td.rec.count(supervisor.KindHeartbeat); n != 0 {
+		t.Errorf("%d heartbeat messages while lingers was being stopped, want none: %v", n, td.rec.kinds())
+	}
+}

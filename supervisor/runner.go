@@ -212,16 +212,20 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	}
 
 	var timeout, kill, look, leave, giveUp <-chan time.Time
+	var hbC <-chan time.Time // the heartbeat's timer, while it is watched
 	exited, stopping := false, false
 	if job.Timeout > 0 {
 		timeout = after(job.Timeout)
 	}
-	// stop signals the job and arms the SIGKILL that follows stop_timeout later.
+	// stop signals the job and arms the SIGKILL that follows stop_timeout later. A
+	// job being stopped owes no more signs of life (as systemd's watchdog does not
+	// watch a service that is stopping): stop_timeout bounds it now, so a graceful
+	// stop that falls silent is not told as a missed heartbeat.
 	stop := func(sig syscall.Signal) {
 		_ = p.signal(sig)
 		_ = p.signal(syscall.SIGCONT) // a stopped process would not see sig until killed
 		if !stopping {
-			stopping = true
+			stopping, hbC = true, nil
 			kill = after(job.StopTimeout)
 		}
 	}
@@ -234,7 +238,6 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	// the job's Pulse (a failure it reported, a sign of life after a silence) wakes
 	// the loop on a channel.
 	var hb *time.Timer
-	var hbC <-chan time.Time
 	var news <-chan struct{}
 	if r.Pulse != nil {
 		news = r.Pulse.Wake()
@@ -315,7 +318,7 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 				}
 				r.emit(r.news(job, tail, *res, n))
 			}
-			if hb != nil && !exited {
+			if hb != nil && !exited && !stopping {
 				check()
 			}
 		case <-timeout:
