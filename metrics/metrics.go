@@ -75,21 +75,46 @@ func (f *family) write(w io.Writer) {
 	}
 	help := strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(f.help)
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, help, f.name, f.kind)
-	value := strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+	// A line at a time, without fmt: a scrape of thousands of jobs writes tens of
+	// thousands of lines.
+	var line []byte
 	for _, s := range f.samples {
-		io.WriteString(w, f.name)
+		line = append(line[:0], f.name...)
 		for i := 0; i+1 < len(s.labels); i += 2 {
-			sep := ","
+			sep := byte(',')
 			if i == 0 {
-				sep = "{"
+				sep = '{'
 			}
-			fmt.Fprintf(w, `%s%s="%s"`, sep, s.labels[i], value.Replace(s.labels[i+1]))
+			line = append(append(append(line, sep), s.labels[i]...), `="`...)
+			line = appendLabelValue(line, s.labels[i+1])
+			line = append(line, '"')
 		}
 		if len(s.labels) > 0 {
-			io.WriteString(w, "}")
+			line = append(line, '}')
 		}
-		fmt.Fprintf(w, " %s\n", strconv.FormatFloat(s.value, 'g', -1, 64))
+		line = append(line, ' ')
+		line = strconv.AppendFloat(line, s.value, 'g', -1, 64)
+		line = append(line, '\n')
+		w.Write(line)
 	}
+}
+
+// appendLabelValue appends v escaped as a label value: backslash, newline and double
+// quote.
+func appendLabelValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '"':
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // gather reads the metrics of d at now. Their names and labels are public interface,

@@ -186,3 +186,49 @@ func allBeating(jobs []supervisor.JobStatus, n int) bool {
 	}
 	return beating == n
 }
+
+// BenchmarkScrapeScale scrapes an up of 10,000 jobs: scheduled ones, which run no
+// process, so that the scrape is measured, not the machine's fork rate
+// (bench/scale.sh measures it with jobs that run).
+func BenchmarkScrapeScale(b *testing.B) {
+	const n = 10000
+	d := scheduledDaemon(b, n)
+	h := metrics.Handler(d, silent)
+	var size int
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+		size = rec.Body.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/scrape")
+}
+
+// scheduledDaemon runs a Daemon of n jobs scheduled once a year until b ends.
+func scheduledDaemon(b *testing.B, n int) *supervisor.Daemon {
+	yearly, err := supervisor.ParseSchedule("@yearly", time.UTC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jobs []*supervisor.Job
+	for i := range n {
+		job := supervisor.NewJob(fmt.Sprintf("job%05d", i), "true")
+		job.Schedule = yearly
+		jobs = append(jobs, job)
+	}
+	d := &supervisor.Daemon{Host: "bench", Stdout: io.Discard, Stderr: io.Discard}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		d.Run(ctx, jobs)
+		close(done)
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-d.Started()
+	return d
+}

@@ -39,6 +39,7 @@ type Daemon struct {
 	reloads  chan reload
 	stopped  chan struct{} // closed when Run has returned
 	started  chan struct{} // closed when every job Run was given has started
+	starts   chan struct{} // a place for each run that is starting; see maxStarting
 
 	mu         sync.Mutex
 	lifecycles map[string]*lifecycle // by job name
@@ -61,6 +62,7 @@ func (d *Daemon) init() {
 		d.reloads = make(chan reload)
 		d.stopped = make(chan struct{})
 		d.started = make(chan struct{})
+		d.starts = make(chan struct{}, maxStarting)
 		d.lifecycles = map[string]*lifecycle{}
 		d.stopping = map[string]*lifecycle{}
 		d.jobs = map[string]*perJob{}
@@ -122,8 +124,10 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 		} else {
 			outs = append(outs, pl.followers.writer(io.Discard))
 		}
+		forked := func() {} // frees the run's place among the starts; set by launch
 		runner := &Runner{Host: d.Host, Stdout: io.MultiWriter(outs...), Stderr: d.Stderr, Pulse: pl.Pulse, Emit: d.emit,
 			Started: func(pid int) {
+				forked()
 				pl.tracker.started(pid)
 				begun()
 			}}
@@ -145,7 +149,9 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			launch: func(ctx context.Context, job *Job) <-chan Result {
 				result := make(chan Result, 1)
 				go func() {
+					forked = d.starting()
 					res := runner.Run(ctx, job, signals)
+					forked() // it could not start
 					if screen != nil {
 						screen.Flush() // the last unfinished line of the run's output
 					}
@@ -200,6 +206,20 @@ func (d *Daemon) Run(ctx context.Context, jobs []*Job) {
 			close(r.done)
 		}
 	}
+}
+
+// maxStarting bounds the runs between their first file descriptor and their fork.
+// Forks are one at a time anyway (the reaper's lock), and each costs the kernel time
+// in proportion to the fds open: thousands of jobs starting at once would each hold
+// their output pipe and /dev/null while they queued, three fds a job more than they
+// keep, which made every fork slower and 5,000 jobs run out of fds.
+const maxStarting = 4
+
+// starting waits for a place among the runs that are starting, and returns what
+// frees it, once.
+func (d *Daemon) starting() func() {
+	d.starts <- struct{}{}
+	return sync.OnceFunc(func() { <-d.starts })
 }
 
 // perJob returns what the job keeps across lifecycles, made with its NOTIFY_SOCKET the

@@ -390,10 +390,14 @@ func (p *process) wait() (exit, error) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		return p.waitBlocking() // siginfo below has the 64-bit layout
 	}
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(p.cmd.Process.Pid), pidfdNonblock, 0)
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(p.sid), pidfdNonblock, 0)
 	if errno != 0 {
 		return p.waitBlocking() // a kernel before 5.3
 	}
+	// Go's own handle holds a pidfd too: one is enough, and a job's fds count when
+	// thousands run (each fork copies the whole fd table). The process stays a zombie
+	// until reaped below, so its pid cannot be reused meanwhile.
+	_ = p.cmd.Process.Release()
 	f := os.NewFile(fd, "pidfd")
 	defer f.Close()
 	rc, err := f.SyscallConn()
@@ -416,9 +420,7 @@ func (p *process) wait() (exit, error) {
 		}
 		return info.pid != 0 // 0: still running, wait until the pidfd is readable
 	})
-	// Reaped here: Go's own handle on the process must not wait for it again.
 	adopted.reaped(p.sid)
-	_ = p.cmd.Process.Release()
 	if err == nil {
 		err = werr
 	}

@@ -18,9 +18,12 @@ import (
 // Waiting is done in one place per process: each job's main process is reaped by its
 // own pidfd waiter, and the reaper reaps every other child. They never race for the
 // same process: a main process is registered before it can exit, under the lock the
-// reaper holds while it reaps.
+// reaper holds while it reaps. Jobs fork under it at once, each holding it for reading:
+// a fork waits on the kernel for most of its time, more so the more fds are open, so
+// thousands of jobs start sooner a few at a time than one by one.
 type adoption struct {
-	mu    sync.Mutex
+	forks sync.RWMutex // held for reading while a job forks, for writing while reaping
+	mu    sync.Mutex   // guards mains
 	mains map[int]bool // main processes of jobs, reaped by their runners
 }
 
@@ -60,13 +63,22 @@ func (a *adoption) start(start func() (int, error)) error {
 		_, err := start()
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.forks.RLock()
+	defer a.forks.RUnlock()
 	pid, err := start()
 	if err == nil {
+		a.mu.Lock()
 		a.mains[pid] = true
+		a.mu.Unlock()
 	}
 	return err
+}
+
+// main reports whether pid is a job's main process.
+func (a *adoption) main(pid int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mains[pid]
 }
 
 // reaped forgets a main process its runner has reaped.
@@ -74,6 +86,10 @@ func (a *adoption) reaped(pid int) {
 	if a == nil {
 		return
 	}
+	// Not while the reaper or StopOrphans goes through the children: a pid they
+	// listed as a main process stays one until they are done.
+	a.forks.RLock()
+	defer a.forks.RUnlock()
 	a.mu.Lock()
 	delete(a.mains, pid)
 	a.mu.Unlock()
@@ -82,10 +98,10 @@ func (a *adoption) reaped(pid int) {
 // reap reaps every child that has exited and is not a job's main process. Signals
 // merge, so one SIGCHLD may stand for many exits: all children are looked at.
 func (a *adoption) reap() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.forks.Lock()
+	defer a.forks.Unlock()
 	for _, pid := range children() {
-		if a.mains[pid] {
+		if a.main(pid) {
 			continue
 		}
 		var ws syscall.WaitStatus
@@ -126,11 +142,11 @@ func StopOrphans(sig syscall.Signal, timeout time.Duration, hurry <-chan struct{
 	// reaper holds, so that no pid is reaped and reused between listing and signalling.
 	// It reports whether any is left.
 	signal := func(s syscall.Signal) bool {
-		a.mu.Lock()
-		defer a.mu.Unlock()
+		a.forks.Lock()
+		defer a.forks.Unlock()
 		left := false
 		for _, pid := range children() {
-			if a.mains[pid] {
+			if a.main(pid) {
 				continue
 			}
 			left = true
