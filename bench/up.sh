@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures `supervise up` with N sleeping jobs: resident memory, CPU used while idle,
+# Measures `supervise up` with N sleeping jobs: resident memory (RSS, and PSS, which
+# counts pages shared with other processes, as the binary's, by their share), CPU used while idle,
 # the CPU and memory of scraping its /metrics, and the time from a SIGKILL of a job to
 # its replacement's start. KIND is what the sleepers are: plain daemons, daemons with
 # a heartbeat (every 1m, fed by sd_notify never: its timer is armed), or jobs
@@ -35,11 +36,13 @@ sleep 3
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+pss() { awk '/^Pss:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/smaps_rollup"; }
+idlepss=$(pss)
 threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 before=$(cpu)
 sleep "$idle"
 after=$(cpu)
-echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB"
+echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB  PSS: $idlepss MiB"
 echo "CPU while idle: $(( (after - before) * 1000 / ticks )) ms in ${idle}s"
 
 # 200 scrapes of /metrics, as Prometheus asks for them (gzip), one after another.
@@ -50,7 +53,7 @@ for i in $(seq 200); do
 done
 after=$(cpu)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-echo "200 scrapes of /metrics: $(( (after - before) * 1000 / ticks )) ms CPU of up; RSS after: $((rss / 1024)) MiB"
+echo "200 scrapes of /metrics: $(( (after - before) * 1000 / ticks )) ms CPU of up; RSS after: $((rss / 1024)) MiB, PSS $(pss) MiB"
 
 # Restart latency, roughly (each look at the pid file forks a cat; the Go benchmark
 # BenchmarkRestartAfterKill in supervisor/ measures it closely).
