@@ -4,7 +4,8 @@
 # the CPU and memory of scraping its /metrics, and the time from a SIGKILL of a job to
 # its replacement's start. KIND is what the sleepers are: plain daemons, daemons with
 # a heartbeat (every 1m, fed by sd_notify never: its timer is armed), or jobs
-# scheduled every hour.
+# scheduled every hour. The PSS after an idle time of more than 2 minutes includes
+# what Go's runtime touches in its periodic garbage collection.
 #   bash bench/up.sh [N] [IDLE_SECONDS] [plain|heartbeat|scheduled]
 set -euo pipefail
 n=${1:-200}
@@ -42,7 +43,7 @@ threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 before=$(cpu)
 sleep "$idle"
 after=$(cpu)
-echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB  PSS: $idlepss MiB"
+echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB  PSS: $idlepss MiB, $(pss) MiB after ${idle}s idle"
 echo "CPU while idle: $(( (after - before) * 1000 / ticks )) ms in ${idle}s"
 
 # 200 scrapes of /metrics, as Prometheus asks for them (gzip), one after another.

@@ -151,10 +151,18 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	// have stopped: until then, its control socket and metrics still answer.
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
-	// Once every job has started, what starting took is given back.
+	// A second after every job has started (the notifier has taken their starts, the
+	// servers listen), what starting took is given back.
 	go func() {
 		select {
 		case <-d.Started():
+		case <-jobsCtx.Done():
+			return
+		}
+		t := time.NewTimer(settleAfter)
+		defer t.Stop()
+		select {
+		case <-t.C:
 			settleMemory()
 		case <-jobsCtx.Done():
 		}
@@ -336,6 +344,10 @@ func unwritable(err error) bool {
 	}
 	return false
 }
+
+// settleAfter is how long after the jobs have started up gives back the memory
+// starting them took.
+const settleAfter = time.Second
 
 // gcPercent is up's GOGC, unless the environment sets one. up's live heap is small
 // and steady (about 10 KB a job) and it allocates little once the jobs run, so the
