@@ -27,7 +27,7 @@ done
 printf 'command = "echo $$ > %s/pid; exec sleep 100000"\nhealthy_after = "1s"\n' "$work" > "$work/jobs/target.toml"
 chmod 644 "$work"/jobs/*.toml
 
-"$work/supervise" up --jobs "$work/jobs" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
+"$work/supervise" up --jobs "$work/jobs" --state "$work/state" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
 pid=$!
 until [ -s "$work/pid" ]; do
 	kill -0 $pid 2>/dev/null || { cat "$work/err" >&2; exit 1; }
