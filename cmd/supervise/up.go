@@ -350,12 +350,15 @@ func unwritable(err error) bool {
 const settleAfter = time.Second
 
 // gcPercent is up's GOGC, unless the environment sets one. up's live heap is small
-// and steady (about 10 KB a job) and it allocates little once the jobs run, so the
-// collector's work is little whatever the setting; but the heap grows to live*(1+GOGC/100)
-// between collections, with a floor of 4 MB*GOGC/100, and the pages it grew into stay
-// resident until the scavenger returns them. At 50, up with 200 idle jobs keeps
-// about 1 MB less, for a collection twice as often when something allocates
-// (/metrics scrapes, status calls, jobs' output).
+// and steady (some 10 KB a job) and it allocates little once the jobs run, so the
+// collector has little to do whatever the setting; but between collections the heap
+// grows to live*(1+GOGC/100), and the pages it grew into stay resident until the
+// scavenger returns them. At 50 rather than Go's 100, up with 200 idle jobs is
+// 0.3 MB smaller, and after 200 /metrics scrapes 3.3 MB smaller (15.6 MB PSS rather
+// than 18.9), for a collection twice as often while something allocates, each of a
+// heap of a few MB. No memory limit is set: a fitting one depends on how many jobs
+// there are and how much output they keep, and a limit set too low turns into
+// collections without end.
 const gcPercent = 50
 
 // tuneGC sets up's GOGC, unless GOGC or GOMEMLIMIT in the environment says otherwise.
