@@ -113,6 +113,19 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 	cmd.Stdout, cmd.Stderr = child, child
+	// The output is watched before the job starts, so that a job that cannot be
+	// watched is not started: nothing would read what it writes. Until then the
+	// output cannot be ready, as its other end is open here.
+	p.output, err = watchFD(p.outFD, func(w *watch) bool {
+		p.readers.Add(1)
+		go p.readOutput(w)
+		return false
+	})
+	if err != nil {
+		child.Close()
+		p.out.Close()
+		return nil, err
+	}
 	err = adopted.start(func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
@@ -121,20 +134,11 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 	})
 	child.Close()
 	if err != nil {
+		p.output.stop()
 		p.out.Close()
 		return nil, err
 	}
 	p.sid = cmd.Process.Pid
-	p.output, err = watchFD(p.outFD, func(w *watch) bool {
-		p.readers.Add(1)
-		go p.readOutput(w)
-		return false
-	})
-	if err != nil {
-		// The job runs, and is waited for, without its output.
-		close(p.done)
-		p.output = nil
-	}
 	return p, nil
 }
 
@@ -385,9 +389,7 @@ func (p *process) drain(grace time.Duration) {
 	case <-t.C:
 	}
 	p.quit.Store(true)
-	if p.output != nil {
-		p.output.stop()
-	}
+	p.output.stop()
 	p.readers.Wait()
 	p.out.Close()
 }
