@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Measures `supervise up` with N sleeping jobs: resident memory, CPU used while idle,
+# Measures `supervise up` with N sleeping jobs: resident memory (RSS, and PSS, which
+# counts pages shared with other processes, as the binary's, by their share), CPU used while idle,
 # the CPU and memory of scraping its /metrics, and the time from a SIGKILL of a job to
 # its replacement's start. KIND is what the sleepers are: plain daemons, daemons with
 # a heartbeat (every 1m, fed by sd_notify never: its timer is armed), or jobs
-# scheduled every hour.
+# scheduled every hour. The PSS after an idle time of more than 2 minutes includes
+# what Go's runtime touches in its periodic garbage collection.
 #   bash bench/up.sh [N] [IDLE_SECONDS] [plain|heartbeat|scheduled]
 set -euo pipefail
 n=${1:-200}
@@ -25,7 +27,7 @@ done
 printf 'command = "echo $$ > %s/pid; exec sleep 100000"\nhealthy_after = "1s"\n' "$work" > "$work/jobs/target.toml"
 chmod 644 "$work"/jobs/*.toml
 
-"$work/supervise" up --jobs "$work/jobs" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
+"$work/supervise" up --jobs "$work/jobs" --state "$work/state" --listen 127.0.0.1:0 > /dev/null 2> "$work/err" &
 pid=$!
 until [ -s "$work/pid" ]; do
 	kill -0 $pid 2>/dev/null || { cat "$work/err" >&2; exit 1; }
@@ -35,11 +37,13 @@ sleep 3
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+pss() { awk '/^Pss:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/smaps_rollup"; }
+idlepss=$(pss)
 threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status")
 before=$(cpu)
 sleep "$idle"
 after=$(cpu)
-echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB"
+echo "jobs: $((n + 1))  threads: $threads  RSS: $((rss / 1024)) MiB  PSS: $idlepss MiB, $(pss) MiB after ${idle}s idle"
 echo "CPU while idle: $(( (after - before) * 1000 / ticks )) ms in ${idle}s"
 
 # 200 scrapes of /metrics, as Prometheus asks for them (gzip), one after another.
@@ -50,7 +54,7 @@ for i in $(seq 200); do
 done
 after=$(cpu)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-echo "200 scrapes of /metrics: $(( (after - before) * 1000 / ticks )) ms CPU of up; RSS after: $((rss / 1024)) MiB"
+echo "200 scrapes of /metrics: $(( (after - before) * 1000 / ticks )) ms CPU of up; RSS after: $((rss / 1024)) MiB, PSS $(pss) MiB"
 
 # Restart latency, roughly (each look at the pid file forks a cat; the Go benchmark
 # BenchmarkRestartAfterKill in supervisor/ measures it closely).

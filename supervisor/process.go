@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -26,11 +27,22 @@ import (
 // moves to a process group of its own, unless it starts a session itself (setsid),
 // which is how a program says it means to leave a daemon behind.
 type process struct {
-	cmd  *exec.Cmd
-	sid  int           // session id, process group id and pid of the main process
-	out  *os.File      // pty master or the read end of the output pipe
-	tty  *os.File      // pty master when on a pty, for resizing; nil on pipes
-	done chan struct{} // closed when out is read to the end
+	cmd *exec.Cmd
+	sid int      // session id, process group id and pid of the main process
+	out *os.File // pty master or the read end of the output pipe
+	tty *os.File // pty master when on a pty, for resizing; nil on pipes
+
+	// The output is read when the poller finds it ready, by a reader started then,
+	// which goes on until there is nothing more to read: an idle job has no reader,
+	// and no buffer.
+	outFD   int // out's descriptor, non-blocking
+	output  *watch
+	w       io.Writer // the live copy of the output, or nil
+	tail    *Tail
+	readers sync.WaitGroup
+	reading sync.Mutex    // held by the reader: the next one sees what it wrote
+	quit    atomic.Bool   // set by drain: no more reading
+	done    chan struct{} // closed when out is read to the end
 }
 
 // startProcess starts job with its output going to tail and, live, to w (if not nil).
@@ -56,7 +68,7 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 	defer devnull.Close()
 	cmd.Stdin = devnull
 
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &process{cmd: cmd, w: w, tail: tail, done: make(chan struct{})}
 	var child *os.File // the end the child writes to, closed here once it has started
 	if job.PTY {
 		master, slave, err := openPTY()
@@ -64,6 +76,11 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 			return nil, err
 		}
 		p.out, p.tty, child = master, master, slave
+		if p.outFD, err = sysfd(master); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, err
+		}
 		// The terminal is the job's output, not its controlling terminal, as systemd
 		// gives a service a terminal for output only (StandardOutput=tty opens it
 		// O_NOCTTY). With one, the kernel would hang up the job's process group (SIGHUP)
@@ -79,14 +96,36 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 		// goroutine locked to it exits, which nothing here does.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGHUP}
 	} else {
-		r, wr, err := os.Pipe()
-		if err != nil {
+		// A pipe of its own rather than os.Pipe, whose read end Go's poller would
+		// watch too: the read end is made non-blocking only once it is an os.File
+		// that leaves it alone.
+		var fds [2]int
+		if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+			return nil, os.NewSyscallError("pipe2", err)
+		}
+		p.out, child = os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1")
+		p.outFD = fds[0]
+		if err := syscall.SetNonblock(fds[0], true); err != nil {
+			p.out.Close()
+			child.Close()
 			return nil, err
 		}
-		p.out, child = r, wr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 	cmd.Stdout, cmd.Stderr = child, child
+	// The output is watched before the job starts, so that a job that cannot be
+	// watched is not started: nothing would read what it writes. Until then the
+	// output cannot be ready, as its other end is open here.
+	p.output, err = watchFD(p.outFD, func(w *watch) bool {
+		p.readers.Add(1)
+		go p.readOutput(w)
+		return false
+	})
+	if err != nil {
+		child.Close()
+		p.out.Close()
+		return nil, err
+	}
 	err = adopted.start(func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
@@ -95,12 +134,23 @@ func startProcess(job *Job, env []string, w io.Writer, tail *Tail) (*process, er
 	})
 	child.Close()
 	if err != nil {
+		p.output.stop()
 		p.out.Close()
 		return nil, err
 	}
 	p.sid = cmd.Process.Pid
-	go p.copyOutput(w, tail)
 	return p, nil
+}
+
+// sysfd returns f's descriptor without Fd, which would make it blocking.
+func sysfd(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	err = rc.Control(func(u uintptr) { fd = int(u) })
+	return fd, err
 }
 
 // findProgram finds name as exec.LookPath does, but in the PATH of the job's
@@ -127,37 +177,37 @@ func findProgram(name string, env []string) (string, error) {
 	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
-// copyOutput reads the job's output until its end: EOF on a pipe, EIO on a pty once
-// the last process holding the terminal closed it, or the deadline set by drain.
-func (p *process) copyOutput(w io.Writer, tail *Tail) {
-	defer close(p.done)
-	rc, err := p.out.SyscallConn()
-	if err != nil {
-		return
-	}
-	buf := make([]byte, 64<<10)
-	spin := 0 // the spin follows output: no job that is quiet, or not started yet, has one
-	for {
-		var n int
-		rerr := rc.Read(func(fd uintptr) bool {
-			n, err = readSpinning(int(fd), buf, spin)
-			if errors.Is(err, syscall.EAGAIN) {
-				spin = 0
-				return false
-			}
-			return true
-		})
+// outputBuffers hold output while it is read: a job waits for output without one.
+var outputBuffers = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+
+// readOutput reads the job's output, which the poller found ready, until there is no
+// more for now, then asks the poller to watch again. It ends the output at its end:
+// EOF on a pipe, EIO on a pty once the last process holding the terminal closed it.
+func (p *process) readOutput(w *watch) {
+	defer p.readers.Done()
+	// The poller starts the next reader once this one has armed the watch again,
+	// which is no synchronisation Go knows of: the lock makes the next reader see
+	// what this one left in the writers.
+	p.reading.Lock()
+	defer p.reading.Unlock()
+	buf := outputBuffers.Get().(*[64 << 10]byte)
+	defer outputBuffers.Put(buf)
+	for !p.quit.Load() {
+		n, err := readSpinning(p.outFD, buf[:], spinReads)
 		if n > 0 {
-			spin = spinReads
-			tail.Write(buf[:n])
-			if w != nil {
+			p.tail.Write(buf[:n])
+			if p.w != nil {
 				// A closed stdout must not stop the capture that messages quote.
-				_, _ = w.Write(buf[:n])
+				_, _ = p.w.Write(buf[:n])
 			}
+			continue
 		}
-		if rerr != nil || err != nil || n == 0 {
-			return
+		if err == syscall.EAGAIN {
+			w.arm()
+		} else {
+			close(p.done)
 		}
+		return
 	}
 }
 
@@ -335,12 +385,15 @@ func readSessions() map[int][]member {
 // that left the group but holds the terminal (a daemon that called setsid) would
 // otherwise keep the run open forever.
 func (p *process) drain(grace time.Duration) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	select {
 	case <-p.done:
-	case <-time.After(grace):
-		_ = p.out.SetReadDeadline(time.Now())
-		<-p.done
+	case <-t.C:
 	}
+	p.quit.Store(true)
+	p.output.stop()
+	p.readers.Wait()
 	p.out.Close()
 }
 
@@ -363,6 +416,7 @@ func (p *process) resize(ws *pty.Winsize) {
 type exit struct {
 	code int            // exit status, or -1
 	sig  syscall.Signal // the signal that ended it, or 0
+	err  error          // why it could not be waited for; code is then -1
 }
 
 // Linux constants the syscall package does not name.
@@ -383,63 +437,75 @@ type siginfo struct {
 	_                  [128 - 7*4]byte
 }
 
-// wait waits for the main process to exit and reaps it. It waits on a pidfd through
-// the runtime's poller rather than in a blocking waitid, which would hold an OS thread
-// per job for as long as the job runs: hundreds of threads under `supervise up`.
-func (p *process) wait() (exit, error) {
+// exited returns a channel that gets how the main process ended, once it has and is
+// reaped. It waits on a pidfd in the poller rather than in a blocking waitid, which
+// would hold an OS thread per job for as long as the job runs: hundreds of threads
+// under `supervise up`; and in the poller, a job waits without a goroutine of its own.
+func (p *process) exited() <-chan exit {
+	ch := make(chan exit, 1)
 	if unsafe.Sizeof(uintptr(0)) != 8 {
-		return p.waitBlocking() // siginfo below has the 64-bit layout
+		go func() { ch <- p.waitBlocking() }() // siginfo has the 64-bit layout
+		return ch
 	}
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(p.sid), pidfdNonblock, 0)
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(p.sid), pidfdNonblock, 0) // a pidfd is close-on-exec
 	if errno != 0 {
-		return p.waitBlocking() // a kernel before 5.3
+		go func() { ch <- p.waitBlocking() }() // a kernel before 5.3
+		return ch
+	}
+	_, err := watchFD(int(fd), func(w *watch) bool {
+		e, ok := p.reap(int(fd))
+		if !ok {
+			w.arm()
+			return false
+		}
+		ch <- e
+		return true // the poller closes the pidfd
+	})
+	if err != nil {
+		syscall.Close(int(fd))
+		go func() { ch <- p.waitBlocking() }()
+		return ch
 	}
 	// Go's own handle holds a pidfd too: one is enough, and a job's fds count when
 	// thousands run (each fork copies the whole fd table). The process stays a zombie
-	// until reaped below, so its pid cannot be reused meanwhile.
+	// until reaped, so its pid cannot be reused meanwhile. (reap releases it too, if
+	// the job is gone already: a second release does nothing.)
 	_ = p.cmd.Process.Release()
-	f := os.NewFile(fd, "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return exit{}, err
-	}
-	var (
-		info siginfo
-		werr error
-	)
-	err = rc.Read(func(fd uintptr) bool {
-		info = siginfo{}
-		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, fd, uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOHANG, 0, 0)
-		if e == syscall.EINTR {
-			return false
-		}
-		if e != 0 {
-			werr = e
-			return true
-		}
-		return info.pid != 0 // 0: still running, wait until the pidfd is readable
-	})
-	adopted.reaped(p.sid)
-	if err == nil {
-		err = werr
-	}
-	if err != nil {
-		return exit{}, err
-	}
-	if info.code == cldExited {
-		return exit{code: int(info.status)}, nil
-	}
-	return exit{code: -1, sig: syscall.Signal(info.status)}, nil
+	return ch
 }
 
-// waitBlocking is wait for kernels without pidfds.
-func (p *process) waitBlocking() (exit, error) {
+// reap reaps the main process through its pidfd, if it has exited.
+func (p *process) reap(pidfd int) (e exit, ok bool) {
+	var info siginfo
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, uintptr(pidfd), uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOHANG, 0, 0)
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno == 0 && info.pid == 0 {
+			return exit{}, false // still running: the pidfd was not ready after all
+		}
+		// Reaped here: Go's own handle on the process must not wait for it again.
+		adopted.reaped(p.sid)
+		_ = p.cmd.Process.Release()
+		switch {
+		case errno != 0:
+			return exit{code: -1, err: errno}, true
+		case info.code == cldExited:
+			return exit{code: int(info.status)}, true
+		default:
+			return exit{code: -1, sig: syscall.Signal(info.status)}, true
+		}
+	}
+}
+
+// waitBlocking waits for the main process where there are no pidfds.
+func (p *process) waitBlocking() exit {
 	_ = p.cmd.Wait() // the status is in ProcessState; Wait's error says no more
 	adopted.reaped(p.sid)
 	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ok && ws.Signaled() {
-		return exit{code: -1, sig: ws.Signal()}, nil
+		return exit{code: -1, sig: ws.Signal()}
 	}
-	return exit{code: p.cmd.ProcessState.ExitCode()}, nil
+	return exit{code: p.cmd.ProcessState.ExitCode()}
 }

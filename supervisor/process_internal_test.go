@@ -67,7 +67,7 @@ func TestResizeTellsTheJob(t *testing.T) {
 	}
 	defer func() {
 		p.signal(syscall.SIGKILL)
-		p.wait()
+		<-p.exited()
 		p.drain(time.Second)
 	}()
 	testkit.Eventually(t, "the job's ready", func() bool { return strings.Contains(out.String(), "ready") })

@@ -186,17 +186,7 @@ func (r *Runner) emit(ev Event) {
 // once none of it is busy or after leaveGrace, so a run leaves behind only the
 // daemons that started a session of their own.
 func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan os.Signal, tail *Tail, res *Result) {
-	waited := make(chan exit, 1)
-	go func() {
-		e, err := p.wait()
-		if err != nil {
-			e = exit{code: -1}
-			if r.Stderr != nil {
-				fmt.Fprintf(r.Stderr, "supervise: %s: wait: %v\n", job.Name, err)
-			}
-		}
-		waited <- e
-	}()
+	waited := p.exited()
 
 	// Every wait is a timer; all are stopped when watch returns.
 	var timers []*time.Timer
@@ -274,6 +264,9 @@ func (r *Runner) watch(ctx context.Context, job *Job, p *process, signals <-chan
 	for {
 		select {
 		case e := <-waited:
+			if e.err != nil && r.Stderr != nil {
+				fmt.Fprintf(r.Stderr, "supervise: %s: wait: %v\n", job.Name, e.err)
+			}
 			exited, hbC = true, nil
 			res.Duration = time.Since(res.Start)
 			res.ExitCode, res.Signal = e.code, e.sig

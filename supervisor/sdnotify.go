@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -60,15 +60,20 @@ const (
 type NotifySocket struct {
 	Path string
 
-	conn *net.UnixConn
-	done chan struct{} // closed when the reader has returned
-	once sync.Once
-	err  error
+	fd      int
+	watch   *watch
+	handle  func(sdMessage)
+	readers sync.WaitGroup // the reader at work, if any
+	reading sync.Mutex     // held by the reader: the next one sees what it did
+	closed  atomic.Bool
+	once    sync.Once
+	err     error
 }
 
 // listenSdNotify creates the socket at path (mode 0600 or tighter; the caller makes the dir 0700)
-// removing a stale socket file left at path by an earlier run, and starts one goroutine that
-// reads datagrams and calls handle for each, in order, until Close.
+// removing a stale socket file left at path by an earlier run, and calls handle for each
+// datagram, in order, until Close. The socket waits in the poller: a reader is started
+// only when datagrams come, and reads until there are no more.
 func listenSdNotify(path string, handle func(sdMessage)) (*NotifySocket, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("listen %s: socket path is %d bytes, a unix socket allows %d", path, len(path), maxSocketPath)
@@ -79,19 +84,32 @@ func listenSdNotify(path string, handle func(sdMessage)) (*NotifySocket, error) 
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
 	}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", path, err)
+		return nil, fmt.Errorf("listen %s: %w", path, os.NewSyscallError("socket", err))
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("listen %s: %w", path, os.NewSyscallError("bind", err))
 	}
 	// bind honours the umask, not a mode; changing the process umask would race with
 	// other goroutines, and the 0700 directory keeps others out until this chmod.
 	if err := os.Chmod(path, 0o600); err != nil {
-		conn.Close()
+		syscall.Close(fd)
 		os.Remove(path)
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &NotifySocket{Path: path, conn: conn, done: make(chan struct{})}
-	go s.read(handle)
+	s := &NotifySocket{Path: path, fd: fd, handle: handle}
+	s.watch, err = watchFD(fd, func(w *watch) bool {
+		s.readers.Add(1)
+		go s.read(w)
+		return false
+	})
+	if err != nil {
+		syscall.Close(fd)
+		os.Remove(path)
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -106,45 +124,31 @@ type datagramBuffer struct {
 	oob  []byte
 }
 
-// read waits on Go's poller for a datagram, so an idle socket costs no CPU; Close
-// wakes it by closing conn.
-func (s *NotifySocket) read(handle func(sdMessage)) {
-	defer close(s.done)
-	rc, err := s.conn.SyscallConn()
-	if err != nil {
-		return
-	}
-	for {
-		var m sdMessage
-		var ok bool
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			b := datagramBuffers.Get().(*datagramBuffer)
-			defer datagramBuffers.Put(b)
-			n, oobn, flags, _, err := syscall.Recvmsg(int(fd), b.data[:], b.oob, syscall.MSG_DONTWAIT|syscall.MSG_CMSG_CLOEXEC)
-			if err == syscall.EAGAIN {
-				return false // nothing yet: park until the poller says there is
-			}
-			if err != nil && err != syscall.EINTR {
-				rerr = err
-			}
-			if err != nil {
-				return true
-			}
-			closePassedFDs(b.oob[:oobn])
-			// A truncated datagram could end in half a STATUS; systemd drops those too.
-			if flags&syscall.MSG_TRUNC == 0 {
-				m, ok = parseSdMessage(b.data[:n]), true
-			}
-			return true
-		})
-		if err != nil || rerr != nil {
-			// On a bound unixgram socket this happens only once the conn is closed;
-			// returning on any error also means a surprise cannot spin.
+// read hands on the datagrams that came, until there are no more for now, when it
+// asks the poller to watch again, or until Close.
+func (s *NotifySocket) read(w *watch) {
+	defer s.readers.Done()
+	s.reading.Lock() // see readOutput
+	defer s.reading.Unlock()
+	b := datagramBuffers.Get().(*datagramBuffer)
+	defer datagramBuffers.Put(b)
+	for !s.closed.Load() {
+		n, oobn, flags, _, err := syscall.Recvmsg(s.fd, b.data[:], b.oob, syscall.MSG_DONTWAIT|syscall.MSG_CMSG_CLOEXEC)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			w.arm()
+			return
+		case err != nil:
+			// A bound unixgram socket has no errors to read; should one come, the
+			// socket is left alone rather than read in a loop.
 			return
 		}
-		if ok {
-			handle(m)
+		closePassedFDs(b.oob[:oobn])
+		// A truncated datagram could end in half a STATUS; systemd drops those too.
+		if flags&syscall.MSG_TRUNC == 0 {
+			s.handle(parseSdMessage(b.data[:n]))
 		}
 	}
 }
@@ -171,8 +175,10 @@ func closePassedFDs(oob []byte) {
 // Close must not be called from handle, which would wait for itself.
 func (s *NotifySocket) Close() error {
 	s.once.Do(func() {
-		err := s.conn.Close()
-		<-s.done
+		s.closed.Store(true)
+		s.watch.stop()
+		s.readers.Wait()
+		err := syscall.Close(s.fd)
 		if rerr := os.Remove(s.Path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("remove %s: %w", s.Path, rerr))
 		}

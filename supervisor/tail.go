@@ -22,9 +22,9 @@ type Tail struct {
 	open  bool // the last byte written was not a newline
 }
 
-// NewTail returns a Tail that keeps the last size bytes. Its memory grows with the
-// output, so a quiet job costs little whatever size is.
-func NewTail(size int) *Tail { return &Tail{max: size, buf: make([]byte, min(size, 4<<10))} }
+// NewTail returns a Tail that keeps the last size bytes. Its memory is taken as
+// output comes, so a job that writes nothing costs nothing whatever size is.
+func NewTail(size int) *Tail { return &Tail{max: size} }
 
 // Write keeps the end of p. It never fails.
 func (t *Tail) Write(p []byte) (int, error) {
@@ -38,7 +38,7 @@ func (t *Tail) Write(p []byte) (int, error) {
 	n := len(p)
 	if !t.full && t.next+n >= len(t.buf) && len(t.buf) < t.max {
 		// Room to spare, so the ring does not wrap before it has grown to its size.
-		grown := make([]byte, min(t.max, max(2*len(t.buf), 2*(t.next+n))))
+		grown := make([]byte, min(t.max, max(4<<10, 2*len(t.buf), 2*(t.next+n))))
 		copy(grown, t.buf[:t.next])
 		t.buf = grown
 	}
@@ -64,7 +64,7 @@ func (t *Tail) Bytes() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.full {
-		return bytes.Clone(t.buf[:t.next])
+		return append([]byte{}, t.buf[:t.next]...)
 	}
 	out := make([]byte, 0, len(t.buf))
 	out = append(out, t.buf[t.next:]...)

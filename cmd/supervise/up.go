@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +44,7 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
 		return fs.usageErrorf("--jobs %s: not a folder of job files", *dir)
 	}
+	tuneGC()
 	state := stateDir(*stateArg, os.Getenv)
 	host, _ := os.Hostname()
 	// The notifier first sends what earlier processes left in the spool, and tries
@@ -147,6 +151,22 @@ func cmdUp(ctx context.Context, args []string, std stdio) error {
 	// have stopped: until then, its control socket and metrics still answer.
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
+	// A second after every job has started (the notifier has taken their starts, the
+	// servers listen), what starting took is given back.
+	go func() {
+		select {
+		case <-d.Started():
+		case <-jobsCtx.Done():
+			return
+		}
+		t := time.NewTimer(settleAfter)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			settleMemory()
+		case <-jobsCtx.Done():
+		}
+	}()
 	hurry := make(chan struct{}) // closed by a second SIGINT or SIGTERM
 	var g actor.Group
 	{
@@ -323,4 +343,75 @@ func unwritable(err error) bool {
 		}
 	}
 	return false
+}
+
+// settleAfter is how long after the jobs have started up gives back the memory
+// starting them took.
+const settleAfter = time.Second
+
+// gcPercent is up's GOGC, unless the environment sets one. up's live heap is small
+// and steady (some 10 KB a job) and it allocates little once the jobs run, so the
+// collector has little to do whatever the setting; but between collections the heap
+// grows to live*(1+GOGC/100), and the pages it grew into stay resident until the
+// scavenger returns them. At 50 rather than Go's 100, up with 200 idle jobs is
+// 0.3 MB smaller, and after 200 /metrics scrapes 3.3 MB smaller (15.6 MB PSS rather
+// than 18.9), for a collection twice as often while something allocates, each of a
+// heap of a few MB. No memory limit is set: a fitting one depends on how many jobs
+// there are and how much output they keep, and a limit set too low turns into
+// collections without end.
+const gcPercent = 50
+
+// tuneGC sets up's GOGC, unless GOGC or GOMEMLIMIT in the environment says otherwise.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
+// settleMemory gives back, once the jobs have started, what starting them took: the
+// garbage of reading the job files and starting the jobs, collected and returned to
+// the system now rather than at the next collection, and the pages of the program
+// that starting it touched. Go's runtime and some 150 packages initialise themselves
+// from all over the binary, so that by the time up runs, the kernel has mapped most
+// of its 8 MB of code and tables (it maps 64 KB around each page first touched).
+// Those pages are unmapped here: they stay in the page cache, shared and reclaimable
+// as any file read is, and what up uses from then on is mapped again when it is
+// touched. Only the mappings of the executable that are not writable and hold no
+// page of up's own (no copy made by a write, as a debugger's breakpoint or the
+// relocations of a position-independent build would make) are unmapped, as
+// MADV_DONTNEED would throw such a page away.
+func settleMemory() {
+	debug.FreeOSMemory()
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return
+	}
+	var lo, hi uintptr
+	mine := false // the current mapping is one of the executable's, read-only
+	release := func() {
+		if mine && hi > lo {
+			syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_DONTNEED)
+		}
+		mine = false
+	}
+	for line := range strings.Lines(string(smaps)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && len(f[1]) == 4:
+			// A mapping's first line: range, perms, offset, device, inode[, path].
+			release()
+			from, to, _ := strings.Cut(f[0], "-")
+			a, err1 := strconv.ParseUint(from, 16, 64)
+			b, err2 := strconv.ParseUint(to, 16, 64)
+			lo, hi = uintptr(a), uintptr(b)
+			mine = err1 == nil && err2 == nil && len(f) == 6 && f[5] == exe && f[1][1] != 'w'
+		case len(f) >= 2 && f[0] == "Anonymous:" && f[1] != "0":
+			mine = false
+		}
+	}
+	release()
 }
