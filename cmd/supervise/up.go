@@ -11,8 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -370,48 +368,8 @@ func tuneGC() {
 
 // settleMemory gives back, once the jobs have started, what starting them took: the
 // garbage of reading the job files and starting the jobs, collected and returned to
-// the system now rather than at the next collection, and the pages of the program
-// that starting it touched. Go's runtime and some 150 packages initialise themselves
-// from all over the binary, so that by the time up runs, the kernel has mapped most
-// of its 8 MB of code and tables (it maps 64 KB around each page first touched).
-// Those pages are unmapped here: they stay in the page cache, shared and reclaimable
-// as any file read is, and what up uses from then on is mapped again when it is
-// touched. Only the mappings of the executable that are not writable and hold no
-// page of up's own (no copy made by a write, as a debugger's breakpoint or the
-// relocations of a position-independent build would make) are unmapped, as
-// MADV_DONTNEED would throw such a page away.
-func settleMemory() {
-	debug.FreeOSMemory()
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return
-	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		return
-	}
-	var lo, hi uintptr
-	mine := false // the current mapping is one of the executable's, read-only
-	release := func() {
-		if mine && hi > lo {
-			syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, syscall.MADV_DONTNEED)
-		}
-		mine = false
-	}
-	for line := range strings.Lines(string(smaps)) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 5 && strings.Contains(f[0], "-") && len(f[1]) == 4:
-			// A mapping's first line: range, perms, offset, device, inode[, path].
-			release()
-			from, to, _ := strings.Cut(f[0], "-")
-			a, err1 := strconv.ParseUint(from, 16, 64)
-			b, err2 := strconv.ParseUint(to, 16, 64)
-			lo, hi = uintptr(a), uintptr(b)
-			mine = err1 == nil && err2 == nil && len(f) == 6 && f[5] == exe && f[1][1] != 'w'
-		case len(f) >= 2 && f[0] == "Anonymous:" && f[1] != "0":
-			mine = false
-		}
-	}
-	release()
-}
+// the system now rather than at the next collection. The pages of the program that
+// starting it touched stay mapped: they are clean pages of the file, shared and
+// reclaimable, and unmapping them would lower up's PSS without lowering what the
+// host uses.
+func settleMemory() { debug.FreeOSMemory() }
