@@ -77,7 +77,7 @@ install_peers() {
 	local want=(bsdutils moreutils runit s6 daemontools supervisor hyperfine) ok=() p
 	apt-get update -qq
 	for p in "${want[@]}"; do
-		if apt-cache policy "$p" | grep -q 'Candidate: [0-9]'; then ok+=("$p"); else echo "apt has no $p" >&2; fi
+		if [[ $(apt-cache policy "$p") == *"Candidate: "[0-9]* ]]; then ok+=("$p"); else echo "apt has no $p" >&2; fi
 	done
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${ok[@]}" > /dev/null
 }
@@ -106,7 +106,7 @@ machine() {
 # without, a loop.
 declare -A med
 compare() {
-	local runs=$1 warmup=$2 r i name csv cmd args=() t0 t1
+	local runs=$1 warmup=$2 r r1 i name csv cmd args=() t0 t1
 	shift 2
 	local -A all=()
 	for ((r = 0; r < rounds; r++)); do
@@ -118,11 +118,12 @@ compare() {
 		else
 			for ((i = 1; i <= $#; i += 2)); do
 				local times=()
-				for ((t1 = 0; t1 < warmup + runs; t1++)); do
-					t0=$(now)
-					cmd=${*:i+1:1}
+				cmd=${*:i+1:1}
+				for ((r1 = 0; r1 < warmup + runs; r1++)); do
+					t0=${EPOCHREALTIME/[.,]/}
 					eval "$cmd" > /dev/null 2>&1
-					((t1 < warmup)) || times+=("$(($(now) - t0))e-6")
+					t1=${EPOCHREALTIME/[.,]/}
+					((r1 < warmup)) || times+=("$((t1 - t0))e-6")
 				done
 				all[${!i}]+="$(printf '%s\n' "${times[@]}" | median) "
 			done
@@ -229,7 +230,7 @@ tree() {
 # whatever of the tree is left after 5 seconds (the daemontools and runit trees do
 # not all go with their root).
 stop_tree() {
-	local pids i
+	local pids i p
 	pids=$(tree "$1" | cut -d' ' -f1)
 	[ -n "$pids" ] || return 0
 	kill -TERM "$1" 2> /dev/null || true
