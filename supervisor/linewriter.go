@@ -44,8 +44,23 @@ type prefixWriter struct {
 	partial []byte // the start of a line not yet ended; used by one job's reader only
 }
 
+// lineBufs holds the buffers that Write builds the console's lines in. A buffer is
+// needed only while a write is under way, so they are shared rather than kept per
+// job: of hundreds of jobs, few write at any moment. Without it each write of a job
+// writing flat out grew a new buffer from nothing, and up spent more on that, and on
+// collecting it, than on reading the output and writing its log.
+var lineBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	var out []byte
+	// Each whole line gets a prefix, and one more may come with a flushed partial
+	// line and its newline: room for all of them is made at once.
+	size := len(p.partial) + len(b) + (bytes.Count(b, []byte{'\n'})+1)*len(p.prefix) + 1
+	buf := lineBufs.Get().(*[]byte)
+	defer lineBufs.Put(buf)
+	if cap(*buf) < size {
+		*buf = make([]byte, 0, size)
+	}
+	out := (*buf)[:0]
 	for rest := b; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
