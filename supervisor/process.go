@@ -452,8 +452,13 @@ func (p *process) exited() <-chan exit {
 		go func() { ch <- p.waitBlocking() }() // a kernel before 5.3
 		return ch
 	}
+	// The pidfd is how the process is waited for from now on. Go's own handle holds
+	// a pidfd too: one is enough, and a job's fds count when thousands run (each fork
+	// copies the whole fd table). The process stays a zombie until reaped, so its pid
+	// cannot be reused meanwhile.
+	_ = p.cmd.Process.Release()
 	_, err := watchFD(int(fd), func(w *watch) bool {
-		e, ok := p.reap(int(fd))
+		e, ok := p.reap(int(fd), syscall.WNOHANG)
 		if !ok {
 			w.arm()
 			return false
@@ -462,32 +467,29 @@ func (p *process) exited() <-chan exit {
 		return true // the poller closes the pidfd
 	})
 	if err != nil {
-		syscall.Close(int(fd))
-		go func() { ch <- p.waitBlocking() }()
-		return ch
+		go func() {
+			_ = syscall.SetNonblock(int(fd), false) // else waitid answers EAGAIN at once
+			e, _ := p.reap(int(fd), 0)              // blocks in waitid until the process exits
+			syscall.Close(int(fd))
+			ch <- e
+		}()
 	}
-	// Go's own handle holds a pidfd too: one is enough, and a job's fds count when
-	// thousands run (each fork copies the whole fd table). The process stays a zombie
-	// until reaped, so its pid cannot be reused meanwhile. (reap releases it too, if
-	// the job is gone already: a second release does nothing.)
-	_ = p.cmd.Process.Release()
 	return ch
 }
 
-// reap reaps the main process through its pidfd, if it has exited.
-func (p *process) reap(pidfd int) (e exit, ok bool) {
+// reap reaps the main process through its pidfd, if it has exited; with flags 0
+// rather than WNOHANG, once it has.
+func (p *process) reap(pidfd, flags int) (e exit, ok bool) {
 	var info siginfo
 	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, uintptr(pidfd), uintptr(unsafe.Pointer(&info)), syscall.WEXITED|syscall.WNOHANG, 0, 0)
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, uintptr(pidfd), uintptr(unsafe.Pointer(&info)), uintptr(syscall.WEXITED|flags), 0, 0)
 		if errno == syscall.EINTR {
 			continue
 		}
 		if errno == 0 && info.pid == 0 {
 			return exit{}, false // still running: the pidfd was not ready after all
 		}
-		// Reaped here: Go's own handle on the process must not wait for it again.
 		adopted.reaped(p.sid)
-		_ = p.cmd.Process.Release()
 		switch {
 		case errno != 0:
 			return exit{code: -1, err: errno}, true
