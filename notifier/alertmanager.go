@@ -115,11 +115,11 @@ const testAlertFor = 5 * time.Minute
 // with summary to every Alertmanager the config file names, as an incident's alert
 // is posted, within ctx, and says where it went. Alertmanager routes it as any
 // other, and resolves it after testAlertFor. The error says which cluster did not
-// take it and why; false when no Alertmanager is configured.
-func (p *Pipeline) TestAlert(ctx context.Context, summary string) (string, bool, error) {
+// take it and why; where is empty when no Alertmanager is configured.
+func (p *Pipeline) TestAlert(ctx context.Context, summary string) (where string, err error) {
 	a := p.am
 	if a == nil {
-		return "", false, nil
+		return "", nil
 	}
 	now := time.Now().UTC()
 	data, err := json.Marshal([]postableAlert{{
@@ -130,17 +130,17 @@ func (p *Pipeline) TestAlert(ctx context.Context, summary string) (string, bool,
 		GeneratorURL: a.generatorURL,
 	}})
 	if err != nil {
-		return "", true, err
+		return "", err
 	}
 	var urls []string
 	for _, c := range a.clusters {
 		urls = append(urls, strings.Join(c.urls, ", "))
 	}
-	where := "Alertmanager at " + strings.Join(urls, "; ")
+	where = "Alertmanager at " + strings.Join(urls, "; ")
 	if err, _ := a.post(ctx, data); err != nil {
-		return where, true, fmt.Errorf("%s: %w", where, err)
+		return where, fmt.Errorf("%s: %w", where, err)
 	}
-	return where, true, nil
+	return where, nil
 }
 
 // alertName is the alertname of inc: what it is now, its stage.

@@ -83,6 +83,15 @@ func TestUpPassiveJobCurl(t *testing.T) {
 	curl(t, base+"/fail", "--data-raw", "rsync: connection refused")
 	waitOutput(t, stderr, "rsync: connection refused")
 	status("failed")
+	// supervise ping's log, through up's control socket, leaves a message and no
+	// more: the ping is taken before ping returns, and the job is failed still (a
+	// success would have recovered it at once).
+	if out, err := quiet(command(t, "ping", "--state", stateOf(cmd), "-m", "rsync: retrying", "cronjob", "log")).CombinedOutput(); err != nil {
+		t.Fatalf("supervise ping cronjob log: %v: %s", err, out)
+	}
+	if out, _ := quiet(command(t, "status", "--state", stateOf(cmd))).Output(); !regexp.MustCompile(`cronjob\s+failed\b`).Match(out) {
+		t.Errorf("after a log ping, status says:\n%s\nwant cronjob failed still", out)
+	}
 	curl(t, base+"/0?rid=5f1f6c2a-0d1e-4c3b-9a5e-2f4d6b8c0e1a")
 	testkit.Eventually(t, "a second recovery", func() bool { return strings.Count(stderr.String(), "cronjob recovered on ") == 2 })
 

@@ -87,12 +87,12 @@ func cmdNotify(ctx context.Context, args []string, std stdio) error {
 	// With Alertmanager, a test alert, which its route takes to its receivers.
 	tctx, cancel := context.WithTimeout(ctx, n.Timeout())
 	defer cancel()
-	where, ok, err := n.TestAlert(tctx, ev.Note)
+	where, err := n.TestAlert(tctx, ev.Note)
 	switch {
 	case err != nil:
 		fmt.Fprintf(std.errOut, "supervise notify: the test alert was not taken: %v\n", err)
 		return exitStatus(exitFail)
-	case ok:
+	case where != "":
 		fmt.Fprintf(stdout, "sent: %s took the test alert (SuperviseTest, which it resolves by itself in 5m)\n", where)
 	}
 	return nil
