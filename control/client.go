@@ -43,6 +43,25 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
+// StatusJSON returns up's status as up wrote it, for `supervise status --json`:
+// passed through rather than decoded and written again, which took longer than up's
+// answer itself with thousands of jobs, and keeps what a newer up adds.
+func (c *Client) StatusJSON(ctx context.Context) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && !json.Valid(data) {
+		err = errors.New("not JSON")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: a bad answer: %v", c.Socket, err)
+	}
+	return data, nil
+}
+
 // Command starts, stops or restarts the job, and returns the note of its answer.
 func (c *Client) Command(ctx context.Context, job, command string) (string, error) {
 	var a Answer

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,14 +55,17 @@ func cmdStatus(ctx context.Context, args []string, std stdio) error {
 	}
 	ctx, cancel := interruptible(ctx)
 	defer cancel()
+	if *asJSON {
+		data, err := client().StatusJSON(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = std.out.Write(data)
+		return err
+	}
 	st, err := client().Status(ctx)
 	if err != nil {
 		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(std.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
 	}
 	control.WriteStatus(std.out, st, terminalWidth(std.out), time.Now())
 	return nil
